@@ -1,0 +1,165 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+
+namespace marquee::core {
+namespace {
+
+template <typename Int>
+Int parse_int(std::string_view name, std::string_view text, Int min, Int max) {
+    Int value{};
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end || text.empty() || value < min || value > max) {
+        throw ConfigError(std::string(name) + ": expected an integer in [" + std::to_string(min) + ", " +
+                          std::to_string(max) + "], got '" + std::string(text) + "'");
+    }
+    return value;
+}
+
+std::chrono::milliseconds parse_ms(std::string_view name, std::string_view text) {
+    return std::chrono::milliseconds(parse_int<std::int64_t>(name, text, 1, 24LL * 3600 * 1000));
+}
+
+bool parse_bool(std::string_view name, std::string_view text) {
+    if (text == "1" || text == "true" || text == "yes" || text == "on") return true;
+    if (text == "0" || text == "false" || text == "no" || text == "off") return false;
+    throw ConfigError(std::string(name) + ": expected true or false, got '" + std::string(text) + "'");
+}
+
+std::vector<std::string> parse_services(std::string_view name, std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        const auto item = text.substr(start, comma - start);
+        if (item == "all") {
+            for (auto s : kServiceNames) out.emplace_back(s);
+        } else if (std::find(std::begin(kServiceNames), std::end(kServiceNames), item) !=
+                   std::end(kServiceNames)) {
+            out.emplace_back(item);
+        } else {
+            std::string known = "all";
+            for (auto s : kServiceNames) known += std::string("|") + std::string(s);
+            throw ConfigError(std::string(name) + ": unknown service '" + std::string(item) + "' (" + known +
+                              ")");
+        }
+        start = comma + 1;
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+struct Option {
+    std::string_view flag;  // --flag=value
+    std::string_view env;   // MARQUEE_...
+    std::string_view help;
+    std::function<void(Config&, std::string_view name, std::string_view value)> set;
+};
+
+const std::vector<Option>& options() {
+    static const std::vector<Option> kOptions = {
+        {"service", "MARQUEE_SERVICE",
+         "services to run: all (default) or a comma list of "
+         "auth,queue,catalog,wallet,booking,payment,gateway",
+         [](Config& c, auto n, auto v) { c.services = parse_services(n, v); }},
+        {"host", "MARQUEE_HTTP_HOST", "address to listen on (default 127.0.0.1)",
+         [](Config& c, auto, auto v) { c.http_host = v; }},
+        {"port", "MARQUEE_HTTP_PORT", "port to listen on (default 8080; 0 picks a free one)",
+         [](Config& c, auto n, auto v) { c.http_port = parse_int<std::uint16_t>(n, v, 0, 65535); }},
+        {"threads", "MARQUEE_THREADS", "I/O threads (default: one per core)",
+         [](Config& c, auto n, auto v) { c.threads = parse_int<unsigned>(n, v, 0, 256); }},
+        {"max-body-bytes", "MARQUEE_MAX_BODY_BYTES", "largest request body accepted (default 1 MiB)",
+         [](Config& c, auto n, auto v) {
+             c.http.max_body_bytes = parse_int<std::size_t>(n, v, 1, 64 << 20);
+         }},
+        {"read-timeout-ms", "MARQUEE_READ_TIMEOUT_MS", "time allowed to receive one request (default 10000)",
+         [](Config& c, auto n, auto v) { c.http.read_timeout = parse_ms(n, v); }},
+        {"idle-timeout-ms", "MARQUEE_IDLE_TIMEOUT_MS", "keep-alive idle time (default 60000)",
+         [](Config& c, auto n, auto v) { c.http.idle_timeout = parse_ms(n, v); }},
+        {"database-url", "MARQUEE_DATABASE_URL", "PostgreSQL connection URI",
+         [](Config& c, auto, auto v) { c.database_url = v; }},
+        {"db-pool-size", "MARQUEE_DB_POOL_SIZE", "PostgreSQL connections (default 8)",
+         [](Config& c, auto n, auto v) { c.db_pool_size = parse_int<std::size_t>(n, v, 1, 1000); }},
+        {"db-timeout-ms", "MARQUEE_DB_TIMEOUT_MS", "deadline of one database call (default 5000)",
+         [](Config& c, auto n, auto v) { c.db_timeout = parse_ms(n, v); }},
+        {"redis-url", "MARQUEE_REDIS_URL", "Redis URI redis://host:port",
+         [](Config& c, auto, auto v) { c.redis_url = v; }},
+        {"redis-pool-size", "MARQUEE_REDIS_POOL_SIZE", "Redis connections (default 8)",
+         [](Config& c, auto n, auto v) { c.redis_pool_size = parse_int<std::size_t>(n, v, 1, 1000); }},
+        {"redis-timeout-ms", "MARQUEE_REDIS_TIMEOUT_MS", "deadline of one Redis call (default 1000)",
+         [](Config& c, auto n, auto v) { c.redis_timeout = parse_ms(n, v); }},
+        {"nats-url", "MARQUEE_NATS_URL", "NATS URL nats://host:port",
+         [](Config& c, auto, auto v) { c.nats_url = v; }},
+        {"migrations-dir", "MARQUEE_MIGRATIONS_DIR", "folder of <service>/NNNN_name.sql (default migrations)",
+         [](Config& c, auto, auto v) { c.migrations_dir = v; }},
+        {"migrate", "MARQUEE_MIGRATE", "apply migrations at start (default true)",
+         [](Config& c, auto n, auto v) { c.migrate_on_start = parse_bool(n, v); }},
+        {"openapi", "MARQUEE_OPENAPI_PATH", "OpenAPI document served at /openapi.yaml",
+         [](Config& c, auto, auto v) { c.openapi_path = v; }},
+        {"log-level", "MARQUEE_LOG_LEVEL", "trace|debug|info|warn|error (default info)",
+         [](Config& c, auto, auto v) { c.log_level = v; }},
+    };
+    return kOptions;
+}
+
+}  // namespace
+
+bool Config::runs(std::string_view service) const {
+    return std::find(services.begin(), services.end(), service) != services.end();
+}
+
+EnvLookup process_env() {
+    return [](std::string_view name) -> std::optional<std::string> {
+        const char* value = std::getenv(std::string(name).c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    };
+}
+
+std::optional<Config> parse_config(const std::vector<std::string>& args, const EnvLookup& env) {
+    Config config;
+    config.services = parse_services("default", "all");
+    for (const auto& option : options()) {
+        if (auto value = env(option.env)) option.set(config, option.env, *value);
+    }
+    for (const auto& arg : args) {
+        std::string_view text = arg;
+        if (text == "--help" || text == "-h") return std::nullopt;
+        if (text == "--migrate-only") {
+            config.migrate_only = true;
+            continue;
+        }
+        if (!text.starts_with("--")) throw ConfigError("unexpected argument '" + arg + "' (see --help)");
+        text.remove_prefix(2);
+        const auto eq = text.find('=');
+        if (eq == std::string_view::npos) {
+            throw ConfigError("--" + std::string(text) + ": expected --" + std::string(text) + "=VALUE");
+        }
+        const auto name = text.substr(0, eq);
+        const auto it =
+            std::find_if(options().begin(), options().end(), [&](const Option& o) { return o.flag == name; });
+        if (it == options().end()) throw ConfigError("unknown flag --" + std::string(name) + " (see --help)");
+        it->set(config, "--" + std::string(name), text.substr(eq + 1));
+    }
+    return config;
+}
+
+std::string usage() {
+    std::string text =
+        "usage: marquee [--service=all|NAME[,NAME]] [--flag=value ...] [--migrate-only]\n\n"
+        "Every flag can also be set by its environment variable; flags win.\n\n";
+    for (const auto& option : options()) {
+        text += "  --" + std::string(option.flag) + "=VALUE";
+        text.append(std::max<std::size_t>(2, 28 - option.flag.size()), ' ');
+        text += std::string(option.env) + "\n      " + std::string(option.help) + "\n";
+    }
+    text += "  --migrate-only                 apply migrations and exit\n";
+    return text;
+}
+
+}  // namespace marquee::core

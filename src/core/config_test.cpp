@@ -1,0 +1,100 @@
+#include "core/config.hpp"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace marquee::core {
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+        auto it = vars.find(std::string(name));
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+Config parse(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    auto config = parse_config(args, env_of(std::move(env)));
+    EXPECT_TRUE(config.has_value());
+    return config.value_or(Config{});
+}
+
+TEST(Config, DefaultsRunEveryService) {
+    const auto config = parse({});
+    EXPECT_EQ(config.services.size(), std::size(kServiceNames));
+    EXPECT_TRUE(config.runs("booking"));
+    EXPECT_TRUE(config.runs("gateway"));
+    EXPECT_EQ(config.http_port, 8080);
+    EXPECT_TRUE(config.migrate_on_start);
+    EXPECT_FALSE(config.migrate_only);
+}
+
+TEST(Config, ServiceFlagSelectsOneService) {
+    const auto config = parse({"--service=booking"});
+    ASSERT_EQ(config.services.size(), 1u);
+    EXPECT_TRUE(config.runs("booking"));
+    EXPECT_FALSE(config.runs("payment"));
+}
+
+TEST(Config, ServiceListIsDeduplicated) {
+    const auto config = parse({"--service=queue,auth,queue"});
+    EXPECT_EQ(config.services, (std::vector<std::string>{"auth", "queue"}));
+}
+
+TEST(Config, FlagsOverrideEnvironment) {
+    const auto config =
+        parse({"--port=9090"}, {{"MARQUEE_HTTP_PORT", "7070"}, {"MARQUEE_DB_POOL_SIZE", "16"}});
+    EXPECT_EQ(config.http_port, 9090);
+    EXPECT_EQ(config.db_pool_size, 16u);
+}
+
+TEST(Config, EnvironmentSetsUrlsAndTimeouts) {
+    const auto config = parse({}, {{"MARQUEE_DATABASE_URL", "postgresql://x@127.0.0.1:1/y"},
+                                   {"MARQUEE_REDIS_TIMEOUT_MS", "250"},
+                                   {"MARQUEE_MIGRATE", "false"}});
+    EXPECT_EQ(config.database_url, "postgresql://x@127.0.0.1:1/y");
+    EXPECT_EQ(config.redis_timeout.count(), 250);
+    EXPECT_FALSE(config.migrate_on_start);
+}
+
+TEST(Config, MigrateOnlyFlag) {
+    EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
+}
+
+TEST(Config, HelpReturnsNothing) {
+    EXPECT_FALSE(parse_config({"--help"}, env_of({})).has_value());
+    EXPECT_NE(usage().find("--database-url"), std::string::npos);
+}
+
+TEST(Config, RejectsUnknownService) {
+    try {
+        (void)parse_config({"--service=tickets"}, env_of({}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown service 'tickets'"), std::string::npos);
+    }
+}
+
+TEST(Config, RejectsBadNumbersNamingTheSource) {
+    EXPECT_THROW((void)parse_config({"--port=99999"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--port=80x"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--db-pool-size=0"}, env_of({})), ConfigError);
+    try {
+        (void)parse_config({}, env_of({{"MARQUEE_THREADS", "-1"}}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("MARQUEE_THREADS"), std::string::npos);
+    }
+}
+
+TEST(Config, RejectsUnknownFlagsAndBareArguments) {
+    EXPECT_THROW((void)parse_config({"--colour=red"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"serve"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--port"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--migrate=maybe"}, env_of({})), ConfigError);
+}
+
+}  // namespace
+}  // namespace marquee::core

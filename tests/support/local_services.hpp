@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace marquee::test {
+
+/// The value of a MARQUEE_* setting for tests that talk to the real local PostgreSQL, Redis and NATS.
+/// Looks in the environment first, then in the env file that `scripts/dev services` writes
+/// (.local/env in the source tree, or $MARQUEE_ENV_FILE). If neither has it, the calling test FAILS
+/// (never skips) with a message saying how to start the services.
+std::string local_setting(std::string_view name);
+
+inline std::string database_url() {
+    return local_setting("MARQUEE_DATABASE_URL");
+}
+inline std::string redis_url() {
+    return local_setting("MARQUEE_REDIS_URL");
+}
+inline std::string nats_url() {
+    return local_setting("MARQUEE_NATS_URL");
+}
+
+/// A name unique to this process and call, so tests can run in parallel and in any order.
+std::string unique_name(std::string_view prefix);
+
+}  // namespace marquee::test
