@@ -1,0 +1,364 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/log.hpp"
+#include "core/problem.hpp"
+#include "http/request_id.hpp"
+
+namespace marquee::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+namespace {
+
+Response problem_response(const core::Problem& problem, std::string_view instance) {
+    Response response{static_cast<unsigned>(problem.status()),
+                      std::string(core::Problem::kContentType),
+                      boost::json::serialize(problem.to_json(instance)),
+                      {}};
+    if (problem.retry_after())
+        response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
+    return response;
+}
+
+/// Per-connection state the shutdown path needs; touched only on the connection's strand, except `busy`
+/// and `stream`, which shutdown reads from that same strand through asio::post.
+struct Connection {
+    std::weak_ptr<beast::tcp_stream> stream;
+    bool busy = false;
+    std::uint64_t request = 0;  ///< counts requests, so a late deadline handler cannot hit the next one
+    bool read_timed_out = false;
+};
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+    Impl(asio::io_context& ioc, ServerOptions opts, const Router& r, core::MetricsRegistry& m)
+        : ioc(ioc),
+          options(std::move(opts)),
+          router(r),
+          acceptor(ioc),
+          requests(m.counter("http_requests_total", "HTTP requests by method, route and status")),
+          latency(m.histogram("http_request_duration_seconds", "HTTP request latency by method and route")),
+          open_connections(m.gauge("http_connections", "Open HTTP connections").with({})),
+          in_flight(m.gauge("http_requests_in_flight", "HTTP requests being handled").with({})) {}
+
+    asio::io_context& ioc;
+    ServerOptions options;
+    const Router& router;
+    tcp::acceptor acceptor;
+    core::Family<core::Counter>& requests;
+    core::Family<core::Histogram>& latency;
+    core::Gauge& open_connections;
+    core::Gauge& in_flight;
+
+    mutable std::mutex mutex;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+    std::uint64_t next_id = 0;
+    std::atomic<bool> stopping{false};
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(tcp::socket socket);
+    asio::awaitable<Response> dispatch(Context& ctx);
+    void record(const Context& ctx, std::string_view route, unsigned status,
+                std::chrono::steady_clock::duration took, std::size_t bytes_in, std::size_t bytes_out,
+                const std::string& remote);
+};
+
+Server::Server(asio::io_context& ioc, ServerOptions options, const Router& router,
+               core::MetricsRegistry& metrics)
+    : impl_(std::make_shared<Impl>(ioc, std::move(options), router, metrics)) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::listen() {
+    const tcp::endpoint endpoint{asio::ip::make_address(impl_->options.host), impl_->options.port};
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint().port();
+}
+
+void Server::start() {
+    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            core::log_error("accept loop ended", {{"error", ex.what()}});
+        }
+    });
+}
+
+std::size_t Server::connections() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->connections.size();
+}
+
+asio::awaitable<void> Server::shutdown(std::chrono::milliseconds drain) {
+    auto impl = impl_;
+    impl->stopping = true;
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+    std::vector<std::shared_ptr<Connection>> open;
+    {
+        std::lock_guard lock(impl->mutex);
+        for (const auto& [id, connection] : impl->connections) open.push_back(connection);
+    }
+    for (const auto& connection : open) {
+        if (auto stream = connection->stream.lock()) {
+            // On the connection's strand, so `busy` cannot change under us: an idle connection is only
+            // waiting for the next request, and cancelling that wait closes it; a busy one finishes its
+            // response.
+            asio::post(stream->get_executor(), [connection, stream] {
+                if (!connection->busy) stream->cancel();
+            });
+        }
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + drain;
+    while (std::chrono::steady_clock::now() < deadline) {
+        {
+            std::lock_guard lock(impl->mutex);
+            if (impl->connections.empty()) break;
+        }
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(kTuple);
+    }
+}
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+    auto self = shared_from_this();
+    asio::steady_timer backoff(acceptor.get_executor());
+    while (!stopping) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || stopping) break;
+            // EMFILE and friends: log, back off briefly instead of spinning.
+            core::log_warn("accept failed", {{"error", ec.message()}});
+            backoff.expires_after(std::chrono::milliseconds(50));
+            co_await backoff.async_wait(kTuple);
+            continue;
+        }
+        {
+            std::lock_guard lock(mutex);
+            if (connections.size() >= options.limits.max_connections) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+        }
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                core::log_error("connection ended by an exception", {{"error", ex.what()}});
+            }
+        });
+    }
+}
+
+asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
+    auto self = shared_from_this();
+    boost::system::error_code remote_ec;
+    const auto remote_endpoint = socket.remote_endpoint(remote_ec);
+    const std::string remote = remote_ec ? std::string("unknown") : remote_endpoint.address().to_string();
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    auto connection = std::make_shared<Connection>();
+    connection->stream = stream;
+    std::uint64_t id = 0;
+    {
+        std::lock_guard lock(mutex);
+        id = next_id++;
+        connections.emplace(id, connection);
+    }
+    open_connections.add(1);
+    beast::flat_buffer buffer;
+    const auto& limits = options.limits;
+
+    for (;;) {
+        if (stopping) break;
+        // Idle phase: wait for the first byte of the next request under the keep-alive timeout.
+        if (buffer.size() == 0) {
+            stream->expires_after(limits.idle_timeout);
+            auto [ec, n] = co_await stream->async_read_some(buffer.prepare(4096), kTuple);
+            if (ec) break;  // idle timeout, client gone, or shutdown: close without a response
+            buffer.commit(n);
+        }
+        connection->busy = true;
+        const auto started = std::chrono::steady_clock::now();
+
+        // The whole request (head and body) must arrive within read_timeout: slow clients get 408.
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+        parser.body_limit(limits.max_body_bytes);
+        // Not tcp_stream's own expiry: that closes the socket, and a slow client should still read its 408.
+        // This deadline only cancels the read; the handler runs on this connection's strand.
+        const auto request_number = ++connection->request;
+        connection->read_timed_out = false;
+        asio::steady_timer read_deadline(stream->get_executor(), limits.read_timeout);
+        read_deadline.async_wait([connection, stream, request_number](boost::system::error_code ec) {
+            if (ec || connection->request != request_number) return;
+            connection->read_timed_out = true;
+            boost::system::error_code ignored;
+            stream->socket().cancel(ignored);
+        });
+        stream->expires_never();
+        auto [read_ec, bytes_in] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        read_deadline.cancel();
+        if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
+            read_ec = beast::error::timeout;
+
+        Response response;
+        bool keep_alive = false;
+        std::optional<Context> ctx;
+        std::string_view route = "unmatched";
+        if (read_ec) {
+            if (read_ec == bhttp::error::end_of_stream || read_ec == asio::error::eof ||
+                read_ec == asio::error::connection_reset || read_ec == asio::error::operation_aborted) {
+                break;
+            }
+            std::optional<core::Problem> problem;
+            if (read_ec == bhttp::error::body_limit) {
+                problem = core::Problem::payload_too_large("the request body exceeds " +
+                                                           std::to_string(limits.max_body_bytes) + " bytes");
+            } else if (read_ec == bhttp::error::header_limit) {
+                problem = core::Problem{
+                    431, "headers-too-large", "Request header fields too large",
+                    "the request head exceeds " + std::to_string(limits.max_header_bytes) + " bytes"};
+            } else if (read_ec == beast::error::timeout) {
+                problem = core::Problem{408, "request-timeout", "Request timeout",
+                                        "the request did not arrive within " +
+                                            std::to_string(limits.read_timeout.count()) + " ms"};
+            } else {
+                problem = core::Problem::bad_request("malformed HTTP request: " + read_ec.message());
+            }
+            response = problem_response(*problem, {});
+            ctx.emplace("-", "-", Fields{}, std::string{}, new_request_id());
+        } else {
+            auto request = parser.release();
+            keep_alive = request.keep_alive() && !stopping;
+            Fields headers;
+            headers.reserve(16);
+            for (const auto& field : request) headers.emplace_back(field.name_string(), field.value());
+            auto request_id = accept_request_id(request["X-Request-Id"]);
+            ctx.emplace(std::string(request.method_string()), std::string(request.target()),
+                        std::move(headers), std::move(request.body()), std::move(request_id));
+            in_flight.add(1);
+            response = co_await dispatch(*ctx);
+            in_flight.add(-1);
+            if (!ctx->route().empty()) route = ctx->route();
+        }
+
+        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), 11};
+        if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
+        out.set("X-Request-Id", ctx->request_id());
+        for (const auto& [name, value] : response.headers) out.set(name, value);
+        out.keep_alive(keep_alive && !stopping);
+        out.body() = std::move(response.body);
+        out.prepare_payload();
+        const auto bytes_out = out.body().size();
+        // Recorded before the write so a client that has its response also sees it counted; the latency is
+        // the server's time to produce the response.
+        record(*ctx, route, response.status, std::chrono::steady_clock::now() - started, bytes_in, bytes_out,
+               remote);
+        stream->expires_after(limits.read_timeout);
+        auto [write_ec, written] = co_await bhttp::async_write(*stream, out, kTuple);
+        connection->busy = false;
+        if (write_ec || !out.keep_alive()) break;
+    }
+
+    boost::system::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream->close();
+    open_connections.add(-1);
+    std::lock_guard lock(mutex);
+    connections.erase(id);
+}
+
+asio::awaitable<Response> Server::Impl::dispatch(Context& ctx) {
+    try {
+        auto match = router.match(ctx.method(), ctx.path());
+        switch (match.outcome) {
+            case Router::Match::Outcome::Found:
+                ctx.set_route(match.pattern, std::move(match.params));
+                co_return co_await (*match.handler)(ctx);
+            case Router::Match::Outcome::MethodNotAllowed: {
+                std::string allow;
+                for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+                auto response =
+                    problem_response(core::Problem::method_not_allowed(std::string(ctx.method()) +
+                                                                       " is not allowed here; use " + allow),
+                                     ctx.path());
+                co_return std::move(response).with_header("Allow", allow);
+            }
+            case Router::Match::Outcome::BadPath:
+                throw core::Problem::bad_request("the request path is not a valid percent-encoded path");
+            case Router::Match::Outcome::NotFound:
+                throw core::Problem::not_found("no route matches " + std::string(ctx.method()) + " " +
+                                               std::string(ctx.path()));
+        }
+        throw core::Problem::internal();
+    } catch (const core::Problem& problem) {
+        if (problem.status() >= 500) {
+            core::log_warn("request failed", {{"request_id", ctx.request_id()},
+                                              {"status", problem.status()},
+                                              {"detail", problem.detail()}});
+        }
+        co_return problem_response(problem, ctx.path());
+    } catch (const std::exception& e) {
+        // A bug: log it once with the request id, answer 500 without internals.
+        core::log_error("unhandled exception in handler",
+                        {{"request_id", ctx.request_id()}, {"route", ctx.route()}, {"error", e.what()}});
+        co_return problem_response(core::Problem::internal(), ctx.path());
+    }
+}
+
+void Server::Impl::record(const Context& ctx, std::string_view route, unsigned status,
+                          std::chrono::steady_clock::duration took, std::size_t bytes_in,
+                          std::size_t bytes_out, const std::string& remote) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    const std::string method(ctx.method());
+    const std::string route_label(route);
+    requests.with({{"method", method}, {"route", route_label}, {"status", std::to_string(status)}}).inc();
+    latency.with({{"method", method}, {"route", route_label}}, core::latency_buckets()).observe(seconds);
+    if (core::log_enabled(core::LogLevel::Info)) {
+        core::log_info("access", {{"request_id", ctx.request_id()},
+                                  {"method", ctx.method()},
+                                  {"path", ctx.path()},
+                                  {"route", route},
+                                  {"status", status},
+                                  {"duration_ms", seconds * 1000.0},
+                                  {"bytes_in", bytes_in},
+                                  {"bytes_out", bytes_out},
+                                  {"remote", remote}});
+    }
+}
+
+}  // namespace marquee::http

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "http/router.hpp"
+
+namespace marquee::http {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  ///< 0 picks a free port; listen() returns it
+    core::HttpLimits limits;
+};
+
+/// The HTTP/1.1 server: one coroutine per connection on its own strand, keep-alive, limits on head and body
+/// size, a deadline on every read and write, one JSON access-log line and metrics per request. The only place
+/// that catches core::Problem and renders it as application/problem+json (RFC 9457).
+class Server {
+  public:
+    Server(boost::asio::io_context& ioc, ServerOptions options, const Router& router,
+           core::MetricsRegistry& metrics);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Binds and listens; returns the bound port. Throws std::system_error when the address is taken.
+    std::uint16_t listen();
+    /// Starts accepting (call after listen(); returns at once).
+    void start();
+    /// Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in flight
+    /// finish (their responses carry `Connection: close`); completes when all are closed or `drain` passed.
+    boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
+    /// Open connections, for tests and the graceful-shutdown log line.
+    std::size_t connections() const;
+
+  private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace marquee::http

@@ -1,0 +1,282 @@
+#include "http/server.hpp"
+
+#include <future>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "core/log.hpp"
+#include "core/problem.hpp"
+
+namespace marquee::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+class ServerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        core::init_logging(core::LogLevel::Warn);
+        router_.get("/echo/{id}", [](Context& ctx) -> asio::awaitable<Response> {
+            co_return json(boost::json::object{{"id", ctx.param("id")}, {"q", ctx.query("q").value_or("")}});
+        });
+        router_.post("/json",
+                     [](Context& ctx) -> asio::awaitable<Response> { co_return json(ctx.json_object()); });
+        router_.get("/problem", [](Context&) -> asio::awaitable<Response> {
+            throw core::Problem::conflict("seat-taken", "seat A1 is held")
+                .with("seats", boost::json::array{"A1"});
+            co_return Response{};
+        });
+        router_.get("/unavailable", [](Context&) -> asio::awaitable<Response> {
+            throw core::Problem::unavailable("redis", "Redis did not answer", std::chrono::seconds{3});
+            co_return Response{};
+        });
+        router_.get("/boom", [](Context&) -> asio::awaitable<Response> {
+            throw std::runtime_error("secret internals");
+            co_return Response{};
+        });
+        router_.get("/slow", [this](Context&) -> asio::awaitable<Response> {
+            slow_started_.set_value();
+            asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+            co_await timer.async_wait(asio::use_awaitable);
+            co_return text("done", "text/plain");
+        });
+        ServerOptions options;
+        options.port = 0;
+        options.limits.max_body_bytes = 1024;
+        options.limits.max_header_bytes = 2048;
+        options.limits.read_timeout = std::chrono::milliseconds(300);
+        options.limits.idle_timeout = std::chrono::milliseconds(500);
+        server_ = std::make_unique<Server>(ioc_, options, router_, metrics_);
+        port_ = server_->listen();
+        server_->start();
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    }
+
+    void TearDown() override {
+        work_.reset();
+        ioc_.stop();
+        for (auto& t : threads_) t.join();
+    }
+
+    tcp::socket connect() {
+        tcp::socket socket(client_ioc_);
+        socket.connect({asio::ip::make_address("127.0.0.1"), port_});
+        return socket;
+    }
+
+    static bhttp::response<bhttp::string_body> read_response(tcp::socket& socket) {
+        boost::beast::flat_buffer buffer;
+        bhttp::response<bhttp::string_body> response;
+        bhttp::read(socket, buffer, response);
+        return response;
+    }
+
+    static void send(tcp::socket& socket, std::string_view raw) { asio::write(socket, asio::buffer(raw)); }
+
+    bhttp::response<bhttp::string_body> round_trip(std::string_view raw) {
+        auto socket = connect();
+        send(socket, raw);
+        return read_response(socket);
+    }
+
+    static bool closed_by_server(tcp::socket& socket) {
+        char byte = 0;
+        boost::system::error_code ec;
+        socket.read_some(asio::buffer(&byte, 1), ec);
+        return ec == asio::error::eof || ec == asio::error::connection_reset;
+    }
+
+    static boost::json::object problem_of(const bhttp::response<bhttp::string_body>& response) {
+        EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
+        return boost::json::parse(response.body()).as_object();
+    }
+
+    asio::io_context ioc_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
+    asio::io_context client_ioc_;
+    Router router_;
+    core::MetricsRegistry metrics_;
+    std::unique_ptr<Server> server_;
+    std::uint16_t port_ = 0;
+    std::vector<std::thread> threads_;
+    std::promise<void> slow_started_;
+};
+
+TEST_F(ServerTest, ServesRouteWithParamsAndGeneratesRequestId) {
+    const auto response = round_trip("GET /echo/7?q=a+b HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200);
+    EXPECT_EQ(response[bhttp::field::content_type], "application/json");
+    const auto body = boost::json::parse(response.body()).as_object();
+    EXPECT_EQ(body.at("id").as_string(), "7");
+    EXPECT_EQ(body.at("q").as_string(), "a b");
+    EXPECT_EQ(response["X-Request-Id"].size(), 32u);
+}
+
+TEST_F(ServerTest, EchoesSafeRequestIdAndReplacesUnsafeOne) {
+    EXPECT_EQ(round_trip("GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-123\r\n\r\n")["X-Request-Id"],
+              "abc-123");
+    EXPECT_NE(round_trip("GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: a\"b\r\n\r\n")["X-Request-Id"],
+              "a\"b");
+}
+
+TEST_F(ServerTest, UnknownRouteIsProblem404) {
+    const auto response = round_trip("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 404);
+    const auto problem = problem_of(response);
+    EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/not-found");
+    EXPECT_EQ(problem.at("status").as_int64(), 404);
+    EXPECT_EQ(problem.at("instance").as_string(), "/nowhere");
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+    const auto response = round_trip("DELETE /json HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 405);
+    EXPECT_EQ(response[bhttp::field::allow], "POST");
+    EXPECT_EQ(problem_of(response).at("type").as_string(), "https://marquee.dev/problems/method-not-allowed");
+}
+
+TEST_F(ServerTest, ThrownProblemIsRenderedWithExtensions) {
+    const auto response = round_trip("GET /problem HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 409);
+    const auto problem = problem_of(response);
+    EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/seat-taken");
+    EXPECT_EQ(problem.at("seats").as_array().at(0).as_string(), "A1");
+}
+
+TEST_F(ServerTest, UnavailableCarriesRetryAfter) {
+    const auto response = round_trip("GET /unavailable HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 503);
+    EXPECT_EQ(response[bhttp::field::retry_after], "3");
+    EXPECT_EQ(problem_of(response).at("dependency").as_string(), "redis");
+}
+
+TEST_F(ServerTest, HandlerBugIs500WithoutInternals) {
+    const auto response = round_trip("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 500);
+    EXPECT_EQ(response.body().find("secret"), std::string::npos);
+    EXPECT_EQ(problem_of(response).at("type").as_string(), "https://marquee.dev/problems/internal");
+}
+
+TEST_F(ServerTest, MalformedJsonIs400AndConnectionStaysUsable) {
+    auto socket = connect();
+    send(socket,
+         "POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+         "5\r\n\r\n{\"a\":");
+    const auto first = read_response(socket);
+    EXPECT_EQ(first.result_int(), 400);
+    EXPECT_EQ(problem_of(first).at("type").as_string(), "https://marquee.dev/problems/malformed-json");
+    send(socket,
+         "POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+         "7\r\n\r\n{\"a\":1}");
+    const auto second = read_response(socket);
+    EXPECT_EQ(second.result_int(), 200);
+    EXPECT_EQ(second.body(), "{\"a\":1}");
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+    auto socket = connect();
+    for (int i = 0; i < 5; ++i) {
+        send(socket, "GET /echo/" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        const auto response = read_response(socket);
+        ASSERT_EQ(response.result_int(), 200);
+        EXPECT_TRUE(response.keep_alive());
+    }
+    EXPECT_EQ(server_->connections(), 1u);
+}
+
+TEST_F(ServerTest, ConnectionCloseIsHonoured) {
+    auto socket = connect();
+    send(socket, "GET /echo/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_FALSE(read_response(socket).keep_alive());
+    EXPECT_TRUE(closed_by_server(socket));
+}
+
+TEST_F(ServerTest, OversizedBodyIs413) {
+    auto socket = connect();
+    send(socket,
+         "POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n");
+    const auto response = read_response(socket);
+    EXPECT_EQ(response.result_int(), 413);
+    EXPECT_EQ(problem_of(response).at("type").as_string(), "https://marquee.dev/problems/payload-too-large");
+    EXPECT_TRUE(closed_by_server(socket));
+}
+
+TEST_F(ServerTest, OversizedHeaderIs431) {
+    const std::string big(4096, 'a');
+    const auto response = round_trip("GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 431);
+}
+
+TEST_F(ServerTest, GarbageIs400) {
+    auto socket = connect();
+    send(socket, "THIS IS NOT HTTP\r\n\r\n");
+    const auto response = read_response(socket);
+    EXPECT_EQ(response.result_int(), 400);
+    EXPECT_EQ(problem_of(response).at("type").as_string(), "https://marquee.dev/problems/bad-request");
+    EXPECT_TRUE(closed_by_server(socket));
+}
+
+TEST_F(ServerTest, SlowClientGets408AndIsDisconnected) {
+    auto socket = connect();
+    send(socket, "GET /echo/1 HTTP/1.1\r\nHost: x\r\n");  // the head never ends
+    const auto response = read_response(socket);
+    EXPECT_EQ(response.result_int(), 408);
+    EXPECT_TRUE(closed_by_server(socket));
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosed) {
+    auto socket = connect();
+    send(socket, "GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(read_response(socket).result_int(), 200);
+    EXPECT_TRUE(closed_by_server(socket));  // after idle_timeout, without a response
+}
+
+TEST_F(ServerTest, MetricsCountRequestsByRouteAndStatus) {
+    (void)round_trip("GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    (void)round_trip("GET /echo/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    (void)round_trip("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto text = metrics_.render();
+    EXPECT_NE(text.find(R"(http_requests_total{method="GET",route="/echo/{id}",status="200"} 2)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(R"(http_requests_total{method="GET",route="unmatched",status="404"} 1)"),
+              std::string::npos);
+    EXPECT_NE(text.find(R"(http_request_duration_seconds_count{method="GET",route="/echo/{id}"} 2)"),
+              std::string::npos);
+}
+
+TEST_F(ServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {
+    auto idle = connect();
+    send(idle, "GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(read_response(idle).result_int(), 200);
+
+    auto busy = connect();
+    send(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    slow_started_.get_future().wait();
+    auto done = asio::co_spawn(ioc_, server_->shutdown(std::chrono::seconds(5)), asio::use_future);
+
+    const auto response = read_response(busy);
+    EXPECT_EQ(response.result_int(), 200);
+    EXPECT_EQ(response.body(), "done");
+    EXPECT_FALSE(response.keep_alive());
+    EXPECT_TRUE(closed_by_server(idle));
+    done.get();
+    EXPECT_EQ(server_->connections(), 0u);
+    boost::system::error_code ec;
+    tcp::socket late(client_ioc_);
+    late.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
+    EXPECT_TRUE(ec) << "the listener must be closed after shutdown";
+}
+
+}  // namespace
+}  // namespace marquee::http
