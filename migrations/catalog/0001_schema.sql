@@ -1,0 +1,2 @@
+-- The catalog service owns this schema; only its own migrations create objects in it.
+CREATE SCHEMA IF NOT EXISTS catalog;

@@ -1,0 +1,407 @@
+#include "db/detail/connection.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <string_view>
+#include <thread>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "core/problem.hpp"
+#include "db/detail/parked.hpp"
+#include "db/sql_error.hpp"
+
+namespace marquee::db::detail {
+namespace {
+
+namespace asio = boost::asio;
+using WaitType = asio::posix::stream_descriptor::wait_type;
+
+std::string first_line(std::string_view text) {
+    const auto end = text.find('\n');
+    std::string line(text.substr(0, end));
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    return line;
+}
+
+// The Problem's detail reaches clients, so it says what failed, never where (hosts, ports, URLs) or the
+// server's wording; that goes to the log as `reason`.
+[[noreturn]] void unavailable(std::string detail, std::string_view reason = {}) {
+    if (!reason.empty()) core::log_warn("postgres unavailable", {{"detail", detail}, {"reason", reason}});
+    throw core::Problem::unavailable("postgres", std::move(detail));
+}
+
+void log_notice(void* /*arg*/, const char* message) {
+    core::log_debug("postgres notice", {{"notice", first_line(message)}});
+}
+
+// Waits until the socket is ready, or completes at once when it already is.
+// Asio's epoll reactor is edge-triggered and never performs a wait speculatively, so readiness that
+// arrived after libpq last read but before this wait was registered would raise no new edge and the
+// wait would sleep until the deadline. Polling the socket after registering closes that window;
+// cancelling makes the registered wait complete immediately (operation_aborted means "look again").
+template <class Token>
+auto async_wait_ready(asio::posix::stream_descriptor& socket, WaitType type, Token&& token) {
+    return asio::async_initiate<Token, void(boost::system::error_code)>(
+        [](auto handler, asio::posix::stream_descriptor* socket, WaitType type) {
+            socket->async_wait(type, std::move(handler));
+            pollfd fd{socket->native_handle(),
+                      static_cast<short>(type == WaitType::wait_write ? POLLOUT : POLLIN), 0};
+            if (::poll(&fd, 1, 0) > 0) {
+                boost::system::error_code ignored;
+                socket->cancel(ignored);
+            }
+        },
+        token, &socket, type);
+}
+
+// DNS without blocking an I/O thread: Asio resolves on its own thread. A resolver cannot cancel a
+// getaddrinfo in flight, so the deadline races the lookup instead of waiting for it to give up.
+struct ResolveRace {
+    ResolveRace(const asio::any_io_executor& executor, Connection::Clock::time_point deadline)
+        : resolver(executor), timer(executor, deadline) {}
+    asio::ip::tcp::resolver resolver;
+    asio::steady_timer timer;
+    std::atomic<bool> finished{false};
+    bool timed_out = false;
+    boost::system::error_code error;
+    asio::ip::tcp::resolver::results_type endpoints;
+    Parked handler;
+};
+
+asio::awaitable<void> resolve_host(asio::any_io_executor executor,
+                                   std::vector<std::pair<std::string, std::string>>& keywords,
+                                   Connection::Clock::time_point deadline) {
+    auto find = [&keywords](std::string_view key) -> std::string* {
+        for (auto& [k, v] : keywords) {
+            if (k == key) return &v;
+        }
+        return nullptr;
+    };
+    const std::string* host_value = find("host");
+    const std::string* port_value = find("port");
+    // Leave to libpq what it does without DNS: numeric addresses, Unix sockets, explicit hostaddr; and
+    // multi-host lists, which it tries in order.
+    if (host_value == nullptr || host_value->empty() || find("hostaddr") != nullptr ||
+        host_value->find(',') != std::string::npos || host_value->front() == '/' ||
+        host_value->front() == '@' || (port_value != nullptr && port_value->find(',') != std::string::npos)) {
+        co_return;
+    }
+    boost::system::error_code numeric_error;
+    asio::ip::make_address(*host_value, numeric_error);
+    if (!numeric_error) co_return;
+
+    const std::string host = *host_value;
+    const std::string port = port_value != nullptr ? *port_value : std::string();
+    auto race = std::make_shared<ResolveRace>(executor, deadline);
+    // A named initiation, not a temporary in the co_await expression (GCC 12 destroys those twice).
+    auto start = [race, host, service = port.empty() ? std::string("5432") : port](auto handler) {
+        race->handler = Parked(std::move(handler), race->timer.get_executor());
+        auto finish = [race]() { race->handler.resume(); };
+        // The timer's wait is registered before the lookup starts, so the lookup's completion (which
+        // cancels the timer) always comes after it: no concurrent use of the timer object.
+        race->timer.async_wait([race, finish](boost::system::error_code) {
+            if (race->finished.exchange(true)) return;
+            race->timed_out = true;
+            finish();
+        });
+        race->resolver.async_resolve(
+            host, service,
+            [race, finish](boost::system::error_code error, asio::ip::tcp::resolver::results_type endpoints) {
+                if (race->finished.exchange(true)) return;
+                race->error = error;
+                race->endpoints = std::move(endpoints);
+                race->timer.cancel();
+                finish();
+            });
+    };
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(std::move(start),
+                                                                         asio::use_awaitable);
+    if (race->timed_out) unavailable("resolving the database host did not finish before the deadline", host);
+    if (race->error) unavailable("cannot resolve the database host", host + ": " + race->error.message());
+
+    std::vector<std::string> addresses;
+    for (const auto& entry : race->endpoints) {
+        std::string address = entry.endpoint().address().to_string();
+        if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) {
+            addresses.push_back(std::move(address));
+        }
+    }
+    if (addresses.empty()) unavailable("cannot resolve the database host", host + " has no addresses");
+    // libpq tries host[i]/hostaddr[i]/port[i] in order, as it would have after its own lookup; `host` stays
+    // the name for TLS verification and .pgpass.
+    std::string hosts, hostaddrs, ports;
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        const std::string_view comma = i == 0 ? "" : ",";
+        hosts += comma;
+        hosts += host;
+        hostaddrs += comma;
+        hostaddrs += addresses[i];
+        ports += comma;
+        ports += port;
+    }
+    *find("host") = hosts;
+    if (!port.empty()) *find("port") = ports;
+    keywords.emplace_back("hostaddr", hostaddrs);
+}
+
+}  // namespace
+
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name) {
+    ConnectSettings settings;
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+    if (options == nullptr) {
+        settings.error = error != nullptr ? first_line(error) : "out of memory";
+        PQfreemem(error);
+        return settings;
+    }
+    std::string server_options;
+    for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+        if (option->val == nullptr) continue;
+        const std::string_view keyword = option->keyword;
+        if (keyword == "options") {
+            server_options = option->val;
+        } else if (keyword == "client_encoding" ||
+                   (keyword == "application_name" && !application_name.empty())) {
+            continue;
+        } else {
+            settings.keywords.emplace_back(keyword, option->val);
+        }
+    }
+    PQconninfoFree(options);
+    if (!application_name.empty()) settings.keywords.emplace_back("application_name", application_name);
+    settings.keywords.emplace_back("client_encoding", "UTF8");
+    // Result parses timestamps in exactly this format; the server's own defaults could differ.
+    server_options += server_options.empty() ? "" : " ";
+    server_options += "-c TimeZone=UTC -c DateStyle=ISO";
+    settings.keywords.emplace_back("options", server_options);
+    return settings;
+}
+
+asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_executor executor,
+                                                              ConnectSettings settings,
+                                                              Clock::time_point deadline) {
+    if (!settings.error.empty()) unavailable("the database URL is invalid", settings.error);
+    co_await resolve_host(executor, settings.keywords, deadline);
+
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    for (const auto& [key, value] : settings.keywords) {
+        keys.push_back(key.c_str());
+        values.push_back(value.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    pg_conn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
+    if (raw == nullptr) unavailable("cannot allocate a connection");
+    std::unique_ptr<Connection> connection(new Connection(executor, raw));
+    PQsetNoticeProcessor(raw, &log_notice, nullptr);
+    if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
+
+    // libpq: "if you have yet to call PQconnectPoll, behave as if it last returned PGRES_POLLING_WRITING".
+    asio::steady_timer timer(executor, deadline);
+    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+    while (status != PGRES_POLLING_OK) {
+        if (status == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
+        if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
+            // The socket can change while libpq tries the next address.
+            connection->track_socket();
+            if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) == Wait::DeadlineExceeded) {
+                unavailable("connecting to the database did not finish before the deadline");
+            }
+        }
+        status = PQconnectPoll(raw);
+    }
+    if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot make the connection non-blocking");
+    connection->track_socket();
+    co_return connection;
+}
+
+Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
+    : executor_(std::move(executor)), conn_(conn), socket_(executor_) {}
+
+Connection::~Connection() {
+    if (PQtransactionStatus(conn_) == PQTRANS_ACTIVE) cancel_in_background();
+    PQfinish(conn_);
+}
+
+asio::awaitable<Result> Connection::query(const std::string& sql, const Params& params,
+                                          std::chrono::milliseconds timeout) {
+    std::vector<const char*> values(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        values[i] = params.is_null(i) ? nullptr : params.text(i).data();  // backed by std::string: NUL-ended
+    }
+    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                          nullptr, nullptr, 0) == 0) {
+        fail("cannot send the statement");
+    }
+    co_return co_await finish(timeout);
+}
+
+asio::awaitable<Result> Connection::execute(const std::string& script, std::chrono::milliseconds timeout) {
+    if (PQsendQuery(conn_, script.c_str()) == 0) fail("cannot send the statements");
+    co_return co_await finish(timeout);
+}
+
+asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
+    asio::steady_timer deadline(executor_, timeout);
+    auto on_deadline = [&]() {
+        // The server is still working on the statement: ask it to stop, and never reuse this connection.
+        cancel_in_background();
+        broken_ = true;
+        unavailable("the statement took longer than " + std::to_string(timeout.count()) +
+                    " ms and was cancelled");
+    };
+    for (;;) {
+        const int flushed = PQflush(conn_);
+        if (flushed == 0) break;
+        if (flushed < 0) fail("sending the statement failed");
+        if (co_await wait(true, deadline) == Wait::DeadlineExceeded) on_deadline();
+    }
+    ResultPtr last;
+    ResultPtr error;
+    for (;;) {
+        while (PQisBusy(conn_) == 1) {
+            if (co_await wait(false, deadline) == Wait::DeadlineExceeded) on_deadline();
+            if (PQconsumeInput(conn_) == 0) fail("reading the result failed");
+        }
+        ResultPtr result(PQgetResult(conn_));
+        if (!result) break;
+        switch (PQresultStatus(result.get())) {
+            case PGRES_FATAL_ERROR:
+                if (!error) error = std::move(result);
+                break;
+            case PGRES_BAD_RESPONSE:
+                fail("the server's response could not be understood");
+            case PGRES_COPY_IN:
+            case PGRES_COPY_OUT:
+            case PGRES_COPY_BOTH:
+                broken_ = true;
+                throw ResultError("COPY is not supported through db::Pool");
+            default:
+                last = std::move(result);
+                break;
+        }
+    }
+    if (error) throw_error(error);
+    co_return Result(std::move(last));
+}
+
+asio::awaitable<Connection::Wait> Connection::wait(bool for_write, asio::steady_timer& deadline) {
+    namespace experimental = asio::experimental;
+    auto [order, socket_error, timer_error] =
+        co_await experimental::make_parallel_group(
+            async_wait_ready(socket_, for_write ? WaitType::wait_write : WaitType::wait_read, asio::deferred),
+            deadline.async_wait(asio::deferred))
+            .async_wait(experimental::wait_for_one(), asio::use_awaitable);
+    if (order[0] == 1 && !timer_error) co_return Wait::DeadlineExceeded;
+    if (order[0] == 0 && socket_error && socket_error != asio::error::operation_aborted) {
+        fail("waiting on the socket failed: " + socket_error.message());
+    }
+    co_return Wait::Ready;
+}
+
+void Connection::track_socket() {
+    const int fd = PQsocket(conn_);
+    struct stat info {};
+    if (fd < 0 || ::fstat(fd, &info) != 0) fail("the connection has no socket");
+    if (socket_.is_open() && info.st_ino == socket_inode_) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) fail("cannot duplicate the socket");
+    boost::system::error_code error;
+    socket_.assign(copy, error);
+    if (error) {
+        ::close(copy);
+        fail("cannot watch the socket: " + error.message());
+    }
+    socket_inode_ = info.st_ino;
+}
+
+bool Connection::is_reusable() const noexcept {
+    return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool Connection::in_transaction() const noexcept {
+    const PGTransactionStatusType status = PQtransactionStatus(conn_);
+    return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
+}
+
+bool Connection::transaction_failed() const noexcept {
+    return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
+bool Connection::is_alive() noexcept {
+    if (!is_reusable()) return false;
+    pollfd fd{socket_.native_handle(), POLLIN, 0};
+    const int ready = ::poll(&fd, 1, 0);
+    if (ready == 0) return true;
+    // Input on an idle connection is a notice, or the server's goodbye (restart, idle_session_timeout,
+    // pg_terminate_backend) followed by EOF, which PQconsumeInput turns into CONNECTION_BAD.
+    if (ready < 0 || PQconsumeInput(conn_) == 0) return false;
+    return is_reusable();
+}
+
+void Connection::fail(std::string what) {
+    broken_ = true;
+    unavailable(std::move(what), first_line(PQerrorMessage(conn_)));
+}
+
+void Connection::throw_error(const ResultPtr& error) {
+    const auto field = [&error](int code) {
+        const char* value = PQresultErrorField(error.get(), code);
+        return value != nullptr ? std::string(value) : std::string();
+    };
+    std::string state = field(PG_DIAG_SQLSTATE);
+    std::string message = field(PG_DIAG_MESSAGE_PRIMARY);
+    if (message.empty()) message = first_line(PQresultErrorMessage(error.get()));
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+        broken_ = true;
+        unavailable("the database connection failed", message);
+    }
+    // The server, not the statement, is the problem: connection exceptions (08), insufficient resources
+    // (53), shutdown or cancelled (57P01-57P03, 57014 from a statement_timeout).
+    const std::string_view klass = std::string_view(state).substr(0, 2);
+    if (klass == "08" || klass == "53" || state == "57P01" || state == "57P02" || state == "57P03" ||
+        state == "57014") {
+        if (state != "57014" && klass != "53") broken_ = true;
+        unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+    }
+    throw SqlError(std::move(state), std::move(message), field(PG_DIAG_CONSTRAINT_NAME),
+                   field(PG_DIAG_MESSAGE_DETAIL), field(PG_DIAG_TABLE_NAME));
+}
+
+void Connection::cancel_in_background() noexcept {
+    if (cancel_sent_) return;
+    cancel_sent_ = true;
+    PGcancel* cancel = PQgetCancel(conn_);
+    if (cancel == nullptr) return;
+    // PQcancel opens a new connection and blocks until the server answers: never on an I/O thread.
+    // PostgreSQL 15's libpq has no non-blocking cancel (PQcancelStart arrived in 17).
+    try {
+        std::thread([cancel]() {
+            std::array<char, 256> error{};
+            PQcancel(cancel, error.data(), static_cast<int>(error.size()));
+            PQfreeCancel(cancel);
+        }).detach();
+    } catch (...) {
+        PQfreeCancel(cancel);
+    }
+}
+
+}  // namespace marquee::db::detail

@@ -1,0 +1,87 @@
+#pragma once
+
+// One libpq connection driven by the Asio loop: non-blocking libpq, waits on the socket with
+// stream_descriptor::async_wait. Only db/ includes this header.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "db/detail/pg_fwd.hpp"
+#include "db/params.hpp"
+#include "db/result.hpp"
+
+namespace marquee::db::detail {
+
+/// libpq connection keywords derived once from PoolOptions; `error` is set when the URL does not parse
+/// (reported as 503 on each connect, like any other reason the database cannot be reached).
+struct ConnectSettings {
+    std::vector<std::pair<std::string, std::string>> keywords;
+    std::string error;
+};
+
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name);
+
+class Connection {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    /// Connects without blocking: async DNS, then PQconnectStartParams/PQconnectPoll on the socket.
+    /// Throws core::Problem::unavailable("postgres", ...) on failure or when `deadline` passes.
+    static boost::asio::awaitable<std::unique_ptr<Connection>> open(boost::asio::any_io_executor executor,
+                                                                    ConnectSettings settings,
+                                                                    Clock::time_point deadline);
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    /// Cancels a statement still running on the server, then closes.
+    ~Connection();
+
+    /// One statement, extended protocol ($1..$n, text format). SqlError for an SQL error;
+    /// Problem::unavailable when the connection fails or `timeout` passes (the statement is then cancelled
+    /// and the connection is no longer reusable).
+    boost::asio::awaitable<Result> query(const std::string& sql, const Params& params,
+                                         std::chrono::milliseconds timeout);
+    /// Any number of statements, simple-query protocol, no parameters; returns the last statement's result
+    /// and throws the first error.
+    boost::asio::awaitable<Result> execute(const std::string& script, std::chrono::milliseconds timeout);
+
+    /// Idle, healthy and in no transaction: safe to hand to the next user.
+    bool is_reusable() const noexcept;
+    /// For an idle connection: false when the server closed it meanwhile (restart, idle kill).
+    bool is_alive() noexcept;
+    /// Inside BEGIN ... (including a failed transaction that still needs ROLLBACK).
+    bool in_transaction() const noexcept;
+    /// Inside a transaction that an error aborted: only ROLLBACK will do.
+    bool transaction_failed() const noexcept;
+
+  private:
+    enum class Wait { Ready, DeadlineExceeded };
+
+    Connection(boost::asio::any_io_executor executor, pg_conn* conn);
+
+    void track_socket();
+    boost::asio::awaitable<Wait> wait(bool for_write, boost::asio::steady_timer& deadline);
+    boost::asio::awaitable<Result> finish(std::chrono::milliseconds timeout);
+    [[noreturn]] void fail(std::string what);
+    [[noreturn]] void throw_error(const ResultPtr& error);
+    void cancel_in_background() noexcept;
+
+    boost::asio::any_io_executor executor_;
+    pg_conn* conn_;
+    // A dup of libpq's socket: Asio owns (and closes) its own descriptor, so libpq closing or replacing its
+    // socket never leaves a stale fd number registered with the reactor.
+    boost::asio::posix::stream_descriptor socket_;
+    unsigned long socket_inode_ = 0;
+    bool broken_ = false;
+    bool cancel_sent_ = false;
+};
+
+}  // namespace marquee::db::detail

@@ -1,0 +1,69 @@
+#pragma once
+
+// The shared state behind a Pool: idle connections, the FIFO of waiting callers, counters. Sessions and
+// queued waiters keep it alive, so a Pool may be destroyed while connections are still out. db/ only.
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "db/detail/connection.hpp"
+#include "db/detail/parked.hpp"
+#include "db/pool.hpp"
+#include "db/session.hpp"
+
+namespace marquee::db::detail {
+
+class PoolState : public std::enable_shared_from_this<PoolState> {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    PoolState(boost::asio::any_io_executor executor, PoolOptions options);
+    ~PoolState();
+
+    /// An idle connection, a new one in a free slot, or the next one released, within options().timeout.
+    boost::asio::awaitable<Session> acquire();
+    /// Gives the connection (or, when null or not reusable, its slot) to the first waiter, else keeps it.
+    void release(std::unique_ptr<Connection> connection, bool discard) noexcept;
+    /// Closes idle connections and fails the waiters; later releases close their connections.
+    void close() noexcept;
+
+    Pool::Stats stats() const;
+    const PoolOptions& options() const noexcept { return options_; }
+
+  private:
+    struct Waiter;
+    /// granted with a null connection: a free slot the receiver connects in.
+    struct Grant {
+        bool granted = false;
+        std::unique_ptr<Connection> connection;
+    };
+
+    Grant try_take_locked();
+    boost::asio::awaitable<Grant> wait(Clock::time_point deadline);
+    void expire(const std::shared_ptr<Waiter>& waiter) noexcept;
+
+    const boost::asio::any_io_executor executor_;
+    const PoolOptions options_;
+    const ConnectSettings settings_;
+
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
+    std::list<std::shared_ptr<Waiter>> waiters_;     // first come, first served
+    std::size_t open_ = 0;                           // == idle_.size() + in_use_
+    std::size_t in_use_ = 0;
+    bool closed_ = false;
+    std::uint64_t acquired_ = 0;
+    std::uint64_t acquire_timeouts_ = 0;
+    std::uint64_t connects_ = 0;
+    Clock::duration acquire_wait_{0};
+};
+
+}  // namespace marquee::db::detail

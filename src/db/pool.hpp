@@ -1,0 +1,147 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "db/params.hpp"
+#include "db/result.hpp"
+#include "db/session.hpp"
+#include "db/sql_error.hpp"
+#include "db/transaction.hpp"
+
+namespace marquee::db {
+
+struct PoolOptions {
+    /// libpq URL or key=value string, e.g. postgresql://marquee@127.0.0.1:5432/marquee.
+    std::string url;
+    /// The most connections the pool opens; opened lazily, on demand.
+    std::size_t size = 8;
+    /// Deadline for acquiring a connection (queueing + connecting) and, separately, for each statement.
+    std::chrono::milliseconds timeout{5000};
+    /// Shown in pg_stat_activity.
+    std::string application_name = "marquee";
+};
+
+namespace detail {
+class PoolState;
+
+template <class Awaitable>
+struct AwaitableValue {
+    static_assert(kDependentFalse<Awaitable>,
+                  "the function given to Pool::transaction must return boost::asio::awaitable<T>");
+};
+template <class T, class Executor>
+struct AwaitableValue<boost::asio::awaitable<T, Executor>> {
+    using type = T;
+};
+template <class F>
+using TransactionValue = typename AwaitableValue<std::invoke_result_t<F&, Transaction&>>::type;
+}  // namespace detail
+
+/// PostgreSQL connections for coroutines, driven by the Asio loop without blocking it (see
+/// docs/decisions/0003-async-libpq-on-asio.md). Thread-safe: use one Pool from any number of coroutines on
+/// any number of threads. When every connection is busy, callers queue first-come first-served until
+/// `timeout`. Failures of the server or network, and every deadline, are core::Problem::unavailable
+/// ("postgres", 503); an SQL error is SqlError.
+class Pool {
+  public:
+    struct Stats {
+        std::size_t size = 0;        ///< the most connections the pool opens
+        std::size_t open = 0;        ///< connections open or being opened
+        std::size_t in_use = 0;      ///< held by a query, transaction or session (or being opened for one)
+        std::size_t idle = 0;        ///< open and waiting in the pool
+        std::size_t waiting = 0;     ///< callers queued for a connection
+        std::uint64_t acquired = 0;  ///< connections handed out so far
+        std::uint64_t acquire_timeouts = 0;        ///< callers that gave up queueing
+        std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
+        std::chrono::nanoseconds acquire_wait{0};  ///< total time spent acquiring (queueing + connecting)
+    };
+
+    /// I/O objects (sockets, timers) belong to `executor`'s context; callers may run on other executors
+    /// and resume on their own. Connects nothing until first used.
+    Pool(boost::asio::any_io_executor executor, PoolOptions options);
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+    /// Closes idle connections and fails queued callers; connections still held close when released.
+    ~Pool();
+
+    /// One statement in its own (auto-commit) transaction, with $1..$n parameters.
+    boost::asio::awaitable<Result> query(std::string sql, Params params = {});
+
+    /// Runs `fn(Transaction&) -> awaitable<R>` between BEGIN ISOLATION LEVEL ... and COMMIT and returns its
+    /// R. A serialization failure (40001) or deadlock (40P01), in `fn` or at COMMIT, rolls back and runs `fn`
+    /// again on a fresh transaction after a short jittered pause, up to `max_attempts` tries in all; any
+    /// other exception rolls back and propagates. `fn` is owned here across every try; it must be safe to
+    /// run more than once and must not make network calls (they cannot be rolled back). Capture by
+    /// reference (see the GCC 12 note in the body):
+    ///   co_await pool.transaction([&](db::Transaction& tx) -> asio::awaitable<Hold> { ... });
+    template <class F>
+    boost::asio::awaitable<detail::TransactionValue<F>> transaction(
+        F fn, Isolation isolation = Isolation::ReadCommitted, int max_attempts = 5);
+
+    /// Holds one connection for session-level work (advisory locks, scripts); see Session.
+    boost::asio::awaitable<Session> session();
+
+    /// SELECT 1 within the timeout: true when PostgreSQL answers, false instead of throwing (/readyz).
+    boost::asio::awaitable<bool> ping();
+
+    Stats stats() const;
+    const PoolOptions& options() const noexcept;
+
+  private:
+    boost::asio::awaitable<Transaction> begin(Isolation isolation, int attempt);
+    static bool is_retryable(const SqlError& error) noexcept;
+    static boost::asio::awaitable<void> backoff(int failed_attempts);
+
+    std::shared_ptr<detail::PoolState> state_;
+};
+
+template <class F>
+boost::asio::awaitable<detail::TransactionValue<F>> Pool::transaction(F fn, Isolation isolation,
+                                                                      int max_attempts) {
+    using Value = detail::TransactionValue<F>;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+    // GCC 12 destroys a lambda temporary that appears inside a co_await expression twice, so
+    // `co_await pool.transaction([s = std::string(...)](Transaction&) ...)` would free `s` twice.
+    // Capture by reference instead: the awaiting coroutine's locals outlive the transaction.
+    static_assert(std::is_trivially_destructible_v<F>,
+                  "Pool::transaction: capture by reference ([&]), not by value: GCC 12 destroys lambda "
+                  "temporaries in a co_await expression twice");
+#endif
+    for (int attempt = 1;; ++attempt) {
+        std::exception_ptr failure;
+        {
+            Transaction tx = co_await begin(isolation, attempt);
+            // co_await is not allowed inside a handler: decide there, roll back after it.
+            try {
+                if constexpr (std::is_void_v<Value>) {
+                    co_await fn(tx);
+                    co_await tx.commit();
+                    co_return;
+                } else {
+                    Value value = co_await fn(tx);
+                    co_await tx.commit();
+                    co_return value;
+                }
+            } catch (const SqlError& error) {
+                if (!is_retryable(error) || attempt >= max_attempts) failure = std::current_exception();
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            co_await tx.rollback();
+        }  // the connection goes back to the pool before any pause
+        if (failure) std::rethrow_exception(failure);
+        co_await backoff(attempt);
+    }
+}
+
+}  // namespace marquee::db

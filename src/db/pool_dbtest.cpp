@@ -1,0 +1,491 @@
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/problem.hpp"
+#include "db/pool.hpp"
+#include "support/local_services.hpp"
+
+namespace marquee::db {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+void run_threads(asio::io_context& io, int threads) {
+    io.restart();
+    std::vector<std::thread> extra;
+    for (int i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& thread : extra) thread.join();
+}
+
+/// Runs `task` on `io` with `threads` threads until everything it started is done; returns its value or
+/// rethrows its exception.
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> task, int threads = 1) {
+    std::optional<T> value;
+    std::exception_ptr error;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { value.emplace(co_await std::move(task)); },
+        [&](std::exception_ptr e) { error = std::move(e); });
+    run_threads(io, threads);
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+}
+
+void run(asio::io_context& io, asio::awaitable<void> task, int threads = 1) {
+    std::exception_ptr error;
+    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) { error = std::move(e); });
+    run_threads(io, threads);
+    if (error) std::rethrow_exception(error);
+}
+
+/// The HTTP status of the core::Problem `action` throws; fails the test if it throws nothing or else.
+int problem_status(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const core::Problem& problem) {
+        return problem.status();
+    } catch (const std::exception& other) {
+        ADD_FAILURE() << "expected core::Problem, got: " << other.what();
+        return 0;
+    }
+    ADD_FAILURE() << "expected core::Problem, nothing was thrown";
+    return 0;
+}
+
+/// A port nothing listens on: bind an ephemeral one, then close it.
+int closed_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ADD_FAILURE() << "cannot find a free port";
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+/// Lets other coroutines run until `pool` has `count` callers queued (no timing involved).
+asio::awaitable<void> until_waiting(Pool& pool, std::size_t count) {
+    auto executor = co_await asio::this_coro::executor;
+    while (pool.stats().waiting < count) co_await asio::post(executor, asio::use_awaitable);
+}
+
+asio::awaitable<void> take_turn(Pool& pool, std::vector<int>& order, int turn) {
+    Session session = co_await pool.session();
+    order.push_back(turn);
+    co_await session.query("SELECT 1");
+}
+
+asio::awaitable<void> note_executor(Pool& pool, asio::strand<asio::io_context::executor_type> strand,
+                                    std::atomic<bool>& resumed_on_strand) {
+    Session session = co_await pool.session();
+    resumed_on_strand = strand.running_in_this_thread();
+}
+
+class PoolDbTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        schema_ = test::unique_name("dbtest");
+        Pool admin(io_.get_executor(), options());
+        run(io_, [&]() -> asio::awaitable<void> { co_await admin.query("CREATE SCHEMA " + schema_); }());
+    }
+    void TearDown() override {
+        Pool admin(io_.get_executor(), options());
+        run(io_, [&]() -> asio::awaitable<void> {
+            co_await admin.query("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+        }());
+    }
+
+    PoolOptions options(std::size_t size = 4, std::chrono::milliseconds timeout = 5000ms) const {
+        PoolOptions o;
+        o.url = test::database_url();
+        o.size = size;
+        o.timeout = timeout;
+        o.application_name = app_name_;
+        return o;
+    }
+    std::string table(const std::string& name) const { return schema_ + "." + name; }
+
+    asio::io_context io_;  // declared first: destroyed after every pool a test makes
+    std::string schema_;
+    std::string app_name_ = test::unique_name("pooltest");
+};
+
+TEST_F(PoolDbTest, QueryRoundTripsTypedValuesAndNulls) {
+    Pool pool(io_.get_executor(), options());
+    const Result r = run(io_, [&]() -> asio::awaitable<Result> {
+        co_return co_await pool.query(
+            "SELECT $1::bigint AS id, $2::text AS name, $3::bool AS active, $4::text AS note, "
+            "$5::timestamptz AS at, $6::float8 AS ratio, NULL::int AS missing",
+            params(std::int64_t{9007199254740993}, "Ada", true, std::nullopt,
+                   core::TimePoint{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}} + 90min, 0.5));
+    }());
+    ASSERT_EQ(r.rows(), 1);
+    EXPECT_EQ(r.get<std::int64_t>(0, "id"), 9007199254740993);
+    EXPECT_EQ(r.get<std::string>(0, "name"), "Ada");
+    EXPECT_TRUE(r.get<bool>(0, "active"));
+    EXPECT_EQ(r.get<std::optional<std::string>>(0, "note"), std::nullopt);
+    EXPECT_EQ(r.get<core::TimePoint>(0, "at"),
+              core::TimePoint{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}} + 90min);
+    EXPECT_DOUBLE_EQ(r.get<double>(0, "ratio"), 0.5);
+    EXPECT_TRUE(r.is_null(0, "missing"));
+    EXPECT_THROW(r.get<std::int32_t>(0, "missing"), ResultError);
+    EXPECT_THROW(r.get<std::int32_t>(0, "nope"), ResultError);
+}
+
+TEST_F(PoolDbTest, AffectedCountsChangedRows) {
+    Pool pool(io_.get_executor(), options());
+    const auto [inserted, updated] =
+        run(io_, [&]() -> asio::awaitable<std::pair<std::int64_t, std::int64_t>> {
+            co_await pool.query("CREATE TABLE " + table("items") + " (id int PRIMARY KEY, n int NOT NULL)");
+            const Result insert = co_await pool.query("INSERT INTO " + table("items") +
+                                                      " SELECT g, 0 FROM generate_series(1, 5) g");
+            const Result update =
+                co_await pool.query("UPDATE " + table("items") + " SET n = 1 WHERE id > $1", params(3));
+            co_return std::pair{insert.affected(), update.affected()};
+        }());
+    EXPECT_EQ(inserted, 5);
+    EXPECT_EQ(updated, 2);
+}
+
+TEST_F(PoolDbTest, ParametersStayDataEvenWhenTheyLookLikeSql) {
+    Pool pool(io_.get_executor(), options());
+    const std::vector<std::string> values = {
+        "O'Brien", "x'); DROP TABLE " + table("names") + "; --", "콘서트 🎫 ünïcödé", "\\'\\\\", "$1", ""};
+    const std::vector<std::string> read = run(io_, [&]() -> asio::awaitable<std::vector<std::string>> {
+        co_await pool.query("CREATE TABLE " + table("names") + " (i int PRIMARY KEY, v text NOT NULL)");
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            co_await pool.query("INSERT INTO " + table("names") + " (i, v) VALUES ($1, $2)",
+                                params(i, values[i]));
+        }
+        const Result r = co_await pool.query("SELECT v FROM " + table("names") + " ORDER BY i");
+        std::vector<std::string> out;
+        for (int row = 0; row < r.rows(); ++row) out.push_back(r.get<std::string>(row, "v"));
+        co_return out;
+    }());
+    EXPECT_EQ(read, values);  // the table survived and every value came back byte for byte
+}
+
+TEST_F(PoolDbTest, UniqueViolationCarriesSqlstateAndConstraint) {
+    Pool pool(io_.get_executor(), options());
+    const std::string constraint = schema_ + "_email_key";
+    const SqlError error = run(io_, [&]() -> asio::awaitable<SqlError> {
+        co_await pool.query("CREATE TABLE " + table("users") + " (email text, CONSTRAINT " + constraint +
+                            " UNIQUE (email))");
+        co_await pool.query("INSERT INTO " + table("users") + " VALUES ($1)", params("a@example.com"));
+        std::optional<SqlError> caught;
+        try {
+            co_await pool.query("INSERT INTO " + table("users") + " VALUES ($1)", params("a@example.com"));
+        } catch (const SqlError& e) {
+            caught = e;
+        }
+        if (!caught) throw std::runtime_error("the second insert succeeded");
+        // The connection that saw the error is still good.
+        const Result r = co_await pool.query("SELECT count(*) AS n FROM " + table("users"));
+        if (r.get<std::int64_t>(0, "n") != 1) throw std::runtime_error("expected one row");
+        co_return *caught;
+    }());
+    EXPECT_EQ(error.sqlstate(), "23505");
+    EXPECT_EQ(error.constraint(), constraint);
+    EXPECT_TRUE(error.is_unique_violation(constraint));
+    EXPECT_EQ(error.table(), "users");
+}
+
+TEST_F(PoolDbTest, TransactionCommitsAndReturnsItsValue) {
+    Pool pool(io_.get_executor(), options());
+    const std::int64_t count = run(io_, [&]() -> asio::awaitable<std::int64_t> {
+        co_await pool.query("CREATE TABLE " + table("t") + " (v int)");
+        const std::int64_t returned =
+            co_await pool.transaction([&](Transaction& tx) -> asio::awaitable<std::int64_t> {
+                co_await tx.query("INSERT INTO " + table("t") + " VALUES (1), (2)");
+                const Result r = co_await tx.query("SELECT count(*) AS n FROM " + table("t"));
+                co_return r.get<std::int64_t>(0, "n");
+            });
+        const Result r = co_await pool.query("SELECT count(*) AS n FROM " + table("t"));
+        co_return returned * 10 + r.get<std::int64_t>(0, "n");
+    }());
+    EXPECT_EQ(count, 22);
+}
+
+TEST_F(PoolDbTest, TransactionRollsBackOnExceptionAndRethrows) {
+    Pool pool(io_.get_executor(), options(1));
+    run(io_, [&]() -> asio::awaitable<void> {
+        co_await pool.query("CREATE TABLE " + table("t") + " (v int UNIQUE)");
+    }());
+    EXPECT_THROW(run(io_,
+                     [&]() -> asio::awaitable<void> {
+                         co_await pool.transaction([&](Transaction& tx) -> asio::awaitable<void> {
+                             co_await tx.query("INSERT INTO " + table("t") + " VALUES (1)");
+                             throw std::runtime_error("business rule says no");
+                         });
+                     }()),
+                 std::runtime_error);
+    EXPECT_THROW(run(io_,
+                     [&]() -> asio::awaitable<void> {
+                         co_await pool.transaction([&](Transaction& tx) -> asio::awaitable<void> {
+                             co_await tx.query("INSERT INTO " + table("t") + " VALUES (2)");
+                             co_await tx.query("INSERT INTO " + table("t") + " VALUES (2)");  // 23505
+                         });
+                     }()),
+                 SqlError);
+    const std::int64_t rows = run(io_, [&]() -> asio::awaitable<std::int64_t> {
+        const Result r = co_await pool.query("SELECT count(*) AS n FROM " + table("t"));
+        co_return r.get<std::int64_t>(0, "n");
+    }());
+    EXPECT_EQ(rows, 0);
+    EXPECT_EQ(pool.stats().open, 1u);  // the one connection was rolled back and reused, not dropped
+}
+
+TEST_F(PoolDbTest, SwallowedErrorInsideTransactionIsNotReportedAsCommitted) {
+    Pool pool(io_.get_executor(), options());
+    try {
+        run(io_, [&]() -> asio::awaitable<void> {
+            co_await pool.transaction([&](Transaction& tx) -> asio::awaitable<void> {
+                try {
+                    co_await tx.query("SELECT 1/0");
+                } catch (const SqlError&) {
+                }
+            });
+        }());
+        FAIL() << "expected SqlError";
+    } catch (const SqlError& error) {
+        EXPECT_EQ(error.sqlstate(), "25P02");
+    }
+}
+
+// Write skew under SERIALIZABLE: both read both rows, then each updates a different row. PostgreSQL
+// aborts one with 40001; Pool::transaction must run that one again and succeed.
+TEST_F(PoolDbTest, SerializationFailureIsRetried) {
+    Pool pool(io_.get_executor(), options(4));
+    run(io_, [&]() -> asio::awaitable<void> {
+        co_await pool.query("CREATE TABLE " + table("doctors") +
+                            " (id int PRIMARY KEY, on_call bool NOT NULL)");
+        co_await pool.query("INSERT INTO " + table("doctors") + " VALUES (1, true), (2, true)");
+    }());
+
+    // Both first attempts must have read before either writes: a two-party rendezvous on one thread.
+    int arrived = 0;
+    asio::steady_timer both_read(io_, asio::steady_timer::time_point::max());
+    std::atomic<int> attempts{0};
+    std::vector<int> final_attempt(3, 0);
+    auto doctor = [&](int id) -> asio::awaitable<void> {
+        co_await pool.transaction(
+            [&, id](Transaction& tx) -> asio::awaitable<void> {
+                ++attempts;
+                co_await tx.query("SELECT count(*) FROM " + table("doctors") + " WHERE on_call");
+                if (tx.attempt() == 1) {
+                    if (++arrived == 2) {
+                        both_read.cancel();
+                    } else {
+                        co_await both_read.async_wait(asio::as_tuple(asio::use_awaitable));
+                    }
+                }
+                co_await tx.query("UPDATE " + table("doctors") + " SET on_call = false WHERE id = $1",
+                                  params(id));
+                final_attempt[id] = tx.attempt();
+            },
+            Isolation::Serializable);
+    };
+    run(io_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        asio::co_spawn(executor, doctor(1), asio::detached);
+        co_await doctor(2);
+    }());
+
+    EXPECT_GE(attempts.load(), 3);  // someone was retried...
+    EXPECT_GE(std::max(final_attempt[1], final_attempt[2]), 2);
+    EXPECT_GE(std::min(final_attempt[1], final_attempt[2]), 1);  // ...and both finally committed
+    const std::int64_t on_call = run(io_, [&]() -> asio::awaitable<std::int64_t> {
+        const Result r =
+            co_await pool.query("SELECT count(*) AS n FROM " + table("doctors") + " WHERE on_call");
+        co_return r.get<std::int64_t>(0, "n");
+    }());
+    EXPECT_EQ(on_call, 0);
+}
+
+TEST_F(PoolDbTest, TwoConnectionsServeFiftyConcurrentCoroutinesOnTwoThreads) {
+    Pool pool(io_.get_executor(), options(2));
+    std::atomic<int> done{0};
+    std::atomic<std::int64_t> most_connections{0};
+    auto worker = [&](int i) -> asio::awaitable<void> {
+        const Result r = co_await pool.query(
+            "SELECT $1::int AS i, (SELECT count(*) FROM pg_stat_activity WHERE application_name = $2) AS "
+            "connections, "
+            "pg_sleep(0.002)",
+            params(i, app_name_));
+        if (r.get<int>(0, "i") != i) throw std::runtime_error("wrong row");
+        std::int64_t seen = r.get<std::int64_t>(0, "connections");
+        std::int64_t expected = most_connections.load();
+        while (seen > expected && !most_connections.compare_exchange_weak(expected, seen)) {
+        }
+        ++done;
+    };
+    std::atomic<int> failures{0};
+    run(
+        io_,
+        [&]() -> asio::awaitable<void> {
+            auto executor = co_await asio::this_coro::executor;
+            for (int i = 0; i < 50; ++i) {
+                asio::co_spawn(executor, worker(i), [&](std::exception_ptr e) {
+                    if (e) ++failures;
+                });
+            }
+            co_return;
+        }(),
+        2);
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(done.load(), 50);
+    EXPECT_GE(most_connections.load(), 1);
+    EXPECT_LE(most_connections.load(), 2);
+    const Pool::Stats stats = pool.stats();
+    EXPECT_LE(stats.open, 2u);
+    EXPECT_LE(stats.connects, 2u);
+    EXPECT_EQ(stats.in_use, 0u);
+    EXPECT_EQ(stats.waiting, 0u);
+    EXPECT_EQ(stats.acquired, 50u);
+}
+
+TEST_F(PoolDbTest, WaitersAreServedFirstComeFirstServed) {
+    Pool pool(io_.get_executor(), options(1));
+    std::vector<int> order;
+    run(io_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        Session held = co_await pool.session();
+        for (int turn = 0; turn < 5; ++turn)
+            asio::co_spawn(executor, take_turn(pool, order, turn), asio::detached);
+        co_await until_waiting(pool, 5);
+    }());  // `held` is released here; each waiter then passes the connection on to the next
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(PoolDbTest, WaiterResumesOnItsOwnExecutor) {
+    Pool pool(io_.get_executor(), options(1));
+    auto strand = asio::make_strand(io_);
+    std::atomic<bool> resumed_on_strand{false};
+    run(
+        io_,
+        [&]() -> asio::awaitable<void> {
+            Session held = co_await pool.session();
+            asio::co_spawn(strand, note_executor(pool, strand, resumed_on_strand), asio::detached);
+            co_await until_waiting(pool, 1);
+        }(),  // released from the io_context's executor, on either thread
+        2);
+    EXPECT_TRUE(resumed_on_strand.load());
+}
+
+TEST_F(PoolDbTest, AcquireDeadlineIsUnavailableWhenAllConnectionsAreHeld) {
+    Pool pool(io_.get_executor(), options(1, 200ms));
+    const int status = problem_status([&] {
+        run(io_, [&]() -> asio::awaitable<void> {
+            Session held = co_await pool.session();
+            co_await pool.query("SELECT 1");
+        }());
+    });
+    EXPECT_EQ(status, 503);
+    EXPECT_EQ(pool.stats().acquire_timeouts, 1u);
+    EXPECT_EQ(pool.stats().in_use, 0u);
+    EXPECT_TRUE(run(io_, pool.ping()));  // the held connection came back
+}
+
+TEST_F(PoolDbTest, QueryPastDeadlineIsUnavailableAndPoolStaysUsable) {
+    Pool pool(io_.get_executor(), options(1, 200ms));
+    const int status = problem_status([&] { run(io_, pool.query("SELECT pg_sleep(5)")); });
+    EXPECT_EQ(status, 503);
+    const Result r = run(io_, pool.query("SELECT 41 + 1 AS answer"));
+    EXPECT_EQ(r.get<int>(0, "answer"), 42);
+    EXPECT_EQ(pool.stats().connects, 2u);  // the busy connection was dropped, never reused
+    EXPECT_LE(pool.stats().open, 1u);
+}
+
+TEST_F(PoolDbTest, ClosedPortIsUnavailableNotAHang) {
+    PoolOptions o = options(2);
+    o.url = "postgresql://marquee@127.0.0.1:" + std::to_string(closed_port()) + "/marquee";
+    Pool pool(io_.get_executor(), o);
+    EXPECT_EQ(problem_status([&] { run(io_, pool.query("SELECT 1")); }), 503);
+    EXPECT_FALSE(run(io_, pool.ping()));
+    EXPECT_EQ(pool.stats().open, 0u);  // failed connects gave their slots back
+}
+
+TEST_F(PoolDbTest, MalformedUrlIsUnavailable) {
+    PoolOptions o = options();
+    o.url = "postgresql://marquee@127.0.0.1:notaport/marquee?nonsense_option=1";
+    Pool pool(io_.get_executor(), o);
+    EXPECT_EQ(problem_status([&] { run(io_, pool.query("SELECT 1")); }), 503);
+}
+
+TEST_F(PoolDbTest, HostNameIsResolvedOffTheIoThreads) {
+    // "localhost" goes through the asynchronous resolver; libpq then tries each address (::1 may refuse).
+    PoolOptions o = options();
+    const auto at = o.url.find("127.0.0.1");
+    if (at != std::string::npos) o.url.replace(at, 9, "localhost");
+    Pool pool(io_.get_executor(), o);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+
+    o.url = "postgresql://marquee@localhost:" + std::to_string(closed_port()) + "/marquee";
+    Pool refused(io_.get_executor(), o);
+    EXPECT_EQ(problem_status([&] { run(io_, refused.query("SELECT 1")); }), 503);
+}
+
+TEST_F(PoolDbTest, PingAnswersTrueWhenTheServerDoes) {
+    Pool pool(io_.get_executor(), options());
+    EXPECT_TRUE(run(io_, pool.ping()));
+}
+
+TEST_F(PoolDbTest, SessionExecutesScriptsAndKeepsSessionState) {
+    Pool pool(io_.get_executor(), options(1));
+    const std::string value = run(io_, [&]() -> asio::awaitable<std::string> {
+        Session session = co_await pool.session();
+        session.discard();  // the SET below must not leak into pooled connections
+        co_await session.execute("CREATE TABLE " + table("s") + " (v text); INSERT INTO " + table("s") +
+                                 " VALUES ('a'); SET application_name = 'changed'");
+        const Result r = co_await session.query("SELECT current_setting('application_name') AS name");
+        co_return r.get<std::string>(0, "name");
+    }());
+    EXPECT_EQ(value, "changed");
+    const Result r =
+        run(io_, pool.query("SELECT current_setting('application_name') AS name, (SELECT count(*) FROM " +
+                            table("s") + ") AS n"));
+    EXPECT_EQ(r.get<std::string>(0, "name"), app_name_);
+    EXPECT_EQ(r.get<std::int64_t>(0, "n"), 1);
+}
+
+TEST_F(PoolDbTest, ServerSettingsMatchWhatResultParses) {
+    Pool pool(io_.get_executor(), options());
+    const Result r =
+        run(io_, pool.query("SELECT current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds, "
+                            "pg_client_encoding() AS enc"));
+    EXPECT_EQ(r.get<std::string>(0, "tz"), "UTC");
+    EXPECT_EQ(r.get<std::string>(0, "ds").substr(0, 3), "ISO");
+    EXPECT_EQ(r.get<std::string>(0, "enc"), "UTF8");
+}
+
+}  // namespace
+}  // namespace marquee::db
