@@ -17,8 +17,12 @@ Problem Problem::invalid_field(std::string field, std::string detail) {
     return p;
 }
 
-Problem Problem::unauthorized(std::string detail) {
-    return {401, "unauthorized", "Authentication required", std::move(detail)};
+Problem Problem::unauthorized(std::string detail, std::string_view error) {
+    Problem p{401, "unauthorized", "Authentication required", std::move(detail)};
+    std::string challenge = R"(Bearer realm="marquee")";
+    if (!error.empty()) challenge += R"(, error=")" + std::string(error) + '"';
+    p.headers_.emplace_back("WWW-Authenticate", std::move(challenge));
+    return p;
 }
 
 Problem Problem::forbidden(std::string type, std::string detail) {
@@ -73,6 +77,16 @@ Problem& Problem::with(std::string_view key, boost::json::value value) & {
 
 Problem&& Problem::with(std::string_view key, boost::json::value value) && {
     extensions_[key] = std::move(value);
+    return std::move(*this);
+}
+
+Problem& Problem::with_header(std::string name, std::string value) & {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return *this;
+}
+
+Problem&& Problem::with_header(std::string name, std::string value) && {
+    headers_.emplace_back(std::move(name), std::move(value));
     return std::move(*this);
 }
 

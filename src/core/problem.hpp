@@ -4,6 +4,8 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -20,7 +22,9 @@ class Problem : public std::exception {
     static Problem bad_request(std::string detail);
     /// 400 naming the offending field (RFC 9457 extension member "field").
     static Problem invalid_field(std::string field, std::string detail);
-    static Problem unauthorized(std::string detail);
+    /// 401 with `WWW-Authenticate: Bearer` (RFC 6750 section 3); `error` is "invalid_token" when a token was
+    /// presented but is bad, empty when none was.
+    static Problem unauthorized(std::string detail, std::string_view error = {});
     static Problem forbidden(std::string type, std::string detail);
     static Problem not_found(std::string detail);
     static Problem method_not_allowed(std::string detail);
@@ -38,12 +42,17 @@ class Problem : public std::exception {
     Problem& with(std::string_view key, boost::json::value value) &;
     Problem&& with(std::string_view key, boost::json::value value) &&;
 
+    /// Adds a response header that belongs to this failure (WWW-Authenticate on 401, Allow on 405).
+    Problem& with_header(std::string name, std::string value) &;
+    Problem&& with_header(std::string name, std::string value) &&;
+
     int status() const noexcept { return status_; }
     const std::string& type() const noexcept { return type_; }
     const std::string& title() const noexcept { return title_; }
     const std::string& detail() const noexcept { return detail_; }
     const boost::json::object& extensions() const noexcept { return extensions_; }
     std::optional<std::chrono::seconds> retry_after() const noexcept { return retry_after_; }
+    const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
     const char* what() const noexcept override { return detail_.empty() ? title_.c_str() : detail_.c_str(); }
 
     /// The full `type` URI: kTypeBase + slug.
@@ -61,6 +70,7 @@ class Problem : public std::exception {
     std::string detail_;
     boost::json::object extensions_;
     std::optional<std::chrono::seconds> retry_after_;
+    std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace marquee::core

@@ -40,6 +40,16 @@ TEST(Problem, UnavailableCarriesRetryAfterAndDependency) {
     EXPECT_EQ(problem.to_json().at("dependency").as_string(), "redis");
 }
 
+TEST(Problem, UnauthorizedCarriesBearerChallenge) {
+    const auto bare = Problem::unauthorized("no token");
+    ASSERT_EQ(bare.headers().size(), 1u);
+    EXPECT_EQ(bare.headers()[0].first, "WWW-Authenticate");
+    EXPECT_EQ(bare.headers()[0].second, R"(Bearer realm="marquee")");
+    const auto bad = Problem::unauthorized("expired", "invalid_token");
+    EXPECT_EQ(bad.headers()[0].second, R"(Bearer realm="marquee", error="invalid_token")");
+    EXPECT_EQ(bad.status(), 401);
+}
+
 TEST(Problem, OmitsEmptyDetailAndInstance) {
     const Problem problem{418, "teapot", "I'm a teapot"};
     const auto doc = problem.to_json();

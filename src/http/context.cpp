@@ -47,6 +47,41 @@ Context::Context(std::string method, std::string target, Fields headers, std::st
     if (q != std::string_view::npos) raw_query_ = t.substr(q + 1);
 }
 
+bool Principal::has_role(std::string_view role) const {
+    for (const auto& r : roles) {
+        if (r == role) return true;
+    }
+    return false;
+}
+
+const Principal& Context::user() const {
+    if (principal_) return *principal_;
+    const auto authorization = header("Authorization");
+    if (!authorization)
+        throw core::Problem::unauthorized("this endpoint needs an access token (Authorization: Bearer)");
+    constexpr std::string_view kScheme = "bearer ";
+    if (authorization->size() <= kScheme.size() ||
+        !iequals(authorization->substr(0, kScheme.size()), kScheme)) {
+        throw core::Problem::unauthorized("the Authorization header must be 'Bearer <access token>'",
+                                          "invalid_token");
+    }
+    if (authenticator_ == nullptr) {
+        throw core::Problem::unauthorized("this process does not accept access tokens", "invalid_token");
+    }
+    principal_ = authenticator_->authenticate(authorization->substr(kScheme.size()));
+    return *principal_;
+}
+
+const Principal& Context::require_role(std::string_view role) const {
+    const auto& principal = user();
+    if (!principal.has_role(role)) {
+        throw core::Problem::forbidden("role-required",
+                                       "this endpoint needs the '" + std::string(role) + "' role")
+            .with("role", boost::json::value(role));
+    }
+    return principal;
+}
+
 void Context::set_route(std::string_view pattern, Fields params) {
     route_ = pattern;
     params_ = std::move(params);

@@ -14,6 +14,22 @@ namespace marquee::http {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+/// Who made the request, as proven by a verified access token.
+struct Principal {
+    std::string user_id;  ///< auth.users.id (uuid text)
+    std::vector<std::string> roles;
+    bool has_role(std::string_view role) const;
+};
+
+/// Verifies bearer access tokens. Implemented outside http (JWT, Ed25519) and handed to the server by app;
+/// pure CPU work, no I/O, so it is called inline.
+class Authenticator {
+  public:
+    virtual ~Authenticator() = default;
+    /// The principal the token proves, or throws core::Problem 401 (WWW-Authenticate, error="invalid_token").
+    virtual Principal authenticate(std::string_view bearer_token) const = 0;
+};
+
 /// One request as a handler sees it: no Beast types, so business code never compiles Beast.
 /// Lives in the session's coroutine frame and outlives the handler that receives it by reference.
 class Context {
@@ -46,8 +62,16 @@ class Context {
     /// The body as a JSON object: as json(), and 400 if it is not an object.
     boost::json::object json_object() const;
 
+    /// The authenticated caller: verifies `Authorization: Bearer <token>` on first use. Throws Problem 401
+    /// with a WWW-Authenticate challenge when the header is missing or the token is not valid.
+    const Principal& user() const;
+    /// As user(), and 403 unless the caller has `role`.
+    const Principal& require_role(std::string_view role) const;
+
     /// Set by the router when it matches.
     void set_route(std::string_view pattern, Fields params);
+    /// Set by the server before the handler runs; null means no route may authenticate (401).
+    void set_authenticator(const Authenticator* authenticator) noexcept { authenticator_ = authenticator; }
 
   private:
     std::string method_;
@@ -59,6 +83,8 @@ class Context {
     std::string request_id_;
     std::string route_;
     Fields params_;
+    const Authenticator* authenticator_ = nullptr;
+    mutable std::optional<Principal> principal_;
 };
 
 }  // namespace marquee::http

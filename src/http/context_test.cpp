@@ -96,5 +96,73 @@ TEST(Context, IdParamMustBePositiveInteger) {
     EXPECT_EQ(status_of([&] { (void)ctx.id_param("id"); }), 400);
 }
 
+class FixedAuthenticator : public Authenticator {
+  public:
+    Principal authenticate(std::string_view token) const override {
+        ++calls;
+        if (token == "good") return Principal{"u-1", {"fan"}};
+        if (token == "boss") return Principal{"u-2", {"fan", "admin"}};
+        throw core::Problem::unauthorized("bad token", "invalid_token");
+    }
+    mutable int calls = 0;
+};
+
+Context with_authorization(std::string value) {
+    return Context("GET", "/x", Fields{{"Authorization", std::move(value)}}, {}, "rid");
+}
+
+TEST(Context, UserComesFromBearerTokenAndIsVerifiedOnce) {
+    FixedAuthenticator auth;
+    auto ctx = with_authorization("Bearer good");
+    ctx.set_authenticator(&auth);
+    EXPECT_EQ(ctx.user().user_id, "u-1");
+    EXPECT_EQ(ctx.user().user_id, "u-1");
+    EXPECT_EQ(auth.calls, 1);
+}
+
+TEST(Context, BearerSchemeIsCaseInsensitive) {
+    FixedAuthenticator auth;
+    auto ctx = with_authorization("bEaReR good");
+    ctx.set_authenticator(&auth);
+    EXPECT_EQ(ctx.user().user_id, "u-1");
+}
+
+TEST(Context, MissingOrMalformedAuthorizationIs401WithChallenge) {
+    FixedAuthenticator auth;
+    Context none("GET", "/x", Fields{}, {}, "rid");
+    none.set_authenticator(&auth);
+    try {
+        (void)none.user();
+        FAIL();
+    } catch (const core::Problem& p) {
+        EXPECT_EQ(p.status(), 401);
+        ASSERT_FALSE(p.headers().empty());
+        EXPECT_EQ(p.headers()[0].first, "WWW-Authenticate");
+    }
+    for (const auto* header : {"Basic abc", "Bearer", "Bearer ", "Token good"}) {
+        auto ctx = with_authorization(header);
+        ctx.set_authenticator(&auth);
+        EXPECT_EQ(status_of([&] { (void)ctx.user(); }), 401) << header;
+    }
+    auto bad = with_authorization("Bearer forged");
+    bad.set_authenticator(&auth);
+    EXPECT_EQ(status_of([&] { (void)bad.user(); }), 401);
+}
+
+TEST(Context, NoAuthenticatorMeans401) {
+    auto ctx = with_authorization("Bearer good");
+    EXPECT_EQ(status_of([&] { (void)ctx.user(); }), 401);
+}
+
+TEST(Context, RequireRoleIs403WithoutTheRole) {
+    FixedAuthenticator auth;
+    auto fan = with_authorization("Bearer good");
+    fan.set_authenticator(&auth);
+    EXPECT_EQ(status_of([&] { (void)fan.require_role("admin"); }), 403);
+    auto admin = with_authorization("Bearer boss");
+    admin.set_authenticator(&auth);
+    EXPECT_EQ(admin.require_role("admin").user_id, "u-2");
+}
+
 }  // namespace
 }  // namespace marquee::http

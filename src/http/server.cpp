@@ -40,6 +40,7 @@ Response problem_response(const core::Problem& problem, std::string_view instanc
                       {}};
     if (problem.retry_after())
         response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
+    for (const auto& [name, value] : problem.headers()) response.with_header(name, value);
     return response;
 }
 
@@ -270,6 +271,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             auto request_id = accept_request_id(request["X-Request-Id"]);
             ctx.emplace(std::string(request.method_string()), std::string(request.target()),
                         std::move(headers), std::move(request.body()), std::move(request_id));
+            ctx->set_authenticator(options.authenticator);
             in_flight.add(1);
             response = co_await dispatch(*ctx);
             in_flight.add(-1);
@@ -312,11 +314,9 @@ asio::awaitable<Response> Server::Impl::dispatch(Context& ctx) {
             case Router::Match::Outcome::MethodNotAllowed: {
                 std::string allow;
                 for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
-                auto response =
-                    problem_response(core::Problem::method_not_allowed(std::string(ctx.method()) +
-                                                                       " is not allowed here; use " + allow),
-                                     ctx.path());
-                co_return std::move(response).with_header("Allow", allow);
+                throw core::Problem::method_not_allowed(std::string(ctx.method()) +
+                                                        " is not allowed here; use " + allow)
+                    .with_header("Allow", allow);
             }
             case Router::Match::Outcome::BadPath:
                 throw core::Problem::bad_request("the request path is not a valid percent-encoded path");

@@ -18,6 +18,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  ///< 0 picks a free port; listen() returns it
     core::HttpLimits limits;
+    /// Verifies bearer tokens for Context::user(); must outlive the server. Null: every user() is a 401.
+    const Authenticator* authenticator = nullptr;
 };
 
 /// The HTTP/1.1 server: one coroutine per connection on its own strand, keep-alive, limits on head and body

@@ -1,0 +1,58 @@
+#include "app/service_registry.hpp"
+
+#include <cassert>
+
+#include "db/pool.hpp"
+#include "redis/client.hpp"
+
+namespace marquee::app {
+
+const std::vector<ServiceEntry>& service_entries() {
+    static const std::vector<ServiceEntry> kEntries = {
+        {"auth", "issue 3", nullptr},
+        {"queue", "issue 3", nullptr},
+        {"catalog", "issue 4", nullptr},
+        {"wallet", "issue 5", nullptr},
+        {"booking", "issue 5", nullptr},
+        {"payment", "issue 5", nullptr},
+        {"gateway", "deploy/k8s (issue 8)", nullptr},
+    };
+    assert(kEntries.size() == std::size(core::kServiceNames));
+    return kEntries;
+}
+
+std::vector<std::string> install_services(ServiceContext& ctx) {
+    std::vector<std::string> placeholders;
+    for (const auto& entry : service_entries()) {
+        if (!ctx.config.runs(entry.name)) continue;
+        if (entry.install == nullptr) {
+            placeholders.emplace_back(entry.name);
+            continue;
+        }
+        entry.install(ctx);
+    }
+    return placeholders;
+}
+
+void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis) {
+    auto& db_connections = metrics.gauge("db_pool_connections", "PostgreSQL pool connections by state");
+    auto& db_waiting = metrics.gauge("db_pool_waiting", "Calls waiting for a PostgreSQL connection").with({});
+    auto& redis_connections = metrics.gauge("redis_pool_connections", "Redis pool connections by state");
+    auto& redis_waiting =
+        metrics.gauge("redis_pool_waiting", "Calls waiting for a Redis connection").with({});
+    metrics.on_scrape([&, in_use = &db_connections.with({{"state", "in_use"}}),
+                       idle = &db_connections.with({{"state", "idle"}}),
+                       r_in_use = &redis_connections.with({{"state", "in_use"}}),
+                       r_idle = &redis_connections.with({{"state", "idle"}})] {
+        const auto d = db.stats();
+        in_use->set(static_cast<double>(d.in_use));
+        idle->set(static_cast<double>(d.idle));
+        db_waiting.set(static_cast<double>(d.waiting));
+        const auto r = redis.stats();
+        r_in_use->set(static_cast<double>(r.in_use));
+        r_idle->set(static_cast<double>(r.idle));
+        redis_waiting.set(static_cast<double>(r.waiting));
+    });
+}
+
+}  // namespace marquee::app

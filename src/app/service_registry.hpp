@@ -1,0 +1,50 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "http/router.hpp"
+
+namespace marquee::db {
+class Pool;
+}
+namespace marquee::redis {
+class Client;
+}
+namespace marquee::mq {
+class Nats;
+}
+
+namespace marquee::app {
+
+/// What the app hands to each service it runs: shared clients, the router to add routes to, metrics.
+struct ServiceContext {
+    const core::Config& config;
+    http::Router& router;
+    core::MetricsRegistry& metrics;
+    db::Pool& db;
+    redis::Client& redis;
+    mq::Nats& nats;
+};
+
+/// One deployable service. `install` adds its routes and background jobs; null while the service is still a
+/// placeholder folder (its issue has not landed).
+struct ServiceEntry {
+    std::string_view name;
+    std::string_view delivered_by;  ///< the issue that brings it, for the start-up log
+    void (*install)(ServiceContext&);
+};
+
+/// Every service, in core::kServiceNames order. The only place that names every service.
+const std::vector<ServiceEntry>& service_entries();
+
+/// Installs the services `ctx.config.services` names; returns the names of those that are still placeholders.
+std::vector<std::string> install_services(ServiceContext& ctx);
+
+/// Exposes the PostgreSQL and Redis pool statistics as gauges, refreshed at each scrape.
+void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis);
+
+}  // namespace marquee::app

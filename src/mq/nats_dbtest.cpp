@@ -1,0 +1,240 @@
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "core/problem.hpp"
+#include "local_services.hpp"
+#include "mq/nats.hpp"
+
+namespace marquee::mq {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::uint16_t closed_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+}
+
+class NatsDbTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        nats_.emplace(NatsOptions{test::nats_url()});
+        stream_ = test::unique_name("MQTEST");
+        subject_ = stream_ + ".events";
+    }
+
+    void TearDown() override {
+        if (nats_) run(nats_->delete_stream(stream_));
+    }
+
+    template <typename T>
+    T run(asio::awaitable<T> task) {
+        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
+        io_.restart();
+        io_.run();
+        return future.get();
+    }
+
+    StreamSpec spec(std::chrono::milliseconds duplicate_window = 2min) const {
+        StreamSpec spec(stream_, {stream_ + ".>"});
+        spec.duplicate_window = duplicate_window;
+        return spec;
+    }
+
+    ConsumerSpec consumer_spec(std::string durable = "worker") const {
+        return ConsumerSpec(stream_, std::move(durable), subject_);
+    }
+
+    asio::io_context io_;
+    std::optional<Nats> nats_;
+    std::string stream_;
+    std::string subject_;
+};
+
+TEST_F(NatsDbTest, PingIsTrueWhenConnected) {
+    EXPECT_TRUE(run(nats_->ping()));
+}
+
+TEST_F(NatsDbTest, EnsureStreamIsIdempotent) {
+    run(nats_->ensure_stream(spec()));
+    run(nats_->ensure_stream(spec()));
+    run(nats_->ensure_stream(spec(5min)));  // another configuration: updated, not refused
+    const PublishAck ack = run(nats_->publish(subject_, "x", "id-1"));
+    EXPECT_EQ(ack.stream, stream_);
+    EXPECT_EQ(ack.sequence, 1u);
+}
+
+TEST_F(NatsDbTest, PublishFetchAckRoundTripKeepsHeaders) {
+    run(nats_->ensure_stream(spec()));
+    const std::string payload = std::string("{\"seat\":1}\0tail", 15);
+    Headers headers{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                    {"X-Marquee-Kind", "SeatHeld"},
+                    {"X-Marquee-Kind", "Second"}};
+    const PublishAck ack = run(nats_->publish(subject_, payload, "res-1:held", headers));
+    EXPECT_EQ(ack.stream, stream_);
+    EXPECT_FALSE(ack.duplicate);
+
+    Consumer consumer = run(nats_->pull_consumer(consumer_spec()));
+    const std::vector<Message> messages = run(consumer.fetch(10, 5s));
+    ASSERT_EQ(messages.size(), 1u);
+    const Message& message = messages.front();
+    EXPECT_EQ(message.subject(), subject_);
+    EXPECT_EQ(message.data(), payload);
+    EXPECT_EQ(message.header("traceparent"), headers[0].second);
+    EXPECT_EQ(message.header("Nats-Msg-Id"), "res-1:held");
+    const auto kinds = std::count_if(message.headers().begin(), message.headers().end(),
+                                     [](const auto& h) { return h.first == "X-Marquee-Kind"; });
+    EXPECT_EQ(kinds, 2);
+    EXPECT_EQ(message.delivery_count(), 1u);
+    EXPECT_EQ(message.stream_sequence(), ack.sequence);
+
+    Message copy = message;
+    run(copy.ack());
+    EXPECT_TRUE(run(consumer.fetch(10, 300ms)).empty());
+}
+
+TEST_F(NatsDbTest, SameMsgIdWithinWindowIsStoredOnce) {
+    run(nats_->ensure_stream(spec()));
+    const PublishAck first = run(nats_->publish(subject_, "payload", "outbox-42"));
+    const PublishAck second = run(nats_->publish(subject_, "payload", "outbox-42"));
+    EXPECT_FALSE(first.duplicate);
+    EXPECT_TRUE(second.duplicate);
+    EXPECT_EQ(second.sequence, first.sequence);
+    const PublishAck other = run(nats_->publish(subject_, "payload", "outbox-43"));
+    EXPECT_FALSE(other.duplicate);
+
+    Consumer consumer = run(nats_->pull_consumer(consumer_spec()));
+    std::vector<Message> messages = run(consumer.fetch(10, 5s));
+    while (messages.size() < 2) {
+        std::vector<Message> more = run(consumer.fetch(10, 1s));
+        if (more.empty()) break;
+        messages.insert(messages.end(), more.begin(), more.end());
+    }
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(messages[0].header("Nats-Msg-Id"), "outbox-42");
+    EXPECT_EQ(messages[1].header("Nats-Msg-Id"), "outbox-43");
+    for (Message& message : messages) run(message.ack());
+    EXPECT_TRUE(run(consumer.fetch(10, 300ms)).empty());
+}
+
+TEST_F(NatsDbTest, NakRedeliversWithDeliveryCountTwo) {
+    run(nats_->ensure_stream(spec()));
+    const PublishAck ack = run(nats_->publish(subject_, "retry me", "nak-1"));
+    Consumer consumer = run(nats_->pull_consumer(consumer_spec()));
+
+    std::vector<Message> first = run(consumer.fetch(1, 5s));
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].delivery_count(), 1u);
+    run(first[0].nak());
+
+    std::vector<Message> again = run(consumer.fetch(1, 5s));
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].stream_sequence(), ack.sequence);
+    EXPECT_EQ(again[0].delivery_count(), 2u);
+    EXPECT_EQ(again[0].data(), "retry me");
+    run(again[0].ack());
+}
+
+TEST_F(NatsDbTest, DurableConsumerKeepsItsPlaceAcrossResubscribe) {
+    run(nats_->ensure_stream(spec()));
+    run(nats_->publish(subject_, "one", "d-1"));
+    run(nats_->publish(subject_, "two", "d-2"));
+    {
+        Consumer consumer = run(nats_->pull_consumer(consumer_spec("keeper")));
+        std::vector<Message> messages = run(consumer.fetch(1, 5s));
+        ASSERT_EQ(messages.size(), 1u);
+        EXPECT_EQ(messages[0].data(), "one");
+        run(messages[0].ack());
+    }  // unsubscribed: the durable must stay
+    Consumer again = run(nats_->pull_consumer(consumer_spec("keeper")));
+    std::vector<Message> rest = run(again.fetch(1, 5s));
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].data(), "two");
+    run(rest[0].ack());
+}
+
+TEST_F(NatsDbTest, MessageCanBeAckedAfterItsConsumerIsDropped) {
+    run(nats_->ensure_stream(spec()));
+    run(nats_->publish(subject_, "late ack", "late-1"));
+    std::vector<Message> messages;
+    {
+        Consumer consumer = run(nats_->pull_consumer(consumer_spec("late")));
+        messages = run(consumer.fetch(1, 5s));
+    }
+    ASSERT_EQ(messages.size(), 1u);
+    run(messages[0].ack());
+    Consumer again = run(nats_->pull_consumer(consumer_spec("late")));
+    EXPECT_TRUE(run(again.fetch(1, 300ms)).empty());
+}
+
+TEST_F(NatsDbTest, ConcurrentPublishesFromTwoThreadsGetDistinctSequences) {
+    constexpr int kPublishes = 40;
+    run(nats_->ensure_stream(spec()));
+    std::mutex mutex;
+    std::vector<std::uint64_t> sequences;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < kPublishes; ++i) {
+        asio::co_spawn(io_, nats_->publish(subject_, "p", "c-" + std::to_string(i)),
+                       [&](std::exception_ptr error, PublishAck ack) {
+                           if (error) {
+                               ++failures;
+                               return;
+                           }
+                           std::lock_guard lock(mutex);
+                           sequences.push_back(ack.sequence);
+                       });
+    }
+    io_.restart();
+    std::thread second([&] { io_.run(); });
+    io_.run();
+    second.join();
+    EXPECT_EQ(failures.load(), 0);
+    std::sort(sequences.begin(), sequences.end());
+    ASSERT_EQ(sequences.size(), static_cast<std::size_t>(kPublishes));
+    for (int i = 0; i < kPublishes; ++i) EXPECT_EQ(sequences[i], static_cast<std::uint64_t>(i + 1));
+}
+
+TEST_F(NatsDbTest, PublishWithoutStreamIs503) {
+    try {
+        run(nats_->publish(stream_ + ".nobody", "x", "lost-1"));
+        FAIL() << "no stream stores that subject";
+    } catch (const core::Problem& problem) {
+        EXPECT_EQ(problem.status(), 503);
+    }
+}
+
+TEST(NatsUnreachable, ClosedPortPingsFalseAndCallsFailWith503) {
+    asio::io_context io;
+    NatsOptions options;
+    options.url = "nats://127.0.0.1:" + std::to_string(closed_port());
+    options.timeout = 30s;  // refused at once: nothing below may wait this long
+    Nats nats(options);
+    auto run = [&](auto task) {
+        auto future = asio::co_spawn(io, std::move(task), asio::use_future);
+        io.restart();
+        io.run();
+        return future.get();
+    };
+    EXPECT_FALSE(run(nats.ping()));
+    try {
+        run(nats.publish("anything.here", "x", "id"));
+        FAIL() << "nothing listens there";
+    } catch (const core::Problem& problem) {
+        EXPECT_EQ(problem.status(), 503);
+        EXPECT_TRUE(problem.retry_after().has_value());
+    }
+    const StreamSpec spec("NEVER", {"never.>"});
+    EXPECT_THROW(run(nats.ensure_stream(spec)), core::Problem);
+}
+
+}  // namespace
+}  // namespace marquee::mq

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "redis/reply.hpp"
+#include "redis/script.hpp"
+
+namespace marquee::redis {
+
+struct ClientOptions {
+    std::string url;  ///< redis://[[user]:password@]host[:port][/db]
+    std::size_t pool_size = 8;
+    /// Deadline of one call, from entry to reply: waiting for a pooled connection, connecting, the round
+    /// trip.
+    std::chrono::milliseconds timeout{1000};
+};
+
+/// A snapshot for the metrics endpoint.
+struct ClientStats {
+    std::size_t in_use = 0;      ///< connections leased to a call right now
+    std::size_t idle = 0;        ///< open connections waiting in the pool
+    std::size_t waiting = 0;     ///< calls waiting for a connection
+    std::uint64_t commands = 0;  ///< commands answered (a pipeline counts each command)
+    std::uint64_t errors = 0;    ///< calls that ended in Problem 503 (connect, I/O, timeout, pool exhausted)
+};
+
+/// A pool of Redis connections driven by Asio: no call blocks an I/O thread.
+///
+/// Failures, one rule each:
+/// - Redis unreachable, an I/O error, the deadline passing, or no pooled connection free before the
+///   deadline: `core::Problem::unavailable("redis", ...)` (503 + Retry-After). A connection whose call
+///   failed or timed out is closed, never put back; the next call opens a fresh one, so Marquee works
+///   again by itself after Redis restarts.
+/// - An error reply from Redis (WRONGTYPE, a Lua error): command(), pipeline() and eval() RETURN it as
+///   a Reply of kind Error (the caller decides; Reply::or_throw() turns it into CommandError). The typed
+///   helpers (get, set, incr, ...) throw CommandError, since they promise a shape.
+///
+/// Thread-safe: any number of coroutines on any number of threads may call it at once; each call leases
+/// one connection (one command or one pipeline in flight per connection) and waiters are served first
+/// come, first served. Connections open lazily. The Client must outlive every call it started.
+class Client {
+  public:
+    /// Throws core::ConfigError for a bad URL. Connects nothing yet.
+    Client(boost::asio::any_io_executor executor, ClientOptions options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// One command; arguments are binary-safe (embedded NUL, CR/LF).
+    boost::asio::awaitable<Reply> command(std::vector<std::string> args);
+    /// The same with the arguments spelled out: `co_await redis.command("INCRBY", key, "5")`.
+    /// (Also the way around GCC 12, which rejects a braced list inside a co_await expression.)
+    template <typename... Args>
+    requires(sizeof...(Args) > 0 && (std::convertible_to<const Args&, std::string_view> &&
+                                     ...)) boost::asio::awaitable<Reply> command(const Args&... args) {
+        return command(std::vector<std::string>{std::string(std::string_view(args))...});
+    }
+    /// Sends every command in one write on one connection; replies in the same order.
+    boost::asio::awaitable<std::vector<Reply>> pipeline(std::vector<std::vector<std::string>> commands);
+    /// EVALSHA, falling back to EVAL on NOSCRIPT.
+    boost::asio::awaitable<Reply> eval(Script script, std::vector<std::string> keys,
+                                       std::vector<std::string> args);
+
+    boost::asio::awaitable<std::optional<std::string>> get(std::string key);
+    /// SET, with PX when `ttl` is given.
+    boost::asio::awaitable<void> set(std::string key, std::string value,
+                                     std::optional<std::chrono::milliseconds> ttl = std::nullopt);
+    /// SET NX PX: whether the key was absent and is now set.
+    boost::asio::awaitable<bool> try_set(std::string key, std::string value, std::chrono::milliseconds ttl);
+    /// DEL: how many of the keys existed.
+    boost::asio::awaitable<std::int64_t> del(std::vector<std::string> keys);
+    boost::asio::awaitable<std::int64_t> incr(std::string key);
+    /// PEXPIRE: whether the key exists (and now has the TTL).
+    boost::asio::awaitable<bool> expire(std::string key, std::chrono::milliseconds ttl);
+
+    /// For /readyz: PING answered PONG within the deadline. Never throws.
+    boost::asio::awaitable<bool> ping();
+
+    ClientStats stats() const;
+
+  private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace marquee::redis

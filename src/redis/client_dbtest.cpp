@@ -1,0 +1,345 @@
+#include <algorithm>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "core/problem.hpp"
+#include "local_services.hpp"
+#include "redis/client.hpp"
+#include "redis/url.hpp"
+
+namespace marquee::redis {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// A loopback port nobody listens on: bound, then released.
+std::uint16_t closed_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+}
+
+class RedisClientDbTest : public ::testing::Test {
+  protected:
+    ClientOptions options(std::size_t pool_size = 4, std::chrono::milliseconds timeout = 2000ms) {
+        return ClientOptions{test::redis_url(), pool_size, timeout};
+    }
+
+    /// Runs `task` to completion on this thread; exceptions come out of get().
+    template <typename T>
+    T run(asio::awaitable<T> task) {
+        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
+        io_.restart();
+        io_.run();
+        return future.get();
+    }
+
+    asio::io_context io_;
+};
+
+TEST_F(RedisClientDbTest, SetGetDelRoundTripIsBinarySafe) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_binary") + std::string("\0\r\nkey", 6);
+    const std::string value =
+        std::string("a\0b\r\nc\r\n", 8) + std::string(70'000, 'x');  // > one read buffer
+    run([&]() -> asio::awaitable<void> {
+        co_await client.set(key, value);
+        const std::optional<std::string> read = co_await client.get(key);
+        EXPECT_EQ(read, value);
+        std::vector<std::string> keys{key};
+        EXPECT_EQ(co_await client.del(std::move(keys)), 1);
+        EXPECT_EQ(co_await client.get(key), std::nullopt);
+    }());
+}
+
+TEST_F(RedisClientDbTest, MissingKeyIsNil) {
+    Client client(io_.get_executor(), options());
+    const Reply reply = run(client.command({"GET", test::unique_name("redis_missing")}));
+    EXPECT_TRUE(reply.is_nil());
+}
+
+TEST_F(RedisClientDbTest, IntegersComeBackAsIntegers) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_counter");
+    run([&]() -> asio::awaitable<void> {
+        EXPECT_EQ(co_await client.incr(key), 1);
+        EXPECT_EQ(co_await client.incr(key), 2);
+        const Reply reply = co_await client.command("INCRBY", key, "5");
+        EXPECT_EQ(reply.kind(), Reply::Kind::Integer);
+        EXPECT_EQ(reply.as_integer(), 7);
+        co_await client.command("DEL", key);
+    }());
+}
+
+TEST_F(RedisClientDbTest, SetWithTtlAndTrySetAndExpire) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_ttl");
+    run([&]() -> asio::awaitable<void> {
+        EXPECT_TRUE(co_await client.try_set(key, "owner-1", 60s));
+        EXPECT_FALSE(co_await client.try_set(key, "owner-2", 60s));
+        EXPECT_EQ(co_await client.get(key), "owner-1");
+        const std::int64_t ttl = (co_await client.command("PTTL", key)).as_integer();
+        EXPECT_GT(ttl, 0);
+        EXPECT_LE(ttl, 60'000);
+        co_await client.set(key, "v", 30s);
+        EXPECT_TRUE(co_await client.expire(key, 120s));
+        EXPECT_GT((co_await client.command("PTTL", key)).as_integer(), 60'000);
+        co_await client.command("DEL", key);
+        EXPECT_FALSE(co_await client.expire(key, 1s));
+    }());
+}
+
+TEST_F(RedisClientDbTest, ListRangeIsAnArray) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_list");
+    const Reply range = run([&]() -> asio::awaitable<Reply> {
+        co_await client.command("RPUSH", key, "a", std::string("b\0", 2), "c");
+        Reply reply = co_await client.command("LRANGE", key, "0", "-1");
+        co_await client.command("DEL", key);
+        co_return reply;
+    }());
+    ASSERT_EQ(range.kind(), Reply::Kind::Array);
+    EXPECT_EQ(range,
+              Reply::array({Reply::string("a"), Reply::string(std::string("b\0", 2)), Reply::string("c")}));
+}
+
+TEST_F(RedisClientDbTest, ErrorReplyIsReturnedByCommandAndThrownByTypedHelpers) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_wrongtype");
+    run([&]() -> asio::awaitable<void> {
+        co_await client.set(key, "not a list");
+        const Reply reply = co_await client.command("LPUSH", key, "x");
+        EXPECT_TRUE(reply.is_error());
+        EXPECT_EQ(reply.as_string().rfind("WRONGTYPE", 0), 0u) << reply.as_string();
+        EXPECT_THROW(co_await client.incr(key), CommandError);
+        // The connection that carried the error replies is still in step.
+        EXPECT_EQ(co_await client.get(key), "not a list");
+        co_await client.command("DEL", key);
+    }());
+    EXPECT_EQ(client.stats().errors, 0u);  // error replies are answers, not failures
+}
+
+TEST_F(RedisClientDbTest, PipelineAnswersInOrder) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_pipeline");
+    const std::vector<Reply> replies = run(client.pipeline({
+        {"SET", key, "10"},
+        {"INCR", key},
+        {"LPUSH", key, "x"},
+        {"GET", key},
+        {"DEL", key},
+    }));
+    ASSERT_EQ(replies.size(), 5u);
+    EXPECT_EQ(replies[0], Reply::status("OK"));
+    EXPECT_EQ(replies[1], Reply::integer(11));
+    EXPECT_TRUE(replies[2].is_error());
+    EXPECT_EQ(replies[3], Reply::string("11"));
+    EXPECT_EQ(replies[4], Reply::integer(1));
+}
+
+TEST_F(RedisClientDbTest, EvalFallsBackToEvalAfterScriptFlush) {
+    Client client(io_.get_executor(), options());
+    const std::string key = test::unique_name("redis_script");
+    // A unique source, so the digest is this test's own even when other tests flush the cache.
+    const Script script("-- " + key +
+                        "\nredis.call('SET', KEYS[1], ARGV[1]) return redis.call('INCR', KEYS[1])");
+    run([&]() -> asio::awaitable<void> {
+        co_await client.command("SCRIPT", "FLUSH");
+        const Reply missing = co_await client.command("SCRIPT", "EXISTS", script.sha());
+        EXPECT_EQ(missing.elements().at(0).as_integer(), 0);
+
+        const std::vector<std::string> keys{key};
+        const std::vector<std::string> first_args{"41"};
+        const Reply first = co_await client.eval(script, keys, first_args);
+        EXPECT_EQ(first, Reply::integer(42));
+        const Reply loaded = co_await client.command("SCRIPT", "EXISTS", script.sha());
+        EXPECT_EQ(loaded.elements().at(0).as_integer(), 1);  // EVAL cached it under the same digest
+
+        const std::vector<std::string> second_args{"1"};
+        const Reply second = co_await client.eval(script, keys, second_args);
+        EXPECT_EQ(second, Reply::integer(2));
+        const Reply failing = co_await client.eval(Script("return redis.call('NOPE')"),
+                                                   std::vector<std::string>(), std::vector<std::string>());
+        EXPECT_TRUE(failing.is_error());
+        co_await client.command("DEL", key);
+    }());
+}
+
+TEST_F(RedisClientDbTest, ConcurrentCallsOnTwoThreadsLoseNothing) {
+    constexpr int kCalls = 200;
+    Client client(io_.get_executor(), options(4, 10s));
+    const std::string key = test::unique_name("redis_concurrent");
+    std::mutex mutex;
+    std::vector<std::int64_t> seen;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < kCalls; ++i) {
+        asio::co_spawn(
+            io_,
+            [&]() -> asio::awaitable<void> {
+                const std::int64_t value = co_await client.incr(key);
+                std::lock_guard lock(mutex);
+                seen.push_back(value);
+            },
+            [&](std::exception_ptr error) {
+                if (error) ++failures;
+            });
+    }
+    std::thread second([&] { io_.run(); });
+    io_.run();
+    second.join();
+
+    EXPECT_EQ(failures.load(), 0);
+    std::sort(seen.begin(), seen.end());
+    ASSERT_EQ(seen.size(), static_cast<std::size_t>(kCalls));
+    for (int i = 0; i < kCalls; ++i) EXPECT_EQ(seen[i], i + 1);  // every INCR applied exactly once
+    EXPECT_EQ(run(client.get(key)), std::to_string(kCalls));
+    run(client.del({key}));
+
+    const ClientStats stats = client.stats();
+    EXPECT_EQ(stats.in_use, 0u);
+    EXPECT_EQ(stats.waiting, 0u);
+    EXPECT_GE(stats.idle, 1u);
+    EXPECT_LE(stats.idle, 4u);
+    EXPECT_EQ(stats.commands, static_cast<std::uint64_t>(kCalls + 2));
+    EXPECT_EQ(stats.errors, 0u);
+}
+
+TEST_F(RedisClientDbTest, DeadlineFailsWith503AndPoolRecovers) {
+    Client client(io_.get_executor(), options(1, 200ms));
+    const std::string key = test::unique_name("redis_blocked");
+    try {
+        run(client.command({"BLPOP", key, "5"}));
+        FAIL() << "BLPOP on an empty list should outlive the 200 ms deadline";
+    } catch (const core::Problem& problem) {
+        EXPECT_EQ(problem.status(), 503);
+        EXPECT_TRUE(problem.retry_after().has_value());
+    }
+    // The only slot came back (its connection closed): the next call opens a fresh one.
+    EXPECT_EQ(run(client.command({"PING"})), Reply::status("PONG"));
+    const ClientStats stats = client.stats();
+    EXPECT_EQ(stats.errors, 1u);
+    EXPECT_EQ(stats.in_use, 0u);
+    EXPECT_EQ(stats.idle, 1u);
+}
+
+TEST_F(RedisClientDbTest, WaiterPastDeadlineGets503) {
+    Client client(io_.get_executor(), options(1, 300ms));
+    const std::string key = test::unique_name("redis_pool_wait");
+    std::vector<int> statuses;
+    for (int i = 0; i < 2; ++i) {
+        // The first call holds the only connection in BLPOP past its deadline; the second waits in the pool.
+        asio::co_spawn(io_, client.command({"BLPOP", key, "5"}), [&](std::exception_ptr error, Reply) {
+            try {
+                if (error) std::rethrow_exception(error);
+                statuses.push_back(200);
+            } catch (const core::Problem& problem) {
+                statuses.push_back(problem.status());
+            }
+        });
+    }
+    io_.run();
+    EXPECT_EQ(statuses, (std::vector<int>{503, 503}));
+    EXPECT_EQ(client.stats().waiting, 0u);
+    EXPECT_TRUE(run(client.ping()));
+}
+
+TEST_F(RedisClientDbTest, PoolKeepsEverySlotWhenDeadlinesRaceReleases) {
+    // Calls that outlive their 30 ms deadline (a 50 ms BLPOP) mixed with quick ones on 2 threads over a pool
+    // of 2: hand-overs race timeouts all the time. Each call must end as a reply or a 503, and afterwards
+    // no slot may be missing or busy.
+    constexpr int kCalls = 300;
+    Client client(io_.get_executor(), options(2, 30ms));
+    const std::string key = test::unique_name("redis_race");
+    std::atomic<int> answered{0};
+    std::atomic<int> unavailable{0};
+    std::atomic<int> other{0};
+    for (int i = 0; i < kCalls; ++i) {
+        auto call = i % 2 == 0 ? client.command("BLPOP", key, "0.05") : client.command("INCR", key + ":n");
+        asio::co_spawn(io_, std::move(call), [&](std::exception_ptr error, Reply) {
+            try {
+                if (error) std::rethrow_exception(error);
+                ++answered;
+            } catch (const core::Problem& problem) {
+                (problem.status() == 503 ? unavailable : other)++;
+            } catch (...) {
+                ++other;
+            }
+        });
+    }
+    std::thread second([&] { io_.run(); });
+    io_.run();
+    second.join();
+
+    EXPECT_EQ(answered + unavailable, kCalls);
+    EXPECT_EQ(other.load(), 0);
+    const ClientStats stats = client.stats();
+    EXPECT_EQ(stats.in_use, 0u);
+    EXPECT_EQ(stats.waiting, 0u);
+    // Both slots still work: two calls at once, each needing its own connection, succeed.
+    bool both = false;
+    for (int attempt = 0; attempt < 20 && !both; ++attempt) {
+        auto first = asio::co_spawn(io_, client.ping(), asio::use_future);
+        auto other_ping = asio::co_spawn(io_, client.ping(), asio::use_future);
+        io_.restart();
+        io_.run();
+        both = first.get() && other_ping.get();
+    }
+    EXPECT_TRUE(both);
+    run(client.command("DEL", key + ":n"));
+}
+
+TEST_F(RedisClientDbTest, ClosedPortFailsFastWith503) {
+    Client client(io_.get_executor(),
+                  ClientOptions{"redis://127.0.0.1:" + std::to_string(closed_port()), 2, 30s});
+    try {
+        run(client.command({"PING"}));
+        FAIL() << "nothing listens there";
+    } catch (const core::Problem& problem) {
+        EXPECT_EQ(problem.status(), 503);
+        // Refused at once, not timed out after 30 s.
+        EXPECT_NE(problem.detail().find("refused"), std::string::npos) << problem.detail();
+    }
+    EXPECT_FALSE(run(client.ping()));
+    EXPECT_EQ(client.stats().in_use, 0u);
+}
+
+TEST_F(RedisClientDbTest, PingIsTrueWhenRedisAnswers) {
+    Client client(io_.get_executor(), options());
+    EXPECT_TRUE(run(client.ping()));
+}
+
+TEST_F(RedisClientDbTest, ReconnectsAfterServerDropsTheConnection) {
+    Client client(io_.get_executor(), options(1));
+    Client killer(io_.get_executor(), options(1));
+    const std::int64_t before = run(client.command({"CLIENT", "ID"})).as_integer();
+    // What a Redis restart does to every pooled connection, done to just this one.
+    EXPECT_EQ(run(killer.command({"CLIENT", "KILL", "ID", std::to_string(before)})), Reply::integer(1));
+    const std::int64_t after = run(client.command({"CLIENT", "ID"})).as_integer();
+    EXPECT_NE(after, before);
+    EXPECT_EQ(client.stats().errors, 0u);
+}
+
+TEST_F(RedisClientDbTest, SelectsDatabaseFromUrl) {
+    const Url base = Url::parse(test::redis_url());
+    std::string userinfo;
+    if (!base.password.empty()) userinfo = base.username + ":" + base.password + "@";
+    const std::string db1 = "redis://" + userinfo + base.host + ":" + std::to_string(base.port) + "/1";
+    Client in_db1(io_.get_executor(), ClientOptions{db1, 1, 2s});
+    Client in_db0(io_.get_executor(), options(1));
+    const std::string key = test::unique_name("redis_db1");
+    run([&]() -> asio::awaitable<void> {
+        co_await in_db1.set(key, "here");
+        EXPECT_EQ(co_await in_db1.get(key), "here");
+        EXPECT_EQ(co_await in_db0.get(key), std::nullopt);
+        co_await in_db1.command("DEL", key);
+    }());
+}
+
+}  // namespace
+}  // namespace marquee::redis
