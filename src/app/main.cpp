@@ -92,7 +92,9 @@ int serve(const core::Config& config) {
                         {"nats", [&nats] { return nats.ping(); }}},
                        read_file(config.openapi_path));
     ops.add_to(router);
-    app::ServiceContext services{config, router, metrics, database, redis, nats};
+    std::vector<std::shared_ptr<void>> keep_alive;  // outlives the server: declared before it
+    app::ServiceContext services{config,    router, metrics, database, redis, nats, ioc.get_executor(),
+                                 keep_alive};
     boost::json::array placeholders;
     for (const auto& name : app::install_services(services)) placeholders.emplace_back(name);
 

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include "core/config.hpp"
 #include "core/metrics.hpp"
@@ -28,6 +31,10 @@ struct ServiceContext {
     db::Pool& db;
     redis::Client& redis;
     mq::Nats& nats;
+    /// Where background loops (schedulers, sweepers, relays) are co_spawned.
+    boost::asio::any_io_executor executor;
+    /// Objects that must live as long as the process serves (routes, services, schedulers): push them here.
+    std::vector<std::shared_ptr<void>>& keep_alive;
 };
 
 /// One deployable service. `install` adds its routes and background jobs; null while the service is still a

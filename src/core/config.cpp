@@ -95,6 +95,49 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) { c.redis_timeout = parse_ms(n, v); }},
         {"nats-url", "MARQUEE_NATS_URL", "NATS URL nats://host:port",
          [](Config& c, auto, auto v) { c.nats_url = v; }},
+        {"jwt-private-key-file", "MARQUEE_JWT_PRIVATE_KEY_FILE",
+         "Ed25519 private key (PEM) the auth service signs with",
+         [](Config& c, auto, auto v) { c.jwt_private_key_file = v; }},
+        {"jwt-key-id", "MARQUEE_JWT_KEY_ID", "kid of the signing key (default k1)",
+         [](Config& c, auto, auto v) { c.jwt_key_id = v; }},
+        {"jwt-public-keys", "MARQUEE_JWT_PUBLIC_KEYS", "verification keys: kid=path.pem[,kid=path.pem]",
+         [](Config& c, auto, auto v) { c.jwt_public_keys = v; }},
+        {"access-token-ttl-s", "MARQUEE_ACCESS_TOKEN_TTL_S", "access token lifetime (default 900)",
+         [](Config& c, auto n, auto v) {
+             c.access_token_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
+         }},
+        {"refresh-token-ttl-s", "MARQUEE_REFRESH_TOKEN_TTL_S", "refresh token lifetime (default 14 days)",
+         [](Config& c, auto n, auto v) {
+             c.refresh_token_ttl = std::chrono::seconds(parse_int<int>(n, v, 60, 365 * 86400));
+         }},
+        {"login-attempts-per-account", "MARQUEE_LOGIN_ATTEMPTS_PER_ACCOUNT",
+         "failed logins per account per window",
+         [](Config& c, auto n, auto v) {
+             c.login_attempts_per_account = parse_int<unsigned>(n, v, 1, 1000000);
+         }},
+        {"login-attempts-per-ip", "MARQUEE_LOGIN_ATTEMPTS_PER_IP",
+         "login attempts per client address per window",
+         [](Config& c, auto n, auto v) { c.login_attempts_per_ip = parse_int<unsigned>(n, v, 1, 1000000); }},
+        {"login-window-s", "MARQUEE_LOGIN_WINDOW_S", "login rate-limit window (default 60)",
+         [](Config& c, auto n, auto v) {
+             c.login_window = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
+         }},
+        {"queue-admit-per-second", "MARQUEE_QUEUE_ADMIT_PER_SECOND",
+         "waiting-room admissions per schedule per second",
+         [](Config& c, auto n, auto v) { c.queue_admit_per_second = parse_int<unsigned>(n, v, 1, 1000000); }},
+        {"queue-max-active", "MARQUEE_QUEUE_MAX_ACTIVE", "ACTIVE queue tokens per schedule at most",
+         [](Config& c, auto n, auto v) { c.queue_max_active = parse_int<unsigned>(n, v, 1, 10000000); }},
+        {"queue-active-ttl-s", "MARQUEE_QUEUE_ACTIVE_TTL_S", "idle time after which an ACTIVE token expires",
+         [](Config& c, auto n, auto v) {
+             c.queue_active_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
+         }},
+        {"queue-waiting-ttl-s", "MARQUEE_QUEUE_WAITING_TTL_S",
+         "time after which an unpolled WAITING token expires",
+         [](Config& c, auto n, auto v) {
+             c.queue_waiting_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 7 * 86400));
+         }},
+        {"queue-tick-ms", "MARQUEE_QUEUE_TICK_MS", "admission scheduler period (default 500)",
+         [](Config& c, auto n, auto v) { c.queue_tick = parse_ms(n, v); }},
         {"migrations-dir", "MARQUEE_MIGRATIONS_DIR", "folder of <service>/NNNN_name.sql (default migrations)",
          [](Config& c, auto, auto v) { c.migrations_dir = v; }},
         {"migrate", "MARQUEE_MIGRATE", "apply migrations at start (default true)",

@@ -40,6 +40,24 @@ struct Config {
     std::chrono::milliseconds redis_timeout{1'000};
     std::string nats_url = "nats://127.0.0.1:4222";
 
+    // auth: Ed25519 JWTs. The auth service signs with the private key; every service verifies with the
+    // public keys (two during a rotation), chosen by the token's `kid`.
+    std::string jwt_private_key_file;  ///< PEM; needed only where the auth service runs
+    std::string jwt_key_id = "k1";     ///< `kid` written into tokens signed with that key
+    std::string jwt_public_keys;       ///< "kid=path.pem[,kid=path.pem]"
+    std::chrono::seconds access_token_ttl{15 * 60};
+    std::chrono::seconds refresh_token_ttl{14 * 24 * 3600};
+    unsigned login_attempts_per_account = 5;  ///< failed logins allowed per account per window
+    unsigned login_attempts_per_ip = 30;      ///< login attempts allowed per client address per window
+    std::chrono::seconds login_window{60};
+
+    // queue (waiting room, 대기열)
+    unsigned queue_admit_per_second = 50;          ///< tokens admitted per schedule per second
+    unsigned queue_max_active = 500;               ///< ACTIVE tokens per schedule at most
+    std::chrono::seconds queue_active_ttl{600};    ///< an ACTIVE token idle this long expires
+    std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
+    std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period
+
     std::string migrations_dir = "migrations";
     bool migrate_on_start = true;
     bool migrate_only = false;  ///< apply migrations and exit (the Kubernetes migration Job)

@@ -68,6 +68,11 @@ class Context {
     /// As user(), and 403 unless the caller has `role`.
     const Principal& require_role(std::string_view role) const;
 
+    /// The client's IP address as the socket sees it (behind an ingress: the ingress; see
+    /// docs/architecture.md).
+    std::string_view remote_address() const noexcept { return remote_; }
+    void set_remote_address(std::string address) { remote_ = std::move(address); }
+
     /// Set by the router when it matches.
     void set_route(std::string_view pattern, Fields params);
     /// Set by the server before the handler runs; null means no route may authenticate (401).
@@ -84,6 +89,7 @@ class Context {
     std::string route_;
     Fields params_;
     const Authenticator* authenticator_ = nullptr;
+    std::string remote_;
     mutable std::optional<Principal> principal_;
 };
 

@@ -272,6 +272,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             ctx.emplace(std::string(request.method_string()), std::string(request.target()),
                         std::move(headers), std::move(request.body()), std::move(request_id));
             ctx->set_authenticator(options.authenticator);
+            ctx->set_remote_address(remote);
             in_flight.add(1);
             response = co_await dispatch(*ctx);
             in_flight.add(-1);
