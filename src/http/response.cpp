@@ -5,7 +5,7 @@
 namespace marquee::http {
 
 Response json(const boost::json::value& body, unsigned status) {
-    return Response{status, "application/json", boost::json::serialize(body), {}};
+    return Response{status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
 Response created(const boost::json::value& body, std::string location) {
@@ -13,11 +13,17 @@ Response created(const boost::json::value& body, std::string location) {
 }
 
 Response text(std::string body, std::string content_type, unsigned status) {
-    return Response{status, std::move(content_type), std::move(body), {}};
+    return Response{status, std::move(content_type), std::move(body), {}, {}};
 }
 
 Response no_content() {
-    return Response{204, {}, {}, {}};
+    return Response{204, {}, {}, {}, {}};
+}
+
+Response event_stream(StreamProducer producer) {
+    Response response{200, "text/event-stream", {}, {}, std::move(producer)};
+    response.with_header("Cache-Control", "no-cache");
+    return response;
 }
 
 }  // namespace marquee::http

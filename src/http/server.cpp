@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -53,6 +54,65 @@ struct Connection {
     bool read_timed_out = false;
 };
 
+/// Writes Server-Sent Events as HTTP/1.1 chunks on one connection. Lives in the session's frame while the
+/// producer runs; send() fails once the client is gone, a write misses its deadline, or the server stops.
+class SseWriter final : public EventStream {
+  public:
+    SseWriter(beast::tcp_stream& stream, const std::atomic<bool>& stopping,
+              std::chrono::milliseconds write_timeout)
+        : stream_(stream), stopping_(stopping), write_timeout_(write_timeout) {}
+
+    asio::awaitable<bool> send(std::string event, std::string data, std::string id) override {
+        std::string text;
+        text.reserve(data.size() + event.size() + id.size() + 32);
+        if (!id.empty()) text += "id: " + single_line(std::move(id)) + "\n";
+        if (!event.empty()) text += "event: " + single_line(std::move(event)) + "\n";
+        std::size_t start = 0;
+        while (true) {
+            const auto newline = data.find('\n', start);
+            text += "data: ";
+            text.append(data, start, newline == std::string::npos ? std::string::npos : newline - start);
+            text += '\n';
+            if (newline == std::string::npos) break;
+            start = newline + 1;
+        }
+        text += '\n';
+        co_return co_await write(std::move(text));
+    }
+
+    asio::awaitable<bool> heartbeat() override { co_return co_await write(": keep-alive\n\n"); }
+
+    bool open() const override { return !failed_ && !stopping_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+  private:
+    // An id or event name with a line break would end the field early and let data forge other fields.
+    static std::string single_line(std::string text) {
+        for (auto& c : text) {
+            if (c == '\n' || c == '\r') c = ' ';
+        }
+        return text;
+    }
+
+    asio::awaitable<bool> write(std::string text) {
+        if (!open()) co_return false;
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(text)), kTuple);
+        if (ec) {
+            failed_ = true;
+            co_return false;
+        }
+        bytes_ += text.size();
+        co_return true;
+    }
+
+    beast::tcp_stream& stream_;
+    const std::atomic<bool>& stopping_;
+    std::chrono::milliseconds write_timeout_;
+    bool failed_ = false;
+    std::size_t bytes_ = 0;
+};
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -83,6 +143,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket socket);
     asio::awaitable<Response> dispatch(Context& ctx);
+    asio::awaitable<void> serve_stream(beast::tcp_stream& stream, Context& ctx, Response response,
+                                       std::string_view route, std::chrono::steady_clock::time_point started,
+                                       std::size_t bytes_in, const std::string& remote);
     void record(const Context& ctx, std::string_view route, unsigned status,
                 std::chrono::steady_clock::duration took, std::size_t bytes_in, std::size_t bytes_out,
                 const std::string& remote);
@@ -279,6 +342,12 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             if (!ctx->route().empty()) route = ctx->route();
         }
 
+        if (response.stream) {
+            co_await serve_stream(*stream, *ctx, std::move(response), route, started, bytes_in, remote);
+            connection->busy = false;
+            break;
+        }
+
         bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), 11};
         if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
         out.set("X-Request-Id", ctx->request_id());
@@ -303,6 +372,36 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     open_connections.add(-1);
     std::lock_guard lock(mutex);
     connections.erase(id);
+}
+
+// An event stream: the head with chunked encoding, then whatever the producer sends, then the last chunk.
+// The connection is not reused afterwards; one access-log line covers the whole stream.
+asio::awaitable<void> Server::Impl::serve_stream(beast::tcp_stream& stream, Context& ctx, Response response,
+                                                 std::string_view route,
+                                                 std::chrono::steady_clock::time_point started,
+                                                 std::size_t bytes_in, const std::string& remote) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), 11};
+    head.set(bhttp::field::content_type, response.content_type);
+    head.set("X-Request-Id", ctx.request_id());
+    for (const auto& [name, value] : response.headers) head.set(name, value);
+    head.keep_alive(false);
+    head.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    stream.expires_after(options.limits.read_timeout);
+    auto [head_ec, head_bytes] = co_await bhttp::async_write_header(stream, serializer, kTuple);
+    SseWriter writer(stream, stopping, options.limits.read_timeout);
+    if (!head_ec) {
+        try {
+            co_await response.stream(writer);
+        } catch (const std::exception& e) {
+            core::log_error("event stream ended by an exception",
+                            {{"request_id", ctx.request_id()}, {"route", ctx.route()}, {"error", e.what()}});
+        }
+        stream.expires_after(options.limits.read_timeout);
+        co_await asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
+    }
+    record(ctx, route, response.status, std::chrono::steady_clock::now() - started, bytes_in, writer.bytes(),
+           remote);
 }
 
 asio::awaitable<Response> Server::Impl::dispatch(Context& ctx) {

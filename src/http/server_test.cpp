@@ -50,6 +50,28 @@ class ServerTest : public ::testing::Test {
             co_await timer.async_wait(asio::use_awaitable);
             co_return text("done", "text/plain");
         });
+        router_.get("/events", [this](Context&) -> asio::awaitable<Response> {
+            co_return event_stream([this](EventStream& events) -> asio::awaitable<void> {
+                co_await events.send("position", "{\"position\":2}", "1");
+                co_await events.send("position", "line one\nline two", "2");
+                co_await events.heartbeat();
+                co_await events.send("admitted\nevent: forged", "done", "3");
+                // Then wait for the client to leave: send() turns false once it has.
+                asio::steady_timer timer(co_await asio::this_coro::executor);
+                for (int i = 0; i < 500; ++i) {
+                    timer.expires_after(std::chrono::milliseconds(10));
+                    co_await timer.async_wait(asio::use_awaitable);
+                    if (!co_await events.heartbeat()) break;
+                }
+                stream_ended_.set_value();
+            });
+        });
+        router_.get("/short-events", [](Context&) -> asio::awaitable<Response> {
+            co_return event_stream([](EventStream& events) -> asio::awaitable<void> {
+                co_await events.send("tick", "1");
+                co_await events.send("tick", "2");
+            });
+        });
         ServerOptions options;
         options.port = 0;
         options.limits.max_body_bytes = 1024;
@@ -110,6 +132,7 @@ class ServerTest : public ::testing::Test {
     std::uint16_t port_ = 0;
     std::vector<std::thread> threads_;
     std::promise<void> slow_started_;
+    std::promise<void> stream_ended_;
 };
 
 TEST_F(ServerTest, ServesRouteWithParamsAndGeneratesRequestId) {
@@ -276,6 +299,37 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {
     tcp::socket late(client_ioc_);
     late.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
     EXPECT_TRUE(ec) << "the listener must be closed after shutdown";
+}
+
+TEST_F(ServerTest, EventStreamSendsChunkedEventsAndEnds) {
+    const auto response = round_trip("GET /short-events HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200);
+    EXPECT_EQ(response[bhttp::field::content_type], "text/event-stream");
+    EXPECT_EQ(response[bhttp::field::cache_control], "no-cache");
+    EXPECT_TRUE(response.chunked());
+    EXPECT_EQ(response.body(), "event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\n");
+}
+
+TEST_F(ServerTest, EventStreamSplitsDataLinesAndCannotBeForged) {
+    auto socket = connect();
+    send(socket, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Read until the fourth event has arrived, then leave.
+    std::string received;
+    char chunk[4096];
+    while (received.find("data: done") == std::string::npos) {
+        boost::system::error_code ec;
+        const auto n = socket.read_some(asio::buffer(chunk), ec);
+        ASSERT_FALSE(ec) << ec.message();
+        received.append(chunk, n);
+    }
+    EXPECT_NE(received.find("id: 1\nevent: position\ndata: {\"position\":2}\n\n"), std::string::npos)
+        << received;
+    EXPECT_NE(received.find("data: line one\ndata: line two\n\n"), std::string::npos);
+    EXPECT_NE(received.find(": keep-alive\n\n"), std::string::npos);
+    EXPECT_NE(received.find("event: admitted event: forged\ndata: done"), std::string::npos);
+    socket.close();
+    // The producer learns the client left through send()/heartbeat() returning false.
+    EXPECT_EQ(stream_ended_.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 }  // namespace
