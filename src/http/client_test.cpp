@@ -1,0 +1,125 @@
+#include "http/client.hpp"
+
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "core/log.hpp"
+#include "http/server.hpp"
+
+namespace marquee::http {
+namespace {
+
+namespace asio = boost::asio;
+
+class ClientTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        core::init_logging(core::LogLevel::Warn);
+        router_.post("/echo", [](Context& ctx) -> asio::awaitable<Response> {
+            co_return text(ctx.body() + "|" + std::string(ctx.header("X-Key").value_or("")), "text/plain",
+                           201);
+        });
+        router_.get("/slow", [](Context&) -> asio::awaitable<Response> {
+            asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
+            co_await timer.async_wait(asio::use_awaitable);
+            co_return text("late", "text/plain");
+        });
+        ServerOptions options;
+        options.port = 0;
+        server_ = std::make_unique<Server>(ioc_, options, router_, metrics_);
+        port_ = server_->listen();
+        server_->start();
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    void TearDown() override {
+        work_.reset();
+        ioc_.stop();
+        thread_.join();
+    }
+
+    asio::io_context ioc_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
+    Router router_;
+    core::MetricsRegistry metrics_;
+    std::unique_ptr<Server> server_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+template <typename T>
+T run(asio::awaitable<T> work) {
+    asio::io_context client_ioc;
+    auto future = asio::co_spawn(client_ioc, std::move(work), asio::use_future);
+    client_ioc.run();
+    return future.get();
+}
+
+asio::awaitable<ClientResponse> call(std::uint16_t port, std::chrono::milliseconds timeout,
+                                     std::string method, std::string target, std::string body = {},
+                                     Fields headers = {}) {
+    // Options built before the co_await: GCC 12 destroys a braced temporary inside a co_await expression
+    // twice.
+    Client::Options options{"http://127.0.0.1:" + std::to_string(port), timeout};
+    const auto executor = co_await asio::this_coro::executor;
+    Client client(executor, std::move(options));
+    co_return co_await client.request(std::move(method), std::move(target), std::move(body),
+                                      std::move(headers));
+}
+
+TEST_F(ClientTest, SendsBodyAndHeadersAndReturnsStatus) {
+    Fields headers{{"X-Key", "k1"}};
+    const auto response = run(call(port_, std::chrono::seconds(2), "POST", "/echo", "hello", headers));
+    EXPECT_EQ(response.status, 201u);
+    EXPECT_EQ(response.body, "hello|k1");
+    EXPECT_EQ(response.header("content-type"), "text/plain");
+}
+
+TEST_F(ClientTest, ErrorStatusesAreAnswersNotExceptions) {
+    const auto response = run(call(port_, std::chrono::seconds(2), "GET", "/nowhere"));
+    EXPECT_EQ(response.status, 404u);
+    EXPECT_EQ(response.header("Content-Type"), "application/problem+json");
+}
+
+TEST_F(ClientTest, TimeoutAfterSendingMayHaveBeenDelivered) {
+    try {
+        (void)run(call(port_, std::chrono::milliseconds(100), "GET", "/slow"));
+        FAIL() << "expected a timeout";
+    } catch (const ClientError& e) {
+        EXPECT_EQ(e.kind(), ClientError::Kind::Timeout);
+        EXPECT_TRUE(e.maybe_delivered());
+    }
+}
+
+TEST_F(ClientTest, RefusedConnectionWasNotDelivered) {
+    std::uint16_t closed = 0;
+    {
+        asio::io_context ioc;
+        asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        closed = acceptor.local_endpoint().port();
+    }
+    try {
+        (void)run(call(closed, std::chrono::seconds(2), "GET", "/x"));
+        FAIL() << "expected a connect failure";
+    } catch (const ClientError& e) {
+        EXPECT_EQ(e.kind(), ClientError::Kind::Connect);
+        EXPECT_FALSE(e.maybe_delivered());
+    }
+}
+
+TEST(HttpClient, RejectsBadBaseUrls) {
+    asio::io_context ioc;
+    EXPECT_THROW(Client(ioc.get_executor(), Client::Options{"https://pg.example:443"}),
+                 std::invalid_argument);
+    EXPECT_THROW(Client(ioc.get_executor(), Client::Options{"not a url"}), std::invalid_argument);
+    EXPECT_NO_THROW(Client(ioc.get_executor(), Client::Options{"http://127.0.0.1:9"}));
+}
+
+}  // namespace
+}  // namespace marquee::http
