@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "http/client.hpp"
+#include "payment_gateway/circuit_breaker.hpp"
+
+namespace marquee::payment_gateway {
+
+struct ClientOptions {
+    std::string url;                               ///< the gateway, e.g. pg-sim's http://127.0.0.1:PORT
+    std::chrono::milliseconds call_timeout{2000};  ///< one HTTP call
+    int max_attempts = 3;                   ///< approve/find/cancel are idempotent by key: retried on failure
+    std::chrono::milliseconds backoff{50};  ///< first retry delay, doubled each time, with jitter
+    CircuitBreaker::Options breaker;
+};
+
+/// What a charge came to. The caller branches on it (no exception): NotCharged is certain, Unknown is not.
+enum class ChargeStatus {
+    Approved,    ///< charged; `payment_key` set
+    Declined,    ///< a final no from the gateway; nothing charged
+    NotCharged,  ///< the gateway is certainly not holding a charge for this key (down, circuit open, 5xx)
+    Unknown,  ///< may or may not be charged (answer lost, gateway unreachable since): keep PENDING, recover
+              ///< by key
+};
+
+struct Charge {
+    ChargeStatus status = ChargeStatus::Unknown;
+    std::string payment_key;
+    std::string decline_code;
+    std::string detail;  ///< why, for logs and problem details
+};
+
+/// Marquee's client of the external payment gateway: deadlines on every call, retries with backoff (safe
+/// because every call is idempotent by key), a circuit breaker, and a final ask-by-key when an answer was
+/// lost.
+class Client {
+  public:
+    Client(boost::asio::any_io_executor executor, ClientOptions options);
+
+    /// Charges `amount` KRW once per `idempotency_key`, however often it is called.
+    boost::asio::awaitable<Charge> approve(std::string idempotency_key, std::string order_id,
+                                           std::int64_t amount);
+    /// What the gateway holds for `idempotency_key` (Approved/Declined), NotCharged if nothing, Unknown if it
+    /// cannot be reached: the recovery job's question.
+    boost::asio::awaitable<Charge> find(std::string idempotency_key);
+    /// Cancels (refunds) a charge; idempotent. Throws core::Problem::unavailable("pg") when it cannot be
+    /// reached.
+    boost::asio::awaitable<void> cancel(std::string payment_key);
+
+    CircuitBreaker::State breaker_state() const;
+
+  private:
+    struct Attempt;
+    boost::asio::awaitable<Attempt> call(std::string method, std::string target, std::string body,
+                                         http::Fields headers);
+
+    boost::asio::any_io_executor executor_;
+    ClientOptions options_;
+    std::shared_ptr<CircuitBreaker> breaker_;
+    http::Client http_;
+};
+
+}  // namespace marquee::payment_gateway
