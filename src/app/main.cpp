@@ -4,6 +4,8 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -14,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json/array.hpp>
 
+#include "app/jwt_authenticator.hpp"
 #include "app/ops_routes.hpp"
 #include "app/service_registry.hpp"
 #include "core/config.hpp"
@@ -44,6 +47,13 @@ T run_sync(asio::io_context& ioc, asio::awaitable<T> work) {
 }
 
 int serve(const core::Config& config) {
+    std::unique_ptr<app::JwtAuthenticator> authenticator;  // outlives the server: declared before it
+    try {
+        if (!config.migrate_only) authenticator = app::make_authenticator(config);
+    } catch (const std::exception& e) {
+        core::log_error("jwt keys", {{"error", e.what()}});
+        return 1;
+    }
     const unsigned threads =
         config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     asio::io_context ioc(static_cast<int>(threads));
@@ -86,20 +96,29 @@ int serve(const core::Config& config) {
 
     app::register_pool_metrics(metrics, database, redis);
     http::Router router;
-    app::OpsRoutes ops(metrics,
-                       {{"postgres", [&database] { return database.ping(); }},
-                        {"redis", [&redis] { return redis.ping(); }},
-                        {"nats", [&nats] { return nats.ping(); }}},
-                       read_file(config.openapi_path));
-    ops.add_to(router);
+    std::optional<app::OpsRoutes> ops;
     std::vector<std::shared_ptr<void>> keep_alive;  // outlives the server: declared before it
-    app::ServiceContext services{config,    router, metrics, database, redis, nats, ioc.get_executor(),
-                                 keep_alive};
     boost::json::array placeholders;
-    for (const auto& name : app::install_services(services)) placeholders.emplace_back(name);
+    try {
+        ops.emplace(metrics,
+                    std::vector<app::ReadinessCheck>{{"postgres", [&database] { return database.ping(); }},
+                                                     {"redis", [&redis] { return redis.ping(); }},
+                                                     {"nats", [&nats] { return nats.ping(); }}},
+                    read_file(config.openapi_path));
+        ops->add_to(router);
+        app::ServiceContext services{config,    router, metrics, database, redis, nats, ioc.get_executor(),
+                                     keep_alive};
+        for (const auto& name : app::install_services(services)) placeholders.emplace_back(name);
+    } catch (const std::exception& e) {
+        // A bad route table or a missing file is a start-up error with a message, never an abort.
+        core::log_error("start-up failed", {{"error", e.what()}});
+        join();
+        return 1;
+    }
 
-    http::Server server(ioc, http::ServerOptions{config.http_host, config.http_port, config.http, nullptr},
-                        router, metrics);
+    http::Server server(
+        ioc, http::ServerOptions{config.http_host, config.http_port, config.http, authenticator.get()},
+        router, metrics);
     std::uint16_t port = 0;
     try {
         port = server.listen();

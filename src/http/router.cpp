@@ -10,10 +10,10 @@ namespace marquee::http {
 struct Router::Node {
     std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
     std::unique_ptr<Node> param;
-    std::string param_name;
     struct Endpoint {
         std::string pattern;
         Handler handler;
+        std::vector<std::string> param_names;  ///< in path order: routes may name one position differently
     };
     std::map<std::string, Endpoint, std::less<>> endpoints;  // by method
 };
@@ -48,20 +48,14 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
         throw std::invalid_argument("route pattern must start with '/': " + std::string(pattern));
     }
     Node* node = root_.get();
+    std::vector<std::string> param_names;
     if (pattern != "/") {
         for (const auto segment : split(pattern)) {
             if (segment.empty())
                 throw std::invalid_argument("empty segment in route " + std::string(pattern));
             if (is_param(segment)) {
-                const auto name = segment.substr(1, segment.size() - 2);
-                if (!node->param) {
-                    node->param = std::make_unique<Node>();
-                    node->param_name = name;
-                } else if (node->param_name != name) {
-                    throw std::invalid_argument("route " + std::string(pattern) + " names parameter {" +
-                                                std::string(name) + "} where another route has {" +
-                                                node->param_name + "}");
-                }
+                param_names.emplace_back(segment.substr(1, segment.size() - 2));
+                if (!node->param) node->param = std::make_unique<Node>();
                 node = node->param.get();
             } else {
                 if (segment.find_first_of("{}") != std::string_view::npos) {
@@ -74,7 +68,8 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
         }
     }
     const auto [it, inserted] = node->endpoints.try_emplace(
-        std::string(method), Node::Endpoint{std::string(pattern), std::move(handler)});
+        std::string(method),
+        Node::Endpoint{std::string(pattern), std::move(handler), std::move(param_names)});
     if (!inserted) {
         throw std::invalid_argument("route added twice: " + std::string(method) + " " + std::string(pattern));
     }
@@ -82,7 +77,7 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
 
 namespace {
 
-using RawParams = std::vector<std::pair<std::string_view, std::string_view>>;
+using RawParams = std::vector<std::string_view>;  // values in path order; the endpoint names them
 
 // Depth-first: a literal beats a parameter, and we fall back to the parameter when the literal branch
 // dead-ends (e.g. "/concerts/popular" vs "/concerts/{id}/schedules"). Depth is the number of segments.
@@ -96,7 +91,7 @@ const NodeT* find_node(const NodeT* node, const std::vector<std::string_view>& s
         if (const auto* found = find_node(it->second.get(), segments, depth + 1, params)) return found;
     }
     if (node->param) {
-        params.emplace_back(node->param_name, segment);
+        params.push_back(segment);
         if (const auto* found = find_node(node->param.get(), segments, depth + 1, params)) return found;
         params.pop_back();
     }
@@ -124,13 +119,14 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
         for (const auto& [m, endpoint] : found->endpoints) result.allowed.push_back(m);
         return result;
     }
-    for (const auto& [name, encoded] : raw) {
-        const auto valid = boost::urls::make_pct_string_view(encoded);
+    const auto& names = it->second.param_names;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        const auto valid = boost::urls::make_pct_string_view(raw[i]);
         if (!valid) {
             result.outcome = Match::Outcome::BadPath;
             return result;
         }
-        result.params.emplace_back(std::string(name), valid->decode());
+        result.params.emplace_back(names[i], valid->decode());
     }
     result.outcome = Match::Outcome::Found;
     result.handler = &it->second.handler;
