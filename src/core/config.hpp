@@ -58,6 +58,10 @@ struct Config {
     std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
     std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period
 
+    // the external payment gateway ("PG"; pg-sim locally)
+    std::string payment_gateway_url = "http://127.0.0.1:8090";
+    std::chrono::milliseconds payment_gateway_timeout{2'000};  ///< one call; retried by idempotency key
+
     std::string migrations_dir = "migrations";
     bool migrate_on_start = true;
     bool migrate_only = false;  ///< apply migrations and exit (the Kubernetes migration Job)
