@@ -1,0 +1,32 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "http/context.hpp"
+#include "jwt/token.hpp"
+
+namespace marquee::app {
+
+/// The bridge from http (which knows nothing of JWT) to jwt (which knows nothing of HTTP): every service's
+/// `ctx.user()` verifies bearer tokens here, with the public keys only.
+class JwtAuthenticator final : public http::Authenticator {
+  public:
+    JwtAuthenticator(jwt::Verifier verifier, std::shared_ptr<const core::Clock> clock);
+
+    /// Principal{user_id = sub, roles = roles}; Problem 401 invalid_token otherwise (see jwt::Verifier).
+    http::Principal authenticate(std::string_view bearer_token) const override;
+
+  private:
+    jwt::Verifier verifier_;
+    std::shared_ptr<const core::Clock> clock_;
+};
+
+/// The authenticator for this process from config.jwt_public_keys, checked at start-up: throws jwt::KeyError
+/// with a message naming the setting when a service that authenticates callers runs without keys, or when
+/// the auth service runs without a usable signing key. Null when only the gateway runs and no keys are set.
+std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config);
+
+}  // namespace marquee::app

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+
+#include "core/config.hpp"
+#include "http/router.hpp"
+#include "services/auth/login_limits.hpp"
+#include "services/auth/password_hasher.hpp"
+#include "services/auth/routes.hpp"
+#include "services/auth/service.hpp"
+#include "services/auth/store.hpp"
+
+namespace marquee::db {
+class Pool;
+}
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::auth {
+
+/// The auth service as installed in one process; keep it alive as long as the server runs.
+struct Installed {
+    std::unique_ptr<PasswordHasher> hasher;
+    std::unique_ptr<Store> store;
+    std::unique_ptr<LoginLimits> limits;
+    std::unique_ptr<Service> service;
+    std::unique_ptr<Routes> routes;
+};
+
+/// Adds the /api/v1/auth routes to `router`. Loads the signing key from config.jwt_private_key_file
+/// (jwt::KeyError naming the setting when it is missing or unusable). (Services may not include app/, so
+/// app's `install_auth(ServiceContext&)` calls this with the context's parts.)
+std::shared_ptr<Installed> install(const core::Config& config, http::Router& router, db::Pool& db,
+                                   redis::Client& redis);
+
+}  // namespace marquee::auth
