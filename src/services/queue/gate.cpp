@@ -1,0 +1,48 @@
+#include "services/queue/gate.hpp"
+
+#include <utility>
+
+#include "core/problem.hpp"
+#include "services/queue/token_id.hpp"
+#include "services/queue/token_rules.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee::queue {
+
+namespace asio = boost::asio;
+
+asio::awaitable<std::string> Gate::require_active(std::string user_id, std::int64_t schedule_id,
+                                                  std::string token) {
+    if (token.empty()) {
+        throw core::Problem::forbidden("queue-token-required",
+                                       "This call needs an ACTIVE queue token in the X-Queue-Token header.");
+    }
+    const std::optional<std::string> id = normalize_token_id(token);
+    if (!id) {
+        throw core::Problem::forbidden("queue-token-invalid",
+                                       "The queue token is not valid for this schedule.");
+    }
+    const GateCheck check = co_await room_.check(user_id, schedule_id, *id);
+    switch (check.outcome) {
+        case GateOutcome::Active:
+            co_return *id;
+        case GateOutcome::Waiting:
+            throw core::Problem::forbidden("queue-not-admitted", "The queue token is still waiting its turn.")
+                .with("position", check.position)
+                .with("etaSeconds", eta_seconds(check.position, room_.settings().admit_per_second));
+        case GateOutcome::Ended:
+            throw core::Problem::gone("queue-token-expired",
+                                      "The queue token has expired or was used; join the queue again.");
+        case GateOutcome::Invalid:
+            break;
+    }
+    throw core::Problem::forbidden("queue-token-invalid", "The queue token is not valid for this schedule.");
+}
+
+Gate::Function Gate::as_function() {
+    return [this](std::string user_id, std::int64_t schedule_id, std::string token) {
+        return require_active(std::move(user_id), schedule_id, std::move(token));
+    };
+}
+
+}  // namespace marquee::queue

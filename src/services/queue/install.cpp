@@ -1,0 +1,36 @@
+#include "services/queue/install.hpp"
+
+#include <utility>
+
+namespace marquee::queue {
+
+Installed::~Installed() {
+    // The loop holds its own reference; tell it to end after its current pass.
+    if (scheduler) scheduler->stop();
+}
+
+Settings settings_from(const core::Config& config) {
+    Settings settings;
+    settings.admit_per_second = config.queue_admit_per_second;
+    settings.max_active = config.queue_max_active;
+    settings.active_ttl = config.queue_active_ttl;
+    settings.waiting_ttl = config.queue_waiting_ttl;
+    settings.tick = config.queue_tick;
+    return settings;
+}
+
+std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
+                                   core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
+                                   boost::asio::any_io_executor executor) {
+    auto installed = std::make_shared<Installed>();
+    installed->room = std::make_shared<WaitingRoom>(redis, settings_from(config));
+    installed->store = std::make_shared<Store>(db);
+    installed->gate = std::make_shared<Gate>(*installed->room);
+    installed->routes = std::make_shared<Routes>(installed->room);
+    installed->routes->add_to(router);
+    installed->scheduler = std::make_shared<Scheduler>(installed->room, installed->store, &metrics);
+    installed->scheduler->start(std::move(executor));
+    return installed;
+}
+
+}  // namespace marquee::queue

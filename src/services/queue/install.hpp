@@ -1,0 +1,44 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "http/router.hpp"
+#include "services/queue/gate.hpp"
+#include "services/queue/model.hpp"
+#include "services/queue/routes.hpp"
+#include "services/queue/scheduler.hpp"
+#include "services/queue/store.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee::db {
+class Pool;
+}
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::queue {
+
+/// The queue service as installed in one process; keep it alive as long as the server runs.
+struct Installed {
+    std::shared_ptr<WaitingRoom> room;
+    std::shared_ptr<Store> store;
+    std::shared_ptr<Gate> gate;  ///< booking and payment get gate->as_function() from app
+    std::shared_ptr<Routes> routes;
+    std::shared_ptr<Scheduler> scheduler;
+    ~Installed();
+};
+
+Settings settings_from(const core::Config& config);
+
+/// Adds the queue routes to `router` and starts the admission scheduler on `executor`. (Services may not
+/// include app/, so app's `install_queue(ServiceContext&)` calls this with the context's parts.)
+std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
+                                   core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
+                                   boost::asio::any_io_executor executor);
+
+}  // namespace marquee::queue

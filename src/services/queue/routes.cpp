@@ -1,0 +1,124 @@
+#include "services/queue/routes.hpp"
+
+#include <charconv>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/clock.hpp"
+#include "core/problem.hpp"
+#include "services/queue/token_rules.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee::queue {
+namespace {
+
+namespace asio = boost::asio;
+
+std::string rfc3339_from_ms(std::int64_t epoch_ms) {
+    return core::to_rfc3339(core::TimePoint(std::chrono::milliseconds(epoch_ms)));
+}
+
+/// The body every queue route answers with: the fields that make sense for the state.
+boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second) {
+    boost::json::object body{
+        {"token", status.token}, {"scheduleId", status.schedule_id}, {"state", to_string(status.state)}};
+    if (status.state == TokenState::Waiting) {
+        body["position"] = status.position;
+        body["etaSeconds"] = eta_seconds(status.position, admit_per_second);
+    } else if (status.state == TokenState::Active) {
+        body["expiresAt"] = rfc3339_from_ms(status.expires_at);
+    }
+    return body;
+}
+
+std::int64_t schedule_query(const http::Context& ctx) {
+    const std::optional<std::string> text = ctx.query("scheduleId");
+    if (!text || text->empty()) {
+        throw core::Problem::invalid_field("scheduleId", "The query parameter scheduleId is required.");
+    }
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), id);
+    if (ec != std::errc{} || end != text->data() + text->size() || id <= 0) {
+        throw core::Problem::invalid_field("scheduleId", "scheduleId must be a positive integer.");
+    }
+    return id;
+}
+
+core::Problem token_not_found(std::int64_t schedule_id) {
+    return core::Problem(
+        404, "queue-token-not-found", "Not found",
+        "You have no queue token for schedule " + std::to_string(schedule_id) + "; join the queue first.");
+}
+
+}  // namespace
+
+void Routes::add_to(http::Router& router) {
+    router.post("/api/v1/schedules/{scheduleId}/queue", [this](http::Context& ctx) { return join(ctx); });
+    router.get("/api/v1/queue/me", [this](http::Context& ctx) { return me(ctx); });
+    router.get("/api/v1/queue/me/events", [this](http::Context& ctx) { return events(ctx); });
+}
+
+// 201 with a new token; 200 with the same token when the user already holds a live (WAITING or ACTIVE) one.
+asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
+    const std::string user_id = ctx.user().user_id;
+    const std::int64_t schedule_id = ctx.id_param("scheduleId");
+    // TODO(queue): refuse unknown schedules (404) once catalog (issue 4) publishes a way to ask.
+    const Joined joined = co_await room_->join(user_id, schedule_id);
+    const boost::json::object body = to_json(joined.status, room_->settings().admit_per_second);
+    if (joined.created) {
+        co_return http::created(body, "/api/v1/queue/me?scheduleId=" + std::to_string(schedule_id));
+    }
+    co_return http::json(body);
+}
+
+// 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors).
+asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
+    const std::string user_id = ctx.user().user_id;
+    const std::int64_t schedule_id = schedule_query(ctx);
+    const std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
+    if (!status) throw token_not_found(schedule_id);
+    co_return http::json(to_json(*status, room_->settings().admit_per_second));
+}
+
+// Server-Sent Events: a `position` event every tick while WAITING, then one `admitted` (ACTIVE, with
+// expiresAt) or `ended` (EXPIRED or USED) event, and the stream ends. Each read counts as a poll.
+asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
+    const std::string user_id = ctx.user().user_id;
+    const std::int64_t schedule_id = schedule_query(ctx);
+    const std::optional<TokenStatus> first = co_await room_->find_status(user_id, schedule_id);
+    if (!first) throw token_not_found(schedule_id);
+    std::shared_ptr<WaitingRoom> room = room_;
+    co_return http::event_stream(
+        [room, user_id, schedule_id, first = *first](http::EventStream& stream) -> asio::awaitable<void> {
+            // By value: this coroutine runs after the handler has returned.
+            std::shared_ptr<WaitingRoom> r = room;
+            std::string user = user_id;
+            std::int64_t schedule = schedule_id;
+            TokenStatus status = first;
+            asio::steady_timer timer(co_await asio::this_coro::executor);
+            while (true) {
+                const unsigned rate = r->settings().admit_per_second;
+                const std::string data = boost::json::serialize(to_json(status, rate));
+                std::string event = "position";
+                if (status.state == TokenState::Active) event = "admitted";
+                if (is_ended(status.state)) event = "ended";
+                if (!co_await stream.send(event, data)) co_return;
+                if (status.state != TokenState::Waiting) co_return;
+                timer.expires_after(r->settings().tick);
+                co_await timer.async_wait(asio::use_awaitable);
+                if (!stream.open()) co_return;
+                std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
+                if (!next) co_return;
+                status = std::move(*next);
+            }
+        });
+}
+
+}  // namespace marquee::queue

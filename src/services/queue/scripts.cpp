@@ -1,0 +1,207 @@
+#include "services/queue/scripts.hpp"
+
+#include <string>
+
+namespace marquee::queue::scripts {
+namespace {
+
+// Shared by every script: the Redis clock in ms, the audit event, and ending a token (its keys then vanish
+// after the ended TTL; the user key only if it still points at this token).
+constexpr const char* kPrelude = R"lua(
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function audit(list, tk, id)
+  local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'seq', 'issued', 'admitted', 'expires', 'ended')
+  redis.call('RPUSH', list, cjson.encode({id = id, user = v[1], schedule = v[2], state = v[3], seq = v[4],
+    issued = v[5], admitted = v[6], expires = v[7], ended = v[8]}))
+end
+local function finish(prefix, list, id, state, now, ended_ttl)
+  local tk = prefix .. 'token:' .. id
+  redis.call('HSET', tk, 'state', state, 'ended', now)
+  redis.call('PEXPIRE', tk, ended_ttl)
+  local user = redis.call('HGET', tk, 'user')
+  if user then
+    local uk = prefix .. 'user:' .. user
+    if redis.call('GET', uk) == id then redis.call('PEXPIRE', uk, ended_ttl) end
+  end
+  audit(list, tk, id)
+end
+)lua";
+
+constexpr const char* kJoin = R"lua(
+local now = now_ms()
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local existing = redis.call('GET', KEYS[5])
+if existing then
+  local tk = ARGV[1] .. 'token:' .. existing
+  local state = redis.call('HGET', tk, 'state')
+  if state == 'WAITING' then
+    local rank = redis.call('ZRANK', KEYS[2], existing)
+    if rank then
+      redis.call('HSET', tk, 'seen', now)
+      redis.call('ZADD', KEYS[3], 'XX', now, existing)
+      return {0, existing, 'WAITING', rank + 1, 0, seq}
+    end
+  elseif state == 'ACTIVE' then
+    local expires = tonumber(redis.call('HGET', tk, 'expires'))
+    if expires > now then return {0, existing, 'ACTIVE', 0, expires, seq} end
+    redis.call('ZREM', KEYS[4], existing)
+    finish(ARGV[1], KEYS[6], existing, 'EXPIRED', now, ARGV[5])
+  end
+end
+seq = redis.call('INCR', KEYS[1])
+local id = ARGV[4]
+local tk = ARGV[1] .. 'token:' .. id
+redis.call('HSET', tk, 'user', ARGV[2], 'schedule', ARGV[3], 'state', 'WAITING', 'seq', seq, 'issued', now,
+  'seen', now)
+redis.call('ZADD', KEYS[2], seq, id)
+redis.call('ZADD', KEYS[3], now, id)
+redis.call('SET', KEYS[5], id)
+audit(KEYS[6], tk, id)
+return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq}
+)lua";
+
+constexpr const char* kStatus = R"lua(
+local id = redis.call('GET', KEYS[1])
+if not id then return {} end
+local tk = ARGV[1] .. 'token:' .. id
+local state = redis.call('HGET', tk, 'state')
+if not state then return {} end
+local now = now_ms()
+if state == 'WAITING' then
+  local rank = redis.call('ZRANK', KEYS[2], id)
+  if not rank then return {id, 'EXPIRED', 0, 0} end
+  redis.call('HSET', tk, 'seen', now)
+  redis.call('ZADD', KEYS[3], 'XX', now, id)
+  return {id, state, rank + 1, 0}
+elseif state == 'ACTIVE' then
+  local expires = tonumber(redis.call('HGET', tk, 'expires'))
+  if expires > now then return {id, state, 0, expires} end
+  redis.call('ZREM', KEYS[4], id)
+  finish(ARGV[1], KEYS[5], id, 'EXPIRED', now, ARGV[2])
+  return {id, 'EXPIRED', 0, 0}
+end
+return {id, state, 0, 0}
+)lua";
+
+constexpr const char* kCheck = R"lua(
+local id = ARGV[2]
+local tk = ARGV[1] .. 'token:' .. id
+local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires')
+if not v[3] or v[1] ~= ARGV[3] or v[2] ~= ARGV[4] then return {'INVALID', 0} end
+local now = now_ms()
+if v[3] == 'WAITING' then
+  local rank = redis.call('ZRANK', KEYS[1], id)
+  if rank then return {'WAITING', rank + 1} end
+  return {'ENDED', 0}
+elseif v[3] == 'ACTIVE' then
+  local expires = tonumber(v[4])
+  if expires <= now then
+    redis.call('ZREM', KEYS[2], id)
+    finish(ARGV[1], KEYS[3], id, 'EXPIRED', now, ARGV[6])
+    return {'ENDED', 0}
+  end
+  local ttl = tonumber(ARGV[5])
+  if ttl > 0 and now + ttl > expires then
+    expires = now + ttl
+    redis.call('HSET', tk, 'expires', expires)
+    redis.call('ZADD', KEYS[2], 'XX', expires, id)
+  end
+  return {'ACTIVE', expires}
+end
+return {'ENDED', 0}
+)lua";
+
+constexpr const char* kRelease = R"lua(
+local tk = ARGV[1] .. 'token:' .. ARGV[2]
+if redis.call('HGET', tk, 'state') ~= 'ACTIVE' then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[2])
+finish(ARGV[1], KEYS[2], ARGV[2], 'USED', now_ms(), ARGV[3])
+return 1
+)lua";
+
+// Admission is one script, so any number of schedulers running it at once can neither pass the maximum nor
+// admit one token twice (ZPOPMIN hands each token to exactly one call). The rate is a token bucket kept in
+// Redis (KEYS[5] = the time in ms up to which admissions are spent), shared by every scheduler process, so
+// two processes together still admit at the configured rate; at most `burst` accumulate while idle.
+constexpr const char* kAdmit = R"lua(
+local now = now_ms()
+local prefix = ARGV[1]
+local limit = tonumber(ARGV[8])
+local expired = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[3], id)
+  finish(prefix, KEYS[4], id, 'EXPIRED', now, ARGV[7])
+  expired = expired + 1
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[6]), 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  finish(prefix, KEYS[4], id, 'EXPIRED', now, ARGV[7])
+  expired = expired + 1
+end
+local per = 1000 / tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local spent = tonumber(redis.call('GET', KEYS[5]) or '0')
+if spent < now - burst * per then spent = now - burst * per end
+local allowance = math.floor((now - spent) / per)
+local room = tonumber(ARGV[4]) - redis.call('ZCARD', KEYS[3])
+local admitted = 0
+if allowance > 0 and room > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], math.min(allowance, room))
+  local expires = now + tonumber(ARGV[5])
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local tk = prefix .. 'token:' .. id
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZADD', KEYS[3], expires, id)
+    redis.call('HSET', tk, 'state', 'ACTIVE', 'admitted', now, 'expires', expires)
+    audit(KEYS[4], tk, id)
+    admitted = admitted + 1
+  end
+  spent = spent + admitted * per
+end
+redis.call('SET', KEYS[5], string.format('%.3f', spent), 'PX', 3600000)
+return {admitted, expired, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]),
+  tonumber(redis.call('GET', KEYS[6]) or '0')}
+)lua";
+
+constexpr const char* kForget = R"lua(
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+)lua";
+
+}  // namespace
+
+const redis::Script& join() {
+    static const redis::Script script(std::string(kPrelude) + kJoin);
+    return script;
+}
+const redis::Script& status() {
+    static const redis::Script script(std::string(kPrelude) + kStatus);
+    return script;
+}
+const redis::Script& check() {
+    static const redis::Script script(std::string(kPrelude) + kCheck);
+    return script;
+}
+const redis::Script& release() {
+    static const redis::Script script(std::string(kPrelude) + kRelease);
+    return script;
+}
+const redis::Script& admit() {
+    static const redis::Script script(std::string(kPrelude) + kAdmit);
+    return script;
+}
+const redis::Script& forget() {
+    static const redis::Script script(kForget);
+    return script;
+}
+
+}  // namespace marquee::queue::scripts

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "services/queue/model.hpp"
+
+namespace marquee::db {
+class Pool;
+}
+
+namespace marquee::queue {
+
+/// queue.queue_tokens, the audit copy of the tokens (Redis holds the live state).
+class Store {
+  public:
+    explicit Store(db::Pool& db) : db_(db) {}
+
+    /// Upserts the records in one statement; a row only ever moves forward (WAITING < ACTIVE <
+    /// USED|EXPIRED), so late, repeated or concurrent batches are harmless. Records of one token must be
+    /// merged first (see merge_batch).
+    boost::asio::awaitable<void> record(std::vector<AuditRecord> records);
+
+  private:
+    db::Pool& db_;
+};
+
+/// Folds events of the same token into one record each (one statement may not update a row twice).
+std::vector<AuditRecord> merge_batch(std::vector<AuditRecord> records);
+
+}  // namespace marquee::queue

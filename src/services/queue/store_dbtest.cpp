@@ -1,0 +1,77 @@
+#include "db/migrations.hpp"
+#include "db/pool.hpp"
+#include "services/queue/fixture_dbtest.hpp"
+#include "services/queue/scheduler.hpp"
+#include "services/queue/store.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee::queue {
+namespace {
+
+namespace asio = boost::asio;
+
+using namespace std::chrono_literals;
+using testing::test_settings;
+using testing::unique_schedule;
+using testing::unique_user;
+
+class QueueStoreDbTest : public testing::RedisTest {
+  protected:
+    void SetUp() override {
+        std::vector<std::string> services{"queue"};
+        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
+    }
+
+    std::string state_in_db(const std::string& token) {
+        const db::Result r =
+            run(db_.query("SELECT state FROM queue.queue_tokens WHERE id = $1::uuid", db::params(token)));
+        return r.empty() ? "" : r.get<std::string>(0, "state");
+    }
+
+    db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 2, 5s}};
+};
+
+TEST_F(QueueStoreDbTest, UpsertOnlyMovesForward) {
+    Store store(db_);
+    const auto id = new_token_id();
+    const auto user = unique_user();
+    const auto schedule = unique_schedule();
+    std::vector<AuditRecord> expired{{id, user, schedule, TokenState::Expired, 1, 1000, 2000, 3000, 4000}};
+    std::vector<AuditRecord> waiting{{id, user, schedule, TokenState::Waiting, 1, 1000, 0, 0, 0}};
+    run(store.record(expired));
+    run(store.record(waiting));  // late and stale: ignored
+    EXPECT_EQ(state_in_db(id), "EXPIRED");
+    const db::Result r =
+        run(db_.query("SELECT admitted_at IS NOT NULL AS admitted, ended_at IS NOT NULL AS ended, position "
+                      "FROM queue.queue_tokens WHERE id = $1::uuid",
+                      db::params(id)));
+    ASSERT_EQ(r.rows(), 1);
+    EXPECT_TRUE(r.get<bool>(0, "admitted"));
+    EXPECT_TRUE(r.get<bool>(0, "ended"));
+    EXPECT_EQ(r.get<std::int64_t>(0, "position"), 1);
+}
+
+TEST_F(QueueStoreDbTest, SchedulerAdmitsAndRecordsTheAuditInPostgres) {
+    auto room = std::make_shared<WaitingRoom>(redis_, test_settings(/*max_active=*/2));
+    auto store = std::make_shared<Store>(db_);
+    Scheduler scheduler(room, store, nullptr);
+    const auto schedule = unique_schedule();
+    std::vector<Joined> joined;
+    for (int i = 0; i < 3; ++i) joined.push_back(run(room->join(unique_user(), schedule)));
+
+    const TickReport report = run(scheduler.tick());
+    EXPECT_EQ(report.schedules, 1);
+    EXPECT_EQ(report.admitted, 2);
+    EXPECT_EQ(report.audited, 5) << "three joins, two admissions";
+    EXPECT_EQ(state_in_db(joined[0].status.token), "ACTIVE");
+    EXPECT_EQ(state_in_db(joined[1].status.token), "ACTIVE");
+    EXPECT_EQ(state_in_db(joined[2].status.token), "WAITING");
+
+    ASSERT_TRUE(run(room->release(schedule, joined[0].status.token)));
+    run(scheduler.tick());
+    EXPECT_EQ(state_in_db(joined[0].status.token), "USED");
+    EXPECT_EQ(state_in_db(joined[2].status.token), "ACTIVE") << "the freed slot went to the next in line";
+}
+
+}  // namespace
+}  // namespace marquee::queue

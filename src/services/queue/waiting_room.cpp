@@ -1,0 +1,185 @@
+#include "services/queue/waiting_room.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "redis/client.hpp"
+#include "redis/reply.hpp"
+#include "services/queue/scripts.hpp"
+#include "services/queue/token_id.hpp"
+#include "services/queue/token_rules.hpp"
+
+namespace marquee::queue {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::int64_t kExpiryBatch = 1000;
+
+std::int64_t integer_at(const std::vector<redis::Reply>& elements, std::size_t i) {
+    return elements.at(i).as_integer();
+}
+
+TokenState state_of(const redis::Reply& reply) {
+    const auto state = parse_state(reply.as_string());
+    if (!state) throw redis::CommandError("queue: unknown token state " + reply.as_string());
+    return *state;
+}
+
+std::string ms(std::chrono::milliseconds d) {
+    return std::to_string(d.count());
+}
+
+std::int64_t parse_int(const std::string& text) {
+    std::int64_t out = 0;
+    std::from_chars(text.data(), text.data() + text.size(), out);
+    return out;
+}
+
+}  // namespace
+
+WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings) : redis_(redis), settings_(settings) {}
+
+asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t schedule_id) {
+    const std::string prefix = key_prefix(schedule_id);
+    std::vector<std::string> keys{prefix + "seq",    prefix + "waiting",         prefix + "seen",
+                                  prefix + "active", prefix + "user:" + user_id, prefix + "audit"};
+    std::vector<std::string> args{prefix, user_id, std::to_string(schedule_id), new_token_id(),
+                                  ms(settings_.ended_ttl)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::join(), std::move(keys), std::move(args))).or_throw();
+    const auto& e = reply.elements();
+    Joined joined;
+    joined.created = integer_at(e, 0) == 1;
+    joined.status.token = e.at(1).as_string();
+    joined.status.schedule_id = schedule_id;
+    joined.status.state = state_of(e.at(2));
+    joined.status.position = integer_at(e, 3);
+    joined.status.expires_at = integer_at(e, 4);
+    // Make sure the scheduler scans this schedule. GT: the score (the arrival counter) only rises, which is
+    // what lets try_forget() tell whether a join came after the scheduler last saw the schedule empty.
+    std::vector<std::string> zadd{"ZADD", settings_.schedules_key, "GT", std::to_string(integer_at(e, 5)),
+                                  std::to_string(schedule_id)};
+    (co_await redis_.command(std::move(zadd))).or_throw();
+    co_return joined;
+}
+
+asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string user_id,
+                                                                     std::int64_t schedule_id) {
+    const std::string prefix = key_prefix(schedule_id);
+    std::vector<std::string> keys{prefix + "user:" + user_id, prefix + "waiting", prefix + "seen",
+                                  prefix + "active", prefix + "audit"};
+    std::vector<std::string> args{prefix, ms(settings_.ended_ttl)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::status(), std::move(keys), std::move(args))).or_throw();
+    const auto& e = reply.elements();
+    if (e.empty()) co_return std::nullopt;
+    TokenStatus status;
+    status.token = e.at(0).as_string();
+    status.schedule_id = schedule_id;
+    status.state = state_of(e.at(1));
+    status.position = integer_at(e, 2);
+    status.expires_at = integer_at(e, 3);
+    co_return status;
+}
+
+asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t schedule_id,
+                                              std::string token) {
+    const std::string prefix = key_prefix(schedule_id);
+    std::vector<std::string> keys{prefix + "waiting", prefix + "active", prefix + "audit"};
+    std::vector<std::string> args{prefix,
+                                  token,
+                                  user_id,
+                                  std::to_string(schedule_id),
+                                  ms(settings_.active_ttl),
+                                  ms(settings_.ended_ttl)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::check(), std::move(keys), std::move(args))).or_throw();
+    const auto& e = reply.elements();
+    const std::string& verdict = e.at(0).as_string();
+    GateCheck check;
+    if (verdict == "ACTIVE") {
+        check.outcome = GateOutcome::Active;
+        check.expires_at = integer_at(e, 1);
+    } else if (verdict == "WAITING") {
+        check.outcome = GateOutcome::Waiting;
+        check.position = integer_at(e, 1);
+    } else if (verdict == "ENDED") {
+        check.outcome = GateOutcome::Ended;
+    } else {
+        check.outcome = GateOutcome::Invalid;
+    }
+    co_return check;
+}
+
+asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string token) {
+    const std::string prefix = key_prefix(schedule_id);
+    std::vector<std::string> keys{prefix + "active", prefix + "audit"};
+    std::vector<std::string> args{prefix, token, ms(settings_.ended_ttl)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::release(), std::move(keys), std::move(args))).or_throw();
+    co_return reply.as_integer() == 1;
+}
+
+asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
+    const std::string prefix = key_prefix(schedule_id);
+    std::vector<std::string> keys{prefix + "waiting", prefix + "seen",        prefix + "active",
+                                  prefix + "audit",   prefix + "admit-clock", prefix + "seq"};
+    std::vector<std::string> args{prefix,
+                                  std::to_string(std::max(settings_.admit_per_second, 1u)),
+                                  std::to_string(burst_per_tick(settings_.admit_per_second, settings_.tick)),
+                                  std::to_string(settings_.max_active),
+                                  ms(settings_.active_ttl),
+                                  ms(settings_.waiting_ttl),
+                                  ms(settings_.ended_ttl),
+                                  std::to_string(kExpiryBatch)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::admit(), std::move(keys), std::move(args))).or_throw();
+    const auto& e = reply.elements();
+    AdmitStep step;
+    step.admitted = integer_at(e, 0);
+    step.expired = integer_at(e, 1);
+    step.waiting = integer_at(e, 2);
+    step.active = integer_at(e, 3);
+    step.sequence = integer_at(e, 4);
+    co_return step;
+}
+
+asio::awaitable<std::vector<std::int64_t>> WaitingRoom::schedules() {
+    std::vector<std::string> zrange{"ZRANGE", settings_.schedules_key, "0", "-1"};
+    const redis::Reply reply = (co_await redis_.command(std::move(zrange))).or_throw();
+    std::vector<std::int64_t> ids;
+    for (const auto& element : reply.elements()) {
+        const std::int64_t id = parse_int(element.as_string());
+        if (id > 0) ids.push_back(id);
+    }
+    co_return ids;
+}
+
+asio::awaitable<bool> WaitingRoom::try_forget(std::int64_t schedule_id, std::int64_t sequence) {
+    std::vector<std::string> keys{settings_.schedules_key};
+    std::vector<std::string> args{std::to_string(schedule_id), std::to_string(sequence)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::forget(), std::move(keys), std::move(args))).or_throw();
+    co_return reply.as_integer() == 1;
+}
+
+asio::awaitable<std::vector<std::string>> WaitingRoom::pop_audit(std::int64_t schedule_id, std::size_t max) {
+    std::vector<std::string> lpop{"LPOP", key_prefix(schedule_id) + "audit", std::to_string(max)};
+    const redis::Reply reply = (co_await redis_.command(std::move(lpop))).or_throw();
+    std::vector<std::string> events;
+    if (reply.is_nil()) co_return events;
+    for (const auto& element : reply.elements()) events.push_back(element.as_string());
+    co_return events;
+}
+
+asio::awaitable<void> WaitingRoom::push_back_audit(std::int64_t schedule_id,
+                                                   std::vector<std::string> events) {
+    if (events.empty()) co_return;
+    std::vector<std::string> args{"RPUSH", key_prefix(schedule_id) + "audit"};
+    for (auto& event : events) args.push_back(std::move(event));
+    (co_await redis_.command(std::move(args))).or_throw();
+}
+
+}  // namespace marquee::queue

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "services/queue/model.hpp"
+
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::queue {
+
+/// The waiting room's live state in Redis (docs/architecture.md lists the keys): every step that changes a
+/// token is one Lua script (scripts.hpp), so any number of queue processes may call these at once.
+/// Redis down or slow: core::Problem::unavailable("redis") from the client. Thread-safe.
+class WaitingRoom {
+  public:
+    WaitingRoom(redis::Client& redis, Settings settings);
+
+    const Settings& settings() const noexcept { return settings_; }
+
+    /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
+    boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
+    /// The user's latest token for the schedule as it is now; nullopt if they never joined (or its keys
+    /// have vanished, a day after it ended). Reading a WAITING token counts as polling it.
+    boost::asio::awaitable<std::optional<TokenStatus>> find_status(std::string user_id,
+                                                                   std::int64_t schedule_id);
+    /// Whether `token` (canonical form) is ACTIVE for this user and schedule. An ACTIVE token's idle expiry
+    /// slides to now + active TTL on every check that passes.
+    boost::asio::awaitable<GateCheck> check(std::string user_id, std::int64_t schedule_id, std::string token);
+    /// ACTIVE -> USED, freeing the slot at once (a finished purchase). False if the token was not ACTIVE.
+    boost::asio::awaitable<bool> release(std::int64_t schedule_id, std::string token);
+
+    /// One admission step for one schedule (expire, then admit within rate and maximum).
+    boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id);
+    /// The schedules that have (or recently had) waiting or active tokens.
+    boost::asio::awaitable<std::vector<std::int64_t>> schedules();
+    /// Drops the schedule from the scan set unless a join has happened since `sequence` was read.
+    boost::asio::awaitable<bool> try_forget(std::int64_t schedule_id, std::int64_t sequence);
+
+    /// Takes up to `max` audit events of the schedule (each exactly once, across processes).
+    boost::asio::awaitable<std::vector<std::string>> pop_audit(std::int64_t schedule_id, std::size_t max);
+    /// Puts events back (after the database refused them for a while).
+    boost::asio::awaitable<void> push_back_audit(std::int64_t schedule_id, std::vector<std::string> events);
+
+  private:
+    redis::Client& redis_;
+    Settings settings_;
+};
+
+}  // namespace marquee::queue
