@@ -1,0 +1,80 @@
+#include "services/catalog/availability.hpp"
+
+#include <fmt/format.h>
+
+#include "redis/client.hpp"
+#include "redis/script.hpp"
+
+namespace marquee::catalog {
+namespace {
+
+namespace asio = boost::asio;
+
+// KEYS: taken, sold, version. ARGV: state (0 available, 1 held, 2 sold), then seat indexes.
+const redis::Script kMark(R"lua(
+local state = tonumber(ARGV[1])
+local taken = state > 0 and 1 or 0
+local sold = state == 2 and 1 or 0
+local changed = false
+for i = 2, #ARGV do
+  local index = tonumber(ARGV[i])
+  if redis.call('SETBIT', KEYS[1], index, taken) ~= taken then changed = true end
+  if redis.call('SETBIT', KEYS[2], index, sold) ~= sold then changed = true end
+end
+if changed then return redis.call('INCR', KEYS[3]) end
+return tonumber(redis.call('GET', KEYS[3]) or '0')
+)lua");
+
+int state_code(SeatState state) {
+    switch (state) {
+        case SeatState::Available:
+            return 0;
+        case SeatState::Held:
+            return 1;
+        case SeatState::Sold:
+            return 2;
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::string AvailabilityBitset::taken_key(std::int64_t schedule_id) {
+    return fmt::format("catalog:availability:{{{}}}", schedule_id);
+}
+std::string AvailabilityBitset::sold_key(std::int64_t schedule_id) {
+    return fmt::format("catalog:availability:{{{}}}:sold", schedule_id);
+}
+std::string AvailabilityBitset::version_key(std::int64_t schedule_id) {
+    return fmt::format("catalog:availability:{{{}}}:version", schedule_id);
+}
+
+asio::awaitable<std::int64_t> AvailabilityBitset::mark(std::int64_t schedule_id,
+                                                       std::vector<std::int32_t> seat_indexes,
+                                                       SeatState state) {
+    std::vector<std::string> keys{taken_key(schedule_id), sold_key(schedule_id), version_key(schedule_id)};
+    std::vector<std::string> args{std::to_string(state_code(state))};
+    for (const std::int32_t index : seat_indexes) args.push_back(std::to_string(index));
+    const redis::Reply reply = co_await redis_.eval(kMark, std::move(keys), std::move(args));
+    co_return reply.or_throw().as_integer();
+}
+
+asio::awaitable<Availability> AvailabilityBitset::read(std::int64_t schedule_id) {
+    const redis::Reply reply = co_await redis_.command("MGET", version_key(schedule_id),
+                                                       taken_key(schedule_id), sold_key(schedule_id));
+    const auto& values = reply.or_throw().elements();
+    Availability availability;
+    if (values.size() == 3) {
+        if (!values[0].is_nil()) availability.version = std::stoll(values[0].as_string());
+        if (!values[1].is_nil()) availability.taken = values[1].as_string();
+        if (!values[2].is_nil()) availability.sold = values[2].as_string();
+    }
+    co_return availability;
+}
+
+asio::awaitable<void> AvailabilityBitset::reset(std::int64_t schedule_id) {
+    std::vector<std::string> keys{taken_key(schedule_id), sold_key(schedule_id), version_key(schedule_id)};
+    co_await redis_.del(std::move(keys));
+}
+
+}  // namespace marquee::catalog

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "services/catalog/model.hpp"
+
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::catalog {
+
+/// The availability view of each schedule in Redis: a `taken` bitmap (HELD or SOLD), a `sold` bitmap and a
+/// version counter, all under the hash tag {schedule} so one script updates them together.
+/// It is a view fed by booking's seat events, never the truth: booking's unique index refuses a double
+/// sale whatever this says (docs/decisions/0007-catalog-cache-and-availability.md).
+class AvailabilityBitset {
+  public:
+    explicit AvailabilityBitset(redis::Client& redis) : redis_(redis) {}
+
+    /// Sets the seats' state; bumps the version once if any bit changed (idempotent: repeating an event
+    /// changes nothing). Returns the version after the change.
+    boost::asio::awaitable<std::int64_t> mark(std::int64_t schedule_id,
+                                              std::vector<std::int32_t> seat_indexes, SeatState state);
+    /// Both bitmaps and the version, read atomically (one MGET). Missing keys read as version 0, all free.
+    boost::asio::awaitable<Availability> read(std::int64_t schedule_id);
+    /// Removes the schedule's bitmaps and version (tests and a rebuilt layout).
+    boost::asio::awaitable<void> reset(std::int64_t schedule_id);
+
+    static std::string taken_key(std::int64_t schedule_id);
+    static std::string sold_key(std::int64_t schedule_id);
+    static std::string version_key(std::int64_t schedule_id);
+
+  private:
+    redis::Client& redis_;
+};
+
+}  // namespace marquee::catalog

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include "services/catalog/availability.hpp"
+#include "services/catalog/cache.hpp"
+#include "services/catalog/model.hpp"
+#include "services/catalog/single_flight.hpp"
+#include "services/catalog/store.hpp"
+
+namespace marquee::core {
+class MetricsRegistry;
+}
+namespace marquee::db {
+class Pool;
+}
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::catalog {
+
+struct CatalogSettings {
+    /// Concert and schedule documents in Redis; also the staleness bound after a lost invalidation.
+    std::chrono::milliseconds document_ttl{std::chrono::minutes(5)};
+    /// Seat maps in Redis (a layout never changes once created, so this only frees memory).
+    std::chrono::milliseconds seat_map_ttl{std::chrono::hours(6)};
+    /// How often an availability event stream looks at the version (one MGET per stream per period).
+    std::chrono::milliseconds availability_poll{std::chrono::milliseconds(500)};
+    /// An idle event stream sends a comment line after this long, so proxies keep it open.
+    std::chrono::milliseconds stream_heartbeat{std::chrono::seconds(15)};
+};
+
+struct ConcertPage {
+    std::vector<Concert> items;
+    std::optional<std::int64_t> next_after;  ///< the last id, when more may follow
+};
+
+struct SeatPage {
+    std::shared_ptr<const SeatMap> map;
+    std::vector<std::pair<std::size_t, SeatState>> items;  ///< positions in map->seats, with their state
+    std::optional<std::int32_t> next_after;                ///< the last seat index, when more may follow
+};
+
+struct AvailabilityView {
+    std::int64_t version = 0;
+    std::int32_t seat_count = 0;
+    std::string taken;  ///< exactly ceil(seat_count / 8) bytes
+};
+
+/// The catalog's rules: cache-aside reads with single-flight per key, the seat-map / availability split,
+/// and admin creation with invalidation. See docs/decisions/0007-catalog-cache-and-availability.md.
+class Service {
+  public:
+    Service(db::Pool& db, redis::Client& redis, core::MetricsRegistry& metrics,
+            CatalogSettings settings = {});
+
+    boost::asio::awaitable<ConcertPage> list_concerts(std::optional<std::int64_t> after, int limit);
+    /// The concert's JSON document (cached); 404 when unknown.
+    boost::asio::awaitable<std::string> concert(std::int64_t id);
+    /// The concert's schedules (cached) with live `availableSeats` per zone and schedule; 404 when unknown.
+    boost::asio::awaitable<boost::json::array> schedules(std::int64_t concert_id);
+    /// The static seat map: in-process, then Redis, then PostgreSQL (one load per key at a time); 404.
+    boost::asio::awaitable<std::shared_ptr<const SeatMap>> seat_map(std::int64_t schedule_id);
+    /// The seat map if this process already holds it (answers If-None-Match without any I/O).
+    std::shared_ptr<const SeatMap> seat_map_in_memory(std::int64_t schedule_id) const;
+    boost::asio::awaitable<AvailabilityView> availability(std::int64_t schedule_id);
+    /// `zone` is a zone id or name of this schedule (400 naming `zone` otherwise).
+    boost::asio::awaitable<SeatPage> seats(std::int64_t schedule_id, std::optional<std::string> zone,
+                                           std::optional<std::int32_t> after, int limit);
+
+    boost::asio::awaitable<Concert> create_concert(NewConcert concert);
+    boost::asio::awaitable<Schedule> create_schedule(std::int64_t concert_id, NewSchedule schedule);
+    /// Creates zones and seats in one transaction; 404, 409 `layout-exists`. Invalidates the caches.
+    boost::asio::awaitable<std::shared_ptr<const SeatMap>> create_layout(std::int64_t schedule_id,
+                                                                         std::vector<ZoneLayout> zones);
+
+    const CatalogSettings& settings() const noexcept { return settings_; }
+    Store& store() noexcept { return store_; }
+    AvailabilityBitset& bitset() noexcept { return bitset_; }
+
+    static std::string concert_key(std::int64_t id);
+    static std::string schedules_key(std::int64_t concert_id);
+    static std::string seat_map_key(std::int64_t schedule_id);
+
+  private:
+    boost::asio::awaitable<std::string> load_concert(std::int64_t id);
+    boost::asio::awaitable<std::string> load_schedules(std::int64_t concert_id);
+    boost::asio::awaitable<std::shared_ptr<const SeatMap>> load_seat_map(std::int64_t schedule_id);
+
+    Store store_;
+    DocumentCache cache_;
+    AvailabilityBitset bitset_;
+    CatalogSettings settings_;
+    SingleFlight<std::string> documents_;
+    SingleFlight<std::shared_ptr<const SeatMap>> seat_maps_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::int64_t, std::shared_ptr<const SeatMap>> in_memory_;
+};
+
+}  // namespace marquee::catalog
