@@ -1,0 +1,45 @@
+#include "services/wallet/charge_rules.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "core/problem.hpp"
+
+namespace marquee::wallet {
+namespace {
+
+std::string field_of_problem(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const core::Problem& p) {
+        return std::string(p.extensions().at("field").as_string());
+    }
+    return "no problem";
+}
+
+TEST(ChargeRules, AmountMustBeAnIntegerInRange) {
+    EXPECT_EQ(charge_amount(boost::json::parse(R"({"amount":5000})").as_object()), 5000);
+    for (const char* body : {R"({})", R"({"amount":"5000"})", R"({"amount":50.5})", R"({"amount":999})",
+                             R"({"amount":10000001})", R"({"amount":-1000})", R"({"amount":null})"}) {
+        EXPECT_EQ(field_of_problem([&] { (void)charge_amount(boost::json::parse(body).as_object()); }),
+                  "amount")
+            << body;
+    }
+}
+
+TEST(ChargeRules, IdempotencyKeyIsRequiredAndVisibleAscii) {
+    EXPECT_EQ(idempotency_key("abc-123"), "abc-123");
+    EXPECT_EQ(field_of_problem([] { (void)idempotency_key(std::nullopt); }), "Idempotency-Key");
+    EXPECT_EQ(field_of_problem([] { (void)idempotency_key(""); }), "Idempotency-Key");
+    EXPECT_EQ(field_of_problem([] { (void)idempotency_key("has space"); }), "Idempotency-Key");
+    EXPECT_EQ(field_of_problem([] { (void)idempotency_key(std::string(256, 'k')); }), "Idempotency-Key");
+}
+
+TEST(ChargeRules, RequestHashTellsAmountsApart) {
+    EXPECT_EQ(charge_request_hash(5000), charge_request_hash(5000));
+    EXPECT_NE(charge_request_hash(5000), charge_request_hash(5001));
+    EXPECT_EQ(charge_request_hash(5000).size(), 64u);
+}
+
+}  // namespace
+}  // namespace marquee::wallet

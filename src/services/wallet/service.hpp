@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "core/metrics.hpp"
+#include "payment_gateway/client.hpp"
+#include "services/wallet/store.hpp"
+
+namespace marquee::wallet {
+
+struct ServiceOptions {
+    /// A PENDING charge younger than this is left alone by recovery: the request that made it may still be
+    /// waiting on the gateway (attempts × call timeout + backoff, and a final ask-by-key, stay well below
+    /// it).
+    std::chrono::seconds recovery_age{60};
+    std::chrono::seconds recovery_lease{30};
+    std::chrono::milliseconds recovery_period{5000};
+};
+
+/// The wallet's rules: charges through the payment gateway, exactly once per Idempotency-Key, never keeping
+/// money the wallet did not credit; and the recovery job that finishes charges whose answer was lost.
+class Service {
+  public:
+    Service(Store& store, payment_gateway::Client& gateway, core::MetricsRegistry& metrics,
+            ServiceOptions options);
+
+    boost::asio::awaitable<ChargeOutcome> charge(std::string user_id, std::string idempotency_key,
+                                                 std::int64_t amount);
+    boost::asio::awaitable<WalletView> view(std::string user_id);
+    /// One recovery pass: asks the gateway about each claimed PENDING charge and applies the answer.
+    /// Returns how many charges it finished.
+    boost::asio::awaitable<int> recover_pending();
+    /// Runs recover_pending() every recovery_period until the executor stops.
+    boost::asio::awaitable<void> run_recovery();
+
+  private:
+    /// Applies the gateway's answer to a PENDING charge. Unknown leaves it PENDING for recovery.
+    boost::asio::awaitable<void> settle(std::string charge_id, payment_gateway::Charge answer);
+
+    Store& store_;
+    payment_gateway::Client& gateway_;
+    ServiceOptions options_;
+    core::Family<core::Counter>& outcomes_;
+};
+
+}  // namespace marquee::wallet

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "db/pool.hpp"
+#include "services/wallet/model.hpp"
+
+namespace marquee::wallet {
+
+/// Wallet's SQL, as named queries. Money moves only through the wallet.apply() family of SQL functions.
+class Store {
+  public:
+    explicit Store(db::Pool& pool) : pool_(pool) {}
+
+    /// Records a PENDING charge for (user, key), or returns the one already recorded under that key
+    /// (second: whether this call created it).
+    boost::asio::awaitable<std::pair<Charge, bool>> begin_charge(std::string user_id, std::string key,
+                                                                 std::string request_hash,
+                                                                 std::int64_t amount);
+    /// The user's own charge; another user's is nullopt (no existence leak).
+    boost::asio::awaitable<std::optional<Charge>> find_charge(std::string user_id, std::string charge_id);
+    boost::asio::awaitable<Charge> get_charge(std::string charge_id);
+
+    enum class Applied { Credited, AlreadyApproved, WasFailed };
+    /// PENDING → APPROVED and the credit with its ledger row, in one transaction. WasFailed: the charge had
+    /// been marked FAILED meanwhile, so the caller must refund the gateway (money is never kept uncredited).
+    boost::asio::awaitable<Applied> approve_charge(std::string charge_id, std::string pg_transaction_id);
+    /// PENDING → FAILED; a charge already final keeps its state.
+    boost::asio::awaitable<void> fail_charge(std::string charge_id, std::string pg_status,
+                                             std::string failure_code);
+    /// Claims up to `limit` PENDING charges older than `age` for a recovery pass (a lease, not a transaction:
+    /// the gateway is asked outside any transaction). Safe with several replicas.
+    boost::asio::awaitable<std::vector<std::string>> claim_pending(std::chrono::seconds age,
+                                                                   std::chrono::seconds lease, int limit);
+
+    boost::asio::awaitable<WalletView> view(std::string user_id, int recent);
+    boost::asio::awaitable<std::int64_t> balance(std::string user_id);
+
+  private:
+    db::Pool& pool_;
+};
+
+}  // namespace marquee::wallet

@@ -1,0 +1,239 @@
+// The wallet against the real PostgreSQL and the payment-gateway simulator (served in-process on loopback).
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "core/log.hpp"
+#include "core/problem.hpp"
+#include "db/migrations.hpp"
+#include "http/server.hpp"
+#include "local_services.hpp"
+#include "pg_sim/routes.hpp"
+#include "services/wallet/charge_rules.hpp"
+#include "services/wallet/service.hpp"
+
+namespace marquee::wallet {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class WalletDbTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        core::init_logging(core::LogLevel::Error);
+        routes_.add_to(router_);
+        http::ServerOptions options;
+        options.port = 0;
+        server_ = std::make_unique<http::Server>(ioc_, options, router_, metrics_);
+        const auto port = server_->listen();
+        server_->start();
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+        pool_ = std::make_unique<db::Pool>(ioc_.get_executor(),
+                                           db::PoolOptions{.url = test::database_url(), .size = 8});
+        run(db::migrate(*pool_, std::string(MARQUEE_SOURCE_DIR) + "/migrations", {"wallet"}));
+        payment_gateway::ClientOptions gateway_options;
+        gateway_options.url = "http://127.0.0.1:" + std::to_string(port);
+        gateway_options.call_timeout = 200ms;
+        gateway_options.backoff = 1ms;
+        gateway_ = std::make_unique<payment_gateway::Client>(ioc_.get_executor(), gateway_options);
+        store_ = std::make_unique<Store>(*pool_);
+        ServiceOptions service_options;
+        // Other test processes run beside this one with their own simulator: recovery here only touches
+        // charges older than any of theirs (the recovery test backdates its own).
+        service_options.recovery_age = 1800s;
+        service_ = std::make_unique<Service>(*store_, *gateway_, metrics_, service_options);
+    }
+
+    void TearDown() override {
+        service_.reset();
+        store_.reset();
+        gateway_.reset();
+        pool_.reset();
+        work_.reset();
+        ioc_.stop();
+        for (auto& t : threads_) t.join();
+    }
+
+    template <typename T>
+    T run(asio::awaitable<T> work) {
+        return asio::co_spawn(ioc_, std::move(work), asio::use_future).get();
+    }
+
+    std::string new_user() {
+        return run(pool_->query("SELECT gen_random_uuid()::text AS id")).template get<std::string>(0, "id");
+    }
+
+    std::int64_t scalar(const std::string& sql, const std::string& user) {
+        return run(pool_->query(sql, db::params(user))).template get<std::int64_t>(0, 0);
+    }
+    std::int64_t balance(const std::string& user) { return scalar("SELECT wallet.balance($1::uuid)", user); }
+    std::int64_t ledger_sum(const std::string& user) {
+        return scalar(
+            "SELECT coalesce(sum(l.amount), 0)::bigint FROM wallet.ledger l JOIN wallet.wallets w ON w.id = "
+            "l.wallet_id WHERE w.user_id = $1::uuid",
+            user);
+    }
+
+    ChargeOutcome charge(const std::string& user, const std::string& key, std::int64_t amount) {
+        return run(service_->charge(user, key, amount));
+    }
+
+    asio::io_context ioc_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
+    std::vector<std::thread> threads_;
+    core::SystemClock clock_;
+    pg_sim::Gateway pg_{{}, 11, clock_};
+    pg_sim::Routes routes_{pg_};
+    http::Router router_;
+    core::MetricsRegistry metrics_;
+    std::unique_ptr<http::Server> server_;
+    std::unique_ptr<db::Pool> pool_;
+    std::unique_ptr<payment_gateway::Client> gateway_;
+    std::unique_ptr<Store> store_;
+    std::unique_ptr<Service> service_;
+};
+
+TEST_F(WalletDbTest, ApprovedChargeCreditsOnceAndReplaysByKey) {
+    const auto user = new_user();
+    const auto first = charge(user, "top-up-1", 50'000);
+    EXPECT_EQ(first.charge.state, "APPROVED");
+    EXPECT_EQ(first.balance, 50'000);
+    EXPECT_FALSE(first.replayed);
+    const auto again = charge(user, "top-up-1", 50'000);
+    EXPECT_TRUE(again.replayed);
+    EXPECT_EQ(again.charge.id, first.charge.id);
+    EXPECT_EQ(balance(user), 50'000);
+    EXPECT_EQ(ledger_sum(user), 50'000);
+    EXPECT_EQ(pg_.stats().approved, 1u);
+}
+
+TEST_F(WalletDbTest, SameKeyWithAnotherAmountIs409) {
+    const auto user = new_user();
+    (void)charge(user, "k", 10'000);
+    try {
+        (void)charge(user, "k", 20'000);
+        FAIL();
+    } catch (const core::Problem& p) {
+        EXPECT_EQ(p.status(), 409);
+        EXPECT_EQ(p.type(), "idempotency-key-reused");
+    }
+    EXPECT_EQ(balance(user), 10'000);
+}
+
+TEST_F(WalletDbTest, DeclinedChargeMovesNothing) {
+    pg_.set_faults({.decline_rate = 1});
+    const auto user = new_user();
+    const auto outcome = charge(user, "k", 10'000);
+    EXPECT_EQ(outcome.charge.state, "FAILED");
+    EXPECT_EQ(outcome.charge.pg_status, "DECLINED");
+    EXPECT_EQ(balance(user), 0);
+}
+
+TEST_F(WalletDbTest, GatewayDownFailsTheChargeWithNothingMoved) {
+    pg_.set_faults({.down = true});
+    const auto user = new_user();
+    const auto outcome = charge(user, "k", 10'000);
+    EXPECT_EQ(outcome.charge.state, "FAILED");
+    EXPECT_EQ(outcome.charge.failure_code, "PG_UNAVAILABLE");
+    EXPECT_EQ(balance(user), 0);
+    EXPECT_EQ(pg_.stats().approved, 0u);
+}
+
+TEST_F(WalletDbTest, LostAnswerIsCreditedOnce) {
+    pg_.set_faults({.lost_rate = 1, .hang = 1000ms});
+    const auto user = new_user();
+    const auto outcome = charge(user, "k", 30'000);
+    EXPECT_EQ(outcome.charge.state, "APPROVED");
+    EXPECT_EQ(balance(user), 30'000);
+    EXPECT_EQ(pg_.stats().approved_amount, 30'000);
+}
+
+TEST_F(WalletDbTest, RecoveryFinishesAChargeLeftPendingByACrash) {
+    // A crash between the gateway's approval and our credit: the row is PENDING, the gateway holds the money.
+    const auto user = new_user();
+    auto [pending, created] = run(store_->begin_charge(user, "crashed", charge_request_hash(40'000), 40'000));
+    ASSERT_TRUE(created);
+    ASSERT_EQ(pg_.approve(pending.id, "charge-" + pending.id, 40'000).outcome, pg_sim::Outcome::Answer);
+    // And one the gateway never saw: recovery must fail it, not credit it.
+    auto [never, created2] = run(store_->begin_charge(user, "never-sent", charge_request_hash(5'000), 5'000));
+    ASSERT_TRUE(created2);
+
+    run(pool_->query(
+        "UPDATE wallet.charges SET created_at = now() - interval '1 hour' WHERE id IN ($1::uuid, $2::uuid)",
+        db::params(pending.id, never.id)));
+    EXPECT_GE(run(service_->recover_pending()), 2);
+    EXPECT_EQ(run(store_->get_charge(pending.id)).state, "APPROVED");
+    EXPECT_EQ(run(store_->get_charge(never.id)).state, "FAILED");
+    EXPECT_EQ(balance(user), 40'000);
+    EXPECT_EQ(ledger_sum(user), 40'000);
+    (void)run(service_->recover_pending());  // a second pass finds them final: nothing is applied twice
+    EXPECT_EQ(run(store_->get_charge(pending.id)).state, "APPROVED");
+    EXPECT_EQ(balance(user), 40'000);
+    EXPECT_EQ(ledger_sum(user), 40'000);
+}
+
+TEST_F(WalletDbTest, TwoHundredConcurrentDebitsNeverGoNegative) {
+    const auto user = new_user();
+    (void)charge(user, "seed", 10'000);
+    // 200 debits of 100 against 10,000: exactly 100 succeed, whatever the interleaving.
+    std::vector<std::future<std::string>> debits;
+    for (int i = 0; i < 200; ++i) {
+        const std::string key = "payment:" + std::to_string(i);
+        debits.push_back(asio::co_spawn(
+            ioc_,
+            [this, user, key]() -> asio::awaitable<std::string> {
+                auto r = co_await pool_->query(
+                    "SELECT outcome FROM wallet.debit($1::uuid, 100, $2, gen_random_uuid())",
+                    db::params(user, key));
+                co_return r.get<std::string>(0, "outcome");
+            },
+            asio::use_future));
+    }
+    int debited = 0, insufficient = 0;
+    for (auto& d : debits) {
+        const auto outcome = d.get();
+        if (outcome == "DEBITED") ++debited;
+        if (outcome == "INSUFFICIENT") ++insufficient;
+    }
+    EXPECT_EQ(debited, 100);
+    EXPECT_EQ(insufficient, 100);
+    EXPECT_EQ(balance(user), 0);
+    EXPECT_EQ(ledger_sum(user), 0);
+}
+
+TEST_F(WalletDbTest, DebitAndRefundAreIdempotentByKey) {
+    const auto user = new_user();
+    (void)charge(user, "seed", 10'000);
+    const auto debit = [&] {
+        return run(
+            pool_->query("SELECT outcome, balance FROM wallet.debit($1::uuid, 3000, 'payment:p1', "
+                         "'00000000-0000-0000-0000-000000000001')",
+                         db::params(user)));
+    };
+    EXPECT_EQ(debit().get<std::string>(0, "outcome"), "DEBITED");
+    const auto again = debit();
+    EXPECT_EQ(again.get<std::string>(0, "outcome"), "ALREADY_APPLIED");
+    EXPECT_EQ(again.get<std::int64_t>(0, "balance"), 7'000);
+    const auto refund =
+        run(pool_->query("SELECT outcome FROM wallet.refund($1::uuid, 3000, 'refund:p1', "
+                         "'00000000-0000-0000-0000-000000000001')",
+                         db::params(user)));
+    EXPECT_EQ(refund.get<std::string>(0, "outcome"), "APPLIED");
+    EXPECT_EQ(balance(user), 10'000);
+    EXPECT_EQ(ledger_sum(user), 10'000);
+}
+
+TEST_F(WalletDbTest, TheDatabaseRefusesANegativeBalanceByItself) {
+    const auto user = new_user();
+    (void)charge(user, "seed", 1'000);
+    EXPECT_THROW(run(pool_->query("UPDATE wallet.wallets SET balance = -1 WHERE user_id = $1::uuid",
+                                  db::params(user))),
+                 db::SqlError);
+}
+
+}  // namespace
+}  // namespace marquee::wallet
