@@ -17,7 +17,7 @@ MQ_LOCAL=$MQ_ROOT/.local
 MQ_RUN=$MQ_LOCAL/run
 MQ_LOGS=$MQ_LOCAL/logs
 MQ_ENV_FILE=$MQ_LOCAL/env
-MQ_BUILD=$MQ_ROOT/build
+MQ_BUILD=${MARQUEE_BUILD_DIR:-$MQ_ROOT/build}
 MQ_PG_BIN=/usr/lib/postgresql/15/bin
 MQ_PGSIM_BIN=$MQ_BUILD/src/pg_sim/pg-sim
 # Seconds any one process may take to come up or to stop before we give up on it.
@@ -328,9 +328,21 @@ env_line() {
   fi
 }
 
+# ensure_jwt_keys: a local Ed25519 key pair for access tokens (auth signs, every service verifies), made
+# once under .local/keys and kept, so tokens stay valid across restarts.
+ensure_jwt_keys() {
+  local dir=$MQ_LOCAL/keys
+  mkdir -p "$dir"
+  if [[ ! -s $dir/jwt-k1.pem || ! -s $dir/jwt-k1.pub.pem ]]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/jwt-k1.pem") || die "cannot generate the JWT key"
+    openssl pkey -in "$dir/jwt-k1.pem" -pubout -out "$dir/jwt-k1.pub.pem" || die "cannot write the JWT public key"
+  fi
+}
+
 # write_env: writes .local/env from the running services (atomically: tests may be reading it).
 write_env() {
   local pg redis nats http
+  ensure_jwt_keys
   pg=$(service_port postgres)
   redis=$(service_port redis)
   nats=$(service_port nats)
@@ -348,7 +360,14 @@ write_env() {
     env_line MARQUEE_HTTP_PORT "$http"
     env_line MARQUEE_MIGRATIONS_DIR "$MQ_ROOT/migrations"
     env_line MARQUEE_OPENAPI_PATH "$MQ_ROOT/api/openapi.yaml"
-    if is_running pg-sim; then env_line MARQUEE_PGSIM_URL "http://127.0.0.1:$(service_port pg-sim)"; fi
+    env_line MARQUEE_JWT_PRIVATE_KEY_FILE "$MQ_LOCAL/keys/jwt-k1.pem"
+    env_line MARQUEE_JWT_KEY_ID k1
+    env_line MARQUEE_JWT_PUBLIC_KEYS "k1=$MQ_LOCAL/keys/jwt-k1.pub.pem"
+    if is_running pg-sim; then
+      env_line MARQUEE_PGSIM_URL "http://127.0.0.1:$(service_port pg-sim)"
+      # What Marquee's payment-gateway client calls; in production this names the real gateway.
+      env_line MARQUEE_PAYMENT_GATEWAY_URL "http://127.0.0.1:$(service_port pg-sim)"
+    fi
   } >"$MQ_ENV_FILE.tmp"
   mv -f "$MQ_ENV_FILE.tmp" "$MQ_ENV_FILE"
 }
@@ -367,7 +386,7 @@ start_services() {
 
 load_env() {
   # Optional line: a value exported by an older env file must not outlive the service it named.
-  unset MARQUEE_PGSIM_URL
+  unset MARQUEE_PGSIM_URL MARQUEE_PAYMENT_GATEWAY_URL
   # shellcheck source=/dev/null
   source "$MQ_ENV_FILE"
 }

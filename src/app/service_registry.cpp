@@ -4,15 +4,40 @@
 
 #include "db/pool.hpp"
 #include "redis/client.hpp"
+#include "services/auth/install.hpp"
+#include "services/catalog/install.hpp"
+#include "services/queue/install.hpp"
+#include "services/wallet/install.hpp"
 
 namespace marquee::app {
 
+namespace {
+
+void install_auth(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(auth::install(ctx.config, ctx.router, ctx.db, ctx.redis));
+}
+
+void install_queue(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(
+        queue::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis, ctx.executor));
+}
+
+void install_catalog(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(catalog::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis));
+}
+
+void install_wallet(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(wallet::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.executor));
+}
+
+}  // namespace
+
 const std::vector<ServiceEntry>& service_entries() {
     static const std::vector<ServiceEntry> kEntries = {
-        {"auth", "issue 3", nullptr},
-        {"queue", "issue 3", nullptr},
-        {"catalog", "issue 4", nullptr},
-        {"wallet", "issue 5", nullptr},
+        {"auth", "issue 3", install_auth},
+        {"queue", "issue 3", install_queue},
+        {"catalog", "issue 4", install_catalog},
+        {"wallet", "issue 5", install_wallet},
         {"booking", "issue 5", nullptr},
         {"payment", "issue 5", nullptr},
         {"gateway", "deploy/k8s (issue 8)", nullptr},

@@ -21,6 +21,8 @@ struct Client::Attempt {
     Kind kind = Kind::NotSent;
     http::ClientResponse response;
     std::string detail;
+    /// Set by call_with_retries: some attempt may have been acted on without an answer saying so.
+    bool maybe_delivered = false;
 };
 
 namespace {
@@ -113,100 +115,85 @@ asio::awaitable<void> back_off(std::chrono::milliseconds base, int attempt) {
 
 }  // namespace
 
+asio::awaitable<Client::Attempt> Client::call_with_retries(std::string method, std::string target,
+                                                           std::string body, http::Fields headers) {
+    Attempt result;
+    bool maybe_delivered = false;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+        if (attempt > 1) co_await back_off(options_.backoff, attempt - 1);
+        result = co_await call(method, target, body, headers);
+        if (result.kind == Attempt::Kind::CircuitOpen) break;  // no point retrying before the cool-down
+        if (result.kind == Attempt::Kind::Answered && result.response.status < 500) break;
+        // 503 means the gateway did nothing; a 504, another 5xx or a lost answer may hide an action.
+        if (result.kind == Attempt::Kind::MaybeSent ||
+            (result.kind == Attempt::Kind::Answered && result.response.status != 503)) {
+            maybe_delivered = true;
+        }
+        if (result.kind == Attempt::Kind::Answered) {
+            result.detail = "payment gateway answered " + std::to_string(result.response.status);
+        }
+    }
+    result.maybe_delivered = maybe_delivered;
+    co_return result;
+}
+
 asio::awaitable<Charge> Client::approve(std::string idempotency_key, std::string order_id,
                                         std::int64_t amount) {
     const std::string key = checked_key(idempotency_key);
-    const std::string body =
-        boost::json::serialize(boost::json::object{{"orderId", order_id}, {"amount", amount}});
-    bool maybe_charged = false;
-    std::string last;
-    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        if (attempt > 1) co_await back_off(options_.backoff, attempt - 1);
-        http::Fields headers{{"Idempotency-Key", key}, {"Content-Type", "application/json"}};
-        auto result = co_await call("POST", "/v1/payments", body, std::move(headers));
-        if (result.kind == Attempt::Kind::CircuitOpen) {
-            last = result.detail;
-            break;
-        }
-        if (result.kind != Attempt::Kind::Answered) {
-            maybe_charged = maybe_charged || result.kind == Attempt::Kind::MaybeSent;
-            last = result.detail;
-            continue;
-        }
-        const unsigned status = result.response.status;
-        if (status == 200) co_return parse_charge(result.response);
-        if (status >= 500) {
-            // 503: nothing recorded; 504 or another 5xx: the gateway may have acted before failing.
-            maybe_charged = maybe_charged || status != 503;
-            last = "payment gateway answered " + std::to_string(status);
-            continue;
-        }
+    std::string body = boost::json::serialize(boost::json::object{{"orderId", order_id}, {"amount", amount}});
+    http::Fields headers{{"Idempotency-Key", key}, {"Content-Type", "application/json"}};
+    const auto result =
+        co_await call_with_retries("POST", "/v1/payments", std::move(body), std::move(headers));
+    if (result.kind == Attempt::Kind::Answered && result.response.status == 200) {
+        co_return parse_charge(result.response);
+    }
+    if (result.kind == Attempt::Kind::Answered && result.response.status < 500) {
         // A 4xx is our bug (a malformed request, or a key reused with another amount): never retried.
-        throw std::runtime_error("payment gateway refused the charge with " + std::to_string(status) + ": " +
-                                 result.response.body);
+        throw std::runtime_error("payment gateway refused the charge with " +
+                                 std::to_string(result.response.status) + ": " + result.response.body);
     }
     // The answer may have been lost after the charge: ask by key before deciding anything.
-    if (maybe_charged) co_return co_await find(key);
+    if (result.maybe_delivered) co_return co_await find(key);
     Charge charge;
     charge.status = ChargeStatus::NotCharged;
-    charge.detail = last;
+    charge.detail = result.detail;
     co_return charge;
 }
 
 asio::awaitable<Charge> Client::find(std::string idempotency_key) {
-    const std::string target = "/v1/payments?idempotencyKey=" + checked_key(idempotency_key);
-    std::string last;
-    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        if (attempt > 1) co_await back_off(options_.backoff, attempt - 1);
-        auto result = co_await call("GET", target, {}, {});
-        if (result.kind == Attempt::Kind::CircuitOpen) {
-            last = result.detail;
-            break;
-        }
-        if (result.kind != Attempt::Kind::Answered || result.response.status >= 500) {
-            last = result.kind == Attempt::Kind::Answered
-                       ? "payment gateway answered " + std::to_string(result.response.status)
-                       : result.detail;
-            continue;
-        }
-        if (result.response.status == 404) {
-            Charge none;
-            none.status = ChargeStatus::NotCharged;
-            none.detail = "the gateway holds no charge for this key";
-            co_return none;
-        }
-        if (result.response.status == 200) co_return parse_charge(result.response);
+    std::string target = "/v1/payments?idempotencyKey=" + checked_key(idempotency_key);
+    // A lookup changes nothing: only its answer matters, not whether an attempt was delivered.
+    const auto result = co_await call_with_retries("GET", std::move(target), {}, {});
+    if (result.kind == Attempt::Kind::Answered && result.response.status == 404) {
+        Charge none;
+        none.status = ChargeStatus::NotCharged;
+        none.detail = "the gateway holds no charge for this key";
+        co_return none;
+    }
+    if (result.kind == Attempt::Kind::Answered && result.response.status == 200) {
+        co_return parse_charge(result.response);
+    }
+    if (result.kind == Attempt::Kind::Answered && result.response.status < 500) {
         throw std::runtime_error("payment gateway refused the lookup with " +
                                  std::to_string(result.response.status));
     }
     Charge unknown;
     unknown.status = ChargeStatus::Unknown;
-    unknown.detail = last.empty() ? "the payment gateway could not be asked" : last;
+    unknown.detail = result.detail.empty() ? "the payment gateway could not be asked" : result.detail;
     co_return unknown;
 }
 
 asio::awaitable<void> Client::cancel(std::string payment_key) {
-    const std::string target = "/v1/payments/" + checked_key(payment_key) + "/cancel";
-    std::string last;
-    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        if (attempt > 1) co_await back_off(options_.backoff, attempt - 1);
-        http::Fields headers{{"Content-Type", "application/json"}};
-        auto result = co_await call("POST", target, "{}", std::move(headers));
-        if (result.kind == Attempt::Kind::CircuitOpen) {
-            last = result.detail;
-            break;
-        }
-        if (result.kind != Attempt::Kind::Answered || result.response.status >= 500) {
-            last = result.kind == Attempt::Kind::Answered
-                       ? "payment gateway answered " + std::to_string(result.response.status)
-                       : result.detail;
-            continue;
-        }
-        if (result.response.status == 200) co_return;
+    std::string target = "/v1/payments/" + checked_key(payment_key) + "/cancel";
+    http::Fields headers{{"Content-Type", "application/json"}};
+    // Cancelling is idempotent: a repeat is harmless, and only the final answer matters.
+    const auto result = co_await call_with_retries("POST", std::move(target), "{}", std::move(headers));
+    if (result.kind == Attempt::Kind::Answered && result.response.status == 200) co_return;
+    if (result.kind == Attempt::Kind::Answered && result.response.status < 500) {
         throw std::runtime_error("payment gateway refused the cancel with " +
                                  std::to_string(result.response.status) + ": " + result.response.body);
     }
-    throw core::Problem::unavailable("pg", "the payment gateway cannot be reached: " + last);
+    throw core::Problem::unavailable("pg", "the payment gateway cannot be reached: " + result.detail);
 }
 
 }  // namespace marquee::payment_gateway

@@ -60,6 +60,11 @@ class Client {
     struct Attempt;
     boost::asio::awaitable<Attempt> call(std::string method, std::string target, std::string body,
                                          http::Fields headers);
+    /// Calls until the gateway answers below 500, the circuit is open, or attempts run out (every call here
+    /// is idempotent by key, so retrying is safe); returns the last attempt, marked `maybe_delivered` when
+    /// some attempt may have been acted on without an answer saying so.
+    boost::asio::awaitable<Attempt> call_with_retries(std::string method, std::string target,
+                                                      std::string body, http::Fields headers);
 
     boost::asio::any_io_executor executor_;
     ClientOptions options_;

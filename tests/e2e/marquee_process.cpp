@@ -10,7 +10,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -40,11 +43,19 @@ std::vector<std::string> child_environment(std::uint16_t port,
     env["MARQUEE_DATABASE_URL"] = database_url();
     env["MARQUEE_REDIS_URL"] = redis_url();
     env["MARQUEE_NATS_URL"] = nats_url();
+    // The local Ed25519 key pair that scripts/dev writes under .local/keys: auth signs, everyone verifies.
+    for (const char* name : {"MARQUEE_JWT_PRIVATE_KEY_FILE", "MARQUEE_JWT_KEY_ID", "MARQUEE_JWT_PUBLIC_KEYS"})
+        env[name] = local_setting(name);
     env["MARQUEE_HTTP_PORT"] = std::to_string(port);
     env["MARQUEE_HTTP_HOST"] = "127.0.0.1";
     env["MARQUEE_MIGRATIONS_DIR"] = std::string(MARQUEE_SOURCE_DIR) + "/migrations";
     env["MARQUEE_OPENAPI_PATH"] = std::string(MARQUEE_SOURCE_DIR) + "/api/openapi.yaml";
     env["MARQUEE_THREADS"] = "2";
+    // pg-sim, started by the scripts beside the data services: the payment gateway of wallet and payment.
+    env["MARQUEE_PAYMENT_GATEWAY_URL"] = local_setting("MARQUEE_PAYMENT_GATEWAY_URL");
+    // Every e2e test logs in from 127.0.0.1: the per-address login limit would make parallel suites
+    // rate-limit each other. Tests of that limit override it.
+    env["MARQUEE_LOGIN_ATTEMPTS_PER_IP"] = "1000000";
     for (const auto& [k, v] : overrides) env[k] = v;
     std::vector<std::string> out;
     for (const auto& [k, v] : env) out.push_back(k + "=" + v);
@@ -194,6 +205,24 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
         reply.headers[name] = std::string(field.value());
     }
     return reply;
+}
+
+std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix) {
+    const std::map<std::string, std::string> json_headers{{"Content-Type", "application/json"}};
+    const std::string email = unique_name(prefix) + "@example.com";
+    const std::string password = "Tickets-2026";
+    boost::json::object signup{{"email", email}, {"password", password}, {"displayName", "E2E Fan"}};
+    const auto created =
+        http_request(port, "POST", "/api/v1/auth/signup", boost::json::serialize(signup), json_headers);
+    EXPECT_EQ(created.status, 201u) << created.body;
+    boost::json::object login{{"email", email}, {"password", password}};
+    const auto reply =
+        http_request(port, "POST", "/api/v1/auth/login", boost::json::serialize(login), json_headers);
+    EXPECT_EQ(reply.status, 200u) << reply.body;
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(reply.body, ec);
+    if (ec || !doc.is_object() || !doc.as_object().contains("accessToken")) return {};
+    return {{"Authorization", "Bearer " + std::string(doc.as_object().at("accessToken").as_string())}};
 }
 
 }  // namespace marquee::test

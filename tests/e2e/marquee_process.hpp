@@ -49,4 +49,8 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
 
 std::uint16_t free_port();
 
+/// Signs up a new fan (unique email with `prefix`) through the auth routes of the process on `port`, logs in,
+/// and returns the `Authorization: Bearer <access token>` header to send. Fails the test if either step does.
+std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix = "fan");
+
 }  // namespace marquee::test
