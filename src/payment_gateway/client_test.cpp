@@ -1,8 +1,6 @@
 // The payment-gateway client against the real simulator (pg-sim's routes served in-process on loopback).
 #include "payment_gateway/client.hpp"
 
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -10,8 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
-#include "http/server.hpp"
-#include "pg_sim/routes.hpp"
+#include "pg_sim/local_server.hpp"
 
 namespace marquee::payment_gateway {
 namespace {
@@ -21,25 +18,11 @@ using namespace std::chrono_literals;
 
 class PaymentGatewayClientTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        core::init_logging(core::LogLevel::Error);
-        routes_.add_to(router_);
-        http::ServerOptions options;
-        options.port = 0;
-        server_ = std::make_unique<http::Server>(server_ioc_, options, router_, metrics_);
-        port_ = server_->listen();
-        server_->start();
-        thread_ = std::thread([this] { server_ioc_.run(); });
-    }
-    void TearDown() override {
-        work_.reset();
-        server_ioc_.stop();
-        thread_.join();
-    }
+    void SetUp() override { core::init_logging(core::LogLevel::Error); }
 
     ClientOptions options() const {
         ClientOptions o;
-        o.url = "http://127.0.0.1:" + std::to_string(port_);
+        o.url = pg_.url();
         o.call_timeout = 200ms;
         o.max_attempts = 3;
         o.backoff = 1ms;
@@ -60,17 +43,8 @@ class PaymentGatewayClientTest : public ::testing::Test {
                            [key, amount](Client& c) { return c.approve(key, "order-" + key, amount); });
     }
 
-    core::SystemClock clock_;
-    pg_sim::Gateway gateway_{{}, 5, clock_};
-    pg_sim::Routes routes_{gateway_};
-    http::Router router_;
-    core::MetricsRegistry metrics_;
-    asio::io_context server_ioc_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
-        server_ioc_.get_executor()};
-    std::unique_ptr<http::Server> server_;
-    std::uint16_t port_ = 0;
-    std::thread thread_;
+    pg_sim::LocalServer pg_{5};
+    pg_sim::Gateway& gateway_ = pg_.gateway();
     asio::io_context client_ioc_;
 };
 

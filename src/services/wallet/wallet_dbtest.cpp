@@ -9,9 +9,8 @@
 #include "core/log.hpp"
 #include "core/problem.hpp"
 #include "db/migrations.hpp"
-#include "http/server.hpp"
 #include "local_services.hpp"
-#include "pg_sim/routes.hpp"
+#include "pg_sim/local_server.hpp"
 #include "services/wallet/charge_rules.hpp"
 #include "services/wallet/service.hpp"
 
@@ -25,18 +24,12 @@ class WalletDbTest : public ::testing::Test {
   protected:
     void SetUp() override {
         core::init_logging(core::LogLevel::Error);
-        routes_.add_to(router_);
-        http::ServerOptions options;
-        options.port = 0;
-        server_ = std::make_unique<http::Server>(ioc_, options, router_, metrics_);
-        const auto port = server_->listen();
-        server_->start();
         for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
         pool_ = std::make_unique<db::Pool>(ioc_.get_executor(),
                                            db::PoolOptions{.url = test::database_url(), .size = 8});
         run(db::migrate(*pool_, std::string(MARQUEE_SOURCE_DIR) + "/migrations", {"wallet"}));
         payment_gateway::ClientOptions gateway_options;
-        gateway_options.url = "http://127.0.0.1:" + std::to_string(port);
+        gateway_options.url = pg_sim_.url();
         gateway_options.call_timeout = 200ms;
         gateway_options.backoff = 1ms;
         gateway_ = std::make_unique<payment_gateway::Client>(ioc_.get_executor(), gateway_options);
@@ -85,12 +78,9 @@ class WalletDbTest : public ::testing::Test {
     asio::io_context ioc_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
     std::vector<std::thread> threads_;
-    core::SystemClock clock_;
-    pg_sim::Gateway pg_{{}, 11, clock_};
-    pg_sim::Routes routes_{pg_};
-    http::Router router_;
+    pg_sim::LocalServer pg_sim_{11};
+    pg_sim::Gateway& pg_ = pg_sim_.gateway();
     core::MetricsRegistry metrics_;
-    std::unique_ptr<http::Server> server_;
     std::unique_ptr<db::Pool> pool_;
     std::unique_ptr<payment_gateway::Client> gateway_;
     std::unique_ptr<Store> store_;
