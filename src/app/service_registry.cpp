@@ -5,6 +5,7 @@
 #include "db/pool.hpp"
 #include "redis/client.hpp"
 #include "services/auth/install.hpp"
+#include "services/booking/install.hpp"
 #include "services/catalog/install.hpp"
 #include "services/queue/install.hpp"
 #include "services/wallet/install.hpp"
@@ -30,6 +31,20 @@ void install_wallet(ServiceContext& ctx) {
     ctx.keep_alive.push_back(wallet::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.executor));
 }
 
+void install_booking(ServiceContext& ctx) {
+    // Booking checks QueueTokens through queue's Gate even in a booking-only process: a WaitingRoom on the
+    // shared Redis is all the Gate needs (no routes, no scheduler).
+    auto room = std::make_shared<queue::WaitingRoom>(ctx.redis, queue::settings_from(ctx.config));
+    auto gate = std::make_shared<queue::Gate>(*room);
+    // The check owns the room and gate, so they live exactly as long as booking uses them.
+    booking::QueueCheck check = [room, gate, fn = gate->as_function()](
+                                    std::string user_id, std::int64_t schedule_id, std::string token) {
+        return fn(std::move(user_id), schedule_id, std::move(token));
+    };
+    ctx.keep_alive.push_back(
+        booking::install(ctx.config, ctx.router, ctx.db, ctx.redis, std::move(check), ctx.executor));
+}
+
 }  // namespace
 
 const std::vector<ServiceEntry>& service_entries() {
@@ -38,7 +53,7 @@ const std::vector<ServiceEntry>& service_entries() {
         {"queue", "issue 3", install_queue},
         {"catalog", "issue 4", install_catalog},
         {"wallet", "issue 5", install_wallet},
-        {"booking", "issue 5", nullptr},
+        {"booking", "issue 5", install_booking},
         {"payment", "issue 5", nullptr},
         {"gateway", "deploy/k8s (issue 8)", nullptr},
     };

@@ -138,6 +138,10 @@ const std::vector<Option>& options() {
          }},
         {"queue-tick-ms", "MARQUEE_QUEUE_TICK_MS", "admission scheduler period (default 500)",
          [](Config& c, auto n, auto v) { c.queue_tick = parse_ms(n, v); }},
+        {"hold-ttl-s", "MARQUEE_HOLD_TTL_S", "how long a seat hold lasts (default 300)",
+         [](Config& c, auto n, auto v) {
+             c.hold_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
+         }},
         {"payment-gateway-url", "MARQUEE_PAYMENT_GATEWAY_URL",
          "the payment gateway (pg-sim locally), http://host:port",
          [](Config& c, auto, auto v) { c.payment_gateway_url = v; }},

@@ -58,6 +58,9 @@ struct Config {
     std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
     std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period
 
+    // booking: a seat hold (좌석 임시 예약) lasts this long, by the database clock
+    std::chrono::milliseconds hold_ttl{5 * 60 * 1000};
+
     // the external payment gateway ("PG"; pg-sim locally)
     std::string payment_gateway_url = "http://127.0.0.1:8090";
     std::chrono::milliseconds payment_gateway_timeout{2'000};  ///< one call; retried by idempotency key

@@ -59,6 +59,12 @@ TEST(Config, EnvironmentSetsUrlsAndTimeouts) {
     EXPECT_FALSE(config.migrate_on_start);
 }
 
+TEST(Config, HoldTtlIsConfigurable) {
+    EXPECT_EQ(parse({}).hold_ttl, std::chrono::minutes(5));
+    EXPECT_EQ(parse({"--hold-ttl-s=90"}).hold_ttl, std::chrono::seconds(90));
+    EXPECT_THROW((void)parse_config({"--hold-ttl-s=0"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

@@ -1,0 +1,266 @@
+// Seat holds against the real PostgreSQL and Redis: invariant 1 (one live hold per seat, refused by the
+// database itself) and invariant 4 (expiry by the database clock, on read and by the sweeper).
+#include <future>
+
+#include <boost/json/parse.hpp>
+
+#include "services/booking/test_fixture.hpp"
+
+namespace marquee::booking::testing {
+namespace {
+
+TEST_F(BookingDbTest, HoldsSeatsForFiveMinutesWithTheirPrices) {
+    const auto s = make_schedule(4, 90000);
+    const auto user = new_uuid();
+    const auto token = new_uuid();
+    const auto r = run(service_->hold(user, token, request(s, {s.seats[0], s.seats[2]})));
+    EXPECT_EQ(r.state, "HELD");
+    EXPECT_EQ(r.total_price, 180000);
+    ASSERT_EQ(r.seats.size(), 2U);
+    EXPECT_EQ(r.seats[0].seat_id, s.seats[0]);
+    EXPECT_EQ(r.seats[0].price, 90000);
+    EXPECT_EQ(r.expires_at - r.created_at, std::chrono::minutes(5));
+    const auto row =
+        sql("SELECT queue_token_id::text, seat_count FROM booking.reservations WHERE id = $1::uuid",
+            db::params(r.id));
+    EXPECT_EQ(row.get<std::string>(0, 0), token);
+    EXPECT_EQ(row.get<std::int64_t>(0, 1), 2);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+    EXPECT_EQ(live_rows(s, s.seats[1]), 0);
+}
+
+TEST_F(BookingDbTest, HoldWritesAHeldOutboxEventWithSeatIndexes) {
+    const auto s = make_schedule(4);
+    const auto r = hold(new_uuid(), s, {s.seats[1], s.seats[3]});
+    const auto row =
+        sql("SELECT payload::text FROM booking.outbox WHERE aggregate_id = $1::uuid "
+            "AND event_type = 'reservation.held'",
+            db::params(r.id));
+    ASSERT_EQ(row.rows(), 1);
+    const auto payload = boost::json::parse(row.get<std::string>(0, 0)).as_object();
+    EXPECT_EQ(payload.at("reservationId").as_string(), r.id);
+    EXPECT_EQ(payload.at("scheduleId").as_int64(), s.id);
+    EXPECT_TRUE(payload.contains("userId"));
+    EXPECT_EQ(payload.at("seatIds").as_array().size(), 2U);
+    EXPECT_EQ(payload.at("seatIndexes").as_array().at(0).as_int64(), 1);
+    EXPECT_EQ(payload.at("seatIndexes").as_array().at(1).as_int64(), 3);
+}
+
+TEST_F(BookingDbTest, HeldSeatIs409NamingTheSeat) {
+    const auto s = make_schedule(2);
+    (void)hold(new_uuid(), s, {s.seats[0]});
+    const auto p = problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 409);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(p->extensions().at("seats").as_array().at(0).as_int64(), s.seats[0]);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+TEST_F(BookingDbTest, MultiSeatHoldIsAllOrNothing) {
+    const auto s = make_schedule(3);
+    (void)hold(new_uuid(), s, {s.seats[1]});
+    const auto late = new_uuid();
+    const auto p = problem_of([&] { (void)hold(late, s, {s.seats[0], s.seats[1], s.seats[2]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    ASSERT_EQ(p->extensions().at("seats").as_array().size(), 1U);
+    EXPECT_EQ(p->extensions().at("seats").as_array().at(0).as_int64(), s.seats[1]);
+    EXPECT_TRUE(run(service_->mine(late)).empty());
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+    EXPECT_EQ(live_rows(s, s.seats[2]), 0);
+    EXPECT_EQ(hold(new_uuid(), s, {s.seats[0], s.seats[2]}).state, "HELD");
+}
+
+TEST_F(BookingDbTest, UnknownSeatIs404AndHoldsNothing) {
+    const auto s = make_schedule(2);
+    const auto other = make_schedule(1);
+    const auto p = problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0], other.seats[0]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 404);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+}
+
+TEST_F(BookingDbTest, RefusedQueueCheckHoldsNothing) {
+    const auto s = make_schedule(1);
+    const auto user = new_uuid();
+    const auto p = problem_of([&] { (void)run(service_->hold(user, "", request(s, {s.seats[0]}))); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 403);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+}
+
+TEST_F(BookingDbTest, ExpiredHoldReadsExpiredAndAnotherUserCanHoldTheSeat) {
+    const auto s = make_schedule(1);
+    const auto first = new_uuid();
+    const auto old = hold(first, s, {s.seats[0]});
+    make_overdue(old.id);
+    const auto read = run(service_->get(first, old.id));
+    EXPECT_EQ(read.state, "EXPIRED");
+    EXPECT_EQ(read.seats.at(0).state, "RELEASED");
+    const auto fresh = hold(new_uuid(), s, {s.seats[0]});
+    EXPECT_EQ(fresh.state, "HELD");
+    EXPECT_EQ(sql("SELECT state FROM booking.reservations WHERE id = $1::uuid", db::params(old.id))
+                  .get<std::string>(0, 0),
+              "EXPIRED");
+    EXPECT_EQ(outbox_count(old.id, "reservation.expired"), 1);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+TEST_F(BookingDbTest, ReleaseCancelsTheHoldAndFreesItsSeats) {
+    const auto s = make_schedule(2);
+    const auto user = new_uuid();
+    const auto r = hold(user, s, {s.seats[0], s.seats[1]});
+    run(service_->release(user, r.id));
+    EXPECT_EQ(run(service_->get(user, r.id)).state, "CANCELLED");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+    EXPECT_EQ(outbox_count(r.id, "reservation.cancelled"), 1);
+    run(service_->release(user, r.id));  // again: still cancelled, no second event
+    EXPECT_EQ(outbox_count(r.id, "reservation.cancelled"), 1);
+    EXPECT_EQ(hold(new_uuid(), s, {s.seats[0], s.seats[1]}).state, "HELD");
+}
+
+TEST_F(BookingDbTest, ReleaseOfExpiredHoldIs410) {
+    const auto s = make_schedule(1);
+    const auto user = new_uuid();
+    const auto r = hold(user, s, {s.seats[0]});
+    make_overdue(r.id);
+    const auto p = problem_of([&] { run(service_->release(user, r.id)); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 410);
+    EXPECT_EQ(p->type(), "hold-expired");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+}
+
+TEST_F(BookingDbTest, ReleaseOfConfirmedReservationIs409) {
+    const auto s = make_schedule(1);
+    const auto user = new_uuid();
+    const auto r = hold(user, s, {s.seats[0]});
+    sql("UPDATE booking.reservations SET state = 'CONFIRMED', confirmed_at = now(), payment_id = "
+        "gen_random_uuid() WHERE id = $1::uuid",
+        db::params(r.id));
+    const auto p = problem_of([&] { run(service_->release(user, r.id)); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 409);
+    EXPECT_EQ(p->type(), "already-confirmed");
+}
+
+TEST_F(BookingDbTest, AnotherUsersReservationIs404) {
+    const auto s = make_schedule(1);
+    const auto r = hold(new_uuid(), s, {s.seats[0]});
+    const auto stranger = new_uuid();
+    const auto read = problem_of([&] { (void)run(service_->get(stranger, r.id)); });
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->status(), 404);
+    const auto release = problem_of([&] { run(service_->release(stranger, r.id)); });
+    ASSERT_TRUE(release);
+    EXPECT_EQ(release->status(), 404);
+    const auto malformed = problem_of([&] { (void)run(service_->get(stranger, "not-a-uuid")); });
+    ASSERT_TRUE(malformed);
+    EXPECT_EQ(malformed->status(), 404);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+TEST_F(BookingDbTest, MineListsTheCallersReservationsNewestFirst) {
+    const auto s = make_schedule(2);
+    const auto user = new_uuid();
+    const auto first = hold(user, s, {s.seats[0]});
+    const auto second = hold(user, s, {s.seats[1]});
+    const auto mine = run(service_->mine(user));
+    ASSERT_EQ(mine.size(), 2U);
+    EXPECT_EQ(mine[0].id, second.id);
+    EXPECT_EQ(mine[1].id, first.id);
+    EXPECT_EQ(mine[0].seats.size(), 1U);
+}
+
+TEST_F(BookingDbTest, SweeperExpiresOverdueHoldsAndReleasesTheirSeats) {
+    const auto s = make_schedule(2);
+    const auto overdue = hold(new_uuid(), s, {s.seats[0]});
+    const auto live = hold(new_uuid(), s, {s.seats[1]});
+    make_overdue(overdue.id);
+    (void)run(service_->sweep());
+    EXPECT_EQ(sql("SELECT state FROM booking.reservations WHERE id = $1::uuid", db::params(overdue.id))
+                  .get<std::string>(0, 0),
+              "EXPIRED");
+    EXPECT_EQ(sql("SELECT state FROM booking.reservation_seats WHERE reservation_id = $1::uuid",
+                  db::params(overdue.id))
+                  .get<std::string>(0, 0),
+              "RELEASED");
+    EXPECT_EQ(outbox_count(overdue.id, "reservation.expired"), 1);
+    const auto event =
+        boost::json::parse(sql("SELECT payload::text FROM booking.outbox WHERE aggregate_id = $1::uuid AND "
+                               "event_type = 'reservation.expired'",
+                               db::params(overdue.id))
+                               .get<std::string>(0, 0))
+            .as_object();
+    EXPECT_EQ(event.at("seatIds").as_array().at(0).as_int64(), s.seats[0]);
+    EXPECT_EQ(event.at("seatIndexes").as_array().at(0).as_int64(), 0);
+    EXPECT_EQ(sql("SELECT state FROM booking.reservations WHERE id = $1::uuid", db::params(live.id))
+                  .get<std::string>(0, 0),
+              "HELD");
+    EXPECT_EQ(live_rows(s, s.seats[1]), 1);
+}
+
+TEST_F(BookingDbTest, DatabaseRefusesASecondHoldWithoutAnyLock) {
+    const auto s = make_schedule(1);
+    NewHold first{new_uuid(), s.id, new_uuid(), {s.seats[0]}, std::chrono::minutes(5)};
+    NewHold second{new_uuid(), s.id, new_uuid(), {s.seats[0]}, std::chrono::minutes(5)};
+    const auto won = run(store_->hold(first));
+    const auto lost = run(store_->hold(second));
+    ASSERT_TRUE(won.reservation);
+    EXPECT_FALSE(lost.reservation);
+    EXPECT_EQ(lost.taken, std::vector<std::int64_t>{s.seats[0]});
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+TEST_F(BookingDbTest, UniqueIndexRefusesConcurrentStoreHoldsWithoutLocks) {
+    const auto s = make_schedule(1);
+    constexpr int kRacers = 24;
+    std::vector<std::future<HoldOutcome>> racers;
+    for (int i = 0; i < kRacers; ++i) {
+        NewHold h{new_uuid(), s.id, new_uuid(), {s.seats[0]}, std::chrono::minutes(5)};
+        racers.push_back(asio::co_spawn(ioc_, store_->hold(h), asio::use_future));
+    }
+    int won = 0;
+    for (auto& f : racers) {
+        if (f.get().reservation) ++won;
+    }
+    EXPECT_EQ(won, 1);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+TEST_F(BookingDbTest, SeatLockedByAnotherRequestIs409AtOnce) {
+    const auto s = make_schedule(2);
+    const auto key = seat_lock_key(s.id, s.seats[1]);
+    run(redis_->set(key, "someone-else", std::chrono::milliseconds(60000)));
+    const auto p = problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0], s.seats[1]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(p->extensions().at("seats").as_array().at(0).as_int64(), s.seats[1]);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+    EXPECT_FALSE(run(redis_->get(seat_lock_key(s.id, s.seats[0]))).has_value()) << "its own lock released";
+    EXPECT_EQ(run(redis_->get(key)).value_or(""), "someone-else")
+        << "another request's lock is never removed";
+    std::vector<std::string> keys{key};
+    (void)run(redis_->del(keys));
+}
+
+TEST_F(BookingDbTest, ClosedBookingWindowIs409) {
+    const auto s = make_schedule(1);
+    sql("UPDATE catalog.schedules SET booking_opens_at = now() + interval '1 day' WHERE id = $1",
+        db::params(s.id));
+    const auto p = problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 409);
+    EXPECT_EQ(p->type(), "booking-closed");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+}
+
+TEST_F(BookingDbTest, UnlockLeavesNoSeatLockBehind) {
+    const auto s = make_schedule(1);
+    (void)hold(new_uuid(), s, {s.seats[0]});
+    EXPECT_FALSE(run(redis_->get(seat_lock_key(s.id, s.seats[0]))).has_value());
+}
+
+}  // namespace
+}  // namespace marquee::booking::testing

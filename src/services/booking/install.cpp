@@ -1,0 +1,51 @@
+#include "services/booking/install.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include "core/log.hpp"
+#include "services/booking/routes.hpp"
+#include "services/booking/service.hpp"
+#include "services/booking/store.hpp"
+
+namespace marquee::booking {
+
+namespace {
+
+struct Installed {
+    Installed(const core::Config& config, db::Pool& db, redis::Client& redis, QueueCheck queue_check)
+        : store(db), service(store, redis, std::move(queue_check), options(config)), routes(service) {}
+    ~Installed() { service.stop(); }
+
+    static ServiceOptions options(const core::Config& config) {
+        ServiceOptions options;
+        options.hold_ttl = config.hold_ttl;
+        return options;
+    }
+
+    Store store;
+    Service service;
+    Routes routes;
+};
+
+}  // namespace
+
+std::shared_ptr<void> install(const core::Config& config, http::Router& router, db::Pool& db,
+                              redis::Client& redis, QueueCheck queue_check,
+                              boost::asio::any_io_executor executor) {
+    auto installed = std::make_shared<Installed>(config, db, redis, std::move(queue_check));
+    installed->routes.add_to(router);
+    // The sweeper holds the installation alive; it ends with the executor.
+    boost::asio::co_spawn(
+        executor, [installed]() { return installed->service.run_sweeper(); },
+        [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                core::log_error("booking sweeper stopped", {{"error", ex.what()}});
+            }
+        });
+    return installed;
+}
+
+}  // namespace marquee::booking

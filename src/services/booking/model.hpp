@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/clock.hpp"
+
+namespace marquee::booking {
+
+/// The QueueToken check (app wires it from queue's Gate): (user id, schedule id, X-Queue-Token value) →
+/// the ACTIVE token's id, or throws the queue's 403/410 problem.
+using QueueCheck = std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)>;
+
+struct ReservedSeat {
+    std::int64_t seat_id = 0;
+    std::int64_t zone_id = 0;
+    std::int64_t price = 0;  ///< KRW at hold time
+    std::string state;       ///< HELD SOLD RELEASED
+};
+
+struct Reservation {
+    std::string id;
+    std::string user_id;
+    std::int64_t schedule_id = 0;
+    std::string queue_token_id;
+    std::string state;  ///< HELD CONFIRMED EXPIRED CANCELLED, expired on read
+    std::int64_t total_price = 0;
+    core::TimePoint expires_at;
+    core::TimePoint created_at;
+    std::vector<ReservedSeat> seats;  ///< ordered by seat id
+};
+
+struct NewHold {
+    std::string user_id;
+    std::int64_t schedule_id = 0;
+    std::string queue_token_id;
+    std::vector<std::int64_t> seat_ids;  ///< 1..4 distinct, checked by rules
+    std::chrono::milliseconds ttl{0};
+};
+
+/// What a hold attempt came to: the reservation, or the seats that someone else holds or bought.
+struct HoldOutcome {
+    std::optional<Reservation> reservation;
+    std::vector<std::int64_t> taken;
+};
+
+enum class ReleaseOutcome { Released, AlreadyCancelled, Expired, Confirmed, NotFound };
+
+}  // namespace marquee::booking

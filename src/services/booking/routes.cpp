@@ -1,0 +1,69 @@
+#include "services/booking/routes.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "core/clock.hpp"
+#include "services/booking/rules.hpp"
+
+namespace marquee::booking {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+json::object to_json(const Reservation& r) {
+    json::array seats;
+    for (const auto& s : r.seats) {
+        seats.push_back(json::object{
+            {"seatId", s.seat_id}, {"zoneId", s.zone_id}, {"price", s.price}, {"state", s.state}});
+    }
+    return json::object{{"id", r.id},
+                        {"scheduleId", r.schedule_id},
+                        {"state", r.state},
+                        {"expiresAt", core::to_rfc3339(r.expires_at)},
+                        {"createdAt", core::to_rfc3339(r.created_at)},
+                        {"seats", std::move(seats)},
+                        {"totalPrice", r.total_price},
+                        {"currency", "KRW"}};
+}
+
+void Routes::add_to(http::Router& router) {
+    router.post("/api/v1/reservations", [this](http::Context& ctx) { return hold(ctx); });
+    router.get("/api/v1/reservations", [this](http::Context& ctx) { return list(ctx); });
+    router.get("/api/v1/reservations/{reservationId}", [this](http::Context& ctx) { return get(ctx); });
+    router.del("/api/v1/reservations/{reservationId}", [this](http::Context& ctx) { return release(ctx); });
+}
+
+// POST /api/v1/reservations {scheduleId, seatIds}: hold 1..4 seats for the hold TTL.
+asio::awaitable<http::Response> Routes::hold(http::Context& ctx) {
+    const std::string user = ctx.user().user_id;
+    const auto request = hold_request_from(ctx.json_object());
+    const std::string token(ctx.header("X-Queue-Token").value_or(""));
+    const auto reservation = co_await service_.hold(user, token, request);
+    co_return http::created(to_json(reservation), "/api/v1/reservations/" + reservation.id);
+}
+
+// GET /api/v1/reservations: the caller's reservations, newest first.
+asio::awaitable<http::Response> Routes::list(http::Context& ctx) {
+    const std::string user = ctx.user().user_id;
+    const auto reservations = co_await service_.mine(user);
+    json::array items;
+    for (const auto& r : reservations) items.push_back(to_json(r));
+    co_return http::json(json::object{{"items", std::move(items)}});
+}
+
+asio::awaitable<http::Response> Routes::get(http::Context& ctx) {
+    const std::string user = ctx.user().user_id;
+    const std::string id(ctx.param("reservationId"));
+    const auto reservation = co_await service_.get(user, id);
+    co_return http::json(to_json(reservation));
+}
+
+asio::awaitable<http::Response> Routes::release(http::Context& ctx) {
+    const std::string user = ctx.user().user_id;
+    const std::string id(ctx.param("reservationId"));
+    co_await service_.release(user, id);
+    co_return http::no_content();
+}
+
+}  // namespace marquee::booking

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+namespace marquee::booking {
+
+/// Seats one hold may take (docs/requirements.md: 1..4 distinct seats).
+inline constexpr std::size_t kMaxSeatsPerHold = 4;
+/// How long a hold lives before it can no longer be paid; decided by the database clock.
+inline constexpr std::chrono::milliseconds kDefaultHoldTtl = std::chrono::minutes(5);
+
+struct HoldRequest {
+    std::int64_t schedule_id = 0;
+    std::vector<std::int64_t> seat_ids;  ///< sorted, distinct
+};
+
+/// Reads {scheduleId, seatIds[1..4]} from a POST /api/v1/reservations body; 400 naming the field otherwise
+/// (missing, not positive integers, duplicates, too few or too many seats).
+HoldRequest hold_request_from(const boost::json::object& body);
+
+/// A PostgreSQL bigint[] literal, e.g. "{3,7}", for `$n::bigint[]` parameters.
+std::string bigint_array(const std::vector<std::int64_t>& values);
+
+/// The Redis key of the short lock one seat takes while a hold of it is being written.
+std::string seat_lock_key(std::int64_t schedule_id, std::int64_t seat_id);
+
+}  // namespace marquee::booking

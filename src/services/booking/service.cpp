@@ -1,0 +1,183 @@
+#include "services/booking/service.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/problem.hpp"
+#include "redis/client.hpp"
+#include "redis/script.hpp"
+
+namespace marquee::booking {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+/// Deletes the lock only while it still carries our token, so a lock that expired and was taken by another
+/// request is never removed by us.
+const redis::Script& unlock_script() {
+    static const redis::Script kScript(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+    return kScript;
+}
+
+std::string random_token() {
+    thread_local std::mt19937_64 engine{std::random_device{}()};
+    char buffer[33];
+    std::snprintf(buffer, sizeof buffer, "%016llx%016llx", static_cast<unsigned long long>(engine()),
+                  static_cast<unsigned long long>(engine()));
+    return buffer;
+}
+
+core::Problem seat_taken(const std::vector<std::int64_t>& seats) {
+    json::array ids;
+    for (auto id : seats) ids.push_back(id);
+    return core::Problem::conflict("seat-taken", "a requested seat is already held or sold")
+        .with("seats", json::value(std::move(ids)));
+}
+
+}  // namespace
+
+Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, ServiceOptions options)
+    : store_(store), redis_(redis), queue_check_(std::move(queue_check)), options_(options) {}
+
+asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
+                                           HoldRequest request) {
+    const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
+
+    const std::string lock_token = random_token();
+    std::vector<std::string> held_keys;
+    const auto contended = co_await lock(request.schedule_id, request.seat_ids, lock_token, held_keys);
+    if (!contended.empty()) throw seat_taken(contended);
+
+    NewHold hold;
+    hold.user_id = user_id;
+    hold.schedule_id = request.schedule_id;
+    hold.queue_token_id = token_id;
+    hold.seat_ids = request.seat_ids;
+    hold.ttl = options_.hold_ttl;
+    HoldOutcome outcome;
+    std::exception_ptr failure;
+    try {
+        outcome = co_await store_.hold(hold);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_await unlock(held_keys, lock_token);
+    if (failure) std::rethrow_exception(failure);
+    if (!outcome.reservation) throw seat_taken(outcome.taken);
+    co_return std::move(*outcome.reservation);
+}
+
+asio::awaitable<std::vector<std::int64_t>> Service::lock(std::int64_t schedule_id,
+                                                         std::vector<std::int64_t> seat_ids,
+                                                         std::string token,
+                                                         std::vector<std::string>& held_keys) {
+    std::vector<std::int64_t> contended;
+    for (auto seat : seat_ids) {  // sorted: two multi-seat holds never wait on each other in a cycle
+        const std::string key = seat_lock_key(schedule_id, seat);
+        bool taken = false;
+        std::exception_ptr failure;
+        try {
+            taken = co_await redis_.try_set(key, token, options_.lock_ttl);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            co_await unlock(held_keys, token);
+            held_keys.clear();
+            std::rethrow_exception(failure);
+        }
+        if (!taken) {
+            contended.push_back(seat);
+            break;
+        }
+        held_keys.push_back(key);
+    }
+    if (!contended.empty()) {
+        co_await unlock(held_keys, token);
+        held_keys.clear();
+    }
+    co_return contended;
+}
+
+asio::awaitable<void> Service::unlock(std::vector<std::string> keys, std::string token) {
+    for (const auto& key : keys) {
+        std::vector<std::string> script_keys;
+        script_keys.push_back(key);
+        std::vector<std::string> args;
+        args.push_back(token);
+        try {
+            co_await redis_.eval(unlock_script(), script_keys, args);
+        } catch (const std::exception& e) {
+            // The lock expires by itself after lock_ttl; the database decided the hold either way.
+            core::log_warn("booking: seat unlock failed", {{"key", key}, {"error", e.what()}});
+        }
+    }
+}
+
+asio::awaitable<Reservation> Service::get(std::string user_id, std::string reservation_id) {
+    const auto id = core::normalize_uuid(reservation_id);
+    if (!id) throw core::Problem::not_found("no such reservation");
+    auto found = co_await store_.find(user_id, *id);
+    if (!found) throw core::Problem::not_found("no such reservation");
+    co_return std::move(*found);
+}
+
+asio::awaitable<std::vector<Reservation>> Service::mine(std::string user_id) {
+    co_return co_await store_.list(user_id, kListLimit);
+}
+
+asio::awaitable<void> Service::release(std::string user_id, std::string reservation_id) {
+    const auto id = core::normalize_uuid(reservation_id);
+    if (!id) throw core::Problem::not_found("no such reservation");
+    const auto outcome = co_await store_.release(user_id, *id);
+    switch (outcome) {
+        case ReleaseOutcome::Released:
+        case ReleaseOutcome::AlreadyCancelled:
+            co_return;
+        case ReleaseOutcome::Expired:
+            throw core::Problem::gone("hold-expired", "the hold has expired; its seats were released");
+        case ReleaseOutcome::Confirmed:
+            throw core::Problem::conflict("already-confirmed", "a confirmed reservation cannot be released");
+        case ReleaseOutcome::NotFound:
+            break;
+    }
+    throw core::Problem::not_found("no such reservation");
+}
+
+asio::awaitable<int> Service::sweep() {
+    int total = 0;
+    for (;;) {
+        const int expired = co_await store_.expire_due(options_.sweep_batch);
+        total += expired;
+        if (expired < options_.sweep_batch || stopped_) co_return total;
+    }
+}
+
+asio::awaitable<void> Service::run_sweeper() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!stopped_) {
+        timer.expires_after(options_.sweep_period);
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec || stopped_) co_return;
+        try {
+            const int expired = co_await sweep();
+            if (expired > 0) core::log_info("booking: holds expired", {{"count", expired}});
+        } catch (const std::exception& e) {
+            core::log_warn("booking: sweep failed", {{"error", e.what()}});
+        }
+    }
+}
+
+}  // namespace marquee::booking

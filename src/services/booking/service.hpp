@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "services/booking/model.hpp"
+#include "services/booking/rules.hpp"
+#include "services/booking/store.hpp"
+
+namespace marquee::redis {
+class Client;
+}
+
+namespace marquee::booking {
+
+struct ServiceOptions {
+    /// How long a hold lives (database clock).
+    std::chrono::milliseconds hold_ttl = kDefaultHoldTtl;
+    /// Safety expiry of a seat lock, should its holder die; the lock only covers one hold transaction.
+    std::chrono::milliseconds lock_ttl{10000};
+    /// Sweeper: how often, and how many overdue holds per statement.
+    std::chrono::milliseconds sweep_period{2000};
+    int sweep_batch = 200;
+};
+
+/// Seat holds: the queue-token check, a Redis lock per seat that sheds contention before the database
+/// (a lock taken by someone else → 409 at once), and the store's one transaction, whose unique index is
+/// the real guard. Also the sweeper that expires overdue holds.
+class Service {
+  public:
+    Service(Store& store, redis::Client& redis, QueueCheck queue_check, ServiceOptions options = {});
+
+    /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat, 409 `seat-taken`
+    /// with the `seats` extension, 409 `booking-closed`.
+    boost::asio::awaitable<Reservation> hold(std::string user_id, std::string queue_token,
+                                             HoldRequest request);
+    /// The caller's reservation; 404 for a malformed id or another user's.
+    boost::asio::awaitable<Reservation> get(std::string user_id, std::string reservation_id);
+    boost::asio::awaitable<std::vector<Reservation>> mine(std::string user_id);
+    /// 404 unknown, 410 `hold-expired`, 409 `already-confirmed`; a cancelled one stays cancelled (no error).
+    boost::asio::awaitable<void> release(std::string user_id, std::string reservation_id);
+
+    /// One sweep: expires overdue holds batch by batch until none is left. Returns how many it expired.
+    boost::asio::awaitable<int> sweep();
+    /// Runs sweep() every sweep_period until stop() or the executor stops.
+    boost::asio::awaitable<void> run_sweeper();
+    void stop() { stopped_ = true; }
+
+    static constexpr int kListLimit = 20;
+
+  private:
+    /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else.
+    boost::asio::awaitable<std::vector<std::int64_t>> lock(std::int64_t schedule_id,
+                                                           std::vector<std::int64_t> seat_ids,
+                                                           std::string token,
+                                                           std::vector<std::string>& held_keys);
+    boost::asio::awaitable<void> unlock(std::vector<std::string> keys, std::string token);
+
+    Store& store_;
+    redis::Client& redis_;
+    QueueCheck queue_check_;
+    ServiceOptions options_;
+    std::atomic<bool> stopped_{false};
+};
+
+}  // namespace marquee::booking
