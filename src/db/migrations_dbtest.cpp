@@ -14,6 +14,7 @@
 
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
+#include "support/coroutines.hpp"
 #include "support/local_services.hpp"
 
 namespace marquee::db {
@@ -22,26 +23,8 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
-void run_threads(asio::io_context& io, int threads) {
-    io.restart();
-    std::vector<std::thread> extra;
-    for (int i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& thread : extra) thread.join();
-}
-
-/// Runs `task` on `io` until everything it started is done; returns its value or rethrows.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task, int threads = 1) {
-    std::optional<T> value;
-    std::exception_ptr error;
-    asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { value.emplace(co_await std::move(task)); },
-        [&](std::exception_ptr e) { error = std::move(e); });
-    run_threads(io, threads);
-    if (error) std::rethrow_exception(error);
-    return std::move(*value);
-}
+using test::run;
+using test::run_threads;
 
 // Each test migrates its own service (a unique name, which is also its schema) from its own folder.
 class MigrationsDbTest : public ::testing::Test {

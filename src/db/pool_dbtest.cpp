@@ -25,6 +25,7 @@
 
 #include "core/problem.hpp"
 #include "db/pool.hpp"
+#include "support/coroutines.hpp"
 #include "support/local_services.hpp"
 
 namespace marquee::db {
@@ -33,27 +34,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-void run_threads(asio::io_context& io, int threads) {
-    io.restart();
-    std::vector<std::thread> extra;
-    for (int i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& thread : extra) thread.join();
-}
-
-/// Runs `task` on `io` with `threads` threads until everything it started is done; returns its value or
-/// rethrows its exception.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task, int threads = 1) {
-    std::optional<T> value;
-    std::exception_ptr error;
-    asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { value.emplace(co_await std::move(task)); },
-        [&](std::exception_ptr e) { error = std::move(e); });
-    run_threads(io, threads);
-    if (error) std::rethrow_exception(error);
-    return std::move(*value);
-}
+using test::run;
+using test::run_threads;
 
 void run(asio::io_context& io, asio::awaitable<void> task, int threads = 1) {
     std::exception_ptr error;

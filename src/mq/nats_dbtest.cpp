@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "local_services.hpp"
 #include "mq/nats.hpp"
 
@@ -18,11 +19,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-std::uint16_t closed_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return acceptor.local_endpoint().port();
-}
+using test::closed_port;
 
 class NatsDbTest : public ::testing::Test {
   protected:

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "local_services.hpp"
 #include "redis/client.hpp"
 #include "redis/url.hpp"
@@ -18,12 +19,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-/// A loopback port nobody listens on: bound, then released.
-std::uint16_t closed_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return acceptor.local_endpoint().port();
-}
+using test::closed_port;
 
 class RedisClientDbTest : public ::testing::Test {
   protected:

@@ -1,0 +1,49 @@
+#pragma once
+
+// Test harness for code that suspends: run a coroutine to completion on an io_context from a plain test body.
+// Header-only (Asio is compiled once in marquee::asio, which every test that uses this already links).
+
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace marquee::test {
+
+/// Runs `io` on `threads` threads (this one included) until it has no more work.
+inline void run_threads(boost::asio::io_context& io, int threads) {
+    io.restart();
+    std::vector<std::thread> extra;
+    for (int i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& thread : extra) thread.join();
+}
+
+/// Runs `task` on `io` with `threads` threads until everything it started is done; returns its value or
+/// rethrows its exception.
+template <class T>
+T run(boost::asio::io_context& io, boost::asio::awaitable<T> task, int threads = 1) {
+    std::optional<T> value;
+    std::exception_ptr error;
+    boost::asio::co_spawn(
+        io, [&]() -> boost::asio::awaitable<void> { value.emplace(co_await std::move(task)); },
+        [&](std::exception_ptr e) { error = std::move(e); });
+    run_threads(io, threads);
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+}
+
+/// A loopback port nobody listens on: bound, then released.
+inline std::uint16_t closed_port() {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor acceptor(
+        io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+}
+
+}  // namespace marquee::test
