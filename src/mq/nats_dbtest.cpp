@@ -35,10 +35,7 @@ class NatsDbTest : public ::testing::Test {
 
     template <typename T>
     T run(asio::awaitable<T> task) {
-        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
+        return test::run_here(io_, std::move(task));
     }
 
     StreamSpec spec(std::chrono::milliseconds duplicate_window = 2min) const {

@@ -30,10 +30,7 @@ class RedisClientDbTest : public ::testing::Test {
     /// Runs `task` to completion on this thread; exceptions come out of get().
     template <typename T>
     T run(asio::awaitable<T> task) {
-        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
+        return test::run_here(io_, std::move(task));
     }
 
     asio::io_context io_;

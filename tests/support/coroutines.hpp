@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
 
 namespace marquee::test {
 
@@ -36,6 +37,21 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> task, int threads =
     run_threads(io, threads);
     if (error) std::rethrow_exception(error);
     return std::move(*value);
+}
+
+/// Runs `task` on `io` from this thread until `io` has no more work; returns its value or rethrows.
+template <class T>
+T run_here(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+    auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+    io.restart();
+    io.run();
+    return future.get();
+}
+
+/// Runs `task` on `io`, which other threads are already running, and waits for its value or exception.
+template <class T>
+T run_on(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+    return boost::asio::co_spawn(io, std::move(task), boost::asio::use_future).get();
 }
 
 /// A loopback port nobody listens on: bound, then released.

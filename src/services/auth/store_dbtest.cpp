@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "db/migrations.hpp"
 #include "jwt/key.hpp"
 #include "local_services.hpp"
@@ -23,10 +24,7 @@ class AuthStoreDbTest : public ::testing::Test {
   protected:
     template <typename T>
     T run(asio::awaitable<T> task) {
-        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
+        return test::run_here(io_, std::move(task));
     }
 
     void SetUp() override {

@@ -19,6 +19,7 @@
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
 #include "local_services.hpp"
@@ -76,7 +77,7 @@ class BookingDbTest : public ::testing::Test {
 
     template <typename T>
     T run(asio::awaitable<T> work) {
-        return asio::co_spawn(ioc_, std::move(work), asio::use_future).get();
+        return test::run_on(ioc_, std::move(work));
     }
 
     db::Result sql(const std::string& statement, db::Params params = {}) {

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/metrics.hpp"
+#include "coroutines.hpp"
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
 #include "local_services.hpp"
@@ -40,10 +41,7 @@ class CatalogDbTest : public ::testing::Test {
     /// Runs `task` to completion on this thread; exceptions come out of get().
     template <typename T>
     T run(asio::awaitable<T> task) {
-        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
+        return test::run_here(io_, std::move(task));
     }
 
     Concert make_concert(std::string prefix = "concert") {

@@ -11,6 +11,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include "coroutines.hpp"
 #include "local_services.hpp"
 #include "redis/client.hpp"
 #include "services/queue/model.hpp"
@@ -53,10 +54,7 @@ class RedisTest : public ::testing::Test {
     /// Runs `task` to completion on this thread; exceptions come out of get().
     template <typename T>
     T run(asio::awaitable<T> task) {
-        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
+        return test::run_here(io_, std::move(task));
     }
 
     asio::io_context io_;

@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "db/migrations.hpp"
 #include "local_services.hpp"
 #include "pg_sim/local_server.hpp"
@@ -53,7 +54,7 @@ class WalletDbTest : public ::testing::Test {
 
     template <typename T>
     T run(asio::awaitable<T> work) {
-        return asio::co_spawn(ioc_, std::move(work), asio::use_future).get();
+        return test::run_on(ioc_, std::move(work));
     }
 
     std::string new_user() {
