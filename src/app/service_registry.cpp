@@ -7,6 +7,7 @@
 #include "services/auth/install.hpp"
 #include "services/booking/install.hpp"
 #include "services/catalog/install.hpp"
+#include "services/payment/install.hpp"
 #include "services/queue/install.hpp"
 #include "services/wallet/install.hpp"
 
@@ -31,18 +32,35 @@ void install_wallet(ServiceContext& ctx) {
     ctx.keep_alive.push_back(wallet::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.executor));
 }
 
-void install_booking(ServiceContext& ctx) {
-    // Booking checks QueueTokens through queue's Gate even in a booking-only process: a WaitingRoom on the
-    // shared Redis is all the Gate needs (no routes, no scheduler).
-    auto room = std::make_shared<queue::WaitingRoom>(ctx.redis, queue::settings_from(ctx.config));
+/// A WaitingRoom on the shared Redis, for booking and payment even in a process of their own: the queue-token
+/// check and a token's end need nothing more (no routes, no scheduler).
+std::shared_ptr<queue::WaitingRoom> waiting_room(ServiceContext& ctx) {
+    return std::make_shared<queue::WaitingRoom>(ctx.redis, queue::settings_from(ctx.config));
+}
+
+/// Queue's Gate as the function booking and payment call (they never include queue). It owns the room and
+/// the gate, so they live exactly as long as the function does.
+std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)> queue_check(
+    std::shared_ptr<queue::WaitingRoom> room) {
     auto gate = std::make_shared<queue::Gate>(*room);
-    // The check owns the room and gate, so they live exactly as long as booking uses them.
-    booking::QueueCheck check = [room, gate, fn = gate->as_function()](
-                                    std::string user_id, std::int64_t schedule_id, std::string token) {
+    return [room, gate, fn = gate->as_function()](std::string user_id, std::int64_t schedule_id,
+                                                  std::string token) {
         return fn(std::move(user_id), schedule_id, std::move(token));
     };
-    ctx.keep_alive.push_back(
-        booking::install(ctx.config, ctx.router, ctx.db, ctx.redis, std::move(check), ctx.executor));
+}
+
+void install_booking(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.db, ctx.redis,
+                                              queue_check(waiting_room(ctx)), ctx.executor));
+}
+
+void install_payment(ServiceContext& ctx) {
+    auto room = waiting_room(ctx);
+    payment::QueueRelease release = [room](std::int64_t schedule_id, std::string token) {
+        return room->release(schedule_id, std::move(token));
+    };
+    ctx.keep_alive.push_back(payment::install(ctx.config, ctx.router, ctx.metrics, ctx.db, queue_check(room),
+                                              std::move(release), ctx.executor));
 }
 
 }  // namespace
@@ -54,7 +72,7 @@ const std::vector<ServiceEntry>& service_entries() {
         {"catalog", "issue 4", install_catalog},
         {"wallet", "issue 5", install_wallet},
         {"booking", "issue 5", install_booking},
-        {"payment", "issue 5", nullptr},
+        {"payment", "issue 5", install_payment},
         {"gateway", "deploy/k8s (issue 8)", nullptr},
     };
     assert(kEntries.size() == std::size(core::kServiceNames));

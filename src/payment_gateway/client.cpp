@@ -79,6 +79,15 @@ CircuitBreaker::State Client::breaker_state() const {
     return breaker_->state(CircuitBreaker::Clock::now());
 }
 
+void Client::expose_metrics(core::MetricsRegistry& metrics, std::string caller) const {
+    auto& open = metrics
+                     .gauge("payment_gateway_circuit_open",
+                            "1 while the payment gateway's circuit breaker is open or half-open")
+                     .with({{"caller", std::move(caller)}});
+    metrics.on_scrape(
+        [this, &open] { open.set(breaker_state() == CircuitBreaker::State::Closed ? 0.0 : 1.0); });
+}
+
 asio::awaitable<Client::Attempt> Client::call(std::string method, std::string target, std::string body,
                                               http::Fields headers) {
     Attempt attempt;

@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "core/metrics.hpp"
 #include "http/client.hpp"
 #include "payment_gateway/circuit_breaker.hpp"
 
@@ -55,6 +56,10 @@ class Client {
     boost::asio::awaitable<void> cancel(std::string payment_key);
 
     CircuitBreaker::State breaker_state() const;
+
+    /// Publishes the circuit breaker's state on every scrape as `payment_gateway_circuit_open{caller}` (1
+    /// while open or half-open). The registry must not be scraped after this client is gone.
+    void expose_metrics(core::MetricsRegistry& metrics, std::string caller) const;
 
   private:
     struct Attempt;

@@ -1,10 +1,7 @@
 #include "services/wallet/charge_rules.hpp"
 
-#include <optional>
-
-#include <openssl/evp.h>
-
 #include "core/problem.hpp"
+#include "http/idempotency.hpp"
 
 namespace marquee::wallet {
 
@@ -19,33 +16,8 @@ std::int64_t charge_amount(const boost::json::object& body) {
     return amount->as_int64();
 }
 
-std::string idempotency_key(std::optional<std::string_view> header) {
-    if (!header || header->empty() || header->size() > 255) {
-        throw core::Problem::invalid_field(
-            "Idempotency-Key", "money-moving requests need an Idempotency-Key header of 1..255 characters");
-    }
-    for (const char c : *header) {
-        if (c < 0x21 || c > 0x7e) {
-            throw core::Problem::invalid_field("Idempotency-Key",
-                                               "the Idempotency-Key must be visible ASCII");
-        }
-    }
-    return std::string(*header);
-}
-
 std::string charge_request_hash(std::int64_t amount) {
-    const std::string canonical = "charge:amount=" + std::to_string(amount);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(canonical.data(), canonical.size(), digest, &length, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(length * 2);
-    for (unsigned int i = 0; i < length; ++i) {
-        hex += kHex[digest[i] >> 4];
-        hex += kHex[digest[i] & 0xF];
-    }
-    return hex;
+    return http::request_hash("charge:amount=" + std::to_string(amount));
 }
 
 }  // namespace marquee::wallet

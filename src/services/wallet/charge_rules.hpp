@@ -1,9 +1,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -14,9 +12,6 @@ inline constexpr std::int64_t kMaxCharge = 10'000'000;  ///< KRW, per top-up
 
 /// The amount of a charge request: an integer in [kMinCharge, kMaxCharge]; Problem 400 naming "amount".
 std::int64_t charge_amount(const boost::json::object& body);
-
-/// The Idempotency-Key every money-moving request carries: 1..255 visible ASCII characters; 400 otherwise.
-std::string idempotency_key(std::optional<std::string_view> header);
 
 /// SHA-256 (hex) of what the request asks for, so the same key with another request is refused (409).
 std::string charge_request_hash(std::int64_t amount);

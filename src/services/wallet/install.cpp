@@ -18,7 +18,9 @@ struct Installed {
         : gateway(executor, gateway_options(config)),
           store(db),
           service(store, gateway, metrics, ServiceOptions{}),
-          routes(service, store) {}
+          routes(service, store) {
+        gateway.expose_metrics(metrics, "wallet");
+    }
 
     static payment_gateway::ClientOptions gateway_options(const core::Config& config) {
         payment_gateway::ClientOptions options;

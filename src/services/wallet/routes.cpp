@@ -5,6 +5,7 @@
 
 #include "core/ids.hpp"
 #include "core/problem.hpp"
+#include "http/idempotency.hpp"
 #include "services/wallet/charge_rules.hpp"
 
 namespace marquee::wallet {
@@ -74,7 +75,7 @@ asio::awaitable<http::Response> Routes::wallet(http::Context& ctx) {
 // POST /api/v1/wallet/charges {amount} with Idempotency-Key: a card top-up through the payment gateway.
 asio::awaitable<http::Response> Routes::charge(http::Context& ctx) {
     const std::string user = ctx.user().user_id;
-    const auto key = idempotency_key(ctx.header("Idempotency-Key"));
+    const auto key = http::idempotency_key(ctx.header("Idempotency-Key"));
     const auto amount = charge_amount(ctx.json_object());
     const auto outcome = co_await service_.charge(user, key, amount);
     co_return charge_response(outcome);

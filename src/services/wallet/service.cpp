@@ -81,13 +81,17 @@ asio::awaitable<int> Service::recover_pending() {
     const auto ids = co_await store_.claim_pending(options_.recovery_age, options_.recovery_lease, 20);
     int finished = 0;
     for (const auto& id : ids) {
-        auto answer = co_await gateway_.find(id);
-        if (answer.status == ChargeStatus::Unknown) continue;  // the lease lapses; a later pass asks again
-        co_await settle(id, std::move(answer));
-        ++finished;
+        if (co_await resolve(id)) ++finished;
     }
     if (finished > 0) core::log_info("wallet recovery", {{"finished", finished}, {"claimed", ids.size()}});
     co_return finished;
+}
+
+asio::awaitable<bool> Service::resolve(std::string charge_id) {
+    auto answer = co_await gateway_.find(charge_id);
+    if (answer.status == ChargeStatus::Unknown) co_return false;  // the lease lapses; a later pass asks again
+    co_await settle(std::move(charge_id), std::move(answer));
+    co_return true;
 }
 
 asio::awaitable<void> Service::run_recovery() {

@@ -33,6 +33,9 @@ class Service {
     /// One recovery pass: asks the gateway about each claimed PENDING charge and applies the answer.
     /// Returns how many charges it finished.
     boost::asio::awaitable<int> recover_pending();
+    /// Resolves one PENDING charge as a recovery pass does: asks the gateway by key and applies the answer.
+    /// False when the gateway could not say (the charge stays PENDING).
+    boost::asio::awaitable<bool> resolve(std::string charge_id);
     /// Runs recover_pending() every recovery_period until the executor stops.
     boost::asio::awaitable<void> run_recovery();
 

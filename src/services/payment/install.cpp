@@ -1,0 +1,62 @@
+#include "services/payment/install.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include "core/log.hpp"
+#include "payment_gateway/client.hpp"
+#include "services/payment/routes.hpp"
+#include "services/payment/service.hpp"
+#include "services/payment/store.hpp"
+
+namespace marquee::payment {
+
+namespace {
+
+struct Installed {
+    Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
+              QueueCheck queue_check, QueueRelease queue_release, boost::asio::any_io_executor executor)
+        : gateway(executor, gateway_options(config)),
+          store(db),
+          service(store, gateway, std::move(queue_check), std::move(queue_release), metrics,
+                  ServiceOptions{}),
+          routes(service) {
+        gateway.expose_metrics(metrics, "payment");
+    }
+    ~Installed() { service.stop(); }
+
+    static payment_gateway::ClientOptions gateway_options(const core::Config& config) {
+        payment_gateway::ClientOptions options;
+        options.url = config.payment_gateway_url;
+        options.call_timeout = config.payment_gateway_timeout;
+        return options;
+    }
+
+    payment_gateway::Client gateway;
+    Store store;
+    Service service;
+    Routes routes;
+};
+
+}  // namespace
+
+std::shared_ptr<void> install(const core::Config& config, http::Router& router,
+                              core::MetricsRegistry& metrics, db::Pool& db, QueueCheck queue_check,
+                              QueueRelease queue_release, boost::asio::any_io_executor executor) {
+    auto installed = std::make_shared<Installed>(config, metrics, db, std::move(queue_check),
+                                                 std::move(queue_release), executor);
+    installed->routes.add_to(router);
+    // The recovery job holds the installation alive; it ends with the executor.
+    boost::asio::co_spawn(
+        executor, [installed]() { return installed->service.run_recovery(); },
+        [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                core::log_error("payment recovery stopped", {{"error", ex.what()}});
+            }
+        });
+    return installed;
+}
+
+}  // namespace marquee::payment

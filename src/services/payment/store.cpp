@@ -1,0 +1,171 @@
+#include "services/payment/store.hpp"
+
+#include "db/sql_error.hpp"
+
+namespace marquee::payment {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kColumns =
+    "id::text AS id, user_id::text AS user_id, reservation_id::text AS reservation_id, "
+    "queue_token_id::text AS queue_token_id, encode(request_hash, 'hex') AS request_hash, method, amount, "
+    "points_amount, card_amount, state, pg_status, pg_transaction_id, failure_code, created_at, decided_at";
+
+Payment payment_from(const db::Result& r, int row) {
+    Payment p;
+    p.id = r.get<std::string>(row, "id");
+    p.user_id = r.get<std::string>(row, "user_id");
+    p.reservation_id = r.get<std::string>(row, "reservation_id");
+    p.queue_token_id = r.get<std::string>(row, "queue_token_id");
+    p.request_hash = r.get<std::string>(row, "request_hash");
+    p.method = r.get<std::string>(row, "method");
+    p.amount = r.get<std::int64_t>(row, "amount");
+    p.points_amount = r.get<std::int64_t>(row, "points_amount");
+    p.card_amount = r.get<std::int64_t>(row, "card_amount");
+    p.state = r.get<std::string>(row, "state");
+    p.pg_status = r.get<std::string>(row, "pg_status");
+    p.pg_transaction_id = r.get<std::optional<std::string>>(row, "pg_transaction_id");
+    p.failure_code = r.get<std::optional<std::string>>(row, "failure_code");
+    p.created_at = r.get<core::TimePoint>(row, "created_at");
+    p.decided_at = r.get<std::optional<core::TimePoint>>(row, "decided_at");
+    return p;
+}
+
+std::vector<Payment> payments_from(const db::Result& r) {
+    std::vector<Payment> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(payment_from(r, i));
+    return out;
+}
+
+std::string select(const std::string& where) {
+    return std::string("SELECT ") + kColumns + " FROM payment.payments WHERE " + where;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<Payable>> Store::payable(std::string reservation_id, std::string user_id) {
+    auto r = co_await pool_.query(
+        "SELECT state, schedule_id, total_price, queue_token_id::text AS queue_token_id "
+        "FROM booking.reservation_for_payment($1::uuid, $2::uuid)",
+        db::params(reservation_id, user_id));
+    if (r.empty()) co_return std::nullopt;
+    co_return Payable{r.get<std::string>(0, "state"), r.get<std::int64_t>(0, "schedule_id"),
+                      r.get<std::int64_t>(0, "total_price"), r.get<std::string>(0, "queue_token_id")};
+}
+
+asio::awaitable<std::int64_t> Store::balance(std::string user_id) {
+    auto r = co_await pool_.query("SELECT wallet.balance($1::uuid) AS balance", db::params(user_id));
+    co_return r.get<std::int64_t>(0, "balance");
+}
+
+asio::awaitable<std::optional<Payment>> Store::find_by_key(std::string user_id, std::string key) {
+    auto r =
+        co_await pool_.query(select("user_id = $1::uuid AND idempotency_key = $2"), db::params(user_id, key));
+    if (r.empty()) co_return std::nullopt;
+    co_return payment_from(r, 0);
+}
+
+asio::awaitable<std::optional<Payment>> Store::find(std::string user_id, std::string payment_id) {
+    auto r =
+        co_await pool_.query(select("id = $1::uuid AND user_id = $2::uuid"), db::params(payment_id, user_id));
+    if (r.empty()) co_return std::nullopt;
+    co_return payment_from(r, 0);
+}
+
+asio::awaitable<Payment> Store::get(std::string payment_id) {
+    auto r = co_await pool_.query(select("id = $1::uuid"), db::params(payment_id));
+    co_return payment_from(r, 0);
+}
+
+asio::awaitable<std::variant<Payment, Store::Refused>> Store::begin(NewPayment p) {
+    const std::string insert =
+        std::string(
+            "INSERT INTO payment.payments (id, user_id, reservation_id, queue_token_id, idempotency_key, "
+            "request_hash, method, amount, points_amount, card_amount, pg_status, state, failure_code, "
+            "decided_at) "
+            "SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3::uuid, $4, decode($5, 'hex'), $6, $7::bigint, "
+            "$8::bigint, $9::bigint, "
+            "CASE WHEN $9::bigint = 0 THEN 'NONE' WHEN $10::text IS NULL THEN 'REQUESTED' "
+            "ELSE 'DECLINED' END, "
+            "CASE WHEN $10::text IS NULL THEN 'PENDING' ELSE 'FAILED' END, $10::text, "
+            "CASE WHEN $10::text IS NULL THEN NULL ELSE now() END "
+            "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING ") +
+        kColumns;
+    try {
+        auto r =
+            co_await pool_.query(insert, db::params(p.user_id, p.reservation_id, p.queue_token_id,
+                                                    p.idempotency_key, p.request_hash, p.method, p.amount,
+                                                    p.points_amount, p.card_amount, p.failure_code));
+        if (r.empty()) co_return Refused::SameKey;
+        co_return payment_from(r, 0);
+    } catch (const db::SqlError& e) {
+        if (!e.is_unique_violation("payments_one_live_per_reservation")) throw;
+    }
+    auto live = co_await pool_.query(
+        "SELECT state FROM payment.payments WHERE reservation_id = $1::uuid AND state IN ('PENDING', "
+        "'APPROVED')",
+        db::params(p.reservation_id));
+    if (!live.empty() && live.get<std::string>(0, "state") == "APPROVED") co_return Refused::AlreadyConfirmed;
+    co_return Refused::PaymentInProgress;
+}
+
+asio::awaitable<std::string> Store::finish(std::string payment_id,
+                                           std::optional<std::string> pg_transaction_id) {
+    auto r = co_await pool_.query("SELECT payment.finish($1::uuid, $2::text) AS outcome",
+                                  db::params(payment_id, pg_transaction_id));
+    co_return r.get<std::string>(0, "outcome");
+}
+
+asio::awaitable<void> Store::fail(std::string payment_id, std::string pg_status, std::string failure_code) {
+    co_await pool_.query(
+        "WITH failed AS (UPDATE payment.payments SET state = 'FAILED', pg_status = $2, failure_code = $3, "
+        "lease_until = NULL, updated_at = now(), decided_at = now() WHERE id = $1::uuid AND state = "
+        "'PENDING' "
+        "RETURNING id, reservation_id, user_id, amount, points_amount, card_amount) "
+        "INSERT INTO payment.outbox (event_type, aggregate_id, payload) "
+        "SELECT 'payment.failed', id, jsonb_build_object('paymentId', id, 'reservationId', reservation_id, "
+        "'userId', user_id, 'amount', amount, 'pointsAmount', points_amount, 'cardAmount', card_amount, "
+        "'failureCode', $3::text) FROM failed",
+        db::params(payment_id, pg_status, failure_code));
+}
+
+asio::awaitable<void> Store::mark_card_cancelled(std::string payment_id) {
+    co_await pool_.query(
+        "UPDATE payment.payments SET pg_status = 'CANCELLED', lease_until = NULL, updated_at = now() "
+        "WHERE id = $1::uuid AND state = 'FAILED' AND pg_status = 'APPROVED'",
+        db::params(payment_id));
+}
+
+asio::awaitable<std::vector<Payment>> Store::claim_pending(std::chrono::seconds age,
+                                                           std::chrono::seconds lease, int limit) {
+    const std::string sql =
+        std::string(
+            "UPDATE payment.payments SET lease_until = now() + make_interval(secs => $2) WHERE id IN ("
+            " SELECT id FROM payment.payments WHERE state = 'PENDING' AND created_at < now() - "
+            " make_interval(secs => $1) AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at "
+            " LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ") +
+        kColumns;
+    auto r = co_await pool_.query(sql, db::params(static_cast<std::int64_t>(age.count()),
+                                                  static_cast<std::int64_t>(lease.count()), limit));
+    co_return payments_from(r);
+}
+
+asio::awaitable<std::vector<Payment>> Store::claim_to_cancel(std::chrono::seconds age,
+                                                             std::chrono::seconds lease, int limit) {
+    const std::string sql =
+        std::string(
+            "UPDATE payment.payments SET lease_until = now() + make_interval(secs => $2) WHERE id IN ("
+            " SELECT id FROM payment.payments WHERE state = 'FAILED' AND pg_status = 'APPROVED' "
+            " AND updated_at < now() - make_interval(secs => $1) "
+            " AND (lease_until IS NULL OR lease_until < now()) ORDER BY updated_at LIMIT $3 "
+            " FOR UPDATE SKIP LOCKED) RETURNING ") +
+        kColumns;
+    auto r = co_await pool_.query(sql, db::params(static_cast<std::int64_t>(age.count()),
+                                                  static_cast<std::int64_t>(lease.count()), limit));
+    co_return payments_from(r);
+}
+
+}  // namespace marquee::payment
