@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "db/pool.hpp"
+#include "outbox/relay.hpp"
 #include "redis/client.hpp"
 #include "services/auth/install.hpp"
 #include "services/booking/install.hpp"
@@ -25,7 +26,8 @@ void install_queue(ServiceContext& ctx) {
 }
 
 void install_catalog(ServiceContext& ctx) {
-    ctx.keep_alive.push_back(catalog::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis));
+    ctx.keep_alive.push_back(
+        catalog::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis, ctx.nats, ctx.executor));
 }
 
 void install_wallet(ServiceContext& ctx) {
@@ -49,9 +51,19 @@ std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std
     };
 }
 
+/// Publishes `table`'s rows (`<schema>.outbox`) to the MARQUEE stream as `marquee.<event_type>`; one relay
+/// per table works at a time across replicas (src/outbox).
+void start_outbox_relay(ServiceContext& ctx, std::string table) {
+    outbox::RelayOptions options;
+    options.table = std::move(table);
+    ctx.keep_alive.push_back(
+        outbox::start_relay(ctx.executor, ctx.db, ctx.nats, ctx.metrics, std::move(options)));
+}
+
 void install_booking(ServiceContext& ctx) {
     ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.db, ctx.redis,
                                               queue_check(waiting_room(ctx)), ctx.executor));
+    start_outbox_relay(ctx, "booking.outbox");
 }
 
 void install_payment(ServiceContext& ctx) {
@@ -61,6 +73,7 @@ void install_payment(ServiceContext& ctx) {
     };
     ctx.keep_alive.push_back(payment::install(ctx.config, ctx.router, ctx.metrics, ctx.db, queue_check(room),
                                               std::move(release), ctx.executor));
+    start_outbox_relay(ctx, "payment.outbox");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,14 +27,24 @@ class AvailabilityBitset {
     /// changes nothing). Returns the version after the change.
     boost::asio::awaitable<std::int64_t> mark(std::int64_t schedule_id,
                                               std::vector<std::int32_t> seat_indexes, SeatState state);
-    /// Both bitmaps and the version, read atomically (one MGET). Missing keys read as version 0, all free.
+    /// Both bitmaps, the version and the built marker, read atomically (one MGET). Missing keys read as
+    /// version 0, all free, not built.
     boost::asio::awaitable<Availability> read(std::int64_t schedule_id);
-    /// Removes the schedule's bitmaps and version (tests and a rebuilt layout).
+    /// Sets the bits of booking's live seats (`held` → taken, `sold` → taken and sold; never clears a bit)
+    /// and marks the schedule built, bumping the version once if a bit changed; but only while the version
+    /// is still `expected_version`, so an event applied after the caller read it is never overwritten by an
+    /// older snapshot. nullopt when the version moved (read again and retry); else the version after.
+    boost::asio::awaitable<std::optional<std::int64_t>> rebuild(std::int64_t schedule_id,
+                                                                std::int64_t expected_version,
+                                                                std::vector<std::int32_t> held,
+                                                                std::vector<std::int32_t> sold);
+    /// Removes the schedule's bitmaps, version and built marker (tests, a rebuilt layout; as a Redis flush).
     boost::asio::awaitable<void> reset(std::int64_t schedule_id);
 
     static std::string taken_key(std::int64_t schedule_id);
     static std::string sold_key(std::int64_t schedule_id);
     static std::string version_key(std::int64_t schedule_id);
+    static std::string built_key(std::int64_t schedule_id);
 
   private:
     redis::Client& redis_;

@@ -1,5 +1,12 @@
 #include "services/catalog/availability_consumer.hpp"
 
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "core/log.hpp"
 #include "core/problem.hpp"
 #include "mq/nats.hpp"
@@ -9,6 +16,17 @@
 namespace marquee::catalog {
 
 namespace asio = boost::asio;
+
+namespace {
+/// Events per fetch, and how long one fetch waits for the first (it holds a NATS worker thread meanwhile,
+/// and stop() is seen after it returns).
+constexpr std::size_t kFetchBatch = 100;
+constexpr std::chrono::milliseconds kFetchWait{1000};
+}  // namespace
+
+mq::ConsumerSpec AvailabilityConsumer::consumer_spec() {
+    return mq::ConsumerSpec("MARQUEE", "catalog-availability", "marquee.reservation.>");
+}
 
 asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
     mq::Consumer& consumer, std::size_t max, std::chrono::milliseconds wait) {
@@ -39,6 +57,37 @@ asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
         }
     }
     co_return outcome;
+}
+
+asio::awaitable<void> AvailabilityConsumer::run(mq::Nats& nats, mq::ConsumerSpec spec,
+                                                std::chrono::milliseconds retry_period) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::optional<mq::Consumer> consumer;
+    bool failing = false;
+    while (!stopped_) {
+        std::string error;
+        try {
+            if (!consumer) {
+                mq::ConsumerSpec bind = spec;
+                consumer = co_await nats.pull_consumer(std::move(bind));
+            }
+            co_await poll_once(*consumer, kFetchBatch, kFetchWait);
+            if (failing) core::log_info("availability consumer recovered", {{"durable", spec.durable}});
+            failing = false;
+            continue;
+        } catch (const core::Problem& problem) {
+            error = problem.detail();
+        }
+        consumer.reset();  // bind again: the stream may have been created or recreated meanwhile
+        if (!failing) {
+            core::log_warn("availability consumer failing, retrying",
+                           {{"durable", spec.durable}, {"error", error}});
+        }
+        failing = true;
+        timer.expires_after(retry_period);
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+    }
 }
 
 }  // namespace marquee::catalog

@@ -1,14 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
 
-namespace marquee::mq {
-class Consumer;
-}
+#include "mq/nats.hpp"
 
 namespace marquee::catalog {
 
@@ -17,14 +16,15 @@ class AvailabilityBitset;
 /// Applies `reservation.*` events to the availability bitsets: held → Held, confirmed → Sold, expired and
 /// cancelled → Available. mark() is idempotent, so JetStream's at-least-once delivery is harmless; a message
 /// is acked only after its bits are written, so a crash re-applies it. Its lag is the staleness bound of
-/// availability (docs/decisions/0007).
-///
-/// Not wired into install() yet: booking's outbox relay and the `MARQUEE` stream arrive with issue 5. Wiring:
-/// `pull_consumer(ConsumerSpec("MARQUEE", "catalog-availability", "marquee.reservation.>"))`, then
-/// `poll_once` in a loop on ServiceContext::executor.
+/// availability (docs/decisions/0007). install() runs it on the app's executor: run(nats, consumer_spec()).
 class AvailabilityConsumer {
   public:
     explicit AvailabilityConsumer(AvailabilityBitset& bitset) : bitset_(bitset) {}
+
+    /// The durable consumer `catalog-availability` of `marquee.reservation.>` on the `MARQUEE` stream, which
+    /// booking's outbox relay creates and fills (src/outbox). Every catalog replica binds the same durable,
+    /// so each event is applied by one of them.
+    static mq::ConsumerSpec consumer_spec();
 
     struct Outcome {
         std::size_t applied = 0;     ///< events whose bits were written (and acked)
@@ -35,8 +35,16 @@ class AvailabilityConsumer {
     boost::asio::awaitable<Outcome> poll_once(mq::Consumer& consumer, std::size_t max,
                                               std::chrono::milliseconds wait);
 
+    /// Binds `spec` and applies events (poll_once) until stop(). While NATS or the stream is missing (the
+    /// relay creates it, perhaps in another process) it retries every `retry_period`; after a failure it
+    /// binds again. Failures are logged once per outage.
+    boost::asio::awaitable<void> run(mq::Nats& nats, mq::ConsumerSpec spec,
+                                     std::chrono::milliseconds retry_period = std::chrono::seconds(1));
+    void stop() noexcept { stopped_ = true; }
+
   private:
     AvailabilityBitset& bitset_;
+    std::atomic<bool> stopped_{false};
 };
 
 }  // namespace marquee::catalog

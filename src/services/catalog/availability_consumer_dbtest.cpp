@@ -1,6 +1,11 @@
 // The consumer against the real NATS JetStream and Redis, on a stream of its own.
 #include <cctype>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "dbtest_fixture.hpp"
 #include "mq/nats.hpp"
 #include "services/catalog/availability_consumer.hpp"
@@ -9,6 +14,14 @@ namespace marquee::catalog::testing {
 namespace {
 
 using AvailabilityConsumerDbTest = CatalogDbTest;
+
+/// A unique stream name that is also a valid subject token.
+std::string stream_prefix() {
+    std::string prefix;
+    for (const char c : test::unique_name("catalogav"))
+        prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return prefix;
+}
 
 asio::awaitable<void> publish_events(mq::Nats& nats, std::string prefix, std::int64_t schedule_id) {
     const std::string seats = R"({"scheduleId":)" + std::to_string(schedule_id) + R"(,"seatIndexes":[2,5]})";
@@ -22,9 +35,7 @@ asio::awaitable<void> publish_events(mq::Nats& nats, std::string prefix, std::in
 
 TEST_F(AvailabilityConsumerDbTest, AppliesHeldConfirmedAndExpiredAndTerminatesPoison) {
     mq::Nats nats(mq::NatsOptions{test::nats_url()});
-    const std::string name = test::unique_name("catalogav");
-    std::string prefix;
-    for (const char c : name) prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    const std::string prefix = stream_prefix();
     const Concert concert = make_concert();
     const Schedule schedule = make_schedule(concert.id);
     run(service_->create_layout(schedule.id, layout(1, 1, 4)));
@@ -50,6 +61,41 @@ TEST_F(AvailabilityConsumerDbTest, AppliesHeldConfirmedAndExpiredAndTerminatesPo
     EXPECT_EQ(page.items[5].second, SeatState::Sold);
     EXPECT_EQ(page.items[6].second, SeatState::Available);
     EXPECT_EQ(page.items[0].second, SeatState::Available);
+    run(nats.delete_stream(prefix));
+}
+
+// What install() runs: bound before booking's relay has created the stream, it retries, then applies events
+// until stopped.
+TEST_F(AvailabilityConsumerDbTest, RunWaitsForTheStreamThenAppliesEventsUntilStopped) {
+    mq::Nats nats(mq::NatsOptions{test::nats_url()});
+    const std::string prefix = stream_prefix();
+    const Schedule schedule = make_schedule(make_concert().id);
+    run(service_->create_layout(schedule.id, layout(1, 1, 4)));
+    AvailabilityConsumer consumer(service_->bitset());
+    bool ended = false;
+    const auto scenario = [&]() -> asio::awaitable<bool> {
+        const auto executor = co_await asio::this_coro::executor;
+        mq::ConsumerSpec spec(prefix, "catalog-availability", prefix + ".reservation.>");
+        asio::co_spawn(executor, consumer.run(nats, spec, 50ms),
+                       [&ended](std::exception_ptr) { ended = true; });
+        mq::StreamSpec stream(prefix, {prefix + ".>"});
+        co_await nats.ensure_stream(stream);
+        const std::string seats =
+            R"({"scheduleId":)" + std::to_string(schedule.id) + R"(,"seatIndexes":[2]})";
+        co_await nats.publish(prefix + ".reservation.held", seats, prefix + "-1");
+        asio::steady_timer pace(executor);
+        bool applied = false;
+        for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+             !applied && std::chrono::steady_clock::now() < deadline;) {
+            applied = bit_at((co_await service_->bitset().read(schedule.id)).taken, 2);
+            pace.expires_after(20ms);  // polling pace; the deadline decides
+            if (!applied) co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        consumer.stop();
+        co_return applied;
+    };
+    EXPECT_TRUE(run(scenario()));
+    EXPECT_TRUE(ended);  // run() returned after stop(): run_here waits for all work on the context
     run(nats.delete_stream(prefix));
 }
 

@@ -34,7 +34,8 @@ class CatalogDbTest : public ::testing::Test {
           service_(std::make_unique<Service>(db_, redis_, metrics_)) {}
 
     void SetUp() override {
-        std::vector<std::string> services{"catalog"};
+        // booking too: a cold availability view is rebuilt from booking.seat_states.
+        std::vector<std::string> services{"catalog", "booking"};
         run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
     }
 

@@ -99,6 +99,9 @@ struct Availability {
     std::int64_t version = 0;
     std::string taken;  ///< HELD or SOLD
     std::string sold;
+    /// Booking's live seats were merged in since the keys were created (false: a new schedule, or Redis lost
+    /// the keys): see Service's read path and AvailabilityBitset::rebuild.
+    bool built = false;
 };
 
 }  // namespace marquee::catalog

@@ -84,7 +84,7 @@ asio::awaitable<json::array> Service::schedules(std::int64_t concert_id) {
         std::int64_t taken = 0;
         if (schedule.at("seatCount").to_number<std::int64_t>() > 0) {
             const std::shared_ptr<const SeatMap> map = co_await seat_map(schedule_id);
-            const Availability availability = co_await bitset_.read(schedule_id);
+            const Availability availability = co_await read_availability(schedule_id);
             for (const Seat& seat : map->seats) {
                 if (bit_at(availability.taken, seat.index)) {
                     ++taken_by_zone[seat.zone_id];
@@ -142,9 +142,36 @@ asio::awaitable<std::shared_ptr<const SeatMap>> Service::load_seat_map(std::int6
     co_return map;
 }
 
+asio::awaitable<Availability> Service::read_availability(std::int64_t schedule_id) {
+    Availability bits = co_await bitset_.read(schedule_id);
+    if (bits.built) co_return bits;
+    std::function<asio::awaitable<Availability>()> load = [this, schedule_id] {
+        return rebuild_availability(schedule_id);
+    };
+    std::string key = std::to_string(schedule_id);
+    co_return co_await rebuilds_.run(std::move(key), std::move(load));
+}
+
+asio::awaitable<Availability> Service::rebuild_availability(std::int64_t schedule_id) {
+    // A few tries: each fails only if an event changed the bits between our read and our write.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const Availability seen = co_await bitset_.read(schedule_id);
+        if (seen.built) co_return seen;
+        const std::vector<std::pair<std::int32_t, SeatState>> live = co_await store_.live_seats(schedule_id);
+        std::vector<std::int32_t> held;
+        std::vector<std::int32_t> sold;
+        for (const auto& [index, state] : live) (state == SeatState::Sold ? sold : held).push_back(index);
+        const std::optional<std::int64_t> version =
+            co_await bitset_.rebuild(schedule_id, seen.version, std::move(held), std::move(sold));
+        if (version) break;
+    }
+    // Built, or events keep arriving: show what they wrote; the next read tries again.
+    co_return co_await bitset_.read(schedule_id);
+}
+
 asio::awaitable<AvailabilityView> Service::availability(std::int64_t schedule_id) {
     const std::shared_ptr<const SeatMap> map = co_await seat_map(schedule_id);
-    const Availability bits = co_await bitset_.read(schedule_id);
+    const Availability bits = co_await read_availability(schedule_id);
     AvailabilityView view;
     view.version = bits.version;
     view.seat_count = static_cast<std::int32_t>(map->seats.size());
@@ -164,7 +191,7 @@ asio::awaitable<SeatPage> Service::seats(std::int64_t schedule_id, std::optional
         if (!zone_id)
             throw core::Problem::invalid_field("zone", "no zone of that id or name in this schedule");
     }
-    const Availability bits = co_await bitset_.read(schedule_id);
+    const Availability bits = co_await read_availability(schedule_id);
     const auto& seats = page.map->seats;
     auto it = seats.begin();
     if (after) {

@@ -97,6 +97,11 @@ class Service {
     boost::asio::awaitable<std::string> load_concert(std::int64_t id);
     boost::asio::awaitable<std::string> load_schedules(std::int64_t concert_id);
     boost::asio::awaitable<std::shared_ptr<const SeatMap>> load_seat_map(std::int64_t schedule_id);
+    /// The bitsets; when they were never built (a new schedule, or Redis lost them) booking's live seats are
+    /// merged in first, one rebuild per schedule at a time in this process, so a Redis flush never shows a
+    /// sold seat as free.
+    boost::asio::awaitable<Availability> read_availability(std::int64_t schedule_id);
+    boost::asio::awaitable<Availability> rebuild_availability(std::int64_t schedule_id);
 
     Store store_;
     DocumentCache cache_;
@@ -104,6 +109,7 @@ class Service {
     CatalogSettings settings_;
     SingleFlight<std::string> documents_;
     SingleFlight<std::shared_ptr<const SeatMap>> seat_maps_;
+    SingleFlight<Availability> rebuilds_;
     mutable std::mutex mutex_;
     std::unordered_map<std::int64_t, std::shared_ptr<const SeatMap>> in_memory_;
 };

@@ -145,6 +145,54 @@ TEST_F(CatalogServiceDbTest, MarkIsIdempotentAndHeldDiffersFromSold) {
     EXPECT_FALSE(bit_at(run(service_->availability(made.schedule.id)).taken, 3));
 }
 
+// A Redis flush (or a new schedule) must never show a sold or held seat as free: the first read merges in
+// booking's live seats (booking.seat_states), keeping what events already wrote.
+TEST_F(CatalogServiceDbTest, AColdViewIsRebuiltFromBookingsLiveSeatsOnce) {
+    const LaidOut made = laid_out();
+    // Seat index 1 HELD, 4 SOLD, 6 HELD but overdue (free), written as booking writes them.
+    const auto book = [&](std::int32_t index, const std::string& state, const std::string& expires_in) {
+        const std::string seat_state = state == "CONFIRMED" ? "SOLD" : "HELD";
+        run(db_.query(
+            "WITH r AS (INSERT INTO booking.reservations (user_id, schedule_id, queue_token_id, state, "
+            "seat_count,"
+            " total_price, created_at, expires_at, payment_id, confirmed_at) SELECT gen_random_uuid(), $1,"
+            " gen_random_uuid(), $2, 1, 90000, now() - interval '10 minutes', now() + $3::interval,"
+            " CASE WHEN $2 = 'CONFIRMED' THEN gen_random_uuid() END, CASE WHEN $2 = 'CONFIRMED' THEN now() "
+            "END"
+            " RETURNING id) INSERT INTO booking.reservation_seats (reservation_id, seat_id, schedule_id, "
+            "zone_id,"
+            " price, state) SELECT r.id, s.id, $1, s.zone_id, 90000, $4 FROM r, catalog.seats s"
+            " WHERE s.schedule_id = $1 AND s.seat_index = $5",
+            db::params(made.schedule.id, state, expires_in, seat_state, index)));
+    };
+    book(1, "HELD", "5 minutes");
+    book(4, "CONFIRMED", "5 minutes");
+    book(6, "HELD", "-5 minutes");
+    run(service_->bitset().reset(made.schedule.id));  // what a Redis flush leaves
+    // An event that arrives before any read writes into the cold keys; the rebuild keeps it.
+    run(service_->bitset().mark(made.schedule.id, {7}, SeatState::Held));
+
+    run(service_->seat_map(made.schedule.id));  // loaded now, so the count below is the rebuild's alone
+    const std::uint64_t before = service_->store().queries();
+    const SeatPage page = run(service_->seats(made.schedule.id, std::nullopt, std::nullopt, 8));
+    EXPECT_EQ(service_->store().queries() - before, 1u);  // one booking.seat_states query
+    ASSERT_EQ(page.items.size(), 8u);
+    EXPECT_EQ(page.items[0].second, SeatState::Available);
+    EXPECT_EQ(page.items[1].second, SeatState::Held);
+    EXPECT_EQ(page.items[4].second, SeatState::Sold);
+    EXPECT_EQ(page.items[6].second, SeatState::Available);
+    EXPECT_EQ(page.items[7].second, SeatState::Held);
+
+    const AvailabilityView view = run(service_->availability(made.schedule.id));
+    EXPECT_EQ(service_->store().queries() - before, 1u);  // built: later reads are Redis only
+    EXPECT_TRUE(bit_at(view.taken, 1));
+    EXPECT_TRUE(bit_at(view.taken, 4));
+    EXPECT_FALSE(bit_at(view.taken, 6));
+    // Events still apply after the rebuild.
+    run(service_->bitset().mark(made.schedule.id, {1}, SeatState::Available));
+    EXPECT_FALSE(bit_at(run(service_->availability(made.schedule.id)).taken, 1));
+}
+
 TEST_F(CatalogServiceDbTest, SeatsPageByIndexAndFilterByZone) {
     const LaidOut made = laid_out();
     SeatPage page = run(service_->seats(made.schedule.id, std::string("R"), std::nullopt, 5));

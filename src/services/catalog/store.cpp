@@ -212,4 +212,21 @@ asio::awaitable<std::int64_t> Store::insert_layout(std::int64_t schedule_id, std
     co_return co_await db_.transaction(insert);
 }
 
+asio::awaitable<std::vector<std::pair<std::int32_t, SeatState>>> Store::live_seats(std::int64_t schedule_id) {
+    ++queries_;
+    // booking.seat_states is booking's door for this (migrations/booking/0003_doors.sql); catalog adds the
+    // seat indexes its bitsets are addressed by.
+    const db::Result r = co_await db_.query(
+        "SELECT c.seat_index, b.state FROM booking.seat_states($1) b"
+        " JOIN catalog.seats c ON c.id = b.seat_id AND c.schedule_id = $1 ORDER BY c.seat_index",
+        db::params(schedule_id));
+    std::vector<std::pair<std::int32_t, SeatState>> seats;
+    seats.reserve(static_cast<std::size_t>(r.rows()));
+    for (int row = 0; row < r.rows(); ++row) {
+        const SeatState state = r.text(row, "state") == "SOLD" ? SeatState::Sold : SeatState::Held;
+        seats.emplace_back(r.get<std::int32_t>(row, "seat_index"), state);
+    }
+    co_return seats;
+}
+
 }  // namespace marquee::catalog

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +41,11 @@ class Store {
     /// Returns the schedule's concert id (for cache invalidation).
     boost::asio::awaitable<std::int64_t> insert_layout(std::int64_t schedule_id,
                                                        std::vector<ZoneLayout> zones, SeatColumns seats);
+
+    /// Booking's live seats of the schedule (`booking.seat_states`: HELD not past expires_at, and SOLD) by
+    /// seat index, Held or Sold: what a cold availability view is rebuilt from.
+    boost::asio::awaitable<std::vector<std::pair<std::int32_t, SeatState>>> live_seats(
+        std::int64_t schedule_id);
 
     /// Statements run so far by this Store.
     std::uint64_t queries() const noexcept { return queries_.load(std::memory_order_relaxed); }
