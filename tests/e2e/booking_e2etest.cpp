@@ -1,39 +1,19 @@
 // End to end: queue token → hold seats → read, list, release, through the real binary with a real JWT
 // (docs/sequences/queue-hold-pay.md, the hold part). Seats are made with catalog's SQL.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
-#include "db/pool.hpp"
 #include "local_services.hpp"
 #include "marquee_process.hpp"
 
 namespace marquee::test {
 namespace {
 
-namespace asio = boost::asio;
 namespace json = boost::json;
-using namespace std::chrono_literals;
 
 json::object json_of(const HttpReply& reply) {
     return json::parse(reply.body).as_object();
 }
-
-template <typename T>
-T run(asio::io_context& io, asio::awaitable<T> task) {
-    auto future = asio::co_spawn(io, std::move(task), asio::use_future);
-    io.restart();
-    io.run();
-    return future.get();
-}
-
-struct Seats {
-    std::int64_t schedule = 0;
-    std::vector<std::int64_t> ids;  ///< by seat index, 90,000 each
-};
 
 class BookingEndToEnd : public ::testing::Test {
   protected:
@@ -49,54 +29,15 @@ class BookingEndToEnd : public ::testing::Test {
     }
     static std::uint16_t port() { return process_->port(); }
 
-    static Seats make_seats(int count) {
-        asio::io_context io;
-        db::Pool db(io.get_executor(), db::PoolOptions{database_url(), 1, 10s, "booking-e2e"});
-        const auto r = run(
-            io,
-            db.query(
-                "WITH c AS (INSERT INTO catalog.concerts (title, artist, venue) VALUES ($1, 'A', 'V') "
-                "RETURNING id), s AS (INSERT INTO catalog.schedules (concert_id, starts_at, "
-                "booking_opens_at, booking_closes_at, seat_count) SELECT id, now() + interval '30 days', "
-                "now() - interval '1 day', now() + interval '29 days', $2 FROM c RETURNING id), "
-                "z AS (INSERT INTO catalog.zones (schedule_id, name, price, color) SELECT id, 'R', 90000, "
-                "'#0000aa' FROM s RETURNING id, schedule_id) INSERT INTO catalog.seats (schedule_id, "
-                "zone_id, seat_index, row_label, number, x, y) SELECT z.schedule_id, z.id, g, 'A', g + 1, "
-                "g, 0 FROM z, generate_series(0, $2 - 1) g RETURNING schedule_id, id, seat_index",
-                db::params(unique_name("booking e2e"), count)));
-        Seats out;
-        out.ids.resize(static_cast<std::size_t>(r.rows()));
-        for (int i = 0; i < r.rows(); ++i) {
-            out.schedule = r.get<std::int64_t>(i, "schedule_id");
-            out.ids[static_cast<std::size_t>(r.get<std::int64_t>(i, "seat_index"))] =
-                r.get<std::int64_t>(i, "id");
-        }
-        return out;
-    }
+    static Seats make_seats(int count) { return test::make_seats(count); }
 
-    /// Joins the schedule's waiting room and follows the event stream until admitted; returns the headers
-    /// to send with a hold (the fan's JWT and X-Queue-Token).
     static std::map<std::string, std::string> admitted(std::map<std::string, std::string> fan,
                                                        std::int64_t schedule) {
-        const auto id = std::to_string(schedule);
-        const auto joined = http_request(port(), "POST", "/api/v1/schedules/" + id + "/queue", {}, fan);
-        EXPECT_EQ(joined.status, 201) << joined.body;
-        const std::string token(json_of(joined).at("token").as_string());
-        const auto events = http_request(port(), "GET", "/api/v1/queue/me/events?scheduleId=" + id, {}, fan);
-        EXPECT_NE(events.body.find("event: admitted"), std::string::npos) << events.body;
-        fan["X-Queue-Token"] = token;
-        return fan;
-    }
-
-    static std::string hold_body(std::int64_t schedule, const std::vector<std::int64_t>& seats) {
-        json::array ids;
-        for (auto s : seats) ids.push_back(s);
-        return json::serialize(json::object{{"scheduleId", schedule}, {"seatIds", ids}});
+        return test::admitted(port(), std::move(fan), schedule);
     }
 
     static HttpReply post_hold(const std::string& body, std::map<std::string, std::string> headers = {}) {
-        headers["Content-Type"] = "application/json";
-        return http_request(port(), "POST", "/api/v1/reservations", body, headers);
+        return test::post_hold(port(), body, std::move(headers));
     }
 
     static MarqueeProcess* process_;

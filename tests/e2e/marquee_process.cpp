@@ -1,6 +1,9 @@
 #include "marquee_process.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -21,6 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "coroutines.hpp"
+#include "db/migrations.hpp"
+#include "db/pool.hpp"
 #include "local_services.hpp"
 
 extern char** environ;
@@ -207,6 +213,16 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
     return reply;
 }
 
+boost::json::object HttpReply::json() const {
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(body, ec);
+    if (ec || !doc.is_object()) {
+        ADD_FAILURE() << "not a JSON object (" << status << "): " << body;
+        return {};
+    }
+    return std::move(doc.as_object());
+}
+
 std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix) {
     const std::map<std::string, std::string> json_headers{{"Content-Type", "application/json"}};
     const std::string email = unique_name(prefix) + "@example.com";
@@ -223,6 +239,132 @@ std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view 
     const auto doc = boost::json::parse(reply.body, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains("accessToken")) return {};
     return {{"Authorization", "Bearer " + std::string(doc.as_object().at("accessToken").as_string())}};
+}
+
+std::string user_id_of(std::uint16_t port, const std::map<std::string, std::string>& fan) {
+    const auto me = http_request(port, "GET", "/api/v1/auth/me", {}, fan);
+    EXPECT_EQ(me.status, 200u) << me.body;
+    const auto doc = me.json();
+    return doc.contains("id") ? std::string(doc.at("id").as_string()) : std::string();
+}
+
+db::Result sql(const std::string& statement, db::Params params, const std::string& database) {
+    asio::io_context io;
+    db::Pool pool(io.get_executor(), db::PoolOptions{database.empty() ? database_url() : database, 1,
+                                                     std::chrono::seconds(10), "e2e-test"});
+    return run_here(io, pool.query(statement, std::move(params)));
+}
+
+PrivateDatabase::PrivateDatabase(std::vector<std::string> services) : name_(unique_name("marquee_test")) {
+    const std::string base = database_url();
+    const auto slash = base.rfind('/');
+    const auto query = base.find('?', slash);
+    url_ = base.substr(0, slash + 1) + name_ + (query == std::string::npos ? "" : base.substr(query));
+    sql("CREATE DATABASE " + name_);
+    if (services.empty()) return;
+    {
+        asio::io_context io;
+        db::Pool pool(io.get_executor(), db::PoolOptions{url_, 1, std::chrono::seconds(10), "e2e-test"});
+        run_here(io, db::migrate(pool, std::string(MARQUEE_SOURCE_DIR) + "/migrations", services));
+    }
+    if (std::find(services.begin(), services.end(), "catalog") != services.end()) {
+        std::random_device random;
+        const auto start =
+            std::to_string(std::int64_t{7'000'000'000} + std::int64_t{random() % 1'000'000u} * 1000);
+        sql("ALTER TABLE catalog.schedules ALTER COLUMN id RESTART WITH " + start, {}, url_);
+        sql("ALTER TABLE catalog.seats ALTER COLUMN id RESTART WITH " + start, {}, url_);
+    }
+}
+
+PrivateDatabase::~PrivateDatabase() {
+    try {
+        sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "cannot drop the test database " << name_ << ": " << e.what();
+    }
+}
+
+Seats make_seats(int count, std::int64_t price) {
+    return make_schedules(1, count, price).front();
+}
+
+std::vector<Seats> make_schedules(int schedules, int seats, std::int64_t price, const std::string& database) {
+    const auto r = sql(
+        "WITH c AS (INSERT INTO catalog.concerts (title, artist, venue) VALUES ($1, 'A', 'V') RETURNING id), "
+        "s AS (INSERT INTO catalog.schedules (concert_id, starts_at, booking_opens_at, booking_closes_at, "
+        "seat_count) SELECT id, now() + interval '30 days', now() - interval '1 day', "
+        "now() + interval '29 days', $2 FROM c, generate_series(1, $4) RETURNING id), "
+        "z AS (INSERT INTO catalog.zones (schedule_id, name, price, color) "
+        "SELECT id, 'R', $3, '#0000aa' FROM s RETURNING id, schedule_id) "
+        "INSERT INTO catalog.seats (schedule_id, zone_id, seat_index, row_label, number, x, y) "
+        "SELECT z.schedule_id, z.id, g, 'A', g + 1, g, 0 FROM z, generate_series(0, $2 - 1) g "
+        "RETURNING schedule_id, id, seat_index",
+        db::params(unique_name("e2e concert"), seats, price, schedules), database);
+    std::map<std::int64_t, Seats> by_schedule;
+    for (int i = 0; i < r.rows(); ++i) {
+        auto& out = by_schedule[r.get<std::int64_t>(i, "schedule_id")];
+        out.schedule = r.get<std::int64_t>(i, "schedule_id");
+        out.ids.resize(static_cast<std::size_t>(seats));
+        out.ids[static_cast<std::size_t>(r.get<std::int64_t>(i, "seat_index"))] =
+            r.get<std::int64_t>(i, "id");
+    }
+    std::vector<Seats> out;
+    for (auto& [id, s] : by_schedule) out.push_back(std::move(s));
+    return out;
+}
+
+std::map<std::string, std::string> admitted(std::uint16_t port, std::map<std::string, std::string> fan,
+                                            std::int64_t schedule) {
+    const auto id = std::to_string(schedule);
+    const auto joined = http_request(port, "POST", "/api/v1/schedules/" + id + "/queue", {}, fan);
+    EXPECT_TRUE(joined.status == 201u || joined.status == 200u) << joined.body;
+    const auto token = joined.json();
+    // The stream ends by itself once the token is ACTIVE: no polling, no sleeping.
+    const auto events = http_request(port, "GET", "/api/v1/queue/me/events?scheduleId=" + id, {}, fan);
+    EXPECT_NE(events.body.find("event: admitted"), std::string::npos) << events.body;
+    if (token.contains("token")) fan["X-Queue-Token"] = std::string(token.at("token").as_string());
+    return fan;
+}
+
+std::string hold_body(std::int64_t schedule, const std::vector<std::int64_t>& seats) {
+    boost::json::array ids;
+    for (auto s : seats) ids.push_back(s);
+    return boost::json::serialize(boost::json::object{{"scheduleId", schedule}, {"seatIds", ids}});
+}
+
+HttpReply post_hold(std::uint16_t port, const std::string& body, std::map<std::string, std::string> headers) {
+    headers["Content-Type"] = "application/json";
+    return http_request(port, "POST", "/api/v1/reservations", body, headers);
+}
+
+HttpReply top_up(std::uint16_t port, std::map<std::string, std::string> fan, std::int64_t amount) {
+    fan["Content-Type"] = "application/json";
+    fan["Idempotency-Key"] = unique_name("top-up");
+    return http_request(port, "POST", "/api/v1/wallet/charges",
+                        boost::json::serialize(boost::json::object{{"amount", amount}}), fan);
+}
+
+InvariantCheck check_invariants(const std::vector<std::string>& users, int window_s,
+                                const std::string& database) {
+    // Arguments are a URL from the local settings and UUIDs the server made: nothing here needs quoting
+    // beyond the single quotes around the URL.
+    std::string command = std::string(MARQUEE_SOURCE_DIR) + "/scripts/check-invariants --database-url '" +
+                          (database.empty() ? database_url() : database) + "' --window " +
+                          std::to_string(window_s);
+    for (const auto& user : users) command += " --user " + user;
+    command += " 2>&1";
+    InvariantCheck result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+        result.output = "cannot run " + command;
+        return result;
+    }
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+    const int status = ::pclose(pipe);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
 }
 
 }  // namespace marquee::test
