@@ -3,6 +3,10 @@
 -- live seats. Expiry is decided by the database clock here too: a HELD row with expires_at <= now() is
 -- EXPIRED on read and can never be confirmed.
 
+-- These bodies name catalog's function; services migrate in any order (and a booking-only process migrates
+-- booking alone), so PostgreSQL checks the bodies when they first run rather than now.
+SET LOCAL check_function_bodies = off;
+
 -- The event payload every reservation.* event carries: the reservation's seats in `p_seat_state`, with their
 -- indexes in the schedule's layout (catalog's availability bitset is addressed by seat index).
 CREATE FUNCTION booking.event_payload(p_reservation uuid, p_seat_state text) RETURNS jsonb

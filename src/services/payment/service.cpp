@@ -159,7 +159,7 @@ asio::awaitable<bool> Service::refund_card(Payment payment) {
     // reached, the row (FAILED, pg_status APPROVED) stays on the recovery job's cancel list.
     try {
         co_await gateway_.cancel(payment.pg_transaction_id.value());
-    } catch (const core::Problem& e) {
+    } catch (const std::exception& e) {
         core::log_warn("card part not cancelled yet; left for recovery",
                        {{"payment_id", payment.id}, {"error", e.what()}});
         co_return false;
