@@ -74,4 +74,19 @@ void log(LogLevel level, std::string_view msg, const boost::json::object& fields
     logger->log(lvl, std::string_view(text).substr(1));
 }
 
+std::function<void(std::exception_ptr)> log_failure(std::string msg, boost::json::object fields) {
+    return [msg = std::move(msg), fields = std::move(fields)](std::exception_ptr failure) {
+        if (!failure) return;
+        boost::json::object line = fields;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            line["error"] = e.what();
+        } catch (...) {
+            line["error"] = "unknown exception";
+        }
+        log_error(msg, line);
+    };
+}
+
 }  // namespace marquee::core

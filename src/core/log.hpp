@@ -1,5 +1,8 @@
 #pragma once
 
+#include <exception>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -32,5 +35,9 @@ inline void log_error(std::string_view msg, const boost::json::object& fields = 
 inline void log_debug(std::string_view msg, const boost::json::object& fields = {}) {
     log(LogLevel::Debug, msg, fields);
 }
+
+/// The completion handler of a background loop started with co_spawn (sweeper, recovery job, relay,
+/// consumer): when the loop ends with an exception, logs `msg` at error level with `fields` and the error.
+std::function<void(std::exception_ptr)> log_failure(std::string msg, boost::json::object fields = {});
 
 }  // namespace marquee::core

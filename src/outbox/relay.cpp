@@ -211,14 +211,7 @@ std::shared_ptr<void> start_relay(asio::any_io_executor executor, db::Pool& db, 
     auto relay = std::make_shared<Relay>(db, nats, metrics, std::move(options));
     asio::co_spawn(
         executor, [relay]() { return relay->run(); },
-        [table = relay->options().table](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                core::log_error("outbox relay stopped", {{"outbox", table}, {"error", ex.what()}});
-            }
-        });
+        core::log_failure("outbox relay stopped", {{"outbox", relay->options().table}}));
     return std::make_shared<RelayHandle>(std::move(relay));
 }
 

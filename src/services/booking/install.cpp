@@ -37,14 +37,7 @@ std::shared_ptr<void> install(const core::Config& config, http::Router& router, 
     // The sweeper holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(
         executor, [installed]() { return installed->service.run_sweeper(); },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                core::log_error("booking sweeper stopped", {{"error", ex.what()}});
-            }
-        });
+        core::log_failure("booking sweeper stopped"));
     return installed;
 }
 

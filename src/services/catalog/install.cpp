@@ -26,14 +26,7 @@ std::shared_ptr<Installed> install(const core::Config& /*config*/, http::Router&
         [consumer = installed->consumer, service = installed->service, &nats]() {
             return consumer->run(nats, AvailabilityConsumer::consumer_spec());
         },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                core::log_error("availability consumer stopped", {{"error", ex.what()}});
-            }
-        });
+        core::log_failure("availability consumer stopped"));
     return installed;
 }
 

@@ -48,14 +48,7 @@ std::shared_ptr<void> install(const core::Config& config, http::Router& router,
     // The recovery job holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(
         executor, [installed]() { return installed->service.run_recovery(); },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                core::log_error("payment recovery stopped", {{"error", ex.what()}});
-            }
-        });
+        core::log_failure("payment recovery stopped"));
     return installed;
 }
 
