@@ -61,7 +61,7 @@ void start_outbox_relay(ServiceContext& ctx, std::string table) {
 }
 
 void install_booking(ServiceContext& ctx) {
-    ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.db, ctx.redis,
+    ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis,
                                               queue_check(waiting_room(ctx)), ctx.executor));
     start_outbox_relay(ctx, "booking.outbox");
 }

@@ -57,6 +57,17 @@ TEST_F(BookingDbTest, HeldSeatIs409NamingTheSeat) {
     EXPECT_EQ(live_rows(s, s.seats[0]), 1);
 }
 
+TEST_F(BookingDbTest, HoldOutcomesAreCounted) {
+    auto& holds = metrics_.counter("booking_holds_total", "");
+    const auto s = make_schedule(1);
+    (void)hold(new_uuid(), s, {s.seats[0]});
+    (void)problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    EXPECT_EQ(holds.with({{"outcome", "held"}}).value(), 1u);
+    // The second attempt is refused by the database (the first hold's lock is released once it committed).
+    EXPECT_EQ(holds.with({{"outcome", "seat-taken-db"}}).value(), 1u);
+    EXPECT_NE(metrics_.render().find("booking_holds_total{outcome=\"held\"} 1"), std::string::npos);
+}
+
 TEST_F(BookingDbTest, MultiSeatHoldIsAllOrNothing) {
     const auto s = make_schedule(3);
     (void)hold(new_uuid(), s, {s.seats[1]});

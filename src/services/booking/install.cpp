@@ -12,8 +12,11 @@ namespace marquee::booking {
 namespace {
 
 struct Installed {
-    Installed(const core::Config& config, db::Pool& db, redis::Client& redis, QueueCheck queue_check)
-        : store(db), service(store, redis, std::move(queue_check), options(config)), routes(service) {}
+    Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
+              QueueCheck queue_check)
+        : store(db),
+          service(store, redis, std::move(queue_check), metrics, options(config)),
+          routes(service) {}
     ~Installed() { service.stop(); }
 
     static ServiceOptions options(const core::Config& config) {
@@ -29,10 +32,10 @@ struct Installed {
 
 }  // namespace
 
-std::shared_ptr<void> install(const core::Config& config, http::Router& router, db::Pool& db,
-                              redis::Client& redis, QueueCheck queue_check,
-                              boost::asio::any_io_executor executor) {
-    auto installed = std::make_shared<Installed>(config, db, redis, std::move(queue_check));
+std::shared_ptr<void> install(const core::Config& config, http::Router& router,
+                              core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
+                              QueueCheck queue_check, boost::asio::any_io_executor executor) {
+    auto installed = std::make_shared<Installed>(config, metrics, db, redis, std::move(queue_check));
     installed->routes.add_to(router);
     // The sweeper holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(

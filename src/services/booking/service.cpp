@@ -48,8 +48,14 @@ core::Problem seat_taken(const std::vector<std::int64_t>& seats) {
 
 }  // namespace
 
-Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, ServiceOptions options)
-    : store_(store), redis_(redis), queue_check_(std::move(queue_check)), options_(options) {}
+Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, core::MetricsRegistry& metrics,
+                 ServiceOptions options)
+    : store_(store),
+      redis_(redis),
+      queue_check_(std::move(queue_check)),
+      options_(options),
+      holds_(metrics.counter("booking_holds_total", "Hold attempts by outcome")),
+      expired_(metrics.counter("booking_holds_expired_total", "Holds the sweeper expired").with({})) {}
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
                                            HoldRequest request) {
@@ -58,7 +64,10 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     const std::string lock_token = random_token();
     std::vector<std::string> held_keys;
     const auto contended = co_await lock(request.schedule_id, request.seat_ids, lock_token, held_keys);
-    if (!contended.empty()) throw seat_taken(contended);
+    if (!contended.empty()) {
+        holds_.with({{"outcome", "seat-taken-lock"}}).inc();
+        throw seat_taken(contended);
+    }
 
     NewHold hold;
     hold.user_id = user_id;
@@ -75,7 +84,11 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     }
     co_await unlock(held_keys, lock_token);
     if (failure) std::rethrow_exception(failure);
-    if (!outcome.reservation) throw seat_taken(outcome.taken);
+    if (!outcome.reservation) {
+        holds_.with({{"outcome", "seat-taken-db"}}).inc();
+        throw seat_taken(outcome.taken);
+    }
+    holds_.with({{"outcome", "held"}}).inc();
     co_return std::move(*outcome.reservation);
 }
 
@@ -160,6 +173,7 @@ asio::awaitable<int> Service::sweep() {
     int total = 0;
     for (;;) {
         const int expired = co_await store_.expire_due(options_.sweep_batch);
+        expired_.inc(static_cast<std::uint64_t>(expired));
         total += expired;
         if (expired < options_.sweep_batch || stopped_) co_return total;
     }

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "core/metrics.hpp"
 #include "services/booking/model.hpp"
 #include "services/booking/rules.hpp"
 #include "services/booking/store.hpp"
@@ -33,7 +34,8 @@ struct ServiceOptions {
 /// the real guard. Also the sweeper that expires overdue holds.
 class Service {
   public:
-    Service(Store& store, redis::Client& redis, QueueCheck queue_check, ServiceOptions options = {});
+    Service(Store& store, redis::Client& redis, QueueCheck queue_check, core::MetricsRegistry& metrics,
+            ServiceOptions options = {});
 
     /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat, 409 `seat-taken`
     /// with the `seats` extension, 409 `booking-closed`.
@@ -65,6 +67,10 @@ class Service {
     redis::Client& redis_;
     QueueCheck queue_check_;
     ServiceOptions options_;
+    /// booking_holds_total{outcome}: held, seat-taken-lock (shed by the Redis lock), seat-taken-db (refused
+    /// by the unique index); booking_holds_expired_total: holds the sweeper expired.
+    core::Family<core::Counter>& holds_;
+    core::Counter& expired_;
     std::atomic<bool> stopped_{false};
 };
 

@@ -62,7 +62,8 @@ class BookingDbTest : public ::testing::Test {
         std::vector<std::string> services{"catalog", "booking"};
         run(db::migrate(*pool_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
         store_ = std::make_unique<Store>(*pool_);
-        service_ = std::make_unique<Service>(*store_, *redis_, stub_queue_check(), ServiceOptions{});
+        service_ =
+            std::make_unique<Service>(*store_, *redis_, stub_queue_check(), metrics_, ServiceOptions{});
     }
 
     void TearDown() override {
@@ -159,6 +160,7 @@ class BookingDbTest : public ::testing::Test {
     asio::io_context ioc_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
     std::vector<std::thread> threads_;
+    core::MetricsRegistry metrics_;
     std::unique_ptr<db::Pool> pool_;
     std::unique_ptr<redis::Client> redis_;
     std::unique_ptr<Store> store_;

@@ -122,7 +122,6 @@ class PaymentDbTest : public booking::testing::BookingDbTest {
 
     pg_sim::LocalServer pg_sim_{23};
     pg_sim::Gateway& pg_ = pg_sim_.gateway();
-    core::MetricsRegistry metrics_;
     std::unique_ptr<payment_gateway::Client> gateway_;
     std::unique_ptr<Store> payment_store_;
     std::unique_ptr<Service> payments_;
