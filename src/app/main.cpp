@@ -23,6 +23,7 @@
 #include "core/log.hpp"
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
+#include "http/forwarded.hpp"
 #include "http/server.hpp"
 #include "mq/nats.hpp"
 #include "redis/client.hpp"
@@ -52,6 +53,12 @@ int serve(const core::Config& config) {
         if (!config.migrate_only) authenticator = app::make_authenticator(config);
     } catch (const std::exception& e) {
         core::log_error("jwt keys", {{"error", e.what()}});
+        return 1;
+    }
+    try {
+        (void)http::TrustedProxies(config.trusted_proxies);  // a bad entry stops start-up here, with its name
+    } catch (const std::exception& e) {
+        core::log_error("config", {{"error", e.what()}});
         return 1;
     }
     const unsigned threads =
@@ -116,9 +123,10 @@ int serve(const core::Config& config) {
         return 1;
     }
 
-    http::Server server(
-        ioc, http::ServerOptions{config.http_host, config.http_port, config.http, authenticator.get()},
-        router, metrics);
+    http::Server server(ioc,
+                        http::ServerOptions{config.http_host, config.http_port, config.http,
+                                            authenticator.get(), config.trusted_proxies},
+                        router, metrics);
     std::uint16_t port = 0;
     try {
         port = server.listen();

@@ -30,6 +30,20 @@ bool parse_bool(std::string_view name, std::string_view text) {
     throw ConfigError(std::string(name) + ": expected true or false, got '" + std::string(text) + "'");
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        auto item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) out.emplace_back(item);
+        start = comma + 1;
+    }
+    return out;
+}
+
 std::vector<std::string> parse_services(std::string_view name, std::string_view text) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -81,6 +95,9 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) { c.http.read_timeout = parse_ms(n, v); }},
         {"idle-timeout-ms", "MARQUEE_IDLE_TIMEOUT_MS", "keep-alive idle time (default 60000)",
          [](Config& c, auto n, auto v) { c.http.idle_timeout = parse_ms(n, v); }},
+        {"trusted-proxies", "MARQUEE_TRUSTED_PROXIES",
+         "reverse proxies whose X-Forwarded-For names the client: address or CIDR[,...] (default none)",
+         [](Config& c, auto, auto v) { c.trusted_proxies = split_list(v); }},
         {"database-url", "MARQUEE_DATABASE_URL", "PostgreSQL connection URI",
          [](Config& c, auto, auto v) { c.database_url = v; }},
         {"db-pool-size", "MARQUEE_DB_POOL_SIZE", "PostgreSQL connections (default 8)",

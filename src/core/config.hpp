@@ -31,6 +31,8 @@ struct Config {
     std::uint16_t http_port = 8080;
     unsigned threads = 0;  ///< 0: one per core
     HttpLimits http;
+    /// Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client; empty: none.
+    std::vector<std::string> trusted_proxies;
 
     std::string database_url = "postgresql://marquee@127.0.0.1:5432/marquee";
     std::size_t db_pool_size = 8;

@@ -43,6 +43,14 @@ TEST(Config, ServiceListIsDeduplicated) {
     EXPECT_EQ(config.services, (std::vector<std::string>{"auth", "queue"}));
 }
 
+TEST(Config, TrustedProxiesAreACommaList) {
+    EXPECT_TRUE(parse({}).trusted_proxies.empty());
+    const auto c = parse({"--trusted-proxies=10.0.0.0/8, 192.168.1.7,,fd00::/8"});
+    EXPECT_EQ(c.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "192.168.1.7", "fd00::/8"}));
+    EXPECT_EQ(parse({}, {{"MARQUEE_TRUSTED_PROXIES", "127.0.0.1"}}).trusted_proxies,
+              std::vector<std::string>{"127.0.0.1"});
+}
+
 TEST(Config, FlagsOverrideEnvironment) {
     const auto config =
         parse({"--port=9090"}, {{"MARQUEE_HTTP_PORT", "7070"}, {"MARQUEE_DB_POOL_SIZE", "16"}});

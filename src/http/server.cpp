@@ -21,6 +21,7 @@
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
+#include "http/forwarded.hpp"
 #include "http/request_id.hpp"
 
 namespace marquee::http {
@@ -119,6 +120,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Impl(asio::io_context& ioc, ServerOptions opts, const Router& r, core::MetricsRegistry& m)
         : ioc(ioc),
           options(std::move(opts)),
+          proxies(options.trusted_proxies),
           router(r),
           acceptor(ioc),
           requests(m.counter("http_requests_total", "HTTP requests by method, route and status")),
@@ -128,6 +130,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     asio::io_context& ioc;
     ServerOptions options;
+    TrustedProxies proxies;
     const Router& router;
     tcp::acceptor acceptor;
     core::Family<core::Counter>& requests;
@@ -335,7 +338,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             ctx.emplace(std::string(request.method_string()), std::string(request.target()),
                         std::move(headers), std::move(request.body()), std::move(request_id));
             ctx->set_authenticator(options.authenticator);
-            ctx->set_remote_address(remote);
+            ctx->set_remote_address(proxies.client_address(remote, ctx->header("X-Forwarded-For")));
             in_flight.add(1);
             response = co_await dispatch(*ctx);
             in_flight.add(-1);

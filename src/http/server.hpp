@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +21,8 @@ struct ServerOptions {
     core::HttpLimits limits;
     /// Verifies bearer tokens for Context::user(); must outlive the server. Null: every user() is a 401.
     const Authenticator* authenticator = nullptr;
+    /// Proxies whose X-Forwarded-For names the client (http/forwarded.hpp); a bad entry throws ConfigError.
+    std::vector<std::string> trusted_proxies;
 };
 
 /// The HTTP/1.1 server: one coroutine per connection on its own strand, keep-alive, limits on head and body
