@@ -56,6 +56,7 @@ std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std
 void start_outbox_relay(ServiceContext& ctx, std::string table) {
     outbox::RelayOptions options;
     options.table = std::move(table);
+    options.stream_replicas = ctx.config.nats_stream_replicas;
     ctx.keep_alive.push_back(
         outbox::start_relay(ctx.executor, ctx.db, ctx.nats, ctx.metrics, std::move(options)));
 }

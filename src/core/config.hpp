@@ -41,6 +41,7 @@ struct Config {
     std::size_t redis_pool_size = 8;
     std::chrono::milliseconds redis_timeout{1'000};
     std::string nats_url = "nats://127.0.0.1:4222";
+    int nats_stream_replicas = 1;  ///< copies of the MARQUEE stream in a NATS cluster
 
     // auth: Ed25519 JWTs. The auth service signs with the private key; every service verifies with the
     // public keys (two during a rotation), chosen by the token's `kid`.

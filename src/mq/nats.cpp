@@ -256,6 +256,7 @@ awaitable<void> Nats::ensure_stream(StreamSpec spec) {
         config.SubjectsLen = static_cast<int>(subjects.size());
         config.Duplicates = nanoseconds(spec.duplicate_window);
         config.MaxAge = nanoseconds(spec.max_age);
+        config.Replicas = spec.replicas;
         jsOptions options = raw->js_options(remaining);
         jsStreamInfo* info = nullptr;
         jsErrCode code = static_cast<jsErrCode>(0);

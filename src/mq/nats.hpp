@@ -41,6 +41,9 @@ struct StreamSpec {
     /// and not stored again.
     std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
     std::chrono::milliseconds max_age{0};  ///< 0: keep messages until limits say otherwise
+    /// Copies kept by a NATS cluster (1 on a single server; 3 in production). ensure_stream brings an
+    /// existing stream to this number too, so it must match what operations want.
+    int replicas = 1;
 };
 
 /// Not an aggregate, for the GCC 12 reason given at StreamSpec.

@@ -106,6 +106,7 @@ asio::awaitable<void> Relay::ensure_stream() {
     std::vector<std::string> subjects{options_.subject_prefix + ".>"};
     mq::StreamSpec spec(options_.stream, std::move(subjects));
     spec.max_age = options_.stream_max_age;
+    spec.replicas = options_.stream_replicas;
     co_await nats_.ensure_stream(std::move(spec));
 }
 

@@ -53,6 +53,7 @@ struct RelayOptions {
     std::chrono::milliseconds pass_budget{2000};
     /// How long JetStream keeps events: a new durable consumer replays at most this much.
     std::chrono::milliseconds stream_max_age{std::chrono::hours(24 * 7)};
+    int stream_replicas = 1;  ///< --nats-stream-replicas
 };
 
 /// Moves one outbox table's rows to NATS JetStream, in id order, at least once (docs/sequences/
