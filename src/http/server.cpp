@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <random>
@@ -328,6 +329,15 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             }
             response = problem_response(*problem, {});
             ctx.emplace("-", "-", Fields{}, std::string{}, new_request_id());
+        } else if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.get().chunked()) {
+            // RFC 9112 section 6.3: a Transfer-Encoding whose final coding is not chunked leaves the body's
+            // length unknown, and whatever follows could be a smuggled request: 400, then close the
+            // connection.
+            response = problem_response(
+                core::Problem::bad_request("unsupported Transfer-Encoding: the final coding must be chunked"),
+                {});
+            ctx.emplace(std::string(parser.get().method_string()), std::string(parser.get().target()),
+                        Fields{}, std::string{}, new_request_id());
         } else {
             auto request = parser.release();
             keep_alive = request.keep_alive() && !stopping;
@@ -447,7 +457,13 @@ void Server::Impl::record(const Context& ctx, std::string_view route, unsigned s
                           std::chrono::steady_clock::duration took, std::size_t bytes_in,
                           std::size_t bytes_out, const std::string& remote) {
     const double seconds = std::chrono::duration<double>(took).count();
-    const std::string method(ctx.method());
+    // Only the methods HTTP defines get a label of their own: a made-up method per request must not grow the
+    // metrics without bound.
+    static constexpr std::string_view kMethods[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+                                                    "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+    const bool known =
+        std::find(std::begin(kMethods), std::end(kMethods), ctx.method()) != std::end(kMethods);
+    const std::string method = known ? std::string(ctx.method()) : std::string("other");
     const std::string route_label(route);
     requests.with({{"method", method}, {"route", route_label}, {"status", std::to_string(status)}}).inc();
     latency.with({{"method", method}, {"route", route_label}}, core::latency_buckets()).observe(seconds);

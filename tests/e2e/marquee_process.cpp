@@ -337,6 +337,25 @@ HttpReply post_hold(std::uint16_t port, const std::string& body, std::map<std::s
     return http_request(port, "POST", "/api/v1/reservations", body, headers);
 }
 
+AdmittedFan admitted_fan(std::uint16_t port, int seats, std::int64_t price, const std::string& database,
+                         std::string_view prefix) {
+    AdmittedFan out;
+    out.seats = make_schedules(1, seats, price, database).front();
+    const auto fan = new_fan(port, prefix);
+    out.user_id = user_id_of(port, fan);
+    out.headers = admitted(port, fan, out.seats.schedule);
+    return out;
+}
+
+std::string hold_seats(std::uint16_t port, const AdmittedFan& fan, const std::vector<std::size_t>& indexes) {
+    std::vector<std::int64_t> ids;
+    for (auto i : indexes) ids.push_back(fan.seats.ids.at(i));
+    const auto held = post_hold(port, hold_body(fan.seats.schedule, ids), fan.headers);
+    EXPECT_EQ(held.status, 201u) << held.body;
+    const auto doc = held.json();
+    return doc.contains("id") ? std::string(doc.at("id").as_string()) : std::string();
+}
+
 HttpReply top_up(std::uint16_t port, std::map<std::string, std::string> fan, std::int64_t amount) {
     fan["Content-Type"] = "application/json";
     fan["Idempotency-Key"] = unique_name("top-up");

@@ -108,12 +108,28 @@ std::vector<Seats> make_schedules(int schedules, int seats, std::int64_t price,
 std::map<std::string, std::string> admitted(std::uint16_t port, std::map<std::string, std::string> fan,
                                             std::int64_t schedule);
 
+/// A fan signed up on `port` and admitted to a schedule of its own.
+struct AdmittedFan {
+    std::map<std::string, std::string> headers;  ///< Authorization and X-Queue-Token
+    std::string user_id;
+    Seats seats;
+};
+
+/// A new fan (email prefix `prefix`) admitted to a fresh schedule of `seats` seats priced `price` KRW each,
+/// made in `database` (empty: the local services' database).
+AdmittedFan admitted_fan(std::uint16_t port, int seats, std::int64_t price, const std::string& database = {},
+                         std::string_view prefix = "fan");
+
 /// The body of POST /api/v1/reservations.
 std::string hold_body(std::int64_t schedule, const std::vector<std::int64_t>& seats);
 
 /// POST /api/v1/reservations with a JSON body.
 HttpReply post_hold(std::uint16_t port, const std::string& body,
                     std::map<std::string, std::string> headers = {});
+
+/// Holds the seats of `fan.seats` with these indexes through `port`; returns the reservation id (fails the
+/// test and returns "" unless the hold is 201).
+std::string hold_seats(std::uint16_t port, const AdmittedFan& fan, const std::vector<std::size_t>& indexes);
 
 /// POST /api/v1/wallet/charges for `amount` KRW with a fresh Idempotency-Key: a card top-up of the fan's
 /// wallet.
