@@ -45,7 +45,8 @@ class QueueEndToEnd : public ::testing::Test {
 MarqueeProcess* QueueEndToEnd::process_ = nullptr;
 
 TEST_F(QueueEndToEnd, JoinThenFollowTheStreamUntilAdmitted) {
-    const auto schedule = std::to_string(unique_schedule());
+    // A schedule catalog knows (queue refuses the others with 404).
+    const auto schedule = std::to_string(make_seats(1).schedule);
     const auto fan = new_fan();
     const auto joined = http_request(port(), "POST", "/api/v1/schedules/" + schedule + "/queue", {}, fan);
     ASSERT_EQ(joined.status, 201) << joined.body;

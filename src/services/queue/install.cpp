@@ -26,7 +26,10 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->room = std::make_shared<WaitingRoom>(redis, settings_from(config));
     installed->store = std::make_shared<Store>(db);
     installed->gate = std::make_shared<Gate>(*installed->room);
-    installed->routes = std::make_shared<Routes>(installed->room);
+    Routes::ScheduleCheck exists = [store = installed->store](std::int64_t schedule_id) {
+        return store->schedule_exists(schedule_id);
+    };
+    installed->routes = std::make_shared<Routes>(installed->room, std::move(exists));
     installed->routes->add_to(router);
     installed->scheduler = std::make_shared<Scheduler>(installed->room, installed->store, &metrics);
     installed->scheduler->start(std::move(executor));

@@ -69,7 +69,9 @@ void Routes::add_to(http::Router& router) {
 asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = ctx.id_param("scheduleId");
-    // TODO(queue): refuse unknown schedules (404) once catalog (issue 4) publishes a way to ask.
+    if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
+        throw core::Problem::not_found("no such schedule");
+    }
     const Joined joined = co_await room_->join(user_id, schedule_id);
     const boost::json::object body = to_json(joined.status, room_->settings().admit_per_second);
     if (joined.created) {

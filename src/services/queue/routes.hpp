@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -15,8 +17,13 @@ class WaitingRoom;
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
   public:
-    /// `room` must outlive the routes and every event stream they start.
-    explicit Routes(std::shared_ptr<WaitingRoom> room) : room_(std::move(room)) {}
+    /// Whether a schedule exists (catalog's answer, through queue's Store).
+    using ScheduleCheck = std::function<boost::asio::awaitable<bool>(std::int64_t)>;
+
+    /// `room` must outlive the routes and every event stream they start. Without `schedule_exists` (tests of
+    /// the waiting room alone) every schedule id is taken as existing.
+    explicit Routes(std::shared_ptr<WaitingRoom> room, ScheduleCheck schedule_exists = {})
+        : room_(std::move(room)), schedule_exists_(std::move(schedule_exists)) {}
 
     void add_to(http::Router& router);
 
@@ -29,6 +36,7 @@ class Routes {
 
   private:
     std::shared_ptr<WaitingRoom> room_;
+    ScheduleCheck schedule_exists_;
 };
 
 }  // namespace marquee::queue

@@ -71,4 +71,18 @@ asio::awaitable<void> Store::record(std::vector<AuditRecord> records) {
     co_await db_.query(kUpsert, std::move(params));
 }
 
+boost::asio::awaitable<bool> Store::schedule_exists(std::int64_t schedule_id) {
+    {
+        std::lock_guard lock(known_mutex_);
+        if (known_schedules_.count(schedule_id) != 0) co_return true;
+    }
+    auto r = co_await db_.query("SELECT catalog.schedule_exists($1) AS found", db::params(schedule_id));
+    const bool found = r.get<bool>(0, "found");
+    if (found) {
+        std::lock_guard lock(known_mutex_);
+        known_schedules_.insert(schedule_id);
+    }
+    co_return found;
+}
+
 }  // namespace marquee::queue

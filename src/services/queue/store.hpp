@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -22,8 +25,14 @@ class Store {
     /// merged first (see merge_batch).
     boost::asio::awaitable<void> record(std::vector<AuditRecord> records);
 
+    /// Whether catalog has this schedule (catalog.schedule_exists). Schedules are never deleted, so a yes is
+    /// remembered and a flash sale's joins cost the database one query per schedule and process.
+    boost::asio::awaitable<bool> schedule_exists(std::int64_t schedule_id);
+
   private:
     db::Pool& db_;
+    std::mutex known_mutex_;
+    std::unordered_set<std::int64_t> known_schedules_;
 };
 
 /// Folds events of the same token into one record each (one statement may not update a row twice).
