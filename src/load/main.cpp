@@ -1,0 +1,205 @@
+// marquee-load: the flash-sale load generator (issue 6). See `marquee-load --help` and docs/performance.md.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/json/serialize.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/clock.hpp"
+#include "load/nats_publish.hpp"
+#include "load/scenario.hpp"
+
+namespace {
+
+using namespace marquee::load;
+
+constexpr const char* kUsage = R"(usage: marquee-load --scenario=NAME --target=http://127.0.0.1:PORT [options]
+
+Plays a scenario against a running Marquee on this machine (loopback targets only), prints a table per endpoint
+(requests, requests/s, p50/p95/p99/max latency, statuses) and writes it as JSON.
+
+scenarios
+  browse       availability + seat map of a schedule of its own, with If-None-Match (200 vs 304)
+  hot-seats    --users clients all want the same --hot-seats seats: 201 vs 409, exactly one winner per seat
+  flash-sale   --users users log in, join the queue, wait for ACTIVE, read the seat map and availability,
+               race for the front seats (another seat on 409), top up the wallet and pay with points
+  events       --users users hold distinct seats as fast as answers come while a watcher polls availability
+               every 10 ms: seat events per second and their lag from the hold's 201 to the bitset
+               (booking outbox -> NATS JetStream -> catalog consumer -> Redis)
+  nats-publish JetStream publish-and-ack rate of small messages (--nats-url, --messages, --max-pending)
+
+options
+  --users=N            virtual users, one keep-alive connection each (default 100)
+  --duration=S         bound of the measured phase in seconds (flash-sale: of the whole run; default 10)
+  --requests=N         at most N measured requests (browse, hot-seats; default no limit)
+  --rate=R             browse: a fixed rate of R requests/s, latency measured from each request's due time
+                       (corrected for coordinated omission); default: closed loop, as fast as answers come
+  --mix=a,b,...        browse: request kinds in turn: availability, availability-304, seat-map-304, seat-map,
+                       healthz (default availability,availability-304,seat-map-304)
+  --seats=N            seats of the schedule the run creates (default 10000)
+  --hot-seats=N        hot-seats: how many seats everyone wants (default 10)
+  --timeout-ms=MS      deadline of each request (default 30000)
+  --ramp-ms=MS         users start spread over this time (default 1000); flash-sale: their logins, before the sale
+  --arrival-ms=MS      flash-sale: the users' arrivals at the sale (queue joins) spread over this time (default 0:
+                       all at once, the moment every login is done)
+  --database-url=URL   PostgreSQL of the server: users are made in bulk there and the invariants read back
+  --check-invariants=PATH  scripts/check-invariants (default: the one of the source tree)
+  --admin-email=E --admin-password=P   the admin who creates the schedule (default: the demo admin)
+  --run-id=ID          names this run's users and concert (default: from the time and pid)
+  --json=PATH          write the results as JSON
+Exit status: 0 when the scenario made progress and every invariant held, 1 otherwise, 2 on bad usage.
+)";
+
+std::string value_of(const std::string& arg) {
+    return arg.substr(arg.find('=') + 1);
+}
+
+bool starts(const std::string& arg, const char* name) {
+    return arg.rfind(name, 0) == 0;
+}
+
+std::uint64_t number(const std::string& arg) {
+    const std::string v = value_of(arg);
+    std::size_t used = 0;
+    const auto n = std::stoull(v, &used);
+    if (used != v.size()) throw std::invalid_argument("not a whole number: " + arg);
+    return n;
+}
+
+void raise_fd_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    std::string target = "http://127.0.0.1:8080";
+    std::string json_path;
+    NatsPublishOptions nats;
+    o.invariants_script = std::string(MARQUEE_SOURCE_DIR) + "/scripts/check-invariants";
+    o.run_id = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) +
+               "-" + std::to_string(getpid());
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--help" || arg == "-h") {
+                std::cout << kUsage;
+                return 0;
+            } else if (starts(arg, "--scenario=")) {
+                o.scenario = value_of(arg);
+            } else if (starts(arg, "--target=")) {
+                target = value_of(arg);
+            } else if (starts(arg, "--users=")) {
+                o.users = static_cast<unsigned>(number(arg));
+            } else if (starts(arg, "--duration=")) {
+                o.duration = std::chrono::milliseconds(static_cast<long>(std::stod(value_of(arg)) * 1000));
+            } else if (starts(arg, "--requests=")) {
+                o.requests = number(arg);
+            } else if (starts(arg, "--rate=")) {
+                o.rate = std::stod(value_of(arg));
+            } else if (starts(arg, "--mix=")) {
+                o.mix.clear();
+                std::string list = value_of(arg);
+                for (std::size_t start = 0; start <= list.size();) {
+                    const auto comma = std::min(list.find(',', start), list.size());
+                    o.mix.push_back(list.substr(start, comma - start));
+                    start = comma + 1;
+                }
+            } else if (starts(arg, "--seats=")) {
+                o.seats = static_cast<unsigned>(number(arg));
+            } else if (starts(arg, "--hot-seats=")) {
+                o.hot_seats = static_cast<unsigned>(number(arg));
+            } else if (starts(arg, "--timeout-ms=")) {
+                o.timeout = std::chrono::milliseconds(number(arg));
+            } else if (starts(arg, "--ramp-ms=")) {
+                o.ramp = std::chrono::milliseconds(number(arg));
+            } else if (starts(arg, "--arrival-ms=")) {
+                o.arrival = std::chrono::milliseconds(number(arg));
+            } else if (starts(arg, "--database-url=")) {
+                o.database_url = value_of(arg);
+            } else if (starts(arg, "--check-invariants=")) {
+                o.invariants_script = value_of(arg);
+            } else if (starts(arg, "--admin-email=")) {
+                o.admin_email = value_of(arg);
+            } else if (starts(arg, "--admin-password=")) {
+                o.admin_password = value_of(arg);
+            } else if (starts(arg, "--run-id=")) {
+                o.run_id = value_of(arg);
+            } else if (starts(arg, "--json=")) {
+                json_path = value_of(arg);
+            } else if (starts(arg, "--nats-url=")) {
+                nats.url = value_of(arg);
+            } else if (starts(arg, "--messages=")) {
+                nats.messages = number(arg);
+            } else if (starts(arg, "--max-pending=")) {
+                nats.max_pending = static_cast<int>(number(arg));
+            } else {
+                throw std::invalid_argument("unknown argument '" + arg + "' (see --help)");
+            }
+        }
+        if (o.scenario.empty()) throw std::invalid_argument("--scenario is required (see --help)");
+        if (o.users == 0) throw std::invalid_argument("--users must be at least 1");
+        if (o.seats == 0) throw std::invalid_argument("--seats must be at least 1");
+        if (o.scenario != "nats-publish") o.target = parse_target(target);
+    } catch (const std::exception& e) {
+        std::cerr << "marquee-load: " << e.what() << "\n";
+        return 2;
+    }
+    raise_fd_limit();
+
+    boost::json::object report;
+    report["scenario"] = o.scenario;
+    report["started_at"] = marquee::core::to_rfc3339(std::chrono::system_clock::now());
+    bool ok = false;
+    try {
+        if (o.scenario == "nats-publish") {
+            const auto r = nats_publish(nats);
+            report["outcome"] = r;
+            ok = r.at("acked").as_uint64() > 0 && r.at("errors").as_uint64() == 0;
+            std::cout << boost::json::serialize(r) << "\n";
+        } else {
+            const Result r = run_scenario(o);
+            std::cout << "scenario " << o.scenario << ": " << o.users << " users, " << r.seconds
+                      << " s measured\n"
+                      << r.recorder.table(r.seconds) << "outcome " << boost::json::serialize(r.outcome)
+                      << "\n";
+            if (!r.invariants.empty())
+                std::cout << "invariants " << boost::json::serialize(r.invariants) << "\n";
+            report["target"] = target;
+            report["users"] = o.users;
+            report["seconds"] = r.seconds;
+            report["endpoints"] = r.recorder.to_json(r.seconds);
+            report["outcome"] = r.outcome;
+            report["invariants"] = r.invariants;
+            report["progress"] = r.progress;
+            ok = r.ok;
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "marquee-load: " << e.what() << "\n";
+        report["error"] = e.what();
+    }
+    report["ok"] = ok;
+    if (!json_path.empty()) {
+        std::ofstream out(json_path);
+        out << boost::json::serialize(report) << "\n";
+        if (!out) {
+            std::cerr << "marquee-load: cannot write " << json_path << "\n";
+            return 1;
+        }
+    }
+    std::cout << (ok ? "OK" : "FAILED") << "\n";
+    return ok ? 0 : 1;
+}

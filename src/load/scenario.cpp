@@ -1,0 +1,944 @@
+#include "load/scenario.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/clock.hpp"
+#include "load/process.hpp"
+#include "load/rate.hpp"
+
+namespace marquee::load {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+/// "Measure from when the request is sent" (closed loop), as opposed to a fixed-rate slot.
+constexpr Clock::time_point kAtSend{};
+const std::string kNoBody;
+/// How long users may take to log in and be admitted before the measured phase starts without the rest.
+constexpr std::chrono::seconds kSetupBound{180};
+
+struct Schedule {
+    std::int64_t id = 0;
+    std::vector<std::int64_t> seat_ids;  ///< by seat index
+    std::string seat_map_etag;
+    std::string availability_etag;
+};
+
+std::optional<json::object> parse_object(const std::string& body) {
+    boost::system::error_code ec;
+    auto value = json::parse(body, ec);
+    if (ec || !value.is_object()) return std::nullopt;
+    return value.as_object();
+}
+
+std::int64_t int_field(const json::object& o, std::string_view name) {
+    const auto* v = o.if_contains(name);
+    if (v == nullptr) return -1;
+    if (v->is_int64()) return v->as_int64();
+    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+    return -1;
+}
+
+std::string string_field(const json::object& o, std::string_view name) {
+    const auto* v = o.if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string quote_sql(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        out += c;
+        if (c == '\'') out += '\'';
+    }
+    return out + "'";
+}
+
+std::string user_email(const Options& o, unsigned i) {
+    return "load-" + o.run_id + "-" + std::to_string(i) + "@load.test";
+}
+
+/// psql -c SQL against the run's database; the rows as '|'-separated lines. Throws on failure.
+std::string psql(const Options& o, const std::string& sql) {
+    const std::vector<std::string> argv{o.psql, "-X",           "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                        "-d",   o.database_url, "-c", sql};
+    auto [status, output] = run_command(argv);
+    if (status != 0) throw std::runtime_error("psql failed (" + std::to_string(status) + "): " + output);
+    return output;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) out.push_back(line);
+    }
+    return out;
+}
+
+/// Requests and their statistics for one run, on one thread.
+class Run {
+  public:
+    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {}
+
+    const Options& options() const { return options_; }
+    asio::io_context& ioc() { return ioc_; }
+    Recorder& measured() { return measured_; }
+    Recorder& setup() { return setup_; }
+
+    /// One request, recorded in `recorder` under `endpoint`, its latency measured from `due` (kAtSend: from
+    /// now). A transport failure is recorded and answered as status 0.
+    asio::awaitable<Response> call(Recorder& recorder, Connection& connection, const char* endpoint,
+                                   const char* method, std::string target, std::string body, Headers headers,
+                                   Clock::time_point due) {
+        const auto start = due == kAtSend ? Clock::now() : due;
+        std::string verb(method);
+        const std::string name(endpoint);
+        try {
+            Response response = co_await connection.request(std::move(verb), std::move(target),
+                                                            std::move(body), std::move(headers));
+            recorder.answered(name, response.status, latency_us(start, Clock::now()));
+            co_return response;
+        } catch (const TransportError& e) {
+            recorder.failed(name);
+            if (transport_errors_++ < 5) std::fprintf(stderr, "marquee-load: %s: %s\n", endpoint, e.what());
+        }
+        co_return Response{};
+    }
+
+    /// call(), again after a 503 or 429 (or a transport failure), as a client does: after the answer's
+    /// Retry-After (at most 5 s) or a doubling backoff from 250 ms, with jitter, until `deadline`. Every try
+    /// is recorded, so the shed requests show in the status counts. Money-moving calls carry an
+    /// Idempotency-Key.
+    asio::awaitable<Response> call_patiently(Recorder& recorder, Connection& connection, const char* endpoint,
+                                             const char* method, std::string target, std::string body,
+                                             Headers headers, Clock::time_point deadline) {
+        auto backoff = std::chrono::milliseconds(250);
+        for (int attempt = 0;; ++attempt) {
+            std::string t = target;
+            std::string b = body;
+            Headers h = headers;
+            Response r = co_await call(recorder, connection, endpoint, method, t, b, h, kAtSend);
+            const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
+            if (!shed || attempt >= 40 || Clock::now() >= deadline) co_return r;
+            std::chrono::milliseconds wait = backoff;
+            if (const auto after = r.header("Retry-After")) {
+                int seconds = 0;
+                const auto [end, ec] = std::from_chars(after->data(), after->data() + after->size(), seconds);
+                if (ec == std::errc() && seconds >= 0)
+                    wait = std::chrono::milliseconds(std::min(seconds, 5) * 1000);
+            }
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+            wait += std::chrono::milliseconds(rng_() % static_cast<std::uint64_t>(wait.count() / 2 + 1));
+            ++retries_;
+            asio::steady_timer timer(ioc_);
+            timer.expires_after(wait);
+            co_await timer.async_wait(kTuple);
+        }
+    }
+
+    std::uint64_t retries() const { return retries_; }
+    Connection connection() { return Connection(ioc_.get_executor(), options_.target, options_.timeout); }
+
+  private:
+    asio::io_context& ioc_;
+    const Options& options_;
+    Recorder measured_;
+    Recorder setup_;
+    std::uint64_t transport_errors_ = 0;
+    std::uint64_t retries_ = 0;
+    std::mt19937_64 rng_{42};
+};
+
+asio::awaitable<void> sleep_for(Clock::duration duration) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(duration);
+    co_await timer.async_wait(kTuple);
+}
+
+asio::awaitable<void> sleep_until(Clock::time_point when) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_at(when);
+    co_await timer.async_wait(kTuple);
+}
+
+/// POST /api/v1/auth/login; the Authorization header value, or empty on failure.
+asio::awaitable<std::string> login(Run& run, Recorder& recorder, Connection& connection, std::string email,
+                                   std::string password, Clock::time_point deadline) {
+    const json::object credentials{{"email", email}, {"password", password}};
+    std::string body = json::serialize(credentials);
+    Headers none;
+    std::string path = "/api/v1/auth/login";
+    const Response r =
+        co_await run.call_patiently(recorder, connection, "login", "POST", path, body, none, deadline);
+    if (r.status != 200) co_return std::string();
+    const auto o = parse_object(r.body);
+    if (!o) co_return std::string();
+    co_return "Bearer " + string_field(*o, "accessToken");
+}
+
+/// The admin creates a concert, a schedule open for booking and its seat map through the API (so every run
+/// has seats of its own), then reads the seat map back for the seat ids.
+asio::awaitable<Schedule> create_schedule(Run& run) {
+    const auto& o = run.options();
+    Recorder& rec = run.setup();
+    Connection c = run.connection();
+    const auto admin_deadline = Clock::now() + std::chrono::seconds(60);
+    const std::string auth = co_await login(run, rec, c, o.admin_email, o.admin_password, admin_deadline);
+    if (auth.empty())
+        throw std::runtime_error("admin login failed for " + o.admin_email + " (is the demo data loaded?)");
+    Headers headers{{"Authorization", auth}};
+
+    const json::object concert{
+        {"title", "Load run " + o.run_id}, {"artist", "marquee-load"}, {"venue", "Loopback Hall"}};
+    std::string path = "/api/v1/admin/concerts";
+    std::string body = json::serialize(concert);
+    Response r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
+    const auto concert_doc = parse_object(r.body);
+    if (r.status != 201 || !concert_doc)
+        throw std::runtime_error("create concert: HTTP " + std::to_string(r.status) + " " + r.body);
+    const auto concert_id = int_field(*concert_doc, "id");
+
+    const auto now = std::chrono::system_clock::now();
+    const json::object times{{"startsAt", core::to_rfc3339(now + std::chrono::hours(72))},
+                             {"bookingOpensAt", core::to_rfc3339(now - std::chrono::hours(1))},
+                             {"bookingClosesAt", core::to_rfc3339(now + std::chrono::hours(48))}};
+    path = "/api/v1/admin/concerts/" + std::to_string(concert_id) + "/schedules";
+    body = json::serialize(times);
+    r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
+    const auto schedule_doc = parse_object(r.body);
+    if (r.status != 201 || !schedule_doc)
+        throw std::runtime_error("create schedule: HTTP " + std::to_string(r.status) + " " + r.body);
+    Schedule schedule;
+    schedule.id = int_field(*schedule_doc, "id");
+
+    // rows x seatsPerRow = seats: the widest row of at most 100 seats that divides the count.
+    unsigned per_row = std::min(o.seats, 100u);
+    while (o.seats % per_row != 0) --per_row;
+    json::object zone{{"name", "R"},
+                      {"price", o.price},
+                      {"color", "#8e44ad"},
+                      {"rows", o.seats / per_row},
+                      {"seatsPerRow", per_row}};
+    json::array zones;
+    zones.push_back(std::move(zone));
+    const json::object layout{{"zones", std::move(zones)}};
+    path = "/api/v1/admin/schedules/" + std::to_string(schedule.id) + "/seat-map";
+    body = json::serialize(layout);
+    r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
+    if (r.status != 201)
+        throw std::runtime_error("create seat map: HTTP " + std::to_string(r.status) + " " + r.body);
+
+    Headers plain;
+    path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/seat-map";
+    r = co_await run.call(rec, c, "seat-map", "GET", path, kNoBody, plain, kAtSend);
+    const auto map = parse_object(r.body);
+    if (r.status != 200 || !map || !map->contains("seats"))
+        throw std::runtime_error("read seat map: HTTP " + std::to_string(r.status));
+    schedule.seat_map_etag = std::string(r.header("ETag").value_or(""));
+    schedule.seat_ids.assign(o.seats, 0);
+    for (const auto& seat : map->at("seats").as_array()) {
+        const auto& s = seat.as_object();
+        const auto index = int_field(s, "index");
+        if (index >= 0 && static_cast<std::size_t>(index) < schedule.seat_ids.size())
+            schedule.seat_ids[static_cast<std::size_t>(index)] = int_field(s, "id");
+    }
+    path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/availability";
+    r = co_await run.call(rec, c, "availability", "GET", path, kNoBody, plain, kAtSend);
+    if (r.status != 200) throw std::runtime_error("read availability: HTTP " + std::to_string(r.status));
+    schedule.availability_etag = std::string(r.header("ETag").value_or(""));
+    co_return schedule;
+}
+
+/// Joins the schedule's waiting room and polls GET /queue/me with backoff until ACTIVE; the X-Queue-Token, or
+/// empty when refused or past `deadline`.
+asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth, std::int64_t schedule,
+                                      Clock::time_point deadline, std::uint64_t seed) {
+    Recorder& rec = run.measured();
+    Headers headers{{"Authorization", auth}};
+    std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
+    Response r = co_await run.call_patiently(rec, c, "queue join", "POST", path, kNoBody, headers, deadline);
+    auto doc = parse_object(r.body);
+    if ((r.status != 201 && r.status != 200) || !doc) co_return std::string();
+    const std::string token = string_field(*doc, "token");
+    std::string state = string_field(*doc, "state");
+    std::mt19937_64 rng(seed);
+    auto backoff = std::chrono::milliseconds(250);
+    path = "/api/v1/queue/me?scheduleId=" + std::to_string(schedule);
+    while (state == "WAITING") {
+        if (Clock::now() > deadline) co_return std::string();
+        const auto jitter =
+            std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(backoff.count() / 2 + 1));
+        co_await sleep_for(backoff + jitter);
+        backoff = std::min(backoff * 3 / 2, std::chrono::milliseconds(2000));
+        r = co_await run.call_patiently(rec, c, "queue poll", "GET", path, kNoBody, headers, deadline);
+        doc = parse_object(r.body);
+        if (r.status != 200 || !doc) co_return std::string();
+        state = string_field(*doc, "state");
+    }
+    co_return state == "ACTIVE" ? token : std::string();
+}
+
+struct Admission {
+    std::string auth;   ///< Authorization header value; empty when the login failed
+    std::string token;  ///< X-Queue-Token once ACTIVE; empty when not admitted
+};
+
+/// After the user's share of --ramp-ms: logs user `user` in (recorded in `recorder`) and waits in the
+/// schedule's queue until ACTIVE, within kSetupBound.
+asio::awaitable<Admission> log_in_and_queue(Run& run, Recorder& recorder, Connection& c, unsigned user,
+                                            std::int64_t schedule) {
+    const auto& o = run.options();
+    co_await sleep_for(o.ramp * user / std::max(1u, o.users));
+    const auto setup_deadline = Clock::now() + kSetupBound;
+    std::string email = user_email(o, user);
+    std::string password = kLoadUserPassword;
+    Admission out;
+    out.auth = co_await login(run, recorder, c, email, password, setup_deadline);
+    if (!out.auth.empty()) out.token = co_await admitted(run, c, out.auth, schedule, setup_deadline, user);
+    co_return out;
+}
+
+/// Users load-<run>-<i>@load.test, i in [0, n), made in one INSERT with the cheap hash.
+void create_users(const Options& o, unsigned n) {
+    if (o.database_url.empty())
+        throw std::runtime_error("--database-url is needed to create the users of this scenario");
+    psql(o, "INSERT INTO auth.users (email, password_hash, display_name) SELECT 'load-' || " +
+                quote_sql(o.run_id) + " || '-' || i || '@load.test', " + quote_sql(kLoadUserHash) +
+                ", 'Load ' || i FROM generate_series(0, " + std::to_string(n) + " - 1) AS i");
+}
+
+/// scripts/check-invariants for this run's users, plus the scenario's own query; fills result.invariants.
+void check_invariants(const Options& o, const std::string& scenario_sql, Result& result) {
+    json::object inv;
+    bool ok = true;
+    if (o.database_url.empty()) {
+        inv["skipped"] = "no --database-url";
+        result.invariants = std::move(inv);
+        return;
+    }
+    const auto ids =
+        lines(psql(o, "SELECT id FROM auth.users WHERE email LIKE " + quote_sql("load-" + o.run_id + "-%")));
+    if (!o.invariants_script.empty()) {
+        // The script passes its users to psql as one argument, which Linux caps at 128 KiB: 1,000 per run.
+        constexpr std::size_t kPerRun = 1000;
+        int worst = 0;
+        std::string report;
+        for (std::size_t first = 0; first < std::max<std::size_t>(ids.size(), 1); first += kPerRun) {
+            std::vector<std::string> argv{o.invariants_script, "--database-url", o.database_url};
+            for (std::size_t i = first; i < std::min(ids.size(), first + kPerRun); ++i) {
+                argv.push_back("--user");
+                argv.push_back(ids[i]);
+            }
+            auto [status, output] = run_command(argv);
+            if (status != 0 || report.empty()) report = output;
+            worst = std::max(worst, status);
+        }
+        inv["check_invariants_status"] = worst;
+        inv["check_invariants"] = report;
+        ok = ok && worst == 0;
+    }
+    if (!scenario_sql.empty()) {
+        const auto rows = lines(psql(o, scenario_sql));
+        inv["scenario_check"] = rows.empty() ? std::string() : rows.front();
+    }
+    inv["ok"] = ok;
+    result.invariants = std::move(inv);
+}
+
+/// `count|distinct seats` of the schedule's live seats (HELD and not expired, or SOLD).
+std::string live_seats_sql(const std::string& schedule_id) {
+    return "SELECT count(*) || '|' || count(DISTINCT rs.seat_id) FROM booking.reservation_seats rs JOIN "
+           "booking.reservations r ON r.id = rs.reservation_id WHERE rs.schedule_id = " +
+           schedule_id + " AND (rs.state = 'SOLD' OR (rs.state = 'HELD' AND r.expires_at > now()))";
+}
+
+/// check_invariants(), plus: the scenario's query (`count|distinct seats`) names exactly `expected` seats,
+/// each once; recorded under `name`. invariants.ok holds only if all of that and `also` hold.
+void check_seats(const Options& o, const std::string& sql, std::uint64_t expected, const char* name,
+                 bool also, Result& result) {
+    check_invariants(o, sql, result);
+    const auto rows = string_field(result.invariants, "scenario_check");
+    const bool match = rows == std::to_string(expected) + "|" + std::to_string(expected);
+    result.invariants[name] = match;
+    const auto* ok = result.invariants.if_contains("ok");
+    result.invariants["ok"] = ok != nullptr && ok->is_bool() && ok->as_bool() && match && also;
+}
+
+// ---------------------------------------------------------------------------------------------------- browse
+
+struct BrowseState {
+    Budget budget;
+    std::optional<RateSchedule> rate;
+    std::int64_t schedule = 0;
+    std::string seat_map_etag;
+    std::string availability_etag;
+};
+
+asio::awaitable<void> browse_user(Run& run, BrowseState& st, unsigned user) {
+    Connection c = run.connection();
+    const auto& mix = run.options().mix;
+    const std::string base = "/api/v1/schedules/" + std::to_string(st.schedule);
+    co_await sleep_for(run.options().ramp * user / std::max(1u, run.options().users));
+    for (;;) {
+        const auto index = st.budget.claim(Clock::now());
+        if (!index) break;
+        Clock::time_point due = kAtSend;
+        if (st.rate) {
+            due = st.rate->due(*index);
+            if (due > Clock::now()) co_await sleep_until(due);
+        }
+        const std::string& kind = mix[*index % mix.size()];
+        Headers headers;
+        std::string path = base + "/availability";
+        const char* endpoint = "availability";
+        if (kind == "availability-304") {
+            headers.emplace_back("If-None-Match", st.availability_etag);
+            endpoint = "availability 304";
+        } else if (kind == "seat-map-304") {
+            path = base + "/seat-map";
+            headers.emplace_back("If-None-Match", st.seat_map_etag);
+            endpoint = "seat-map 304";
+        } else if (kind == "seat-map") {
+            path = base + "/seat-map";
+            endpoint = "seat-map";
+        } else if (kind == "healthz") {
+            path = "/healthz";
+            endpoint = "healthz";
+        }
+        co_await run.call(run.measured(), c, endpoint, "GET", path, kNoBody, headers, due);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ hot-seats
+
+struct HotState {
+    Schedule schedule;
+    std::vector<std::int64_t> hot;  ///< seat ids everyone wants
+    unsigned arrived = 0;
+    unsigned dropped = 0;
+    std::optional<asio::steady_timer> gate;
+    std::optional<Budget> budget;
+    Clock::time_point started;
+    std::map<std::int64_t, unsigned> winners;
+    std::uint64_t rejected = 0;
+    std::uint64_t other = 0;
+};
+
+void open_gate(HotState& st, const Options& o) {
+    if (st.budget) return;
+    st.started = Clock::now();
+    st.budget.emplace(o.requests, st.started + o.duration);
+    st.gate->cancel();
+}
+
+void arrive(HotState& st, const Options& o, bool ready) {
+    if (ready) {
+        ++st.arrived;
+    } else {
+        ++st.dropped;
+    }
+    if (st.arrived + st.dropped == o.users) open_gate(st, o);
+}
+
+asio::awaitable<void> hot_seat_user(Run& run, HotState& st, unsigned user) {
+    const auto& o = run.options();
+    Connection c = run.connection();
+    const Admission in = co_await log_in_and_queue(run, run.measured(), c, user, st.schedule.id);
+    const std::string& auth = in.auth;
+    const std::string& token = in.token;
+    arrive(st, o, !token.empty());
+    if (token.empty()) co_return;
+    if (!st.budget) {
+        co_await st.gate->async_wait(kTuple);
+        open_gate(st, o);  // the gate's own deadline passed before everyone arrived
+    }
+    Headers headers{{"Authorization", auth}, {"X-Queue-Token", token}};
+    std::mt19937_64 rng(user * 7919 + 1);
+    const std::string path = "/api/v1/reservations";
+    for (;;) {
+        if (!st.budget->claim(Clock::now())) break;
+        const auto seat = st.hot[rng() % st.hot.size()];
+        const json::array seat_ids{seat};
+        const json::object hold{{"scheduleId", st.schedule.id}, {"seatIds", seat_ids}};
+        std::string body = json::serialize(hold);
+        const Response r = co_await run.call(run.measured(), c, "hold", "POST", path, body, headers, kAtSend);
+        if (r.status == 201) {
+            ++st.winners[seat];
+        } else if (r.status == 409) {
+            ++st.rejected;
+        } else {
+            ++st.other;
+        }
+    }
+}
+
+// --------------------------------------------------------------------------------------------------- events
+
+struct EventsState {
+    Schedule schedule;
+    std::optional<Budget> budget;
+    std::size_t next_seat = 0;
+    std::vector<std::optional<Clock::time_point>> held_at;  ///< by seat index: when its hold answered 201
+    std::vector<bool> seen;
+    std::uint64_t holds = 0;
+    std::uint64_t seen_count = 0;
+    unsigned holding = 0;  ///< holders still running
+    Clock::time_point first_hold;
+    Clock::time_point last_hold;
+    Histogram lag;
+};
+
+/// Holds distinct seats one after another, as fast as answers come: every hold is a seat event.
+asio::awaitable<void> events_holder(Run& run, EventsState& st, unsigned user) {
+    const auto& o = run.options();
+    Connection c = run.connection();
+    const Admission in = co_await log_in_and_queue(run, run.setup(), c, user, st.schedule.id);
+    const std::string& auth = in.auth;
+    const std::string& token = in.token;
+    if (!st.budget) st.budget.emplace(o.requests, Clock::now() + o.duration);
+    Headers headers{{"Authorization", auth}, {"X-Queue-Token", token}};
+    const std::string path = "/api/v1/reservations";
+    while (!token.empty() && st.next_seat < st.schedule.seat_ids.size() && st.budget->claim(Clock::now())) {
+        const std::size_t index = st.next_seat++;
+        const json::array seat_ids{st.schedule.seat_ids[index]};
+        const json::object hold{{"scheduleId", st.schedule.id}, {"seatIds", seat_ids}};
+        std::string body = json::serialize(hold);
+        const Response r = co_await run.call(run.measured(), c, "hold", "POST", path, body, headers, kAtSend);
+        if (r.status != 201) continue;
+        st.held_at[index] = Clock::now();
+        if (st.holds++ == 0) st.first_hold = *st.held_at[index];
+        st.last_hold = *st.held_at[index];
+    }
+    --st.holding;
+}
+
+/// Polls availability (If-None-Match) every 10 ms; a seat's lag is from its hold's 201 to the first bitset
+/// that shows it taken: booking outbox -> NATS JetStream -> catalog consumer -> Redis, end to end.
+asio::awaitable<void> events_watcher(Run& run, EventsState& st) {
+    Connection c = run.connection();
+    const std::string path = "/api/v1/schedules/" + std::to_string(st.schedule.id) + "/availability";
+    std::string etag;
+    std::optional<Clock::time_point> holders_done;
+    for (;;) {
+        if (st.holding == 0 && !holders_done) holders_done = Clock::now();
+        if (holders_done &&
+            (st.seen_count == st.holds || Clock::now() - *holders_done > std::chrono::seconds(10)))
+            break;
+        Headers headers;
+        if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
+        const Response r =
+            co_await run.call(run.setup(), c, "availability (watch)", "GET", path, kNoBody, headers, kAtSend);
+        const auto now = Clock::now();
+        if (r.status == 200) {
+            etag = std::string(r.header("ETag").value_or(""));
+            const auto doc = parse_object(r.body);
+            std::string bits;
+            try {
+                bits = doc ? decode_base64(string_field(*doc, "taken")) : std::string();
+            } catch (const std::invalid_argument&) {
+            }
+            for (std::size_t i = 0; i < st.held_at.size() && i / 8 < bits.size(); ++i) {
+                if (st.seen[i] || !st.held_at[i]) continue;
+                if ((static_cast<unsigned char>(bits[i / 8]) & (0x80u >> (i % 8))) == 0) continue;
+                st.seen[i] = true;
+                ++st.seen_count;
+                st.lag.record(latency_us(*st.held_at[i], now));
+            }
+        }
+        co_await sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// ----------------------------------------------------------------------------------------------- flash-sale
+
+struct FlashState {
+    Schedule schedule;
+    Clock::time_point deadline;
+    unsigned logged_in = 0;
+    unsigned admitted = 0;
+    unsigned held = 0;
+    unsigned paid = 0;
+    unsigned sold_out = 0;
+    unsigned failed = 0;
+    std::uint64_t conflicts = 0;
+    std::optional<Clock::time_point> first_hold;
+    Clock::time_point last_hold;
+    Clock::time_point last_payment;
+    // Everyone logs in before the sale opens, then the sale starts for all at once.
+    unsigned ready = 0;
+    std::optional<asio::steady_timer> gate;
+    std::optional<Clock::time_point> sale_start;
+};
+
+void open_sale(FlashState& st) {
+    if (st.sale_start) return;
+    st.sale_start = Clock::now();
+    st.gate->cancel();
+}
+
+void logged_in_or_not(FlashState& st, unsigned users) {
+    if (++st.ready == users) open_sale(st);
+}
+
+/// Seat indexes free in an availability document (bit i set = taken).
+std::vector<std::size_t> free_seats(const json::object& availability) {
+    std::vector<std::size_t> out;
+    const auto count =
+        static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(availability, "seatCount")));
+    std::string bits;
+    try {
+        bits = decode_base64(string_field(availability, "taken"));
+    } catch (const std::invalid_argument&) {
+        return out;
+    }
+    for (std::size_t i = 0; i < count && i / 8 < bits.size(); ++i) {
+        if ((static_cast<unsigned char>(bits[i / 8]) & (0x80u >> (i % 8))) == 0) out.push_back(i);
+    }
+    return out;
+}
+
+asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
+    const auto& o = run.options();
+    Recorder& rec = run.measured();
+    Connection c = run.connection();
+    co_await sleep_for(o.ramp * user / std::max(1u, o.users));
+    std::string email = user_email(o, user);
+    std::string password = kLoadUserPassword;
+    const std::string auth = co_await login(run, rec, c, email, password, st.deadline);
+    logged_in_or_not(st, o.users);
+    if (auth.empty()) {
+        ++st.failed;
+        co_return;
+    }
+    ++st.logged_in;
+    if (!st.sale_start) {
+        co_await st.gate->async_wait(kTuple);
+        open_sale(st);  // the gate's own deadline passed before every login was done
+    }
+    // --arrival-ms spreads the sale's arrivals (the queue joins); 0 is everyone at once.
+    co_await sleep_for(o.arrival * user / std::max(1u, o.users));
+    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user);
+    if (token.empty()) {
+        ++st.failed;
+        co_return;
+    }
+    ++st.admitted;
+    const std::string base = "/api/v1/schedules/" + std::to_string(st.schedule.id);
+    // The seat map: the browser (or the CDN) has it; it revalidates.
+    Headers revalidate{{"If-None-Match", st.schedule.seat_map_etag}};
+    std::string path = base + "/seat-map";
+    co_await run.call_patiently(rec, c, "seat-map 304", "GET", path, kNoBody, revalidate, st.deadline);
+
+    Headers headers{{"Authorization", auth}, {"X-Queue-Token", token}};
+    Headers plain;
+    std::mt19937_64 rng(user * 104729 + 3);
+    std::vector<std::size_t> view;  // free seat indexes as last seen, minus the ones we lost
+    bool fresh = false;
+    unsigned lost = 0;
+    std::string reservation;
+    std::int64_t total = 0;
+    for (int attempt = 0; attempt < 500 && Clock::now() < st.deadline; ++attempt) {
+        if (view.empty() || !fresh) {
+            path = base + "/availability";
+            const Response r =
+                co_await run.call_patiently(rec, c, "availability", "GET", path, kNoBody, plain, st.deadline);
+            const auto doc = parse_object(r.body);
+            if (r.status != 200 || !doc) break;
+            view = free_seats(*doc);
+            fresh = true;
+            if (view.empty()) {
+                ++st.sold_out;
+                co_return;
+            }
+        }
+        // Everyone prefers the front: a free seat at u^3 of the way along the free list (u uniform in [0,
+        // 1)), so about half of the picks fall into the front 10 % of what is left.
+        const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        const auto pick =
+            std::min(view.size() - 1, static_cast<std::size_t>(u * u * u * static_cast<double>(view.size())));
+        const std::size_t index = view[pick];
+        view.erase(view.begin() + static_cast<std::ptrdiff_t>(pick));
+        const json::array seat_ids{st.schedule.seat_ids[index]};
+        const json::object hold{{"scheduleId", st.schedule.id}, {"seatIds", seat_ids}};
+        std::string body = json::serialize(hold);
+        path = "/api/v1/reservations";
+        if (!st.first_hold) st.first_hold = Clock::now();
+        const Response r =
+            co_await run.call_patiently(rec, c, "hold", "POST", path, body, headers, st.deadline);
+        if (r.status == 201) {
+            const auto doc = parse_object(r.body);
+            if (doc) {
+                reservation = string_field(*doc, "id");
+                total = int_field(*doc, "totalPrice");
+            }
+            st.last_hold = Clock::now();
+            break;
+        }
+        if (r.status != 409) break;
+        ++st.conflicts;
+        // The view is stale after a few losses: read availability again.
+        if (++lost % 2 == 0) fresh = false;
+    }
+    if (reservation.empty() || total <= 0) {
+        ++st.failed;
+        co_return;
+    }
+    ++st.held;
+
+    const json::object charge{{"amount", std::max<std::int64_t>(total, 1000)}};
+    std::string body = json::serialize(charge);
+    Headers charge_headers{{"Authorization", auth},
+                           {"Idempotency-Key", o.run_id + "-charge-" + std::to_string(user)}};
+    path = "/api/v1/wallet/charges";
+    Response r =
+        co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers, st.deadline);
+    if (r.status != 201) {
+        ++st.failed;
+        co_return;
+    }
+    const json::object payment{{"reservationId", reservation}, {"method", "POINTS"}};
+    body = json::serialize(payment);
+    Headers pay_headers = headers;
+    pay_headers.emplace_back("Idempotency-Key", o.run_id + "-pay-" + std::to_string(user));
+    path = "/api/v1/payments";
+    r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, st.deadline);
+    if (r.status != 201) {
+        ++st.failed;
+        co_return;
+    }
+    ++st.paid;
+    st.last_payment = Clock::now();
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return b > a ? std::chrono::duration<double>(b - a).count() : 0.0;
+}
+
+double per_second(double count, double seconds) {
+    return seconds > 0 ? count / seconds : 0.0;
+}
+
+template <typename Coroutine>
+void spawn_all(asio::io_context& ioc, unsigned users, Coroutine make, unsigned& crashed) {
+    for (unsigned i = 0; i < users; ++i) {
+        auto handler = [&crashed](std::exception_ptr error) {
+            if (!error) return;
+            if (crashed++ < 3) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "marquee-load: a virtual user failed: %s\n", e.what());
+                }
+            }
+        };
+        asio::co_spawn(ioc, make(i), std::move(handler));
+    }
+}
+
+}  // namespace
+
+std::string decode_base64(std::string_view text) {
+    static const auto table = [] {
+        std::array<int, 256> t{};
+        t.fill(-1);
+        const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (std::size_t i = 0; i < alphabet.size(); ++i)
+            t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+        return t;
+    }();
+    if (text.size() % 4 != 0) throw std::invalid_argument("base64 length is not a multiple of 4");
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char ch = text[i + static_cast<std::size_t>(k)];
+            if (ch == '=' && i + 4 == text.size() && k >= 2) {
+                v[k] = 0;
+                ++pad;
+                continue;
+            }
+            if (pad > 0) throw std::invalid_argument("base64 padding in the middle");
+            v[k] = table[static_cast<unsigned char>(ch)];
+            if (v[k] < 0) throw std::invalid_argument("not a base64 character");
+        }
+        const auto triple = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+        out += static_cast<char>((triple >> 16) & 0xff);
+        if (pad < 2) out += static_cast<char>((triple >> 8) & 0xff);
+        if (pad < 1) out += static_cast<char>(triple & 0xff);
+    }
+    return out;
+}
+
+Result run_scenario(const Options& o) {
+    asio::io_context ioc(1);
+    Run run(ioc, o);
+    Result result;
+
+    std::optional<Schedule> schedule;
+    auto setup = [&]() -> asio::awaitable<void> { schedule = co_await create_schedule(run); };
+    std::exception_ptr setup_error;
+    asio::co_spawn(ioc, setup(), [&](std::exception_ptr e) { setup_error = e; });
+    ioc.run();
+    ioc.restart();
+    if (setup_error) std::rethrow_exception(setup_error);
+    const std::string schedule_id = std::to_string(schedule->id);
+
+    unsigned crashed = 0;
+    json::object outcome;
+    outcome["schedule"] = schedule->id;
+    outcome["users"] = o.users;
+    outcome["seats"] = o.seats;
+    std::string scenario_sql;
+
+    if (o.scenario == "browse") {
+        const auto start = Clock::now();
+        BrowseState st{Budget(o.requests, start + o.duration), std::nullopt, schedule->id,
+                       schedule->seat_map_etag, schedule->availability_etag};
+        if (o.rate > 0) st.rate.emplace(o.rate, start);
+        spawn_all(
+            ioc, o.users, [&](unsigned i) { return browse_user(run, st, i); }, crashed);
+        ioc.run();
+        result.seconds = seconds_between(start, Clock::now());
+        std::uint64_t ok200 = 0;
+        std::uint64_t ok304 = 0;
+        for (const auto& [name, stats] : run.measured().endpoints()) {
+            for (const auto& [status, count] : stats.statuses) {
+                if (status == 200) ok200 += count;
+                if (status == 304) ok304 += count;
+            }
+        }
+        outcome["fixed_rate"] = o.rate;
+        outcome["responses_200"] = ok200;
+        outcome["responses_304"] = ok304;
+        outcome["requests_per_s"] = per_second(static_cast<double>(ok200 + ok304), result.seconds);
+        result.progress = ok200 + ok304 > 0;
+    } else if (o.scenario == "hot-seats") {
+        create_users(o, o.users);
+        HotState st;
+        st.schedule = *schedule;
+        const auto count = std::min<std::size_t>(o.hot_seats, st.schedule.seat_ids.size());
+        st.hot.assign(st.schedule.seat_ids.begin(),
+                      st.schedule.seat_ids.begin() + static_cast<std::ptrdiff_t>(count));
+        st.gate.emplace(ioc);
+        st.gate->expires_after(kSetupBound + o.ramp);
+        const auto setup_start = Clock::now();
+        spawn_all(
+            ioc, o.users, [&](unsigned i) { return hot_seat_user(run, st, i); }, crashed);
+        ioc.run();
+        const auto end = Clock::now();
+        result.seconds = st.budget ? seconds_between(st.started, end) : 0.0;
+        std::uint64_t won = 0;
+        unsigned seats_with_one_winner = 0;
+        json::object winners;
+        for (const auto seat : st.hot) {
+            const auto n = st.winners.count(seat) ? st.winners.at(seat) : 0u;
+            won += n;
+            if (n == 1) ++seats_with_one_winner;
+            winners[std::to_string(seat)] = n;
+        }
+        outcome["setup_seconds"] = seconds_between(setup_start, st.started);
+        outcome["ready_users"] = st.arrived;
+        outcome["hot_seats"] = st.hot.size();
+        outcome["holds_won"] = won;
+        outcome["rejected_409"] = st.rejected;
+        outcome["other_answers"] = st.other;
+        outcome["rejected_per_s"] = per_second(static_cast<double>(st.rejected), result.seconds);
+        outcome["attempts_per_s"] =
+            per_second(static_cast<double>(st.rejected + won + st.other), result.seconds);
+        outcome["winners_by_seat"] = std::move(winners);
+        outcome["exactly_one_winner_per_seat"] = seats_with_one_winner == st.hot.size();
+        result.progress = won > 0 && st.rejected > 0;
+        scenario_sql = live_seats_sql(schedule_id);
+        check_seats(o, scenario_sql, won, "live_holds_match_winners", seats_with_one_winner == st.hot.size(),
+                    result);
+    } else if (o.scenario == "flash-sale") {
+        create_users(o, o.users);
+        FlashState st;
+        st.schedule = *schedule;
+        const auto start = Clock::now();
+        st.deadline = start + o.duration;
+        st.gate.emplace(ioc);
+        st.gate->expires_after(kSetupBound + o.ramp);
+        spawn_all(
+            ioc, o.users, [&](unsigned i) { return flash_sale_user(run, st, i); }, crashed);
+        ioc.run();
+        const auto sale_start = st.sale_start.value_or(start);
+        result.seconds = seconds_between(sale_start, Clock::now());
+        outcome["login_phase_seconds"] = seconds_between(start, sale_start);
+        const double hold_window = st.first_hold ? seconds_between(*st.first_hold, st.last_hold) : 0.0;
+        outcome["logged_in"] = st.logged_in;
+        outcome["admitted"] = st.admitted;
+        outcome["held"] = st.held;
+        outcome["paid"] = st.paid;
+        outcome["sold_out_users"] = st.sold_out;
+        outcome["failed_users"] = st.failed;
+        outcome["hold_conflicts_409"] = st.conflicts;
+        outcome["hold_window_s"] = hold_window;
+        outcome["holds_per_s"] = per_second(st.held, hold_window);
+        outcome["payments_per_s"] =
+            per_second(st.paid, st.first_hold ? seconds_between(*st.first_hold, st.last_payment) : 0.0);
+        outcome["all_seats_sold"] = st.paid == std::min(o.users, o.seats);
+        result.progress = st.paid > 0;
+        scenario_sql =
+            "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats WHERE "
+            "schedule_id = " +
+            schedule_id + " AND state = 'SOLD'";
+        check_seats(o, scenario_sql, st.paid, "sold_seats_match_payments", true, result);
+    } else if (o.scenario == "events") {
+        create_users(o, o.users);
+        EventsState st;
+        st.schedule = *schedule;
+        st.held_at.assign(st.schedule.seat_ids.size(), std::nullopt);
+        st.seen.assign(st.schedule.seat_ids.size(), false);
+        st.holding = o.users;
+        spawn_all(
+            ioc, o.users, [&](unsigned i) { return events_holder(run, st, i); }, crashed);
+        auto watch = [&]() -> asio::awaitable<void> { co_await events_watcher(run, st); };
+        asio::co_spawn(ioc, watch(), [&crashed](std::exception_ptr e) { crashed += e ? 1 : 0; });
+        ioc.run();
+        result.seconds = seconds_between(st.first_hold, st.last_hold);
+        outcome["holds"] = st.holds;
+        outcome["events_per_s"] = per_second(static_cast<double>(st.holds), result.seconds);
+        outcome["events_seen"] = st.seen_count;
+        outcome["lag_p50_ms"] = static_cast<double>(st.lag.percentile(50)) / 1000.0;
+        outcome["lag_p95_ms"] = static_cast<double>(st.lag.percentile(95)) / 1000.0;
+        outcome["lag_p99_ms"] = static_cast<double>(st.lag.percentile(99)) / 1000.0;
+        outcome["lag_max_ms"] = static_cast<double>(st.lag.max()) / 1000.0;
+        result.progress = st.holds > 0 && st.seen_count == st.holds;
+        scenario_sql = live_seats_sql(schedule_id);
+        check_seats(o, scenario_sql, st.holds, "live_holds_match_holds", true, result);
+    } else {
+        throw std::invalid_argument("unknown scenario '" + o.scenario +
+                                    "' (browse, hot-seats, flash-sale, events, nats-publish)");
+    }
+    outcome["crashed_users"] = crashed;
+    outcome["retries_after_503_429"] = run.retries();
+    result.outcome = std::move(outcome);
+    result.recorder = run.measured();
+    const bool invariants_ok = !result.invariants.contains("ok") || result.invariants.at("ok").as_bool();
+    result.ok = result.progress && invariants_ok && crashed == 0;
+    return result;
+}
+
+}  // namespace marquee::load
