@@ -75,6 +75,13 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
       breaker_(std::make_shared<CircuitBreaker>(options_.breaker)),
       http_(executor, http::Client::Options{options_.url, options_.call_timeout}) {}
 
+ClientOptions options_from(const core::Config& config) {
+    ClientOptions options;
+    options.url = config.payment_gateway_url;
+    options.call_timeout = config.payment_gateway_timeout;
+    return options;
+}
+
 CircuitBreaker::State Client::breaker_state() const {
     return breaker_->state(CircuitBreaker::Clock::now());
 }

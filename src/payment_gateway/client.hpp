@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "core/config.hpp"
 #include "core/metrics.hpp"
 #include "http/client.hpp"
 #include "payment_gateway/circuit_breaker.hpp"
@@ -21,6 +22,10 @@ struct ClientOptions {
     std::chrono::milliseconds backoff{50};  ///< first retry delay, doubled each time, with jitter
     CircuitBreaker::Options breaker;
 };
+
+/// The client settings a service runs with: the gateway's URL and call timeout from the configuration, the
+/// rest (retries, backoff, breaker) at their defaults.
+ClientOptions options_from(const core::Config& config);
 
 /// What a charge came to. The caller branches on it (no exception): NotCharged is certain, Unknown is not.
 enum class ChargeStatus {

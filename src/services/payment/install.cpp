@@ -15,7 +15,7 @@ namespace {
 struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
               QueueCheck queue_check, QueueRelease queue_release, boost::asio::any_io_executor executor)
-        : gateway(executor, gateway_options(config)),
+        : gateway(executor, payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, std::move(queue_check), std::move(queue_release), metrics,
                   ServiceOptions{}),
@@ -23,13 +23,6 @@ struct Installed {
         gateway.expose_metrics(metrics, "payment");
     }
     ~Installed() { service.stop(); }
-
-    static payment_gateway::ClientOptions gateway_options(const core::Config& config) {
-        payment_gateway::ClientOptions options;
-        options.url = config.payment_gateway_url;
-        options.call_timeout = config.payment_gateway_timeout;
-        return options;
-    }
 
     payment_gateway::Client gateway;
     Store store;

@@ -15,18 +15,11 @@ namespace {
 struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
               boost::asio::any_io_executor executor)
-        : gateway(executor, gateway_options(config)),
+        : gateway(executor, payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, metrics, ServiceOptions{}),
           routes(service, store) {
         gateway.expose_metrics(metrics, "wallet");
-    }
-
-    static payment_gateway::ClientOptions gateway_options(const core::Config& config) {
-        payment_gateway::ClientOptions options;
-        options.url = config.payment_gateway_url;
-        options.call_timeout = config.payment_gateway_timeout;
-        return options;
     }
 
     payment_gateway::Client gateway;
