@@ -26,11 +26,7 @@ constexpr std::int64_t kPrice = 90'000;
 constexpr std::string_view kProblems = "https://marquee.dev/problems/";
 
 /// A fan admitted to a fresh schedule: the headers a hold or a payment needs, and the user id.
-struct Buyer {
-    Headers headers;
-    std::string user_id;
-    Seats seats;
-};
+using Buyer = AdmittedFan;
 
 /// Polls `condition` until it holds or `bound` passes: waiting for something the server does on its own.
 template <class F>
@@ -94,22 +90,12 @@ class PaymentEndToEnd : public ::testing::Test {
     }
 
     static Buyer buyer(int seats = 2) {
-        Buyer b;
-        b.seats = make_schedules(1, seats, kPrice, database_->url()).front();
-        const auto fan = new_fan(port(), "payment-fan");
-        b.user_id = user_id_of(port(), fan);
-        b.headers = admitted(port(), fan, b.seats.schedule);
-        return b;
+        return admitted_fan(port(), seats, kPrice, database_->url(), "payment-fan");
     }
 
     /// Holds the seats with these indexes; returns the reservation id.
     static std::string hold(const Buyer& b, const std::vector<std::size_t>& indexes) {
-        std::vector<std::int64_t> ids;
-        for (auto i : indexes) ids.push_back(b.seats.ids.at(i));
-        const auto held = post_hold(port(), hold_body(b.seats.schedule, ids), b.headers);
-        EXPECT_EQ(held.status, 201u) << held.body;
-        const auto doc = held.json();
-        return doc.contains("id") ? std::string(doc.at("id").as_string()) : std::string();
+        return hold_seats(port(), b, indexes);
     }
 
     static void top_up(const Buyer& b, std::int64_t amount) {
