@@ -3,18 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "problem_field.hpp"
 
 namespace marquee::http {
 namespace {
 
-std::string field_of_problem(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& p) {
-        return std::string(p.extensions().at("field").as_string());
-    }
-    return "no problem";
-}
+using test::field_of_problem;
 
 TEST(Idempotency, KeyIsRequiredAndVisibleAscii) {
     EXPECT_EQ(idempotency_key("abc-123"), "abc-123");

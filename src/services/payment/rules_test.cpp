@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "problem_field.hpp"
+
 namespace marquee::payment {
 namespace {
 
@@ -14,14 +16,7 @@ PayRequest parse(const std::string& body) {
     return pay_request_from(boost::json::parse(body).as_object());
 }
 
-std::string field_of_problem(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& p) {
-        return std::string(p.extensions().at("field").as_string());
-    }
-    return "no problem";
-}
+using test::field_of_problem;
 
 TEST(PayRules, ReadsEachMethod) {
     const auto points =

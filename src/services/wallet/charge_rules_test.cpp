@@ -4,18 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "problem_field.hpp"
 
 namespace marquee::wallet {
 namespace {
 
-std::string field_of_problem(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& p) {
-        return std::string(p.extensions().at("field").as_string());
-    }
-    return "no problem";
-}
+using test::field_of_problem;
 
 TEST(ChargeRules, AmountMustBeAnIntegerInRange) {
     EXPECT_EQ(charge_amount(boost::json::parse(R"({"amount":5000})").as_object()), 5000);
