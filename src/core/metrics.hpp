@@ -16,6 +16,13 @@ class Counter {
   public:
     void inc(std::uint64_t by = 1) noexcept { value_.fetch_add(by, std::memory_order_relaxed); }
     std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+    /// Raises the count to `total` if it is lower: for a count kept elsewhere and copied in when scraped
+    /// (scrapes may race; the count never goes back).
+    void advance_to(std::uint64_t total) noexcept {
+        std::uint64_t current = value_.load(std::memory_order_relaxed);
+        while (current < total && !value_.compare_exchange_weak(current, total, std::memory_order_relaxed)) {
+        }
+    }
 
   private:
     std::atomic<std::uint64_t> value_{0};

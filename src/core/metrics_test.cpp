@@ -17,6 +17,17 @@ TEST(Metrics, CounterRendersWithLabels) {
     EXPECT_NE(text.find("http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"), std::string::npos);
 }
 
+TEST(Metrics, CounterAdvancesToAHigherTotalButNeverBack) {
+    Counter counter;
+    counter.advance_to(5);
+    EXPECT_EQ(counter.value(), 5u);
+    counter.advance_to(3);  // a scrape that read an older total
+    EXPECT_EQ(counter.value(), 5u);
+    counter.inc();
+    counter.advance_to(9);
+    EXPECT_EQ(counter.value(), 9u);
+}
+
 TEST(Metrics, HistogramBucketsAreCumulative) {
     MetricsRegistry registry;
     auto& h = registry.histogram("latency_seconds", "Latency").with({}, std::vector<double>{0.1, 1});

@@ -60,6 +60,13 @@ asio::awaitable<Session> PoolState::acquire() {
         std::lock_guard lock(mutex_);
         if (closed_) throw core::Problem::unavailable("postgres", "the connection pool is closed");
         grant = try_take_locked();
+        if (!grant.granted && waiters_.size() >= options_.max_waiting) {
+            ++shed_;
+            throw core::Problem::unavailable(
+                "postgres", "the database is busy: " + std::to_string(waiters_.size()) +
+                                " callers already wait for one of " + std::to_string(options_.size) +
+                                " connections");
+        }
     }
     if (!grant.granted) grant = co_await wait(deadline);
     // From here the session owns the slot: if connecting fails, its destructor frees the slot.
@@ -209,6 +216,7 @@ Pool::Stats PoolState::stats() const {
     stats.waiting = waiters_.size();
     stats.acquired = acquired_;
     stats.acquire_timeouts = acquire_timeouts_;
+    stats.shed = shed_;
     stats.connects = connects_;
     stats.acquire_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(acquire_wait_);
     return stats;

@@ -29,6 +29,9 @@ struct PoolOptions {
     std::chrono::milliseconds timeout{5000};
     /// Shown in pg_stat_activity.
     std::string application_name = "marquee";
+    /// Callers queued for a connection at most; one more is refused at once with 503 (load shedding):
+    /// a queue longer than the pool can serve within `timeout` only turns fast failures into slow ones.
+    std::size_t max_waiting = 512;
 };
 
 namespace detail {
@@ -50,7 +53,8 @@ using TransactionValue = typename AwaitableValue<std::invoke_result_t<F&, Transa
 /// PostgreSQL connections for coroutines, driven by the Asio loop without blocking it (see
 /// docs/decisions/0003-async-libpq-on-asio.md). Thread-safe: use one Pool from any number of coroutines on
 /// any number of threads. When every connection is busy, callers queue first-come first-served until
-/// `timeout`. Failures of the server or network, and every deadline, are core::Problem::unavailable
+/// `timeout`, at most `max_waiting` of them. Failures of the server or network, and every deadline, are
+/// core::Problem::unavailable
 /// ("postgres", 503); an SQL error is SqlError.
 class Pool {
   public:
@@ -62,6 +66,7 @@ class Pool {
         std::size_t waiting = 0;     ///< callers queued for a connection
         std::uint64_t acquired = 0;  ///< connections handed out so far
         std::uint64_t acquire_timeouts = 0;        ///< callers that gave up queueing
+        std::uint64_t shed = 0;                    ///< callers refused at once: the queue was full
         std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
         std::chrono::nanoseconds acquire_wait{0};  ///< total time spent acquiring (queueing + connecting)
     };

@@ -396,6 +396,35 @@ TEST_F(PoolDbTest, AcquireDeadlineIsUnavailableWhenAllConnectionsAreHeld) {
     EXPECT_TRUE(run(io_, pool.ping()));  // the held connection came back
 }
 
+TEST_F(PoolDbTest, CallerBeyondTheWaitingLimitIsRefusedAtOnce) {
+    // One connection held, two callers queued (the limit): a third is refused with 503 at once, not after
+    // the 30 s deadline, and the queued two are still served once the connection comes back.
+    PoolOptions o = options(1, 30s);
+    o.max_waiting = 2;
+    Pool pool(io_.get_executor(), o);
+    std::vector<int> order;
+    int refused = 0;
+    std::string detail;
+    run(io_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        Session held = co_await pool.session();
+        for (int turn = 0; turn < 2; ++turn)
+            asio::co_spawn(executor, take_turn(pool, order, turn), asio::detached);
+        co_await until_waiting(pool, 2);
+        try {
+            co_await pool.query("SELECT 1");
+        } catch (const core::Problem& problem) {
+            refused = problem.status();
+            detail = problem.detail();
+        }
+    }());
+    EXPECT_EQ(refused, 503);
+    EXPECT_NE(detail.find("busy"), std::string::npos) << detail;
+    EXPECT_EQ(order, (std::vector<int>{0, 1}));
+    EXPECT_EQ(pool.stats().shed, 1u);
+    EXPECT_EQ(pool.stats().acquire_timeouts, 0u);
+}
+
 TEST_F(PoolDbTest, QueryPastDeadlineIsUnavailableAndPoolStaysUsable) {
     Pool pool(io_.get_executor(), options(1, 200ms));
     const int status = problem_status([&] { run(io_, pool.query("SELECT pg_sleep(5)")); });

@@ -20,35 +20,40 @@ namespace marquee::redis {
 
 struct ClientOptions {
     std::string url;  ///< redis://[[user]:password@]host[:port][/db]
+    /// Connections; every one carries many calls at once (pipelined), so a few are enough.
     std::size_t pool_size = 8;
-    /// Deadline of one call, from entry to reply: waiting for a pooled connection, connecting, the round
-    /// trip.
+    /// Deadline of one call, from entry to reply: connecting, waiting behind earlier calls, the round trip.
     std::chrono::milliseconds timeout{1000};
+    /// Calls queued or in flight on one connection at most; beyond that on every connection a call is
+    /// refused at once with 503 (load shedding) instead of waiting for a reply that would come too late.
+    std::size_t max_pending_per_connection = 2048;
 };
 
 /// A snapshot for the metrics endpoint.
 struct ClientStats {
-    std::size_t in_use = 0;      ///< connections leased to a call right now
-    std::size_t idle = 0;        ///< open connections waiting in the pool
-    std::size_t waiting = 0;     ///< calls waiting for a connection
-    std::uint64_t commands = 0;  ///< commands answered (a pipeline counts each command)
-    std::uint64_t errors = 0;    ///< calls that ended in Problem 503 (connect, I/O, timeout, pool exhausted)
+    std::size_t connections = 0;  ///< connections open (or being opened)
+    std::size_t pending = 0;      ///< calls queued or sent, waiting for their replies
+    std::uint64_t commands = 0;   ///< commands answered (a pipeline counts each command)
+    std::uint64_t errors = 0;     ///< calls that ended in Problem 503 (connect, I/O, timeout, shed)
+    std::uint64_t shed = 0;       ///< of those, calls refused at once because every connection was full
 };
 
-/// A pool of Redis connections driven by Asio: no call blocks an I/O thread.
+/// Redis connections driven by Asio, each carrying many calls at once: no call blocks an I/O thread, and
+/// no call waits for another to give a connection back (RESP replies come in request order, so calls
+/// are written back to back and matched with their replies first in, first out).
 ///
 /// Failures, one rule each:
-/// - Redis unreachable, an I/O error, the deadline passing, or no pooled connection free before the
-///   deadline: `core::Problem::unavailable("redis", ...)` (503 + Retry-After). A connection whose call
-///   failed or timed out is closed, never put back; the next call opens a fresh one, so Marquee works
-///   again by itself after Redis restarts.
+/// - Redis unreachable, an I/O error, the deadline passing, or every connection full: a
+///   `core::Problem::unavailable("redis", ...)` (503 + Retry-After). A connection whose reply stream
+///   fails, or whose written call outlives its deadline unanswered, is closed and its other calls fail
+///   too; the next call opens a fresh one, so Marquee works again by itself after Redis restarts.
 /// - An error reply from Redis (WRONGTYPE, a Lua error): command(), pipeline() and eval() RETURN it as
 ///   a Reply of kind Error (the caller decides; Reply::or_throw() turns it into CommandError). The typed
 ///   helpers (get, set, incr, ...) throw CommandError, since they promise a shape.
 ///
-/// Thread-safe: any number of coroutines on any number of threads may call it at once; each call leases
-/// one connection (one command or one pipeline in flight per connection) and waiters are served first
-/// come, first served. Connections open lazily. The Client must outlive every call it started.
+/// Not for blocking commands (BLPOP, SUBSCRIBE, WAIT): they would stall every call behind them on their
+/// connection. Thread-safe: any number of coroutines on any number of threads may call it at once.
+/// Connections open lazily. The Client must outlive every call it started.
 class Client {
   public:
     /// Throws core::ConfigError for a bad URL. Connects nothing yet.

@@ -2,6 +2,7 @@
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
@@ -195,12 +196,70 @@ TEST_F(RedisClientDbTest, ConcurrentCallsOnTwoThreadsLoseNothing) {
     run(client.del({key}));
 
     const ClientStats stats = client.stats();
-    EXPECT_EQ(stats.in_use, 0u);
-    EXPECT_EQ(stats.waiting, 0u);
-    EXPECT_GE(stats.idle, 1u);
-    EXPECT_LE(stats.idle, 4u);
+    EXPECT_EQ(stats.pending, 0u);
+    EXPECT_GE(stats.connections, 1u);
+    EXPECT_LE(stats.connections, 4u);
     EXPECT_EQ(stats.commands, static_cast<std::uint64_t>(kCalls + 2));
     EXPECT_EQ(stats.errors, 0u);
+}
+
+TEST_F(RedisClientDbTest, OneConnectionCarriesManyCallsAtOnce) {
+    // 500 calls started together on a single connection: each gets its own reply (replies are matched to
+    // calls in order), none waits for a connection to come back.
+    constexpr int kCalls = 500;
+    Client client(io_.get_executor(), options(1, 10s));
+    const std::string key = test::unique_name("redis_multiplexed");
+    std::vector<std::int64_t> seen;
+    std::vector<std::string> echoes;
+    for (int i = 0; i < kCalls; ++i) {
+        asio::co_spawn(
+            io_,
+            [&, i]() -> asio::awaitable<void> {
+                const std::int64_t value = co_await client.incr(key);
+                seen.push_back(value);
+                const Reply echo = co_await client.command("ECHO", std::to_string(i));
+                if (echo.as_string() != std::to_string(i)) echoes.push_back(echo.as_string());
+            },
+            asio::detached);
+    }
+    io_.run();
+    std::sort(seen.begin(), seen.end());
+    ASSERT_EQ(seen.size(), static_cast<std::size_t>(kCalls));
+    for (int i = 0; i < kCalls; ++i) EXPECT_EQ(seen[i], i + 1);
+    EXPECT_TRUE(echoes.empty()) << "a call got another call's reply: " << echoes.front();
+    EXPECT_EQ(client.stats().connections, 1u);
+    EXPECT_EQ(client.stats().errors, 0u);
+    run(client.del({key}));
+}
+
+TEST_F(RedisClientDbTest, FullConnectionsShedAtOnceWith503) {
+    // One connection that takes one call at a time: while a BLPOP occupies it, the next call is refused at
+    // once (not after its deadline), and once the BLPOP is answered the connection takes calls again.
+    ClientOptions settings = options(1, 5s);
+    settings.max_pending_per_connection = 1;
+    Client client(io_.get_executor(), settings);
+    const std::string key = test::unique_name("redis_shed");
+    std::optional<Reply> blocked;
+    asio::co_spawn(io_, client.command("BLPOP", key, "0.3"), [&](std::exception_ptr error, Reply reply) {
+        if (!error) blocked = std::move(reply);
+    });
+    std::optional<int> refused;
+    std::string detail;
+    asio::co_spawn(io_, client.command("PING"), [&](std::exception_ptr error, Reply) {
+        try {
+            if (error) std::rethrow_exception(error);
+        } catch (const core::Problem& problem) {
+            refused = problem.status();
+            detail = problem.detail();
+        }
+    });
+    io_.run();
+    ASSERT_TRUE(blocked.has_value());
+    EXPECT_TRUE(blocked->is_nil());  // BLPOP ran its course: the shed call did not disturb it
+    EXPECT_EQ(refused, 503);
+    EXPECT_NE(detail.find("busy"), std::string::npos) << detail;
+    EXPECT_EQ(client.stats().shed, 1u);
+    EXPECT_EQ(run(client.command({"PING"})), Reply::status("PONG"));
 }
 
 TEST_F(RedisClientDbTest, DeadlineFailsWith503AndPoolRecovers) {
@@ -217,8 +276,8 @@ TEST_F(RedisClientDbTest, DeadlineFailsWith503AndPoolRecovers) {
     EXPECT_EQ(run(client.command({"PING"})), Reply::status("PONG"));
     const ClientStats stats = client.stats();
     EXPECT_EQ(stats.errors, 1u);
-    EXPECT_EQ(stats.in_use, 0u);
-    EXPECT_EQ(stats.idle, 1u);
+    EXPECT_EQ(stats.pending, 0u);
+    EXPECT_EQ(stats.shed, 0u);
 }
 
 TEST_F(RedisClientDbTest, WaiterPastDeadlineGets503) {
@@ -226,7 +285,7 @@ TEST_F(RedisClientDbTest, WaiterPastDeadlineGets503) {
     const std::string key = test::unique_name("redis_pool_wait");
     std::vector<int> statuses;
     for (int i = 0; i < 2; ++i) {
-        // The first call holds the only connection in BLPOP past its deadline; the second waits in the pool.
+        // The first call blocks the only connection in BLPOP past its deadline; the second waits behind it.
         asio::co_spawn(io_, client.command({"BLPOP", key, "5"}), [&](std::exception_ptr error, Reply) {
             try {
                 if (error) std::rethrow_exception(error);
@@ -238,14 +297,14 @@ TEST_F(RedisClientDbTest, WaiterPastDeadlineGets503) {
     }
     io_.run();
     EXPECT_EQ(statuses, (std::vector<int>{503, 503}));
-    EXPECT_EQ(client.stats().waiting, 0u);
+    EXPECT_EQ(client.stats().pending, 0u);
     EXPECT_TRUE(run(client.ping()));
 }
 
-TEST_F(RedisClientDbTest, PoolKeepsEverySlotWhenDeadlinesRaceReleases) {
-    // Calls that outlive their 30 ms deadline (a 50 ms BLPOP) mixed with quick ones on 2 threads over a pool
-    // of 2: hand-overs race timeouts all the time. Each call must end as a reply or a 503, and afterwards
-    // no slot may be missing or busy.
+TEST_F(RedisClientDbTest, EveryCallEndsWhenDeadlinesRaceReplies) {
+    // Calls that outlive their 30 ms deadline (a 50 ms BLPOP) mixed with quick ones on 2 threads over 2
+    // connections: replies race deadlines and connections close and reopen all the time. Each call must
+    // end as a reply or a 503, and afterwards nothing may be left pending.
     constexpr int kCalls = 300;
     Client client(io_.get_executor(), options(2, 30ms));
     const std::string key = test::unique_name("redis_race");
@@ -271,10 +330,8 @@ TEST_F(RedisClientDbTest, PoolKeepsEverySlotWhenDeadlinesRaceReleases) {
 
     EXPECT_EQ(answered + unavailable, kCalls);
     EXPECT_EQ(other.load(), 0);
-    const ClientStats stats = client.stats();
-    EXPECT_EQ(stats.in_use, 0u);
-    EXPECT_EQ(stats.waiting, 0u);
-    // Both slots still work: two calls at once, each needing its own connection, succeed.
+    EXPECT_EQ(client.stats().pending, 0u);
+    // Both connections still work: two calls at once, each needing its own connection, succeed.
     bool both = false;
     for (int attempt = 0; attempt < 20 && !both; ++attempt) {
         auto first = asio::co_spawn(io_, client.ping(), asio::use_future);
@@ -299,7 +356,7 @@ TEST_F(RedisClientDbTest, ClosedPortFailsFastWith503) {
         EXPECT_NE(problem.detail().find("refused"), std::string::npos) << problem.detail();
     }
     EXPECT_FALSE(run(client.ping()));
-    EXPECT_EQ(client.stats().in_use, 0u);
+    EXPECT_EQ(client.stats().pending, 0u);
 }
 
 TEST_F(RedisClientDbTest, PingIsTrueWhenRedisAnswers) {

@@ -62,6 +62,7 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     bool closed_ = false;
     std::uint64_t acquired_ = 0;
     std::uint64_t acquire_timeouts_ = 0;
+    std::uint64_t shed_ = 0;
     std::uint64_t connects_ = 0;
     Clock::duration acquire_wait_{0};
 };
