@@ -7,6 +7,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log_context.hpp"
+
 namespace marquee::core {
 namespace {
 
@@ -66,8 +68,15 @@ void log(LogLevel level, std::string_view msg, const boost::json::object& fields
     const auto lvl = to_spdlog(level);
     if (!logger->should_log(lvl)) return;
     boost::json::object line;
-    line.reserve(fields.size() + 1);
+    line.reserve(fields.size() + 4);
     line["msg"] = msg;
+    // The unit of work running now (a request, a job run, a message) names its trace on every line it logs;
+    // fields passed explicitly win over it.
+    if (const LogContext* context = current_log_context()) {
+        line["trace_id"] = context->trace.trace_id();
+        line["span_id"] = context->trace.span_id();
+        for (const auto& [key, value] : context->fields) line[key] = value;
+    }
     for (const auto& [key, value] : fields) line[key] = value;
     std::string text = boost::json::serialize(line);
     // Drop the leading '{': the pattern already wrote it before ts and level.

@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/log_context.hpp"
+
 namespace marquee::http {
 
 namespace asio = boost::asio;
@@ -50,6 +52,10 @@ Client::Client(asio::any_io_executor executor, Options options)
 asio::awaitable<ClientResponse> Client::request(std::string method, std::string target, std::string body,
                                                 Fields headers) {
     constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+    // The callee continues the trace of the unit of work making this call, in a span that is a child of it
+    // (W3C Trace Context), unless the caller named one itself.
+    std::optional<core::TraceContext> outgoing;
+    if (const core::LogContext* context = core::current_log_context()) outgoing = context->trace.child();
     const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     const auto remaining = [&] {
         return std::max(std::chrono::steady_clock::duration::zero(),
@@ -77,6 +83,10 @@ asio::awaitable<ClientResponse> Client::request(std::string method, std::string 
     bhttp::request<bhttp::string_body> request{bhttp::string_to_verb(method), target, 11};
     request.set(bhttp::field::host, host_ + ":" + port_);
     request.set(bhttp::field::connection, "close");
+    if (outgoing) {
+        request.set("traceparent", outgoing->traceparent());
+        if (!outgoing->tracestate().empty()) request.set("tracestate", outgoing->tracestate());
+    }
     for (const auto& [name, value] : headers) request.set(name, value);
     if (!body.empty() || request.method() == bhttp::verb::post || request.method() == bhttp::verb::put) {
         request.body() = std::move(body);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "http/server.hpp"
 
 namespace marquee::http {
@@ -25,6 +26,9 @@ class ClientTest : public ::testing::Test {
         router_.post("/echo", [](Context& ctx) -> asio::awaitable<Response> {
             co_return text(ctx.body() + "|" + std::string(ctx.header("X-Key").value_or("")), "text/plain",
                            201);
+        });
+        router_.get("/traceparent", [](Context& ctx) -> asio::awaitable<Response> {
+            co_return text(std::string(ctx.header("traceparent").value_or("none")), "text/plain");
         });
         router_.get("/slow", [](Context&) -> asio::awaitable<Response> {
             asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
@@ -79,6 +83,23 @@ TEST_F(ClientTest, SendsBodyAndHeadersAndReturnsStatus) {
     EXPECT_EQ(response.status, 201u);
     EXPECT_EQ(response.body, "hello|k1");
     EXPECT_EQ(response.header("content-type"), "text/plain");
+}
+
+TEST_F(ClientTest, SendsTheCurrentTraceInAChildSpan) {
+    const auto context = core::make_log_context(core::TraceContext::start());
+    asio::io_context client_ioc;
+    const auto traced = core::with_log_context(asio::any_io_executor(client_ioc.get_executor()), context);
+    auto future =
+        asio::co_spawn(traced, call(port_, std::chrono::seconds(2), "GET", "/traceparent"), asio::use_future);
+    client_ioc.run();
+    const auto sent = core::TraceContext::parse(future.get().body);
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(sent->trace_id(), context->trace.trace_id());
+    EXPECT_NE(sent->span_id(), context->trace.span_id());
+}
+
+TEST_F(ClientTest, SendsNoTraceOutsideAUnitOfWork) {
+    EXPECT_EQ(run(call(port_, std::chrono::seconds(2), "GET", "/traceparent")).body, "none");
 }
 
 TEST_F(ClientTest, ErrorStatusesAreAnswersNotExceptions) {

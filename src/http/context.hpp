@@ -10,6 +10,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "core/trace_context.hpp"
+
 namespace marquee::http {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -42,6 +44,11 @@ class Context {
     /// The path without the query, as received (percent-encoded).
     std::string_view path() const noexcept { return path_; }
     const std::string& request_id() const noexcept { return request_id_; }
+    /// This request's W3C trace context: the caller's trace (from `traceparent`) with a new span of its own,
+    /// or a new trace. Every log line written while the request is handled names it (core/log_context.hpp).
+    const core::TraceContext& trace() const noexcept { return trace_; }
+    /// Set by the server from the request's `traceparent`/`tracestate` before the handler runs.
+    void set_trace(core::TraceContext trace) { trace_ = std::move(trace); }
     /// The route pattern that matched, e.g. "/api/v1/concerts/{id}" (metrics and logs use it).
     std::string_view route() const noexcept { return route_; }
 
@@ -86,6 +93,7 @@ class Context {
     Fields headers_;
     std::string body_;
     std::string request_id_;
+    core::TraceContext trace_ = core::TraceContext::start();
     std::string route_;
     Fields params_;
     const Authenticator* authenticator_ = nullptr;

@@ -2,8 +2,11 @@
 // database itself) and invariant 4 (expiry by the database clock, on read and by the sweeper).
 #include <future>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 
+#include "core/log_context.hpp"
 #include "services/booking/test_fixture.hpp"
 
 namespace marquee::booking::testing {
@@ -116,6 +119,32 @@ TEST_F(BookingDbTest, ExpiredHoldReadsExpiredAndAnotherUserCanHoldTheSeat) {
               "EXPIRED");
     EXPECT_EQ(outbox_count(old.id, "reservation.expired"), 1);
     EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+}
+
+// The outbox rows name the trace of the request that wrote them; the relay sends it as a NATS header.
+TEST_F(BookingDbTest, OutboxEventsCarryTheTraceparentOfTheirRequest) {
+    const auto s = make_schedule(2);
+    const auto user = new_uuid();
+    const auto holding = core::make_log_context(core::TraceContext::start());
+    const auto releasing = core::make_log_context(core::TraceContext::start());
+    // Each call runs as the server runs a handler: spawned on an executor that carries its log context.
+    const auto traced = [&](const auto& context) {
+        return core::with_log_context(asio::any_io_executor(ioc_.get_executor()), context);
+    };
+    const Reservation r =
+        asio::co_spawn(traced(holding), service_->hold(user, new_uuid(), request(s, {s.seats[0]})),
+                       asio::use_future)
+            .get();
+    asio::co_spawn(traced(releasing), service_->release(user, r.id), asio::use_future).get();
+    const auto traceparent_of = [&](const std::string& type) {
+        const auto row =
+            sql("SELECT coalesce(traceparent, 'none') FROM booking.outbox WHERE aggregate_id = "
+                "$1::uuid AND event_type = $2",
+                db::params(r.id, type));
+        return row.empty() ? std::string("no row") : row.get<std::string>(0, 0);
+    };
+    EXPECT_EQ(traceparent_of("reservation.held"), holding->trace.traceparent());
+    EXPECT_EQ(traceparent_of("reservation.cancelled"), releasing->trace.traceparent());
 }
 
 TEST_F(BookingDbTest, ReleaseCancelsTheHoldAndFreesItsSeats) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,6 +13,7 @@
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "redis/client.hpp"
 #include "redis/script.hpp"
@@ -185,10 +187,17 @@ asio::awaitable<void> Service::run_sweeper() {
         timer.expires_after(options_.sweep_period);
         auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec || stopped_) co_return;
+        // Each pass has a trace of its own: its log lines and the events of the holds it ends share it.
+        const auto context =
+            core::make_log_context(core::TraceContext::start(), {{"job", "booking-sweeper"}});
+        const auto traced = core::with_log_context(timer.get_executor(), context);
         try {
-            const int expired = co_await sweep();
+            auto pass = sweep();
+            const int expired = co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
+            const core::LogContextScope scope(context);
             if (expired > 0) core::log_info("booking: holds expired", {{"count", expired}});
         } catch (const std::exception& e) {
+            const core::LogContextScope scope(context);
             core::log_warn("booking: sweep failed", {{"error", e.what()}});
         }
     }

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "services/booking/rules.hpp"
 
@@ -17,9 +18,10 @@ namespace {
 constexpr const char* kUniqueSeatIndex = "reservation_seats_one_live_per_seat";
 
 /// Ends the HELD reservations chosen by `selector` (a SELECT of `id`), with their HELD seats RELEASED and one
-/// outbox event each, in one statement. `overdue_only` keeps live holds untouched (expiry).
+/// outbox event each, in one statement. `overdue_only` keeps live holds untouched (expiry). The events carry
+/// the traceparent bound to `$trace_param` (NULL: none).
 std::string end_holds_sql(const std::string& selector, const std::string& new_state, const std::string& event,
-                          bool overdue_only) {
+                          bool overdue_only, int trace_param) {
     return "WITH due AS (" + selector +
            "), ended AS ("
            " UPDATE booking.reservations r SET state = '" +
@@ -32,7 +34,7 @@ std::string end_holds_sql(const std::string& selector, const std::string& new_st
            " UPDATE booking.reservation_seats s SET state = 'RELEASED' FROM ended e"
            "  WHERE s.reservation_id = e.id AND s.state = 'HELD' RETURNING s.reservation_id, s.seat_id"
            "), events AS ("
-           " INSERT INTO booking.outbox (event_type, aggregate_id, payload)"
+           " INSERT INTO booking.outbox (event_type, aggregate_id, payload, traceparent)"
            " SELECT '" +
            event +
            "', e.id, jsonb_build_object('reservationId', e.id, 'scheduleId', e.schedule_id, 'userId', "
@@ -42,7 +44,9 @@ std::string end_holds_sql(const std::string& selector, const std::string& new_st
            "   'seatIndexes', coalesce((SELECT jsonb_agg(h.seat_index ORDER BY h.seat_id)"
            "      FROM catalog.seats_for_hold(e.schedule_id, ARRAY(SELECT x.seat_id FROM released x"
            "                                                       WHERE x.reservation_id = e.id)) h),"
-           "     '[]'::jsonb))"
+           "     '[]'::jsonb)), $" +
+           std::to_string(trace_param) +
+           "::text"
            "   FROM ended e RETURNING aggregate_id"
            ") SELECT count(*)::bigint AS ended FROM events";
 }
@@ -83,7 +87,9 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     const std::string expire_sql = end_holds_sql(
         "SELECT reservation_id AS id FROM booking.reservation_seats WHERE schedule_id = $1 "
         "AND seat_id = ANY ($2::bigint[]) AND state = 'HELD'",
-        "EXPIRED", "reservation.expired", true);
+        "EXPIRED", "reservation.expired", true, 3);
+    // The events of this hold continue the trace of the request that made it (read before any suspension).
+    const std::optional<std::string> traceparent = core::current_traceparent();
     bool unique_violation = false;
     try {
         co_return co_await pool_.transaction([&](db::Transaction& tx) -> asio::awaitable<HoldOutcome> {
@@ -100,7 +106,7 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
                 }
             }
             // Overdue holds of these seats end now, so an expired hold never blocks a new one.
-            co_await tx.query(expire_sql, db::params(hold.schedule_id, seat_array));
+            co_await tx.query(expire_sql, db::params(hold.schedule_id, seat_array, traceparent));
 
             HoldOutcome outcome;
             auto live = co_await tx.query(
@@ -159,9 +165,9 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
                                  {"seatIndexes", seat_indexes}};
             const std::string payload_text = json::serialize(payload);
             co_await tx.query(
-                "INSERT INTO booking.outbox (event_type, aggregate_id, payload) "
-                "VALUES ('reservation.held', $1::uuid, $2::jsonb)",
-                db::params(reservation.id, payload_text));
+                "INSERT INTO booking.outbox (event_type, aggregate_id, payload, traceparent) "
+                "VALUES ('reservation.held', $1::uuid, $2::jsonb, $3::text)",
+                db::params(reservation.id, payload_text, traceparent));
             outcome.reservation = std::move(reservation);
             co_return outcome;
         });
@@ -235,9 +241,10 @@ asio::awaitable<std::vector<Reservation>> Store::list(std::string user_id, int l
 
 asio::awaitable<ReleaseOutcome> Store::release(std::string user_id, std::string reservation_id) {
     const std::string cancel_sql =
-        end_holds_sql("SELECT $1::uuid AS id", "CANCELLED", "reservation.cancelled", false);
+        end_holds_sql("SELECT $1::uuid AS id", "CANCELLED", "reservation.cancelled", false, 2);
     const std::string expire_sql =
-        end_holds_sql("SELECT $1::uuid AS id", "EXPIRED", "reservation.expired", true);
+        end_holds_sql("SELECT $1::uuid AS id", "EXPIRED", "reservation.expired", true, 2);
+    const std::optional<std::string> traceparent = core::current_traceparent();
     co_return co_await pool_.transaction([&](db::Transaction& tx) -> asio::awaitable<ReleaseOutcome> {
         auto row = co_await tx.query(
             "SELECT state, expires_at <= now() AS overdue FROM booking.reservations "
@@ -249,10 +256,10 @@ asio::awaitable<ReleaseOutcome> Store::release(std::string user_id, std::string 
         if (state == "CANCELLED") co_return ReleaseOutcome::AlreadyCancelled;
         if (state == "EXPIRED") co_return ReleaseOutcome::Expired;
         if (row.get<bool>(0, "overdue")) {
-            co_await tx.query(expire_sql, db::params(reservation_id));
+            co_await tx.query(expire_sql, db::params(reservation_id, traceparent));
             co_return ReleaseOutcome::Expired;
         }
-        co_await tx.query(cancel_sql, db::params(reservation_id));
+        co_await tx.query(cancel_sql, db::params(reservation_id, traceparent));
         co_return ReleaseOutcome::Released;
     });
 }
@@ -261,8 +268,9 @@ asio::awaitable<int> Store::expire_due(int limit) {
     const std::string sql = end_holds_sql(
         "SELECT id FROM booking.reservations WHERE state = 'HELD' AND expires_at <= now() "
         "ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-        "EXPIRED", "reservation.expired", true);
-    auto r = co_await pool_.query(sql, db::params(limit));
+        "EXPIRED", "reservation.expired", true, 2);
+    const std::optional<std::string> traceparent = core::current_traceparent();
+    auto r = co_await pool_.query(sql, db::params(limit, traceparent));
     co_return static_cast<int>(r.get<std::int64_t>(0, "ended"));
 }
 

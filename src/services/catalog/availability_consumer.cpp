@@ -3,11 +3,13 @@
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "mq/nats.hpp"
 #include "services/catalog/availability.hpp"
@@ -32,31 +34,58 @@ asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
     mq::Consumer& consumer, std::size_t max, std::chrono::milliseconds wait) {
     Outcome outcome;
     std::vector<mq::Message> messages = co_await consumer.fetch(max, wait);
+    const auto executor = co_await asio::this_coro::executor;
     for (mq::Message& message : messages) {
-        std::optional<SeatEvent> event = parse_seat_event(message.subject(), message.data());
-        if (!event) {
-            core::log_warn("unreadable seat event terminated",
-                           {{"subject", message.subject()}, {"sequence", message.stream_sequence()}});
-            co_await message.term();
-            ++outcome.terminated;
-            continue;
-        }
-        bool written = false;
-        try {
-            co_await bitset_.mark(event->schedule_id, std::move(event->seat_indexes), event->state);
-            written = true;
-        } catch (const core::Problem& problem) {
-            core::log_warn("seat event not applied, redelivering", {{"detail", problem.detail()}});
-        }
-        if (written) {
-            co_await message.ack();
-            ++outcome.applied;
-        } else {
-            co_await message.nak(std::chrono::seconds(1));
-            ++outcome.retried;
+        // Each event is handled in the trace of the request that caused it (the outbox row's traceparent,
+        // forwarded by the relay as a NATS header), so its log lines join that purchase's (ADR 0010).
+        const std::optional<std::string> traceparent = message.header("traceparent");
+        const std::optional<std::string> tracestate = message.header("tracestate");
+        boost::json::object fields;
+        fields["subject"] = message.subject();
+        fields["sequence"] = message.stream_sequence();
+        const auto traced = core::with_log_context(
+            executor, core::make_log_context(core::TraceContext::continue_from(traceparent, tracestate),
+                                             std::move(fields)));
+        auto applying = apply(message);
+        const Applied applied = co_await asio::co_spawn(traced, std::move(applying), asio::use_awaitable);
+        switch (applied) {
+            case Applied::Written:
+                ++outcome.applied;
+                break;
+            case Applied::Terminated:
+                ++outcome.terminated;
+                break;
+            case Applied::Retried:
+                ++outcome.retried;
+                break;
         }
     }
     co_return outcome;
+}
+
+asio::awaitable<AvailabilityConsumer::Applied> AvailabilityConsumer::apply(mq::Message message) {
+    std::optional<SeatEvent> event = parse_seat_event(message.subject(), message.data());
+    if (!event) {
+        core::log_warn("unreadable seat event terminated", {});
+        co_await message.term();
+        co_return Applied::Terminated;
+    }
+    const auto schedule_id = event->schedule_id;
+    const auto seats = event->seat_indexes.size();
+    bool written = false;
+    try {
+        co_await bitset_.mark(event->schedule_id, std::move(event->seat_indexes), event->state);
+        written = true;
+    } catch (const core::Problem& problem) {
+        core::log_warn("seat event not applied, redelivering", {{"detail", problem.detail()}});
+    }
+    if (!written) {
+        co_await message.nak(std::chrono::seconds(1));
+        co_return Applied::Retried;
+    }
+    co_await message.ack();
+    core::log_info("seat event applied", {{"schedule_id", schedule_id}, {"seats", seats}});
+    co_return Applied::Written;
 }
 
 asio::awaitable<void> AvailabilityConsumer::run(mq::Nats& nats, mq::ConsumerSpec spec,

@@ -43,6 +43,10 @@ class AvailabilityConsumer {
     void stop() noexcept { stopped_ = true; }
 
   private:
+    enum class Applied { Written, Terminated, Retried };
+    /// Applies one message, acking, naking or terminating it. Runs in the message's own trace context.
+    boost::asio::awaitable<Applied> apply(mq::Message message);
+
     AvailabilityBitset& bitset_;
     std::atomic<bool> stopped_{false};
 };

@@ -1,11 +1,17 @@
 // The consumer against the real NATS JetStream and Redis, on a stream of its own.
 #include <cctype>
+#include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
+#include "core/trace_context.hpp"
 #include "dbtest_fixture.hpp"
 #include "mq/nats.hpp"
 #include "services/catalog/availability_consumer.hpp"
@@ -62,6 +68,52 @@ TEST_F(AvailabilityConsumerDbTest, AppliesHeldConfirmedAndExpiredAndTerminatesPo
     EXPECT_EQ(page.items[6].second, SeatState::Available);
     EXPECT_EQ(page.items[0].second, SeatState::Available);
     run(nats.delete_stream(prefix));
+}
+
+asio::awaitable<void> publish_traced(mq::Nats& nats, std::string prefix, std::int64_t schedule_id,
+                                     std::string traceparent) {
+    const std::string seats = R"({"scheduleId":)" + std::to_string(schedule_id) + R"(,"seatIndexes":[1]})";
+    mq::Headers headers;
+    headers.emplace_back("traceparent", std::move(traceparent));
+    co_await nats.publish(prefix + ".reservation.held", seats, prefix + "-1", std::move(headers));
+}
+
+// The event's log lines continue the trace of the request that caused it (its traceparent header).
+TEST_F(AvailabilityConsumerDbTest, LogsEachEventInTheTraceOfItsHeader) {
+    mq::Nats nats(mq::NatsOptions{test::nats_url()});
+    const std::string prefix = stream_prefix();
+    const Schedule schedule = make_schedule(make_concert().id);
+    run(service_->create_layout(schedule.id, layout(1, 1, 4)));
+    mq::StreamSpec stream(prefix, {prefix + ".>"});
+    run(nats.ensure_stream(stream));
+    const auto caller = core::TraceContext::start();
+    run(publish_traced(nats, prefix, schedule.id, caller.traceparent()));
+
+    core::init_logging(core::LogLevel::Info);
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    sink->set_pattern("{%v");
+    spdlog::default_logger()->sinks().push_back(sink);
+    mq::ConsumerSpec spec(prefix, "catalog-availability", prefix + ".reservation.>");
+    mq::Consumer consumer = run(nats.pull_consumer(spec));
+    AvailabilityConsumer applier(service_->bitset());
+    const auto outcome = run(applier.poll_once(consumer, 10, std::chrono::seconds(5)));
+    spdlog::default_logger()->sinks().pop_back();
+    run(nats.delete_stream(prefix));
+    ASSERT_EQ(outcome.applied, 1u);
+
+    std::istringstream lines(out.str());
+    std::string line;
+    bool found = false;
+    while (std::getline(lines, line)) {
+        const auto object = boost::json::parse(line).as_object();
+        if (object.at("msg") != "seat event applied") continue;
+        found = true;
+        EXPECT_EQ(object.at("trace_id"), caller.trace_id().c_str());
+        EXPECT_NE(object.at("span_id"), caller.span_id().c_str());
+        EXPECT_EQ(object.at("subject"), (prefix + ".reservation.held").c_str());
+    }
+    EXPECT_TRUE(found) << out.str();
 }
 
 // What install() runs: bound before booking's relay has created the stream, it retries, then applies events

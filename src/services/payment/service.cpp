@@ -1,12 +1,14 @@
 #include "services/payment/service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "services/payment/rules.hpp"
 
@@ -224,9 +226,15 @@ asio::awaitable<void> Service::run_recovery() {
         timer.expires_after(options_.recovery_period);
         auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec || stopped_) co_return;
+        // Each pass has a trace of its own: its log lines, gateway calls and outbox rows share it.
+        const auto context =
+            core::make_log_context(core::TraceContext::start(), {{"job", "payment-recovery"}});
+        const auto traced = core::with_log_context(timer.get_executor(), context);
         try {
-            co_await recover();
+            auto pass = recover();
+            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
         } catch (const std::exception& e) {
+            const core::LogContextScope scope(context);
             core::log_warn("payment recovery pass failed", {{"error", e.what()}});
         }
     }

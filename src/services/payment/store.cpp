@@ -1,5 +1,6 @@
 #include "services/payment/store.hpp"
 
+#include "core/log_context.hpp"
 #include "db/sql_error.hpp"
 
 namespace marquee::payment {
@@ -114,8 +115,13 @@ asio::awaitable<std::variant<Payment, Store::Refused>> Store::begin(NewPayment p
 
 asio::awaitable<std::string> Store::finish(std::string payment_id,
                                            std::optional<std::string> pg_transaction_id) {
-    auto r = co_await pool_.query("SELECT payment.finish($1::uuid, $2::text) AS outcome",
-                                  db::params(payment_id, pg_transaction_id));
+    // The outbox rows payment.finish and booking.confirm write take this traceparent from the transaction's
+    // setting (migrations */0003-0004_outbox_traceparent.sql); the FROM item sets it before the call runs.
+    const std::string traceparent = core::current_traceparent().value_or("");
+    auto r = co_await pool_.query(
+        "SELECT payment.finish($1::uuid, $2::text) AS outcome "
+        "FROM (SELECT set_config('marquee.traceparent', $3::text, true)) AS trace",
+        db::params(payment_id, pg_transaction_id, traceparent));
     co_return r.get<std::string>(0, "outcome");
 }
 
@@ -125,11 +131,11 @@ asio::awaitable<void> Store::fail(std::string payment_id, std::string pg_status,
         "lease_until = NULL, updated_at = now(), decided_at = now() WHERE id = $1::uuid AND state = "
         "'PENDING' "
         "RETURNING id, reservation_id, user_id, amount, points_amount, card_amount) "
-        "INSERT INTO payment.outbox (event_type, aggregate_id, payload) "
+        "INSERT INTO payment.outbox (event_type, aggregate_id, payload, traceparent) "
         "SELECT 'payment.failed', id, jsonb_build_object('paymentId', id, 'reservationId', reservation_id, "
         "'userId', user_id, 'amount', amount, 'pointsAmount', points_amount, 'cardAmount', card_amount, "
-        "'failureCode', $3::text) FROM failed",
-        db::params(payment_id, pg_status, failure_code));
+        "'failureCode', $3::text), $4::text FROM failed",
+        db::params(payment_id, pg_status, failure_code, core::current_traceparent()));
 }
 
 asio::awaitable<void> Store::mark_card_cancelled(std::string payment_id) {

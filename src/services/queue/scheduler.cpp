@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/metrics.hpp"
 #include "core/problem.hpp"
 #include "db/sql_error.hpp"
@@ -116,10 +117,16 @@ asio::awaitable<void> Scheduler::run() {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (!stopping_) {
         const auto started = std::chrono::steady_clock::now();
+        // Each tick has a trace of its own, so the lines one admission pass logs can be read together.
+        const auto context =
+            core::make_log_context(core::TraceContext::start(), {{"job", "queue-admission"}});
+        const auto traced = core::with_log_context(timer.get_executor(), context);
         try {
-            co_await tick();
+            auto pass = tick();
+            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
         } catch (const std::exception& e) {
             // Redis down: try again next tick; the queue's HTTP calls answer 503 meanwhile.
+            const core::LogContextScope scope(context);
             core::log_warn("queue scheduler tick failed", {{"error", e.what()}});
         }
         timer.expires_at(started + room_->settings().tick);
