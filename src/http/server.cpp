@@ -21,9 +21,11 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "http/forwarded.hpp"
 #include "http/request_id.hpp"
+#include "http/request_reader.hpp"
 
 namespace marquee::http {
 
@@ -45,6 +47,19 @@ Response problem_response(const core::Problem& problem, std::string_view instanc
         response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
     for (const auto& [name, value] : problem.headers()) response.with_header(name, value);
     return response;
+}
+
+/// The request's trace: the caller's (W3C `traceparent`, several `tracestate` headers joined by commas) with
+/// a new span for this server, or a new trace when there is none or it is invalid (two `traceparent`
+/// headers are invalid too).
+core::TraceContext trace_of(const bhttp::request<bhttp::string_body>& request) {
+    if (request.count("traceparent") != 1) return core::TraceContext::start();
+    std::string tracestate;
+    for (auto [it, end] = request.equal_range("tracestate"); it != end; ++it) {
+        if (!tracestate.empty()) tracestate += ',';
+        tracestate.append(it->value());
+    }
+    return core::TraceContext::continue_from(request["traceparent"], tracestate);
 }
 
 /// Per-connection state the shutdown path needs; touched only on the connection's strand, except `busy`
@@ -114,6 +129,12 @@ class SseWriter final : public EventStream {
     bool failed_ = false;
     std::size_t bytes_ = 0;
 };
+
+std::shared_ptr<const core::LogContext> log_context_of(const Context& ctx) {
+    boost::json::object fields;
+    fields["request_id"] = ctx.request_id();
+    return core::make_log_context(ctx.trace(), std::move(fields));
+}
 
 }  // namespace
 
@@ -312,30 +333,13 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                 read_ec == asio::error::connection_reset || read_ec == asio::error::operation_aborted) {
                 break;
             }
-            std::optional<core::Problem> problem;
-            if (read_ec == bhttp::error::body_limit) {
-                problem = core::Problem::payload_too_large("the request body exceeds " +
-                                                           std::to_string(limits.max_body_bytes) + " bytes");
-            } else if (read_ec == bhttp::error::header_limit) {
-                problem = core::Problem{
-                    431, "headers-too-large", "Request header fields too large",
-                    "the request head exceeds " + std::to_string(limits.max_header_bytes) + " bytes"};
-            } else if (read_ec == beast::error::timeout) {
-                problem = core::Problem{408, "request-timeout", "Request timeout",
-                                        "the request did not arrive within " +
-                                            std::to_string(limits.read_timeout.count()) + " ms"};
-            } else {
-                problem = core::Problem::bad_request("malformed HTTP request: " + read_ec.message());
-            }
-            response = problem_response(*problem, {});
+            response = problem_response(read_problem(read_ec, limits), {});
             ctx.emplace("-", "-", Fields{}, std::string{}, new_request_id());
         } else if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.get().chunked()) {
             // RFC 9112 section 6.3: a Transfer-Encoding whose final coding is not chunked leaves the body's
             // length unknown, and whatever follows could be a smuggled request: 400, then close the
             // connection.
-            response = problem_response(
-                core::Problem::bad_request("unsupported Transfer-Encoding: the final coding must be chunked"),
-                {});
+            response = problem_response(unframed_body_problem(), {});
             ctx.emplace(std::string(parser.get().method_string()), std::string(parser.get().target()),
                         Fields{}, std::string{}, new_request_id());
         } else {
@@ -345,12 +349,18 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             headers.reserve(16);
             for (const auto& field : request) headers.emplace_back(field.name_string(), field.value());
             auto request_id = accept_request_id(request["X-Request-Id"]);
+            auto trace = trace_of(request);
             ctx.emplace(std::string(request.method_string()), std::string(request.target()),
                         std::move(headers), std::move(request.body()), std::move(request_id));
+            ctx->set_trace(std::move(trace));
             ctx->set_authenticator(options.authenticator);
             ctx->set_remote_address(proxies.client_address(remote, ctx->header("X-Forwarded-For")));
             in_flight.add(1);
-            response = co_await dispatch(*ctx);
+            // The handler runs as its own coroutine on this connection's strand, wrapped so that every
+            // resumption, on whichever thread, logs with this request's trace and id (ADR 0010).
+            const auto traced = core::with_log_context(stream->get_executor(), log_context_of(*ctx));
+            auto handling = dispatch(*ctx);
+            response = co_await asio::co_spawn(traced, std::move(handling), use_awaitable);
             in_flight.add(-1);
             if (!ctx->route().empty()) route = ctx->route();
         }
@@ -364,6 +374,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), 11};
         if (!response.content_type.empty()) out.set(bhttp::field::content_type, response.content_type);
         out.set("X-Request-Id", ctx->request_id());
+        out.set("traceparent", ctx->trace().traceparent());
         for (const auto& [name, value] : response.headers) out.set(name, value);
         out.keep_alive(keep_alive && !stopping);
         out.body() = std::move(response.body);
@@ -396,6 +407,7 @@ asio::awaitable<void> Server::Impl::serve_stream(beast::tcp_stream& stream, Cont
     bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), 11};
     head.set(bhttp::field::content_type, response.content_type);
     head.set("X-Request-Id", ctx.request_id());
+    head.set("traceparent", ctx.trace().traceparent());
     for (const auto& [name, value] : response.headers) head.set(name, value);
     head.keep_alive(false);
     head.chunked(true);
@@ -405,7 +417,9 @@ asio::awaitable<void> Server::Impl::serve_stream(beast::tcp_stream& stream, Cont
     SseWriter writer(stream, stopping, options.limits.read_timeout);
     if (!head_ec) {
         try {
-            co_await response.stream(writer);
+            const auto traced = core::with_log_context(stream.get_executor(), log_context_of(ctx));
+            auto producing = response.stream(writer);
+            co_await asio::co_spawn(traced, std::move(producing), use_awaitable);
         } catch (const std::exception& e) {
             core::log_error("event stream ended by an exception",
                             {{"request_id", ctx.request_id()}, {"route", ctx.route()}, {"error", e.what()}});
@@ -468,15 +482,20 @@ void Server::Impl::record(const Context& ctx, std::string_view route, unsigned s
     requests.with({{"method", method}, {"route", route_label}, {"status", std::to_string(status)}}).inc();
     latency.with({{"method", method}, {"route", route_label}}, core::latency_buckets()).observe(seconds);
     if (core::log_enabled(core::LogLevel::Info)) {
-        core::log_info("access", {{"request_id", ctx.request_id()},
-                                  {"method", ctx.method()},
-                                  {"path", ctx.path()},
-                                  {"route", route},
-                                  {"status", status},
-                                  {"duration_ms", seconds * 1000.0},
-                                  {"bytes_in", bytes_in},
-                                  {"bytes_out", bytes_out},
-                                  {"remote", remote}});
+        boost::json::object line{{"request_id", ctx.request_id()},
+                                 {"trace_id", ctx.trace().trace_id()},
+                                 {"span_id", ctx.trace().span_id()},
+                                 {"method", ctx.method()},
+                                 {"path", ctx.path()},
+                                 {"route", route},
+                                 {"status", status},
+                                 {"duration_ms", seconds * 1000.0},
+                                 {"bytes_in", bytes_in},
+                                 {"bytes_out", bytes_out},
+                                 {"remote", remote}};
+        // The caller's span, when it sent one: a collector can rebuild the call tree from the access lines.
+        if (!ctx.trace().parent_span_id().empty()) line["parent_span_id"] = ctx.trace().parent_span_id();
+        core::log_info("access", line);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "core/log.hpp"
+#include "core/log_context.hpp"
 #include "core/problem.hpp"
 
 namespace marquee::http {
@@ -65,6 +66,19 @@ class ServerTest : public ::testing::Test {
                 }
                 stream_ended_.set_value();
             });
+        });
+        // Reports the trace the log lines see at each resumption, across timer waits that may resume it on
+        // either of the two I/O threads.
+        router_.get("/traced", [](Context& ctx) -> asio::awaitable<Response> {
+            boost::json::array seen;
+            asio::steady_timer timer(co_await asio::this_coro::executor);
+            for (int i = 0; i < 4; ++i) {
+                const core::LogContext* context = core::current_log_context();
+                seen.emplace_back(context ? context->trace.trace_id() : std::string("none"));
+                timer.expires_after(std::chrono::milliseconds(2));
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+            co_return json(boost::json::object{{"trace", ctx.trace().trace_id()}, {"seen", std::move(seen)}});
         });
         router_.get("/short-events", [](Context&) -> asio::awaitable<Response> {
             co_return event_stream([](EventStream& events) -> asio::awaitable<void> {
@@ -330,6 +344,67 @@ TEST_F(ServerTest, EventStreamSplitsDataLinesAndCannotBeForged) {
     socket.close();
     // The producer learns the client left through send()/heartbeat() returning false.
     EXPECT_EQ(stream_ended_.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+constexpr const char* kCallerTrace = "0af7651916cd43dd8448eb211c80319c";
+
+TEST_F(ServerTest, ContinuesTheCallersTraceWithASpanOfItsOwn) {
+    const auto response = round_trip(
+        "GET /traced HTTP/1.1\r\nHost: x\r\n"
+        "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\ntracestate: rojo=1\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200);
+    const auto answered = core::TraceContext::parse(response["traceparent"]);
+    ASSERT_TRUE(answered) << response["traceparent"];
+    EXPECT_EQ(answered->trace_id(), kCallerTrace);
+    EXPECT_NE(answered->span_id(), "b7ad6b7169203331");
+    const auto body = boost::json::parse(response.body()).as_object();
+    EXPECT_EQ(body.at("trace").as_string(), kCallerTrace);
+    for (const auto& seen : body.at("seen").as_array()) EXPECT_EQ(seen.as_string(), kCallerTrace);
+    EXPECT_EQ(response["X-Request-Id"].size(), 32u);
+}
+
+TEST_F(ServerTest, StartsANewTraceWhenTheTraceparentIsInvalid) {
+    const auto response = round_trip(
+        "GET /traced HTTP/1.1\r\nHost: x\r\n"
+        "traceparent: 00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200);
+    const auto answered = core::TraceContext::parse(response["traceparent"]);
+    ASSERT_TRUE(answered) << response["traceparent"];
+    EXPECT_NE(answered->trace_id(), "0af7651916cd43dd8448eb211c80319c");
+    const auto body = boost::json::parse(response.body()).as_object();
+    EXPECT_EQ(body.at("trace").as_string(), answered->trace_id().c_str());
+}
+
+TEST_F(ServerTest, TwoTraceparentHeadersAreInvalid) {
+    const auto response = round_trip(
+        "GET /traced HTTP/1.1\r\nHost: x\r\n"
+        "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+        "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200);
+    const auto answered = core::TraceContext::parse(response["traceparent"]);
+    ASSERT_TRUE(answered) << response["traceparent"];
+    EXPECT_NE(answered->trace_id(), kCallerTrace);
+}
+
+TEST_F(ServerTest, EveryResponseCarriesATraceparentEvenAnError) {
+    EXPECT_TRUE(
+        core::TraceContext::parse(round_trip("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")["traceparent"]));
+    EXPECT_TRUE(core::TraceContext::parse(round_trip("GARBAGE\r\n\r\n")["traceparent"]));
+}
+
+TEST_F(ServerTest, ConcurrentRequestsEachLogWithTheirOwnTrace) {
+    std::vector<std::string> traces;
+    std::vector<std::future<bhttp::response<bhttp::string_body>>> answers;
+    for (int i = 0; i < 8; ++i) {
+        traces.push_back(core::TraceContext::start().trace_id());
+        const std::string raw = "GET /traced HTTP/1.1\r\nHost: x\r\ntraceparent: 00-" + traces.back() +
+                                "-b7ad6b7169203331-01\r\n\r\n";
+        answers.push_back(std::async(std::launch::async, [this, raw] { return round_trip(raw); }));
+    }
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        const auto body = boost::json::parse(answers[i].get().body()).as_object();
+        for (const auto& seen : body.at("seen").as_array()) EXPECT_EQ(seen.as_string(), traces[i].c_str());
+    }
 }
 
 }  // namespace

@@ -169,9 +169,14 @@ Claims Verifier::verify(std::string_view token, core::TimePoint now) const {
     claims.expires_at = numeric_member(payload, "exp");
     claims.not_before = payload.contains("nbf") ? numeric_member(payload, "nbf") : 0;
     claims.issued_at = payload.contains("iat") ? numeric_member(payload, "iat") : 0;
+    // `t` is a sane present; the claims may be any int64, so only `t` takes the arithmetic (no overflow).
     const std::int64_t t = numeric_date(now);
-    if (t >= claims.expires_at + kLeeway.count()) reject("the token has expired");
+    if (t - kLeeway.count() >= claims.expires_at) reject("the token has expired");
     if (t + kLeeway.count() < claims.not_before) reject("the token is not valid yet");
+    if (t + kLeeway.count() < claims.issued_at) reject("the token was issued in the future");
+    // Past here `start` <= t + kLeeway, so `start + kMaxLifetime` cannot overflow.
+    const std::int64_t start = payload.contains("iat") ? claims.issued_at : t;
+    if (claims.expires_at > start + kMaxLifetime.count()) reject("the token's lifetime is too long");
 
     const auto* sub = string_member(payload, "sub");
     if (sub == nullptr || sub->empty()) reject("the token has no subject");

@@ -18,8 +18,11 @@ inline constexpr std::string_view kIssuer = "marquee";
 inline constexpr std::string_view kAudience = "marquee-api";
 /// Longer tokens are refused before any decoding or signature check.
 inline constexpr std::size_t kMaxTokenBytes = 8 * 1024;
-/// Clock skew tolerated on `exp` and `nbf` between the signing and the verifying process.
+/// Clock skew tolerated on `exp`, `nbf` and `iat` between the signing and the verifying process.
 inline constexpr std::chrono::seconds kLeeway{30};
+/// The longest lifetime (`exp` - `iat`) a token may claim: the largest access-token TTL the configuration
+/// allows (--access-token-ttl is at most 86400 s). A token without `iat` is measured from the verifier's now.
+inline constexpr std::chrono::seconds kMaxLifetime{24 * 3600};
 
 /// The claims of a Marquee access token (RFC 7519 section 4.1; NumericDate in seconds).
 struct Claims {
@@ -63,7 +66,8 @@ class Verifier {
 
     /// The token's claims, or throws core::Problem::unauthorized(detail, "invalid_token") when the token is
     /// oversized, malformed, not alg EdDSA, signed with an unknown kid, forged or tampered with, expired or
-    /// not yet valid (beyond kLeeway), or not for iss "marquee" and aud "marquee-api".
+    /// not yet valid (beyond kLeeway), issued in the future (`iat` beyond kLeeway), claiming a lifetime
+    /// longer than kMaxLifetime, or not for iss "marquee" and aud "marquee-api".
     Claims verify(std::string_view token, core::TimePoint now) const;
 
   private:

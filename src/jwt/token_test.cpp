@@ -1,5 +1,7 @@
 #include "jwt/token.hpp"
 
+#include <cstdint>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -224,6 +226,63 @@ TEST_F(TokenTest, NotBeforeHonoursTheLeeway) {
     expect_invalid_token(verifier_, token, "not valid yet");
     EXPECT_NO_THROW((void)verifier_.verify(token, kNow + 5min - 30s));
     expect_invalid_token(verifier_, token, "not valid yet", kNow + 5min - 31s);
+}
+
+TEST_F(TokenTest, IssuedAtInTheFutureIsRefusedBeyondTheLeeway) {
+    Claims ahead = valid_claims();  // nbf now, as a forger with the key would set it
+    ahead.issued_at = numeric_date(kNow + 365 * 24h);
+    ahead.expires_at = ahead.issued_at + 900;
+    expect_invalid_token(verifier_, signer_.sign(ahead), "issued in the future");
+    Claims skewed = valid_claims();
+    skewed.issued_at = numeric_date(kNow + 30s);
+    EXPECT_NO_THROW((void)verifier_.verify(signer_.sign(skewed), kNow));
+    skewed.issued_at = numeric_date(kNow + 31s);
+    expect_invalid_token(verifier_, signer_.sign(skewed), "issued in the future");
+}
+
+TEST_F(TokenTest, LifetimeLongerThanTheMaximumIsRefused) {
+    Claims day = valid_claims();
+    day.expires_at = day.issued_at + kMaxLifetime.count();
+    EXPECT_NO_THROW((void)verifier_.verify(signer_.sign(day), kNow));
+    Claims longer = day;
+    longer.expires_at += 1;
+    expect_invalid_token(verifier_, signer_.sign(longer), "lifetime");
+    Claims decade = valid_claims();
+    decade.issued_at = numeric_date(kNow - 24h);  // long ago, still valid for ten years
+    decade.expires_at = numeric_date(kNow + 3650 * 24h);
+    expect_invalid_token(verifier_, signer_.sign(decade), "lifetime");
+}
+
+TEST_F(TokenTest, WithoutIssuedAtTheLifetimeCountsFromNow) {
+    const auto with = [&](boost::json::object payload) {
+        return sign_compact(PrivateKey::from_pem(kPrivatePem), R"({"alg":"EdDSA","kid":"k1"})",
+                            boost::json::serialize(payload));
+    };
+    boost::json::object payload{{"iss", "marquee"}, {"aud", "marquee-api"}, {"sub", "u"}};
+    payload["exp"] = numeric_date(kNow + 1h);
+    EXPECT_EQ(verifier_.verify(with(payload), kNow).subject, "u");
+    payload["exp"] = numeric_date(kNow + 3650 * 24h);
+    expect_invalid_token(verifier_, with(payload), "lifetime");
+}
+
+TEST_F(TokenTest, ExtremeNumericDatesAreRefusedWithoutOverflow) {
+    // Found by reading the verifier for the fuzzer: `exp + leeway` overflowed for exp near INT64_MAX.
+    const auto with = [&](boost::json::object payload) {
+        return sign_compact(PrivateKey::from_pem(kPrivatePem), R"({"alg":"EdDSA","kid":"k1"})",
+                            boost::json::serialize(payload));
+    };
+    boost::json::object payload{{"iss", "marquee"}, {"aud", "marquee-api"}, {"sub", "u"}};
+    payload["exp"] = INT64_MAX;
+    expect_invalid_token(verifier_, with(payload), "lifetime");
+    payload["iat"] = INT64_MIN;
+    expect_invalid_token(verifier_, with(payload), "lifetime");
+    payload["iat"] = INT64_MAX;
+    expect_invalid_token(verifier_, with(payload), "issued in the future");
+    payload["exp"] = INT64_MIN;
+    expect_invalid_token(verifier_, with(payload), "expired");
+    payload["exp"] = numeric_date(kNow + 1min);
+    payload["nbf"] = INT64_MAX;
+    expect_invalid_token(verifier_, with(payload), "not valid yet");
 }
 
 TEST_F(TokenTest, RejectsWrongIssuerOrAudience) {

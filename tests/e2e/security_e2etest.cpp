@@ -94,7 +94,7 @@ void expect_indistinguishable(const HttpReply& theirs, const HttpReply& unknown,
     };
     EXPECT_EQ(without_instance(theirs), without_instance(unknown)) << what;
     auto stable_headers = [](Headers h) {
-        for (const char* name : {"x-request-id", "date", "content-length"}) h.erase(name);
+        for (const char* name : {"x-request-id", "traceparent", "date", "content-length"}) h.erase(name);
         return h;
     };
     EXPECT_EQ(stable_headers(theirs.headers), stable_headers(unknown.headers)) << what;
@@ -559,6 +559,8 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
                                  jwt::base64url_encode(json::serialize(admin_claims)) + "." + real_signature;
     const std::string unsigned_header_payload = valid.substr(0, valid.rfind('.') + 1);
     const std::string admin_token = signed_token(eddsa_header(), admin_claims);
+    auto no_iat_decade = without("iat");
+    no_iat_decade["exp"] = now + 3650 * 86400;
 
     const std::vector<std::pair<std::string, std::string>> tokens{
         // alg confusion: none in any case, missing, and HS256 keyed with the public key (PEM and trimmed).
@@ -588,6 +590,9 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
         // Dates: expired beyond the leeway, not yet valid, missing or not integers.
         {"expired 2 minutes ago", signed_token(eddsa_header(), with({{"exp", now - 120}}))},
         {"nbf in an hour", signed_token(eddsa_header(), with({{"nbf", now + 3600}}))},
+        {"iat a year ahead", signed_token(eddsa_header(), with({{"iat", now + 365 * 86400}}))},
+        {"lifetime ten years", signed_token(eddsa_header(), with({{"exp", now + 3650 * 86400}}))},
+        {"no iat, exp ten years ahead", signed_token(eddsa_header(), no_iat_decade)},
         {"no exp", signed_token(eddsa_header(), without("exp"))},
         {"exp a string", signed_token(eddsa_header(), with({{"exp", std::to_string(now + 900)}}))},
         {"exp a float", signed_token(eddsa_header(), with({{"exp", static_cast<double>(now + 900)}}))},

@@ -9,6 +9,17 @@ bool is_control(unsigned char c) {
     return c < 0x20 || c == 0x7F;
 }
 
+/// A required string member; 400 invalid-field naming it when absent or not a string.
+std::string string_field(const boost::json::object& body, std::string_view name) {
+    const boost::json::value* value = body.if_contains(name);
+    if (value == nullptr)
+        throw core::Problem::invalid_field(std::string(name), std::string(name) + " is required");
+    const boost::json::string* text = value->if_string();
+    if (text == nullptr)
+        throw core::Problem::invalid_field(std::string(name), std::string(name) + " must be a string");
+    return std::string(*text);
+}
+
 }  // namespace
 
 std::size_t utf8_length(std::string_view text) {
@@ -79,6 +90,25 @@ std::string normalize_display_name(std::string_view name) {
         if (is_control(static_cast<unsigned char>(c)))
             throw bad("the display name must not contain control characters");
     return std::string(name);
+}
+
+SignupRequest signup_request_from(const boost::json::object& body) {
+    SignupRequest request;
+    request.email = string_field(body, "email");
+    request.password = string_field(body, "password");
+    request.display_name = string_field(body, "displayName");
+    return request;
+}
+
+LoginRequest login_request_from(const boost::json::object& body) {
+    LoginRequest request;
+    request.email = string_field(body, "email");
+    request.password = string_field(body, "password");
+    return request;
+}
+
+std::string refresh_token_from(const boost::json::object& body) {
+    return string_field(body, "refreshToken");
 }
 
 }  // namespace marquee::auth

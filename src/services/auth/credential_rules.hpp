@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 namespace marquee::auth {
 
 inline constexpr std::size_t kMinPasswordChars = 10;
@@ -26,5 +28,26 @@ std::string normalize_display_name(std::string_view name);
 
 /// Unicode code points in valid UTF-8 `text` (continuation bytes are not counted).
 std::size_t utf8_length(std::string_view text);
+
+/// A POST /api/v1/auth/signup body as sent: the fields are present and strings, not yet validated (the
+/// service normalizes them with the rules above).
+struct SignupRequest {
+    std::string email;
+    std::string password;
+    std::string display_name;
+};
+
+/// A POST /api/v1/auth/login body as sent.
+struct LoginRequest {
+    std::string email;
+    std::string password;
+};
+
+/// Reads {email, password, displayName}; 400 invalid-field naming the first one absent or not a string.
+SignupRequest signup_request_from(const boost::json::object& body);
+/// Reads {email, password}; 400 invalid-field naming the first one absent or not a string.
+LoginRequest login_request_from(const boost::json::object& body);
+/// Reads {refreshToken} (refresh and logout); 400 invalid-field "refreshToken" when absent or not a string.
+std::string refresh_token_from(const boost::json::object& body);
 
 }  // namespace marquee::auth

@@ -1,5 +1,6 @@
 #include "services/auth/credential_rules.hpp"
 
+#include <boost/json/array.hpp>
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
@@ -63,6 +64,42 @@ TEST(DisplayNameRules, TrimsAndBoundsTheLength) {
     expect_invalid("displayName", [] { (void)normalize_display_name("   "); });
     expect_invalid("displayName", [] { (void)normalize_display_name(std::string(51, 'x')); });
     expect_invalid("displayName", [] { (void)normalize_display_name("tab\there"); });
+}
+
+TEST(RequestBodies, SignupReadsTheThreeStringFieldsAsSent) {
+    const auto request = signup_request_from(boost::json::object{
+        {"email", " Fan@X.io"}, {"password", "pw"}, {"displayName", " K "}, {"role", "admin"}});
+    EXPECT_EQ(request.email, " Fan@X.io");
+    EXPECT_EQ(request.password, "pw");
+    EXPECT_EQ(request.display_name, " K ");
+}
+
+TEST(RequestBodies, NamesTheFirstFieldThatIsMissingOrNotAString) {
+    expect_invalid("email", [] { (void)signup_request_from(boost::json::object{}); });
+    expect_invalid("password", [] {
+        (void)signup_request_from(boost::json::object{{"email", "a@b.io"}, {"password", 1}});
+    });
+    expect_invalid("displayName", [] {
+        (void)signup_request_from(
+            boost::json::object{{"email", "a@b.io"}, {"password", "p"}, {"displayName", nullptr}});
+    });
+    expect_invalid("password", [] {
+        (void)login_request_from(boost::json::object{{"email", "a@b.io"}, {"password", true}});
+    });
+    expect_invalid("email", [] {
+        (void)login_request_from(boost::json::object{{"email", boost::json::array{}}});
+    });
+    expect_invalid("refreshToken", [] { (void)refresh_token_from(boost::json::object{{"token", "t"}}); });
+    expect_invalid("refreshToken", [] {
+        (void)refresh_token_from(boost::json::object{{"refreshToken", boost::json::object{}}});
+    });
+}
+
+TEST(RequestBodies, LoginAndRefreshReadTheirStrings) {
+    const auto login = login_request_from(boost::json::object{{"email", "a@b.io"}, {"password", "pw"}});
+    EXPECT_EQ(login.email, "a@b.io");
+    EXPECT_EQ(login.password, "pw");
+    EXPECT_EQ(refresh_token_from(boost::json::object{{"refreshToken", "r.t"}}), "r.t");
 }
 
 }  // namespace

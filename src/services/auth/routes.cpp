@@ -5,24 +5,13 @@
 #include <boost/json/object.hpp>
 
 #include "core/clock.hpp"
-#include "core/problem.hpp"
+#include "services/auth/credential_rules.hpp"
 
 namespace marquee::auth {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-/// A required string member; 400 invalid-field naming it when absent or not a string.
-std::string string_field(const json::object& body, std::string_view name) {
-    const json::value* value = body.if_contains(name);
-    if (value == nullptr)
-        throw core::Problem::invalid_field(std::string(name), std::string(name) + " is required");
-    const json::string* text = value->if_string();
-    if (text == nullptr)
-        throw core::Problem::invalid_field(std::string(name), std::string(name) + " must be a string");
-    return std::string(*text);
-}
 
 json::object user_json(const User& user) {
     json::array roles;
@@ -56,37 +45,31 @@ void Routes::add_to(http::Router& router) {
 
 // POST /api/v1/auth/signup {email, password, displayName} -> 201 the user.
 asio::awaitable<http::Response> Routes::signup(http::Context& ctx) {
-    const json::object body = ctx.json_object();
-    std::string email = string_field(body, "email");
-    std::string password = string_field(body, "password");
-    std::string display_name = string_field(body, "displayName");
-    const User user =
-        co_await service_.signup(std::move(email), std::move(password), std::move(display_name));
+    SignupRequest request = signup_request_from(ctx.json_object());
+    const User user = co_await service_.signup(std::move(request.email), std::move(request.password),
+                                               std::move(request.display_name));
     co_return http::created(user_json(user), "/api/v1/auth/me");
 }
 
 // POST /api/v1/auth/login {email, password} -> 200 access and refresh token.
 asio::awaitable<http::Response> Routes::login(http::Context& ctx) {
-    const json::object body = ctx.json_object();
-    std::string email = string_field(body, "email");
-    std::string password = string_field(body, "password");
+    LoginRequest request = login_request_from(ctx.json_object());
     std::string address(ctx.remote_address());
-    const TokenPair pair = co_await service_.login(std::move(email), std::move(password), std::move(address));
+    const TokenPair pair =
+        co_await service_.login(std::move(request.email), std::move(request.password), std::move(address));
     co_return tokens_json(pair);
 }
 
 // POST /api/v1/auth/refresh {refreshToken} -> 200 a new pair; the presented token is used up.
 asio::awaitable<http::Response> Routes::refresh(http::Context& ctx) {
-    const json::object body = ctx.json_object();
-    std::string token = string_field(body, "refreshToken");
+    std::string token = refresh_token_from(ctx.json_object());
     const TokenPair pair = co_await service_.refresh(std::move(token));
     co_return tokens_json(pair);
 }
 
 // POST /api/v1/auth/logout {refreshToken} -> 204; the token's family is revoked.
 asio::awaitable<http::Response> Routes::logout(http::Context& ctx) {
-    const json::object body = ctx.json_object();
-    std::string token = string_field(body, "refreshToken");
+    std::string token = refresh_token_from(ctx.json_object());
     co_await service_.logout(std::move(token));
     co_return http::no_content();
 }

@@ -18,7 +18,7 @@ struct Installed {
         : gateway(executor, payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, std::move(queue_check), std::move(queue_release), metrics,
-                  ServiceOptions{}),
+                  ServiceOptions{.recovery_age = config.recovery_age}),
           routes(service) {
         gateway.expose_metrics(metrics, "payment");
     }

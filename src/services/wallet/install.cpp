@@ -17,7 +17,7 @@ struct Installed {
               boost::asio::any_io_executor executor)
         : gateway(executor, payment_gateway::options_from(config)),
           store(db),
-          service(store, gateway, metrics, ServiceOptions{}),
+          service(store, gateway, metrics, ServiceOptions{.recovery_age = config.recovery_age}),
           routes(service, store) {
         gateway.expose_metrics(metrics, "wallet");
     }
