@@ -42,11 +42,18 @@ take_lock() {
 }
 release_lock() { exec 9>&-; }
 
-# free_port VAR: sets VAR to a port nobody listens on at 127.0.0.1, chosen at random below the kernel's
-# ephemeral range (so outgoing connections never take it) and never one already handed out in this run.
+# free_port VAR [WANTED]: sets VAR to a port nobody listens on at 127.0.0.1, chosen at random below the
+# kernel's ephemeral range (so outgoing connections never take it) and never one already handed out in this run.
+# WANTED, when given and nobody listens there, is taken as it is: scripts/faults restarts a killed service
+# where its clients expect it (MQ_WANT_PORT_REDIS, MQ_WANT_PORT_NATS).
 free_port() {
   local -n port_out=$1
   local found
+  if [[ -n ${2:-} ]] && ! is_port_open "$2"; then
+    MQ_CLAIMED_PORTS+=("$2")
+    port_out=$2
+    return 0
+  fi
   found=$(python3 - "${MQ_CLAIMED_PORTS[@]}" <<'PY'
 import random, socket, sys
 claimed = {int(p) for p in sys.argv[1:]}
@@ -263,7 +270,7 @@ start_redis() {
   reusable redis && return 0
   local port logfile=$MQ_LOGS/redis.log
   mkdir -p "$MQ_LOCAL/redis"
-  free_port port
+  free_port port "${MQ_WANT_PORT_REDIS:-}"
   echo "$port" >"$MQ_RUN/redis.port"
   # A cache and lock store for dev: no snapshots, no AOF; a restart starts empty.
   redis-server --bind 127.0.0.1 --port "$port" --dir "$MQ_LOCAL/redis" --daemonize yes \
@@ -280,7 +287,7 @@ start_nats() {
   reusable nats && return 0
   local port monitor logfile=$MQ_LOGS/nats.log
   mkdir -p "$MQ_LOCAL/nats"
-  free_port port
+  free_port port "${MQ_WANT_PORT_NATS:-}"
   free_port monitor
   echo "$port" >"$MQ_RUN/nats.port"
   echo "$monitor" >"$MQ_RUN/nats-monitor.port"
@@ -360,6 +367,7 @@ write_env() {
     env_line MARQUEE_HTTP_PORT "$http"
     env_line MARQUEE_MIGRATIONS_DIR "$MQ_ROOT/migrations"
     env_line MARQUEE_OPENAPI_PATH "$MQ_ROOT/api/openapi.yaml"
+    env_line MARQUEE_WEB_DIR "$MQ_ROOT/web"
     env_line MARQUEE_JWT_PRIVATE_KEY_FILE "$MQ_LOCAL/keys/jwt-k1.pem"
     env_line MARQUEE_JWT_KEY_ID k1
     env_line MARQUEE_JWT_PUBLIC_KEYS "k1=$MQ_LOCAL/keys/jwt-k1.pub.pem"

@@ -8,6 +8,7 @@
 #include "services/auth/install.hpp"
 #include "services/booking/install.hpp"
 #include "services/catalog/install.hpp"
+#include "services/gateway/install.hpp"
 #include "services/payment/install.hpp"
 #include "services/queue/install.hpp"
 #include "services/wallet/install.hpp"
@@ -67,6 +68,11 @@ void install_booking(ServiceContext& ctx) {
     start_outbox_relay(ctx, "booking.outbox");
 }
 
+/// The edge: what Marquee itself serves that no business service owns, i.e. the web app's static files.
+void install_gateway(ServiceContext& ctx) {
+    ctx.keep_alive.push_back(gateway::install(ctx.config, ctx.router));
+}
+
 void install_payment(ServiceContext& ctx) {
     auto room = waiting_room(ctx);
     payment::QueueRelease release = [room](std::int64_t schedule_id, std::string token) {
@@ -81,13 +87,10 @@ void install_payment(ServiceContext& ctx) {
 
 const std::vector<ServiceEntry>& service_entries() {
     static const std::vector<ServiceEntry> kEntries = {
-        {"auth", "issue 3", install_auth},
-        {"queue", "issue 3", install_queue},
-        {"catalog", "issue 4", install_catalog},
-        {"wallet", "issue 5", install_wallet},
-        {"booking", "issue 5", install_booking},
-        {"payment", "issue 5", install_payment},
-        {"gateway", "deploy/k8s (issue 8)", nullptr},
+        {"auth", "issue 3", install_auth},       {"queue", "issue 3", install_queue},
+        {"catalog", "issue 4", install_catalog}, {"wallet", "issue 5", install_wallet},
+        {"booking", "issue 5", install_booking}, {"payment", "issue 5", install_payment},
+        {"gateway", "issue 9", install_gateway},
     };
     assert(kEntries.size() == std::size(core::kServiceNames));
     return kEntries;
@@ -109,21 +112,29 @@ std::vector<std::string> install_services(ServiceContext& ctx) {
 void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis) {
     auto& db_connections = metrics.gauge("db_pool_connections", "PostgreSQL pool connections by state");
     auto& db_waiting = metrics.gauge("db_pool_waiting", "Calls waiting for a PostgreSQL connection").with({});
-    auto& redis_connections = metrics.gauge("redis_pool_connections", "Redis pool connections by state");
-    auto& redis_waiting =
-        metrics.gauge("redis_pool_waiting", "Calls waiting for a Redis connection").with({});
+    auto& db_shed =
+        metrics
+            .counter("db_calls_shed_total", "PostgreSQL calls refused at once because too many were waiting")
+            .with({});
+    auto& redis_connections = metrics.gauge("redis_connections", "Redis connections open").with({});
+    auto& redis_pending =
+        metrics.gauge("redis_pending_calls", "Redis calls queued or sent, waiting for their replies")
+            .with({});
+    auto& redis_shed = metrics
+                           .counter("redis_calls_shed_total",
+                                    "Redis calls refused at once because every connection was full")
+                           .with({});
     metrics.on_scrape([&, in_use = &db_connections.with({{"state", "in_use"}}),
-                       idle = &db_connections.with({{"state", "idle"}}),
-                       r_in_use = &redis_connections.with({{"state", "in_use"}}),
-                       r_idle = &redis_connections.with({{"state", "idle"}})] {
+                       idle = &db_connections.with({{"state", "idle"}})] {
         const auto d = db.stats();
         in_use->set(static_cast<double>(d.in_use));
         idle->set(static_cast<double>(d.idle));
         db_waiting.set(static_cast<double>(d.waiting));
+        db_shed.advance_to(d.shed);
         const auto r = redis.stats();
-        r_in_use->set(static_cast<double>(r.in_use));
-        r_idle->set(static_cast<double>(r.idle));
-        redis_waiting.set(static_cast<double>(r.waiting));
+        redis_connections.set(static_cast<double>(r.connections));
+        redis_pending.set(static_cast<double>(r.pending));
+        redis_shed.advance_to(r.shed);
     });
 }
 

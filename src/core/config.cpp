@@ -168,12 +168,19 @@ const std::vector<Option>& options() {
         {"payment-gateway-timeout-ms", "MARQUEE_PAYMENT_GATEWAY_TIMEOUT_MS",
          "deadline of one gateway call (2000)",
          [](Config& c, auto n, auto v) { c.payment_gateway_timeout = parse_ms(n, v); }},
+        {"recovery-age-s", "MARQUEE_RECOVERY_AGE_S",
+         "age at which recovery resolves a PENDING payment or charge (default 60)",
+         [](Config& c, auto n, auto v) {
+             c.recovery_age = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
+         }},
         {"migrations-dir", "MARQUEE_MIGRATIONS_DIR", "folder of <service>/NNNN_name.sql (default migrations)",
          [](Config& c, auto, auto v) { c.migrations_dir = v; }},
         {"migrate", "MARQUEE_MIGRATE", "apply migrations at start (default true)",
          [](Config& c, auto n, auto v) { c.migrate_on_start = parse_bool(n, v); }},
         {"openapi", "MARQUEE_OPENAPI_PATH", "OpenAPI document served at /openapi.yaml",
          [](Config& c, auto, auto v) { c.openapi_path = v; }},
+        {"web-dir", "MARQUEE_WEB_DIR", "the web app's folder, served at / (default: none, not served)",
+         [](Config& c, auto, auto v) { c.web_dir = v; }},
         {"log-level", "MARQUEE_LOG_LEVEL", "trace|debug|info|warn|error (default info)",
          [](Config& c, auto, auto v) { c.log_level = v; }},
     };

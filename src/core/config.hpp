@@ -67,11 +67,16 @@ struct Config {
     // the external payment gateway ("PG"; pg-sim locally)
     std::string payment_gateway_url = "http://127.0.0.1:8090";
     std::chrono::milliseconds payment_gateway_timeout{2'000};  ///< one call; retried by idempotency key
+    /// A PENDING payment or wallet charge younger than this is left to the request that made it; older ones
+    /// are resolved by the recovery jobs (fault drills shorten it).
+    std::chrono::seconds recovery_age{60};
 
     std::string migrations_dir = "migrations";
     bool migrate_on_start = true;
     bool migrate_only = false;  ///< apply migrations and exit (the Kubernetes migration Job)
     std::string openapi_path = "api/openapi.yaml";
+    /// The web app's folder (web/), served at / and /app/ by the gateway service; empty: not served.
+    std::string web_dir;
     std::string log_level = "info";
 
     bool runs(std::string_view service) const;

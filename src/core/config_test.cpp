@@ -73,6 +73,12 @@ TEST(Config, HoldTtlIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--hold-ttl-s=0"}, env_of({})), ConfigError);
 }
 
+TEST(Config, RecoveryAgeIsConfigurable) {
+    EXPECT_EQ(parse({}).recovery_age, std::chrono::seconds(60));
+    EXPECT_EQ(parse({"--recovery-age-s=10"}).recovery_age, std::chrono::seconds(10));
+    EXPECT_THROW((void)parse_config({"--recovery-age-s=0"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }
