@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "problem_field.hpp"
 
 namespace marquee::http {
 namespace {
@@ -11,15 +12,6 @@ Context make(std::string target, std::string body = {}, std::string content_type
     return Context("POST", std::move(target),
                    Fields{{"Content-Type", std::move(content_type)}, {"X-Thing", "1"}}, std::move(body),
                    "rid");
-}
-
-int status_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& p) {
-        return p.status();
-    }
-    return 0;
 }
 
 TEST(Context, SplitsPathAndQuery) {
@@ -39,7 +31,7 @@ TEST(Context, DecodesQueryValues) {
 
 TEST(Context, MalformedQueryIsBadRequest) {
     const auto ctx = make("/x?q=%zz");
-    EXPECT_EQ(status_of([&] { (void)ctx.query("q"); }), 400);
+    EXPECT_EQ(test::status_of_problem([&] { (void)ctx.query("q"); }), 400);
 }
 
 TEST(Context, HeadersAreCaseInsensitive) {
@@ -71,17 +63,17 @@ TEST(Context, MalformedJsonIs400) {
 }
 
 TEST(Context, NonObjectBodyIs400ForJsonObject) {
-    EXPECT_EQ(status_of([] { (void)make("/x", "[1,2]").json_object(); }), 400);
+    EXPECT_EQ(test::status_of_problem([] { (void)make("/x", "[1,2]").json_object(); }), 400);
 }
 
 TEST(Context, WrongContentTypeIs415) {
-    EXPECT_EQ(status_of([] { (void)make("/x", "{}", "text/plain").json(); }), 415);
-    EXPECT_EQ(status_of([] { (void)make("/x", "{}", "application/jsonx").json(); }), 415);
+    EXPECT_EQ(test::status_of_problem([] { (void)make("/x", "{}", "text/plain").json(); }), 415);
+    EXPECT_EQ(test::status_of_problem([] { (void)make("/x", "{}", "application/jsonx").json(); }), 415);
 }
 
 TEST(Context, DeeplyNestedJsonIsRejected) {
     const std::string deep = std::string(1000, '[') + std::string(1000, ']');
-    EXPECT_EQ(status_of([&] { (void)make("/x", deep).json(); }), 400);
+    EXPECT_EQ(test::status_of_problem([&] { (void)make("/x", deep).json(); }), 400);
 }
 
 TEST(Context, IdParamMustBePositiveInteger) {
@@ -89,11 +81,11 @@ TEST(Context, IdParamMustBePositiveInteger) {
     ctx.set_route("/c/{id}", {{"id", "12"}});
     EXPECT_EQ(ctx.id_param("id"), 12);
     ctx.set_route("/c/{id}", {{"id", "-1"}});
-    EXPECT_EQ(status_of([&] { (void)ctx.id_param("id"); }), 400);
+    EXPECT_EQ(test::status_of_problem([&] { (void)ctx.id_param("id"); }), 400);
     ctx.set_route("/c/{id}", {{"id", "12abc"}});
-    EXPECT_EQ(status_of([&] { (void)ctx.id_param("id"); }), 400);
+    EXPECT_EQ(test::status_of_problem([&] { (void)ctx.id_param("id"); }), 400);
     ctx.set_route("/c/{id}", {{"id", "99999999999999999999"}});
-    EXPECT_EQ(status_of([&] { (void)ctx.id_param("id"); }), 400);
+    EXPECT_EQ(test::status_of_problem([&] { (void)ctx.id_param("id"); }), 400);
 }
 
 class FixedAuthenticator : public Authenticator {
@@ -142,23 +134,23 @@ TEST(Context, MissingOrMalformedAuthorizationIs401WithChallenge) {
     for (const auto* header : {"Basic abc", "Bearer", "Bearer ", "Token good"}) {
         auto ctx = with_authorization(header);
         ctx.set_authenticator(&auth);
-        EXPECT_EQ(status_of([&] { (void)ctx.user(); }), 401) << header;
+        EXPECT_EQ(test::status_of_problem([&] { (void)ctx.user(); }), 401) << header;
     }
     auto bad = with_authorization("Bearer forged");
     bad.set_authenticator(&auth);
-    EXPECT_EQ(status_of([&] { (void)bad.user(); }), 401);
+    EXPECT_EQ(test::status_of_problem([&] { (void)bad.user(); }), 401);
 }
 
 TEST(Context, NoAuthenticatorMeans401) {
     auto ctx = with_authorization("Bearer good");
-    EXPECT_EQ(status_of([&] { (void)ctx.user(); }), 401);
+    EXPECT_EQ(test::status_of_problem([&] { (void)ctx.user(); }), 401);
 }
 
 TEST(Context, RequireRoleIs403WithoutTheRole) {
     FixedAuthenticator auth;
     auto fan = with_authorization("Bearer good");
     fan.set_authenticator(&auth);
-    EXPECT_EQ(status_of([&] { (void)fan.require_role("admin"); }), 403);
+    EXPECT_EQ(test::status_of_problem([&] { (void)fan.require_role("admin"); }), 403);
     auto admin = with_authorization("Bearer boss");
     admin.set_authenticator(&auth);
     EXPECT_EQ(admin.require_role("admin").user_id, "u-2");

@@ -5,17 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include "problem_field.hpp"
+
 namespace marquee::http {
 namespace {
-
-int status_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& p) {
-        return p.status();
-    }
-    return 0;
-}
 
 TEST(RequestReader, ReadsMethodTargetHeadersAndBody) {
     const auto ctx = parse_request(
@@ -58,17 +51,20 @@ TEST(RequestReader, RefusesWhatTheServerRefusesWithTheSameStatus) {
     core::HttpLimits limits;
     limits.max_body_bytes = 8;
     limits.max_header_bytes = 64;
-    EXPECT_EQ(status_of([&] { (void)parse_request("\x16\x03\x01garbage\r\n\r\n", limits); }), 400);
-    EXPECT_EQ(status_of([&] { (void)parse_request("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n", limits); }),
+    EXPECT_EQ(test::status_of_problem([&] { (void)parse_request("\x16\x03\x01garbage\r\n\r\n", limits); }),
+              400);
+    EXPECT_EQ(test::status_of_problem(
+                  [&] { (void)parse_request("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n", limits); }),
               413);
-    EXPECT_EQ(status_of([&] { (void)parse_request("GET / HTTP/1.1\r\nX: " + std::string(80, 'a'), limits); }),
+    EXPECT_EQ(test::status_of_problem(
+                  [&] { (void)parse_request("GET / HTTP/1.1\r\nX: " + std::string(80, 'a'), limits); }),
               431);
-    EXPECT_EQ(status_of([&] {
+    EXPECT_EQ(test::status_of_problem([&] {
                   (void)parse_request("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
                                       limits);
               }),
               400);
-    EXPECT_EQ(status_of([&] {
+    EXPECT_EQ(test::status_of_problem([&] {
                   (void)parse_request("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", limits);
               }),
               400);

@@ -1,5 +1,5 @@
 #pragma once
-// Test-only: which field a 400 problem names.
+// Test-only: which field a 400 problem names, and which status a problem has.
 
 #include <functional>
 #include <string>
@@ -16,6 +16,16 @@ inline std::string field_of_problem(const std::function<void()>& fn) {
         return std::string(p.extensions().at("field").as_string());
     }
     return "no problem";
+}
+
+/// The HTTP status of the core::Problem that `fn` throws; 0 when it throws none.
+inline int status_of_problem(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const core::Problem& p) {
+        return p.status();
+    }
+    return 0;
 }
 
 }  // namespace marquee::test

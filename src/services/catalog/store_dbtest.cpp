@@ -3,21 +3,13 @@
 
 #include "core/problem.hpp"
 #include "dbtest_fixture.hpp"
+#include "problem_field.hpp"
 #include "services/catalog/store.hpp"
 
 namespace marquee::catalog::testing {
 namespace {
 
 using CatalogStoreDbTest = CatalogDbTest;
-
-int status_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const core::Problem& problem) {
-        return problem.status();
-    }
-    return 0;
-}
 
 TEST_F(CatalogStoreDbTest, ConcertPagesAreNewestFirstWithoutGapsOrRepeats) {
     std::vector<std::int64_t> mine;
@@ -47,7 +39,7 @@ TEST_F(CatalogStoreDbTest, FindsAConcertAndNotAnUnknownOne) {
 }
 
 TEST_F(CatalogStoreDbTest, ScheduleOfAnUnknownConcertIs404) {
-    EXPECT_EQ(status_of([&] { make_schedule(INT64_MAX); }), 404);
+    EXPECT_EQ(test::status_of_problem([&] { make_schedule(INT64_MAX); }), 404);
 }
 
 TEST_F(CatalogStoreDbTest, SchedulesComeInStartOrderWithZoneSeatCounts) {
@@ -105,7 +97,7 @@ TEST_F(CatalogStoreDbTest, ASecondLayoutIs409AndLeavesTheFirst) {
 
 TEST_F(CatalogStoreDbTest, LayoutOfAnUnknownScheduleIs404AndItsMapIsAbsent) {
     EXPECT_EQ(
-        status_of([&] {
+        test::status_of_problem([&] {
             run(service_->store().insert_layout(INT64_MAX, layout(1, 1, 1), expand_layout(layout(1, 1, 1))));
         }),
         404);
