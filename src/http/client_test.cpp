@@ -5,9 +5,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "core/log.hpp"
@@ -132,6 +135,87 @@ TEST_F(ClientTest, RefusedConnectionWasNotDelivered) {
         EXPECT_EQ(e.kind(), ClientError::Kind::Connect);
         EXPECT_FALSE(e.maybe_delivered());
     }
+}
+
+/// `calls` GETs of `target` one after another through one client; its stats afterwards.
+Client::Stats sequential_calls(std::uint16_t port, int calls, std::string target,
+                               std::vector<std::string>* bodies = nullptr) {
+    asio::io_context ioc;
+    Client client(ioc.get_executor(), Client::Options{"http://127.0.0.1:" + std::to_string(port)});
+    for (int i = 0; i < calls; ++i) {
+        auto future = asio::co_spawn(ioc, client.request("GET", target), asio::use_future);
+        ioc.restart();
+        ioc.run();
+        const auto response = future.get();
+        if (bodies != nullptr) bodies->push_back(response.body);
+    }
+    return client.stats();
+}
+
+TEST_F(ClientTest, KeepsItsConnectionOpenBetweenCalls) {
+    std::vector<std::string> bodies;
+    const auto stats = sequential_calls(port_, 5, "/traceparent", &bodies);
+    EXPECT_EQ(bodies, std::vector<std::string>(5, "none"));
+    EXPECT_EQ(stats.connections_opened, 1u);
+    EXPECT_EQ(stats.calls_on_kept_connections, 4u);
+    EXPECT_EQ(stats.idle_connections, 1u);
+    EXPECT_EQ(stats.in_flight, 0u);
+}
+
+TEST(HttpClient, SendsAgainOnAFreshConnectionWhenTheServerClosedAKeptOne) {
+    // A server that answers the first request of its first connection, then reads the next request on it and
+    // closes without a byte of answer (its idle close racing our call); the second connection answers.
+    asio::io_context server_ioc;
+    asio::ip::tcp::acceptor acceptor(server_ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    std::thread server([&acceptor] {
+        const auto read_request = [](asio::ip::tcp::socket& socket) {
+            asio::streambuf buffer;
+            asio::read_until(socket, buffer, "\r\n\r\n");
+        };
+        asio::ip::tcp::socket first = acceptor.accept();
+        read_request(first);
+        asio::write(first, asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")));
+        read_request(first);
+        first.close();
+        asio::ip::tcp::socket second = acceptor.accept();
+        read_request(second);
+        asio::write(second, asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")));
+        boost::system::error_code ignored;
+        second.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    });
+    std::vector<std::string> bodies;
+    const auto stats = sequential_calls(port, 2, "/x", &bodies);
+    server.join();
+    EXPECT_EQ(bodies, (std::vector<std::string>{"first", "second"}));
+    EXPECT_EQ(stats.connections_opened, 2u);
+    EXPECT_EQ(stats.retried_on_fresh_connection, 1u);
+}
+
+TEST_F(ClientTest, CallsBeyondTheBoundFailAtOnceAndSendNothing) {
+    asio::io_context ioc;
+    Client::Options options{"http://127.0.0.1:" + std::to_string(port_)};
+    options.max_in_flight = 1;
+    Client client(ioc.get_executor(), options);
+    // Spawned in this order, the slow call holds the only place before the second one starts.
+    auto slow = asio::co_spawn(ioc, client.request("GET", "/slow"), asio::use_future);
+    auto refused = asio::co_spawn(ioc, client.request("GET", "/traceparent"), asio::use_future);
+    ioc.run();
+    EXPECT_EQ(slow.get().body, "late");
+    try {
+        (void)refused.get();
+        FAIL() << "expected the second call to be refused";
+    } catch (const ClientError& e) {
+        EXPECT_EQ(e.kind(), ClientError::Kind::Busy);
+        EXPECT_FALSE(e.maybe_delivered());
+    }
+    EXPECT_EQ(client.stats().busy, 1u);
+    EXPECT_EQ(client.stats().in_flight, 0u);
+    // The place is free again once the slow call is done.
+    auto again = asio::co_spawn(ioc, client.request("GET", "/traceparent"), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    EXPECT_EQ(again.get().body, "none");
 }
 
 TEST(HttpClient, RejectsBadBaseUrls) {

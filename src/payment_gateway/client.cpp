@@ -90,9 +90,23 @@ void Client::expose_metrics(core::MetricsRegistry& metrics, std::string caller) 
     auto& open = metrics
                      .gauge("payment_gateway_circuit_open",
                             "1 while the payment gateway's circuit breaker is open or half-open")
-                     .with({{"caller", std::move(caller)}});
-    metrics.on_scrape(
-        [this, &open] { open.set(breaker_state() == CircuitBreaker::State::Closed ? 0.0 : 1.0); });
+                     .with({{"caller", caller}});
+    auto& shed = metrics
+                     .counter("payment_gateway_calls_shed_total",
+                              "calls to the payment gateway refused at once: the client's bound of calls in "
+                              "flight was reached")
+                     .with({{"caller", caller}});
+    auto& opened =
+        metrics
+            .counter("payment_gateway_connections_opened_total",
+                     "connections opened to the payment gateway (kept open and reused between calls)")
+            .with({{"caller", std::move(caller)}});
+    metrics.on_scrape([this, &open, &shed, &opened] {
+        open.set(breaker_state() == CircuitBreaker::State::Closed ? 0.0 : 1.0);
+        const auto stats = http_.stats();
+        shed.advance_to(stats.busy);
+        opened.advance_to(stats.connections_opened);
+    });
 }
 
 asio::awaitable<Client::Attempt> Client::call(std::string method, std::string target, std::string body,
@@ -110,6 +124,8 @@ asio::awaitable<Client::Attempt> Client::call(std::string method, std::string ta
     } catch (const http::ClientError& e) {
         attempt.kind = e.maybe_delivered() ? Attempt::Kind::MaybeSent : Attempt::Kind::NotSent;
         attempt.detail = e.what();
+        // Our own bound on calls in flight: nothing was sent, and the gateway is not failing.
+        if (e.kind() == http::ClientError::Kind::Busy) co_return attempt;
     }
     if (attempt.kind == Attempt::Kind::Answered && attempt.response.status < 500) {
         breaker_->record_success();

@@ -22,12 +22,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <errno.h>
 #include <hiredis/hiredis.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include "core/config.hpp"
+#include "core/idle_socket.hpp"
 #include "core/problem.hpp"
 #include "redis/url.hpp"
 
@@ -408,12 +406,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     /// The server did not close the connection and sent nothing unasked: a non-blocking peek, no round trip.
-    bool peer_still_there() {
-        char byte = 0;
-        const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (peeked < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-        return false;  // 0: closed by the server; > 0: bytes nobody asked for, the stream is out of step
-    }
+    bool peer_still_there() { return core::peer_still_there(socket_.native_handle()); }
 
     void complete_locked(Call& call) {
         call.done = true;

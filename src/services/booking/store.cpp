@@ -1,9 +1,5 @@
 #include "services/booking/store.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-
 #include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "services/booking/rules.hpp"
@@ -11,7 +7,6 @@
 namespace marquee::booking {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 namespace {
 
@@ -84,102 +79,57 @@ std::string uuid_array(const std::vector<std::string>& ids) {
 asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     const std::string seat_array = bigint_array(hold.seat_ids);
     const double ttl_seconds = static_cast<double>(hold.ttl.count()) / 1000.0;
-    const std::string expire_sql = end_holds_sql(
-        "SELECT reservation_id AS id FROM booking.reservation_seats WHERE schedule_id = $1 "
-        "AND seat_id = ANY ($2::bigint[]) AND state = 'HELD'",
-        "EXPIRED", "reservation.expired", true, 3);
     // The events of this hold continue the trace of the request that made it (read before any suspension).
     const std::optional<std::string> traceparent = core::current_traceparent();
+    // One statement, one round trip: booking.hold (migrations/booking/0005_hold.sql) reads the seats, expires
+    // overdue holds of them, looks for live ones and writes the reservation, its seats and its event.
+    std::optional<db::Result> rows;
     bool unique_violation = false;
     try {
-        co_return co_await pool_.transaction([&](db::Transaction& tx) -> asio::awaitable<HoldOutcome> {
-            auto seats = co_await tx.query(
-                "SELECT seat_id, zone_id, seat_index, price, booking_open "
-                "FROM catalog.seats_for_hold($1, $2::bigint[]) ORDER BY seat_id",
-                db::params(hold.schedule_id, seat_array));
-            if (static_cast<std::size_t>(seats.rows()) != hold.seat_ids.size()) {
-                throw core::Problem::not_found("no such seat in this schedule");
-            }
-            for (int i = 0; i < seats.rows(); ++i) {
-                if (!seats.get<bool>(i, "booking_open")) {
-                    throw core::Problem::conflict("booking-closed", "booking for this schedule is not open");
-                }
-            }
-            // Overdue holds of these seats end now, so an expired hold never blocks a new one.
-            co_await tx.query(expire_sql, db::params(hold.schedule_id, seat_array, traceparent));
-
-            HoldOutcome outcome;
-            auto live = co_await tx.query(
-                "SELECT s.seat_id FROM booking.reservation_seats s "
-                "JOIN booking.reservations r ON r.id = s.reservation_id "
-                "WHERE s.schedule_id = $1 AND s.seat_id = ANY ($2::bigint[]) AND s.state IN ('HELD', 'SOLD') "
-                "AND NOT (r.state = 'HELD' AND r.expires_at <= now()) ORDER BY s.seat_id",
-                db::params(hold.schedule_id, seat_array));
-            for (int i = 0; i < live.rows(); ++i) outcome.taken.push_back(live.get<std::int64_t>(i, 0));
-            if (!outcome.taken.empty()) co_return outcome;
-
-            Reservation reservation;
-            std::vector<std::int64_t> zones;
-            std::vector<std::int64_t> prices;
-            json::array seat_ids;
-            json::array seat_indexes;
-            for (int i = 0; i < seats.rows(); ++i) {
-                ReservedSeat seat{seats.get<std::int64_t>(i, "seat_id"),
-                                  seats.get<std::int64_t>(i, "zone_id"), seats.get<std::int64_t>(i, "price"),
-                                  "HELD"};
-                reservation.total_price += seat.price;
-                zones.push_back(seat.zone_id);
-                prices.push_back(seat.price);
-                seat_ids.push_back(seat.seat_id);
-                seat_indexes.push_back(seats.get<std::int64_t>(i, "seat_index"));
-                reservation.seats.push_back(seat);
-            }
-            const auto count = static_cast<std::int64_t>(reservation.seats.size());
-            auto inserted = co_await tx.query(
-                "INSERT INTO booking.reservations (user_id, schedule_id, queue_token_id, seat_count, "
-                "total_price, expires_at) VALUES ($1::uuid, $2, $3::uuid, $4, $5, now() + make_interval(secs "
-                "=> $6)) RETURNING id::text AS id, expires_at, created_at",
-                db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, count,
-                           reservation.total_price, ttl_seconds));
-            reservation.id = inserted.get<std::string>(0, "id");
-            reservation.expires_at = inserted.get<core::TimePoint>(0, "expires_at");
-            reservation.created_at = inserted.get<core::TimePoint>(0, "created_at");
-            reservation.user_id = hold.user_id;
-            reservation.schedule_id = hold.schedule_id;
-            reservation.queue_token_id = hold.queue_token_id;
-            reservation.state = "HELD";
-
-            const std::string zone_array = bigint_array(zones);
-            const std::string price_array = bigint_array(prices);
-            co_await tx.query(
-                "INSERT INTO booking.reservation_seats (reservation_id, seat_id, schedule_id, zone_id, "
-                "price) "
-                "SELECT $1::uuid, u.seat_id, $2, u.zone_id, u.price "
-                "FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS u(seat_id, zone_id, price)",
-                db::params(reservation.id, hold.schedule_id, seat_array, zone_array, price_array));
-
-            json::object payload{{"reservationId", reservation.id},
-                                 {"scheduleId", hold.schedule_id},
-                                 {"userId", hold.user_id},
-                                 {"seatIds", seat_ids},
-                                 {"seatIndexes", seat_indexes}};
-            const std::string payload_text = json::serialize(payload);
-            co_await tx.query(
-                "INSERT INTO booking.outbox (event_type, aggregate_id, payload, traceparent) "
-                "VALUES ('reservation.held', $1::uuid, $2::jsonb, $3::text)",
-                db::params(reservation.id, payload_text, traceparent));
-            outcome.reservation = std::move(reservation);
-            co_return outcome;
-        });
+        rows = co_await pool_.query(
+            "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, price "
+            "FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6)",
+            db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, seat_array, ttl_seconds,
+                       traceparent));
     } catch (const db::SqlError& e) {
         if (!e.is_unique_violation(kUniqueSeatIndex)) throw;
         unique_violation = true;
     }
-    // A concurrent hold of one of these seats committed first: the index refused ours.
-    HoldOutcome lost;
-    if (unique_violation) lost.taken = co_await live_seats(hold.schedule_id, hold.seat_ids);
-    if (lost.taken.empty()) lost.taken = hold.seat_ids;
-    co_return lost;
+    HoldOutcome outcome;
+    if (unique_violation) {
+        // A concurrent hold of one of these seats committed first: the index refused ours.
+        outcome.taken = co_await live_seats(hold.schedule_id, hold.seat_ids);
+        if (outcome.taken.empty()) outcome.taken = hold.seat_ids;
+        co_return outcome;
+    }
+    const db::Result& result = *rows;
+    const std::string kind = result.rows() > 0 ? result.get<std::string>(0, "outcome") : std::string();
+    if (kind == "NOT_FOUND") throw core::Problem::not_found("no such seat in this schedule");
+    if (kind == "BOOKING_CLOSED") {
+        throw core::Problem::conflict("booking-closed", "booking for this schedule is not open");
+    }
+    if (kind == "TAKEN") {
+        for (int i = 0; i < result.rows(); ++i)
+            outcome.taken.push_back(result.get<std::int64_t>(i, "seat_id"));
+        co_return outcome;
+    }
+    if (kind != "HELD") throw std::runtime_error("booking.hold answered '" + kind + "'");
+    Reservation reservation;
+    reservation.id = result.get<std::string>(0, "id");
+    reservation.expires_at = result.get<core::TimePoint>(0, "expires_at");
+    reservation.created_at = result.get<core::TimePoint>(0, "created_at");
+    reservation.user_id = hold.user_id;
+    reservation.schedule_id = hold.schedule_id;
+    reservation.queue_token_id = hold.queue_token_id;
+    reservation.state = "HELD";
+    for (int i = 0; i < result.rows(); ++i) {
+        ReservedSeat seat{result.get<std::int64_t>(i, "seat_id"), result.get<std::int64_t>(i, "zone_id"),
+                          result.get<std::int64_t>(i, "price"), "HELD"};
+        reservation.total_price += seat.price;
+        reservation.seats.push_back(seat);
+    }
+    outcome.reservation = std::move(reservation);
+    co_return outcome;
 }
 
 asio::awaitable<std::vector<std::int64_t>> Store::live_seats(std::int64_t schedule_id,

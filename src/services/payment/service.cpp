@@ -198,24 +198,35 @@ asio::awaitable<bool> Service::resolve(Payment payment) {
 
 asio::awaitable<int> Service::recover() {
     int finished = 0;
-    const auto pending = co_await store_.claim_pending(options_.recovery_age, options_.recovery_lease,
-                                                       options_.recovery_batch);
-    for (const auto& payment : pending) {
-        if (!(co_await resolve(payment))) continue;
-        recovered_.with({{"action", "resolved"}}).inc();
-        ++finished;
-    }
-    const auto to_cancel = co_await store_.claim_to_cancel(options_.recovery_age, options_.recovery_lease,
+    std::size_t pending_claimed = 0;
+    std::size_t cancel_claimed = 0;
+    const auto batch = static_cast<std::size_t>(options_.recovery_batch);
+    // Batch after batch until the backlog is drained (a batch comes back short) or a batch finishes nothing
+    // (the gateway cannot answer now: the next pass asks again).
+    for (;;) {
+        const auto pending = co_await store_.claim_pending(options_.recovery_age, options_.recovery_lease,
                                                            options_.recovery_batch);
-    for (const auto& payment : to_cancel) {
-        if (!(co_await refund_card(payment))) continue;
-        recovered_.with({{"action", "cancelled"}}).inc();
-        ++finished;
+        int batch_finished = 0;
+        for (const auto& payment : pending) {
+            if (!(co_await resolve(payment))) continue;
+            recovered_.with({{"action", "resolved"}}).inc();
+            ++batch_finished;
+        }
+        const auto to_cancel = co_await store_.claim_to_cancel(options_.recovery_age, options_.recovery_lease,
+                                                               options_.recovery_batch);
+        for (const auto& payment : to_cancel) {
+            if (!(co_await refund_card(payment))) continue;
+            recovered_.with({{"action", "cancelled"}}).inc();
+            ++batch_finished;
+        }
+        finished += batch_finished;
+        pending_claimed += pending.size();
+        cancel_claimed += to_cancel.size();
+        if ((pending.size() < batch && to_cancel.size() < batch) || batch_finished == 0) break;
     }
     if (finished > 0) {
-        core::log_info(
-            "payment recovery",
-            {{"finished", finished}, {"pending", pending.size()}, {"to_cancel", to_cancel.size()}});
+        core::log_info("payment recovery",
+                       {{"finished", finished}, {"pending", pending_claimed}, {"to_cancel", cancel_claimed}});
     }
     co_return finished;
 }

@@ -80,12 +80,20 @@ asio::awaitable<WalletView> Service::view(std::string user_id) {
 }
 
 asio::awaitable<int> Service::recover_pending() {
-    const auto ids = co_await store_.claim_pending(options_.recovery_age, options_.recovery_lease, 20);
     int finished = 0;
-    for (const auto& id : ids) {
-        if (co_await resolve(id)) ++finished;
+    std::size_t claimed = 0;
+    for (;;) {
+        const auto ids = co_await store_.claim_pending(options_.recovery_age, options_.recovery_lease,
+                                                       options_.recovery_batch);
+        int batch_finished = 0;
+        for (const auto& id : ids) {
+            if (co_await resolve(id)) ++batch_finished;
+        }
+        finished += batch_finished;
+        claimed += ids.size();
+        if (ids.size() < static_cast<std::size_t>(options_.recovery_batch) || batch_finished == 0) break;
     }
-    if (finished > 0) core::log_info("wallet recovery", {{"finished", finished}, {"claimed", ids.size()}});
+    if (finished > 0) core::log_info("wallet recovery", {{"finished", finished}, {"claimed", claimed}});
     co_return finished;
 }
 

@@ -18,6 +18,8 @@ struct ServiceOptions {
     std::chrono::seconds recovery_age{60};
     std::chrono::seconds recovery_lease{30};
     std::chrono::milliseconds recovery_period{5000};
+    int recovery_batch =
+        20;  ///< charges claimed at a time; a pass claims batches until the backlog is drained
 };
 
 /// The wallet's rules: charges through the payment gateway, exactly once per Idempotency-Key, never keeping
@@ -30,8 +32,9 @@ class Service {
     boost::asio::awaitable<ChargeOutcome> charge(std::string user_id, std::string idempotency_key,
                                                  std::int64_t amount);
     boost::asio::awaitable<WalletView> view(std::string user_id);
-    /// One recovery pass: asks the gateway about each claimed PENDING charge and applies the answer.
-    /// Returns how many charges it finished.
+    /// One recovery pass: asks the gateway about each claimed PENDING charge and applies the answer, batch
+    /// after batch until a batch comes back short (the backlog is drained) or finishes nothing (the gateway
+    /// cannot answer now: the next pass asks again). Returns how many charges it finished.
     boost::asio::awaitable<int> recover_pending();
     /// Resolves one PENDING charge as a recovery pass does: asks the gateway by key and applies the answer.
     /// False when the gateway could not say (the charge stays PENDING).

@@ -59,24 +59,14 @@ asio::awaitable<Charge> Store::get_charge(std::string charge_id) {
 }
 
 asio::awaitable<Store::Applied> Store::approve_charge(std::string charge_id, std::string pg_transaction_id) {
-    co_return co_await pool_.transaction([&](db::Transaction& tx) -> asio::awaitable<Applied> {
-        auto updated = co_await tx.query(
-            "UPDATE wallet.charges SET state = 'APPROVED', pg_status = 'APPROVED', pg_transaction_id = $2, "
-            "lease_until = NULL, updated_at = now() WHERE id = $1::uuid AND state = 'PENDING' "
-            "RETURNING user_id::text, amount",
-            db::params(charge_id, pg_transaction_id));
-        if (updated.empty()) {
-            auto state = co_await tx.query("SELECT state FROM wallet.charges WHERE id = $1::uuid",
-                                           db::params(charge_id));
-            co_return state.get<std::string>(0, "state") == "APPROVED" ? Applied::AlreadyApproved
-                                                                       : Applied::WasFailed;
-        }
-        // The ledger key is derived from the charge, so even a second approval could not credit twice.
-        co_await tx.query("SELECT * FROM wallet.apply($1::uuid, 'CHARGE', $2, 'charge:' || $3, $3::uuid)",
-                          db::params(updated.get<std::string>(0, "user_id"),
-                                     updated.get<std::int64_t>(0, "amount"), charge_id));
-        co_return Applied::Credited;
-    });
+    // One round trip (migrations/wallet/0003_approve_charge.sql): the charge APPROVED and the wallet credited
+    // in one statement's transaction.
+    auto r = co_await pool_.query("SELECT wallet.approve_charge($1::uuid, $2) AS outcome",
+                                  db::params(charge_id, pg_transaction_id));
+    const auto outcome = r.get<std::string>(0, "outcome");
+    if (outcome == "CREDITED") co_return Applied::Credited;
+    if (outcome == "ALREADY_APPROVED") co_return Applied::AlreadyApproved;
+    co_return Applied::WasFailed;
 }
 
 asio::awaitable<void> Store::fail_charge(std::string charge_id, std::string pg_status,
