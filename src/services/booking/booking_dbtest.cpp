@@ -71,6 +71,41 @@ TEST_F(BookingDbTest, HoldOutcomesAreCounted) {
     EXPECT_NE(metrics_.render().find("booking_holds_total{outcome=\"held\"} 1"), std::string::npos);
 }
 
+TEST_F(BookingDbTest, ASeatTheDatabaseCalledTakenIsRefusedFromRedisForAWhile) {
+    auto& holds = metrics_.counter("booking_holds_total", "");
+    const auto s = make_schedule(2);
+    (void)hold(new_uuid(), s, {s.seats[0]});
+    // The database refuses the second attempt and leaves a `taken` marker on the seat's lock, with a TTL.
+    (void)problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    EXPECT_EQ(holds.with({{"outcome", "seat-taken-db"}}).value(), 1u);
+    EXPECT_EQ(run(redis_->get(seat_lock_key(s.id, s.seats[0]))).value_or(""), "taken");
+    // The third is refused by Redis alone, naming the seat, and the database still holds one live row.
+    const auto p = problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(p->extensions().at("seats").as_array().at(0).as_int64(), s.seats[0]);
+    EXPECT_EQ(holds.with({{"outcome", "seat-taken-lock"}}).value(), 1u);
+    EXPECT_EQ(holds.with({{"outcome", "seat-taken-db"}}).value(), 1u);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+    // A multi-seat attempt marks only the taken seat; the free one's lock is released.
+    (void)problem_of([&] { (void)hold(new_uuid(), s, {s.seats[1], s.seats[0]}); });
+    EXPECT_FALSE(run(redis_->get(seat_lock_key(s.id, s.seats[1]))).has_value());
+    EXPECT_EQ(hold(new_uuid(), s, {s.seats[1]}).state, "HELD");
+    std::vector<std::string> keys{seat_lock_key(s.id, s.seats[0])};
+    (void)run(redis_->del(keys));
+}
+
+TEST_F(BookingDbTest, AReleasedSeatCanBeHeldAtOnceDespiteItsTakenMarker) {
+    const auto s = make_schedule(1);
+    const auto owner = new_uuid();
+    const auto r = hold(owner, s, {s.seats[0]});
+    (void)problem_of([&] { (void)hold(new_uuid(), s, {s.seats[0]}); });
+    ASSERT_EQ(run(redis_->get(seat_lock_key(s.id, s.seats[0]))).value_or(""), "taken");
+    run(service_->release(owner, r.id));
+    EXPECT_FALSE(run(redis_->get(seat_lock_key(s.id, s.seats[0]))).has_value());
+    EXPECT_EQ(hold(new_uuid(), s, {s.seats[0]}).state, "HELD");
+}
+
 TEST_F(BookingDbTest, MultiSeatHoldIsAllOrNothing) {
     const auto s = make_schedule(3);
     (void)hold(new_uuid(), s, {s.seats[1]});

@@ -33,6 +33,22 @@ const redis::Script& unlock_script() {
     return kScript;
 }
 
+/// Turns our lock into a `taken` marker for ARGV[2] ms, only while it still carries our token.
+const redis::Script& mark_taken_script() {
+    static const redis::Script kScript(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], 'taken', 'PX', "
+        "ARGV[2]) "
+        "end return 0");
+    return kScript;
+}
+
+/// Removes a `taken` marker (never a lock a request holds).
+const redis::Script& clear_taken_script() {
+    static const redis::Script kScript(
+        "if redis.call('GET', KEYS[1]) == 'taken' then return redis.call('DEL', KEYS[1]) end return 0");
+    return kScript;
+}
+
 std::string random_token() {
     thread_local std::mt19937_64 engine{std::random_device{}()};
     char buffer[33];
@@ -84,7 +100,11 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     } catch (...) {
         failure = std::current_exception();
     }
-    co_await unlock(held_keys, lock_token);
+    if (!failure && !outcome.reservation && options_.taken_ttl.count() > 0) {
+        co_await unlock_marking_taken(held_keys, lock_token, request.schedule_id, outcome.taken);
+    } else {
+        co_await unlock(held_keys, lock_token);
+    }
     if (failure) std::rethrow_exception(failure);
     if (!outcome.reservation) {
         holds_.with({{"outcome", "seat-taken-db"}}).inc();
@@ -141,6 +161,49 @@ asio::awaitable<void> Service::unlock(std::vector<std::string> keys, std::string
     }
 }
 
+asio::awaitable<void> Service::unlock_marking_taken(std::vector<std::string> keys, std::string token,
+                                                    std::int64_t schedule_id,
+                                                    std::vector<std::int64_t> taken) {
+    std::vector<std::string> release;
+    for (const auto& key : keys) {
+        bool is_taken = false;
+        for (const auto seat : taken) is_taken = is_taken || key == seat_lock_key(schedule_id, seat);
+        if (!is_taken) {
+            release.push_back(key);
+            continue;
+        }
+        std::vector<std::string> script_keys;
+        script_keys.push_back(key);
+        std::vector<std::string> args;
+        args.push_back(token);
+        args.push_back(std::to_string(options_.taken_ttl.count()));
+        try {
+            co_await redis_.eval(mark_taken_script(), script_keys, args);
+        } catch (const std::exception& e) {
+            // The lock expires by itself after lock_ttl; the database decided the hold either way.
+            core::log_warn("booking: seat marker failed", {{"key", key}, {"error", e.what()}});
+        }
+    }
+    co_await unlock(std::move(release), std::move(token));
+}
+
+asio::awaitable<void> Service::clear_taken_markers(std::string user_id, std::string reservation_id) {
+    if (options_.taken_ttl.count() == 0) co_return;
+    try {
+        const auto released = co_await store_.find(user_id, reservation_id);
+        if (!released) co_return;
+        for (const auto& seat : released->seats) {
+            std::vector<std::string> script_keys;
+            script_keys.push_back(seat_lock_key(released->schedule_id, seat.seat_id));
+            std::vector<std::string> no_args;
+            co_await redis_.eval(clear_taken_script(), script_keys, no_args);
+        }
+    } catch (const std::exception& e) {
+        // The markers lapse by themselves after taken_ttl.
+        core::log_warn("booking: clearing seat markers failed", {{"error", e.what()}});
+    }
+}
+
 asio::awaitable<Reservation> Service::get(std::string user_id, std::string reservation_id) {
     const auto id = core::normalize_uuid(reservation_id);
     if (!id) throw core::Problem::not_found("no such reservation");
@@ -159,6 +222,8 @@ asio::awaitable<void> Service::release(std::string user_id, std::string reservat
     const auto outcome = co_await store_.release(user_id, *id);
     switch (outcome) {
         case ReleaseOutcome::Released:
+            co_await clear_taken_markers(user_id, *id);
+            co_return;
         case ReleaseOutcome::AlreadyCancelled:
             co_return;
         case ReleaseOutcome::Expired:

@@ -24,6 +24,11 @@ struct ServiceOptions {
     std::chrono::milliseconds hold_ttl = kDefaultHoldTtl;
     /// Safety expiry of a seat lock, should its holder die; the lock only covers one hold transaction.
     std::chrono::milliseconds lock_ttl{10000};
+    /// When PostgreSQL answers that a seat is taken, the seat's lock stays set (as `taken`) for this long,
+    /// so the next attempts on it are refused from Redis without a database round trip (the hot-seat case:
+    /// a thousand fans on one seat cost the database about one query per seat per taken_ttl). A seat that
+    /// frees up meanwhile (a release, an expiry) can be held again at most this much later. 0: off.
+    std::chrono::milliseconds taken_ttl{1000};
     /// Sweeper: how often, and how many overdue holds per statement.
     std::chrono::milliseconds sweep_period{2000};
     int sweep_batch = 200;
@@ -62,6 +67,13 @@ class Service {
                                                            std::string token,
                                                            std::vector<std::string>& held_keys);
     boost::asio::awaitable<void> unlock(std::vector<std::string> keys, std::string token);
+    /// After a release: the `taken` markers of its seats go at once, so others can hold them now.
+    boost::asio::awaitable<void> clear_taken_markers(std::string user_id, std::string reservation_id);
+    /// After the database said which seats are taken: our locks on those become `taken` markers for
+    /// taken_ttl, the others are released.
+    boost::asio::awaitable<void> unlock_marking_taken(std::vector<std::string> keys, std::string token,
+                                                      std::int64_t schedule_id,
+                                                      std::vector<std::int64_t> taken);
 
     Store& store_;
     redis::Client& redis_;
