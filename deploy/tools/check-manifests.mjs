@@ -6,10 +6,12 @@
 //    fields, formats, enums) and has no unknown field (a TypeScript excess-property check against the same
 //    package's types: a mis-indented or misspelt key fails here, which the JSON schemas alone let through).
 // 2. The objects fit together: selectors match pod labels, Services, ports, ConfigMaps, Secrets and HPA targets
-//    exist, every Marquee flag and MARQUEE_* variable is one src/core/config.cpp knows, the six services have
-//    their probes and a non-root, read-only pod, and the Ingress sends every /api/v1 path of api/openapi.yaml
-//    to the service that owns it (its OpenAPI tag), choosing among regex paths as ingress-nginx does.
-// 3. deploy/docker/compose.yaml parses and its references and MARQUEE_* names hold.
+//    exist, every Marquee flag and MARQUEE_* variable is one src/core/config.cpp knows, the six services and the
+//    gateway have their probes and a non-root, read-only pod, and the Ingress sends every /api/v1 path of
+//    api/openapi.yaml to the service that owns it (its OpenAPI tag) and the web app's paths to the gateway, and
+//    leaves /healthz, /readyz and /metrics unrouted, choosing among regex paths as ingress-nginx does.
+// 3. deploy/docker/compose.yaml parses and its references and MARQUEE_* names hold; the Dockerfile's inputs
+//    exist and pass .dockerignore, and the image carries the web app where MARQUEE_WEB_DIR points.
 // 4. Every metric named in deploy/monitoring (alert rules, dashboard) is registered in src/, or is listed in
 //    deploy/monitoring/pending-metrics.txt as one a change in flight adds.
 // Prints one line per problem and exits 1 if there is any.
@@ -52,6 +54,13 @@ if (marqueeFlags.size < 20 || serviceNames.length < 6 || pgSimFlags.size < 3) {
   problem("check-manifests", "could not read the flags from src/core/config.cpp or src/pg_sim/options.cpp");
 }
 const apiServices = ["auth", "queue", "catalog", "wallet", "booking", "payment"];
+// The gateway serves the web app's static files (src/services/gateway) and reads no data service: its pods have
+// no datastore Secret or egress, so they are ready when alive (/healthz), not when PostgreSQL answers (/readyz).
+const webServices = ["gateway"];
+const deployedServices = [...apiServices, ...webServices];
+// Samples of the gateway's routes (/, /app/{file}, /app/{folder}/{file}) and of what no route may expose.
+const webPaths = ["/", "/app/app.js", "/app/assets/logo.svg"];
+const unroutedPaths = ["/healthz", "/readyz", "/metrics"];
 // Secrets made by hand or by a secret manager (base/kustomization.yaml, docs/deploy.md); never rendered.
 const externalSecrets = new Set(["marquee-datastores", "marquee-jwt-public", "marquee-jwt-signing", "marquee-tls"]);
 
@@ -195,8 +204,9 @@ for (const render of renders.map((r) => r.name)) {
       const isMarquee = /(^|\/)marquee(:|@|$)/.test(c.image ?? "");
       if (isMarquee) checkMarqueeArgs(cw, c);
       const service = /--service=([a-z]+)$/.exec((c.args ?? []).join(" "))?.[1];
-      if (isMarquee && w.kind === "Deployment" && apiServices.includes(service)) {
-        if (c.readinessProbe?.httpGet?.path !== "/readyz") problem(cw, "readiness probe must GET /readyz");
+      if (isMarquee && w.kind === "Deployment" && deployedServices.includes(service)) {
+        const ready = webServices.includes(service) ? "/healthz" : "/readyz";
+        if (c.readinessProbe?.httpGet?.path !== ready) problem(cw, `readiness probe must GET ${ready}`);
         if (c.livenessProbe?.httpGet?.path !== "/healthz") problem(cw, "liveness probe must GET /healthz");
         if (!c.resources?.requests || !c.resources?.limits) problem(cw, "needs resource requests and limits");
         const sc = c.securityContext ?? {};
@@ -211,7 +221,7 @@ for (const render of renders.map((r) => r.name)) {
       }
     }
   }
-  for (const d of apiServices) {
+  for (const d of deployedServices) {
     if (!named("Deployment", `marquee-${d}`)) problem(render, `no Deployment marquee-${d}`);
   }
   // The migration Job runs before the rollout (docs/deploy.md: `kubectl apply -l marquee.dev/apply-first=true`):
@@ -268,6 +278,14 @@ for (const render of renders.map((r) => r.name)) {
     if (!hit) problem(`${render}: Ingress`, `${p} is not routed`);
     else if (hit.service !== `marquee-${tag}`) problem(`${render}: Ingress`, `${p} goes to ${hit.service}, but its owner is ${tag}`);
   }
+  for (const p of webPaths) {
+    const hit = routes.find((r) => new RegExp("^" + r.path, "i").test(p));
+    if (hit?.service !== "marquee-gateway") problem(`${render}: Ingress`, `${p} (the web app) goes to ${hit?.service ?? "no service"}, not marquee-gateway`);
+  }
+  for (const p of unroutedPaths) {
+    const hit = routes.find((r) => new RegExp("^" + r.path, "i").test(p));
+    if (hit) problem(`${render}: Ingress`, `${p} is routed to ${hit.service}: operational endpoints stay inside the cluster`);
+  }
 }
 
 // ---- 3. compose -------------------------------------------------------------------------------------------
@@ -313,6 +331,11 @@ for (const render of renders.map((r) => r.name)) {
     if (j) { try { JSON.parse(j[1]); } catch (e) { problem(where, `not a JSON array: ${j[1].slice(0, 60)}`); } }
   }
   if (!/--build-only\b/.test(read("scripts/setup-packages"))) problem(where, "scripts/setup-packages has no --build-only");
+  // `--service=all` and `--service=gateway` serve web/ from MARQUEE_WEB_DIR: the image must carry it there.
+  const webDir = /\bMARQUEE_WEB_DIR=(\S+)/.exec(text)?.[1]?.replace(/\/$/, "");
+  const webCopy = /^\s*COPY\s+web\/?\s+(\S+?)\/?\s*$/m.exec(text)?.[1];
+  if (!webDir) problem(where, "no ENV MARQUEE_WEB_DIR: the gateway would serve no web app");
+  else if (webCopy !== webDir) problem(where, `MARQUEE_WEB_DIR=${webDir}, but web/ is not copied there`);
 }
 
 // ---- 4. metrics named by the alerts and the dashboard ----------------------------------------------------
