@@ -26,7 +26,8 @@ Plays a scenario against a running Marquee on this machine (loopback targets onl
 
 scenarios
   browse       availability + seat map of a schedule of its own, with If-None-Match (200 vs 304)
-  hot-seats    --users clients all want the same --hot-seats seats: 201 vs 409, exactly one winner per seat
+  hot-seats    --users clients all want the same --hot-seats seats: 201 vs 409, exactly one winner per seat;
+               every client logs in and is ACTIVE in the queue before the first attempt
   flash-sale   --users users log in, join the queue, wait for ACTIVE, read the seat map and availability,
                race for the front seats (another seat on 409), top up the wallet and pay with points
   events       --users users hold distinct seats as fast as answers come while a watcher polls availability
@@ -38,8 +39,10 @@ options
   --users=N            virtual users, one keep-alive connection each (default 100)
   --duration=S         bound of the measured phase in seconds (flash-sale: of the whole run; default 10)
   --requests=N         at most N measured requests (browse, hot-seats; default no limit)
-  --rate=R             browse: a fixed rate of R requests/s, latency measured from each request's due time
-                       (corrected for coordinated omission); default: closed loop, as fast as answers come
+  --rate=R             browse, hot-seats: a fixed total rate of R requests/s spread over the --users, request i
+                       due at start + i/R and its latency measured from that due time (corrected for coordinated
+                       omission: when no user is free at a due time, the wait counts); default: closed loop, each
+                       user sends as soon as its last answer came
   --mix=a,b,...        browse: request kinds in turn: availability, availability-304, seat-map-304, seat-map,
                        healthz (default availability,availability-304,seat-map-304)
   --seats=N            seats of the schedule the run creates (default 10000)
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
         if (o.scenario.empty()) throw std::invalid_argument("--scenario is required (see --help)");
         if (o.users == 0) throw std::invalid_argument("--users must be at least 1");
         if (o.seats == 0) throw std::invalid_argument("--seats must be at least 1");
+        if (!(o.rate >= 0)) throw std::invalid_argument("--rate must be a number of requests/s above 0");
         if (o.scenario != "nats-publish") o.target = parse_target(target);
     } catch (const std::exception& e) {
         std::cerr << "marquee-load: " << e.what() << "\n";

@@ -32,8 +32,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-/// "Measure from when the request is sent" (closed loop), as opposed to a fixed-rate slot.
-constexpr Clock::time_point kAtSend{};
 const std::string kNoBody;
 /// How long users may take to log in and be admitted before the measured phase starts without the rest.
 constexpr std::chrono::seconds kSetupBound{180};
@@ -180,6 +178,15 @@ asio::awaitable<void> sleep_until(Clock::time_point when) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_at(when);
     co_await timer.async_wait(kTuple);
+}
+
+/// A free virtual user's next measured request: claimed from `pacer` and, at a fixed rate, not sent before
+/// it is due (a request claimed late is sent at once; its latency still counts from the due time). nullopt
+/// when the run is over.
+asio::awaitable<std::optional<Pacer::Slot>> next_request(Pacer& pacer) {
+    const auto slot = pacer.claim(Clock::now());
+    if (slot && slot->due > Clock::now()) co_await sleep_until(slot->due);
+    co_return slot;
 }
 
 /// POST /api/v1/auth/login; the Authorization header value, or empty on failure.
@@ -386,8 +393,7 @@ void check_seats(const Options& o, const std::string& sql, std::uint64_t expecte
 // ---------------------------------------------------------------------------------------------------- browse
 
 struct BrowseState {
-    Budget budget;
-    std::optional<RateSchedule> rate;
+    Pacer pacer;
     std::int64_t schedule = 0;
     std::string seat_map_etag;
     std::string availability_etag;
@@ -399,14 +405,9 @@ asio::awaitable<void> browse_user(Run& run, BrowseState& st, unsigned user) {
     const std::string base = "/api/v1/schedules/" + std::to_string(st.schedule);
     co_await sleep_for(run.options().ramp * user / std::max(1u, run.options().users));
     for (;;) {
-        const auto index = st.budget.claim(Clock::now());
-        if (!index) break;
-        Clock::time_point due = kAtSend;
-        if (st.rate) {
-            due = st.rate->due(*index);
-            if (due > Clock::now()) co_await sleep_until(due);
-        }
-        const std::string& kind = mix[*index % mix.size()];
+        const auto slot = co_await next_request(st.pacer);
+        if (!slot) break;
+        const std::string& kind = mix[slot->index % mix.size()];
         Headers headers;
         std::string path = base + "/availability";
         const char* endpoint = "availability";
@@ -424,7 +425,7 @@ asio::awaitable<void> browse_user(Run& run, BrowseState& st, unsigned user) {
             path = "/healthz";
             endpoint = "healthz";
         }
-        co_await run.call(run.measured(), c, endpoint, "GET", path, kNoBody, headers, due);
+        co_await run.call(run.measured(), c, endpoint, "GET", path, kNoBody, headers, slot->due);
     }
 }
 
@@ -436,7 +437,7 @@ struct HotState {
     unsigned arrived = 0;
     unsigned dropped = 0;
     std::optional<asio::steady_timer> gate;
-    std::optional<Budget> budget;
+    std::optional<Pacer> pacer;  ///< from the moment everyone is ready (--rate: fixed rate, else closed loop)
     Clock::time_point started;
     std::map<std::int64_t, unsigned> winners;
     std::uint64_t rejected = 0;
@@ -444,9 +445,9 @@ struct HotState {
 };
 
 void open_gate(HotState& st, const Options& o) {
-    if (st.budget) return;
+    if (st.pacer) return;
     st.started = Clock::now();
-    st.budget.emplace(o.requests, st.started + o.duration);
+    st.pacer.emplace(o.requests, st.started, st.started + o.duration, o.rate);
     st.gate->cancel();
 }
 
@@ -467,7 +468,7 @@ asio::awaitable<void> hot_seat_user(Run& run, HotState& st, unsigned user) {
     const std::string& token = in.token;
     arrive(st, o, !token.empty());
     if (token.empty()) co_return;
-    if (!st.budget) {
+    if (!st.pacer) {
         co_await st.gate->async_wait(kTuple);
         open_gate(st, o);  // the gate's own deadline passed before everyone arrived
     }
@@ -475,12 +476,15 @@ asio::awaitable<void> hot_seat_user(Run& run, HotState& st, unsigned user) {
     std::mt19937_64 rng(user * 7919 + 1);
     const std::string path = "/api/v1/reservations";
     for (;;) {
-        if (!st.budget->claim(Clock::now())) break;
+        // Closed loop: at once. --rate: at the attempt's slot, whichever client is free takes it.
+        const auto slot = co_await next_request(*st.pacer);
+        if (!slot) break;
         const auto seat = st.hot[rng() % st.hot.size()];
         const json::array seat_ids{seat};
         const json::object hold{{"scheduleId", st.schedule.id}, {"seatIds", seat_ids}};
         std::string body = json::serialize(hold);
-        const Response r = co_await run.call(run.measured(), c, "hold", "POST", path, body, headers, kAtSend);
+        const Response r =
+            co_await run.call(run.measured(), c, "hold", "POST", path, body, headers, slot->due);
         if (r.status == 201) {
             ++st.winners[seat];
         } else if (r.status == 409) {
@@ -813,13 +817,13 @@ Result run_scenario(const Options& o) {
 
     if (o.scenario == "browse") {
         const auto start = Clock::now();
-        BrowseState st{Budget(o.requests, start + o.duration), std::nullopt, schedule->id,
+        BrowseState st{Pacer(o.requests, start, start + o.duration, o.rate), schedule->id,
                        schedule->seat_map_etag, schedule->availability_etag};
-        if (o.rate > 0) st.rate.emplace(o.rate, start);
         spawn_all(
             ioc, o.users, [&](unsigned i) { return browse_user(run, st, i); }, crashed);
         ioc.run();
-        result.seconds = seconds_between(start, Clock::now());
+        const auto end = Clock::now();
+        result.seconds = seconds_between(start, end);
         std::uint64_t ok200 = 0;
         std::uint64_t ok304 = 0;
         for (const auto& [name, stats] : run.measured().endpoints()) {
@@ -828,7 +832,11 @@ Result run_scenario(const Options& o) {
                 if (status == 304) ok304 += count;
             }
         }
-        outcome["fixed_rate"] = o.rate;
+        outcome["mode"] = st.pacer.fixed_rate() ? "fixed-rate" : "closed-loop";
+        outcome["fixed_rate"] = st.pacer.per_second();
+        const auto due = st.pacer.due_before(end);
+        outcome["requests_due"] = due;
+        outcome["requests_not_sent"] = due > st.pacer.claimed() ? due - st.pacer.claimed() : 0;
         outcome["responses_200"] = ok200;
         outcome["responses_304"] = ok304;
         outcome["requests_per_s"] = per_second(static_cast<double>(ok200 + ok304), result.seconds);
@@ -847,7 +855,7 @@ Result run_scenario(const Options& o) {
             ioc, o.users, [&](unsigned i) { return hot_seat_user(run, st, i); }, crashed);
         ioc.run();
         const auto end = Clock::now();
-        result.seconds = st.budget ? seconds_between(st.started, end) : 0.0;
+        result.seconds = st.pacer ? seconds_between(st.started, end) : 0.0;
         std::uint64_t won = 0;
         unsigned seats_with_one_winner = 0;
         json::object winners;
@@ -857,6 +865,14 @@ Result run_scenario(const Options& o) {
             if (n == 1) ++seats_with_one_winner;
             winners[std::to_string(seat)] = n;
         }
+        outcome["mode"] = o.rate > 0 ? "fixed-rate" : "closed-loop";
+        outcome["fixed_rate"] = o.rate > 0 ? o.rate : 0.0;
+        // Fixed rate: attempts due before the end that no client was free to send (0 when it kept up).
+        const std::uint64_t claimed = st.pacer ? st.pacer->claimed() : 0;
+        const std::uint64_t due = st.pacer ? st.pacer->due_before(end) : 0;
+        outcome["attempts_sent"] = claimed;
+        outcome["attempts_due"] = due;
+        outcome["attempts_not_sent"] = due > claimed ? due - claimed : 0;
         outcome["setup_seconds"] = seconds_between(setup_start, st.started);
         outcome["ready_users"] = st.arrived;
         outcome["hot_seats"] = st.hot.size();

@@ -104,8 +104,30 @@ TEST_F(LoadSmoke, HotSeatsHaveExactlyOneWinnerEach) {
     const auto report = run("hot-seats", {"--users=20", "--duration=2", "--seats=50", "--hot-seats=5"});
     EXPECT_TRUE(report.contains("ok") && report.at("ok").as_bool());
     const auto& outcome = report.at("outcome").as_object();
+    EXPECT_EQ(outcome.at("mode").as_string(), "closed-loop");
     EXPECT_TRUE(outcome.at("exactly_one_winner_per_seat").as_bool());
     EXPECT_EQ(outcome.at("holds_won").to_number<std::uint64_t>(), 5u);
+    EXPECT_GT(outcome.at("rejected_409").to_number<std::uint64_t>(), 0u);
+    EXPECT_TRUE(report.at("invariants").as_object().at("ok").as_bool())
+        << json::serialize(report.at("invariants"));
+}
+
+TEST_F(LoadSmoke, HotSeatsAtAFixedRateKeepOneWinnerEach) {
+    // 100 attempts/s for 3 s spread over 10 clients, measured from their due times: the mode is named, the
+    // attempts stay within the schedule (at most rate x duration) and the race still has one winner a seat.
+    const auto report =
+        run("hot-seats", {"--users=10", "--duration=3", "--rate=100", "--seats=20", "--hot-seats=3"});
+    EXPECT_TRUE(report.contains("ok") && report.at("ok").as_bool());
+    const auto& outcome = report.at("outcome").as_object();
+    EXPECT_EQ(outcome.at("mode").as_string(), "fixed-rate");
+    EXPECT_EQ(outcome.at("fixed_rate").to_number<double>(), 100.0);
+    EXPECT_EQ(outcome.at("ready_users").to_number<std::uint64_t>(), 10u);
+    const auto claimed = outcome.at("attempts_sent").to_number<std::uint64_t>();
+    EXPECT_GT(claimed, 0u);
+    EXPECT_LE(claimed, 300u);
+    EXPECT_EQ(count_of(report, "hold", "201") + count_of(report, "hold", "409"), claimed);
+    EXPECT_TRUE(outcome.at("exactly_one_winner_per_seat").as_bool());
+    EXPECT_EQ(outcome.at("holds_won").to_number<std::uint64_t>(), 3u);
     EXPECT_GT(outcome.at("rejected_409").to_number<std::uint64_t>(), 0u);
     EXPECT_TRUE(report.at("invariants").as_object().at("ok").as_bool())
         << json::serialize(report.at("invariants"));
