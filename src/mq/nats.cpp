@@ -100,8 +100,15 @@ struct Nats::Impl {
     template <typename Work>
     awaitable<std::invoke_result_t<Work&, std::int64_t>> offload(std::chrono::milliseconds budget, Work work);
 
+    /// Called by ~Nats: runs the queued and running blocking calls to their end (they are bounded), so no
+    /// worker posts to a caller's io_context after the owner is gone. Idempotent.
+    void shut_down() {
+        shut.store(true);
+        pool.join();
+    }
+
     NatsOptions options;
-    std::atomic<bool> closing{false};  ///< set before we close the connection ourselves: not an outage
+    std::atomic<bool> shut{false};  ///< ~Nats ran: the worker pool is joined and takes no more calls
     asio::thread_pool pool;
     natsConnection* connection = nullptr;
     jsCtx* js = nullptr;
@@ -109,10 +116,11 @@ struct Nats::Impl {
 
 namespace {
 
-void on_disconnected(natsConnection*, void* closure) {
-    if (!static_cast<const Nats::Impl*>(closure)->closing.load()) {
-        core::log_warn("nats disconnected, reconnecting");
-    }
+void on_disconnected(natsConnection* connection, void*) {
+    // Our own close (~Impl) is not an outage. The status, not a flag in Nats::Impl: libnats runs this on its
+    // callback thread after natsConnection_Destroy has returned, when the Impl may be gone (it keeps the
+    // connection itself alive for the callback); it set the status to closed before queueing it.
+    if (!natsConnection_IsClosed(connection)) core::log_warn("nats disconnected, reconnecting");
 }
 
 }  // namespace
@@ -146,6 +154,8 @@ template <typename Work>
 awaitable<std::invoke_result_t<Work&, std::int64_t>> Nats::Impl::offload(std::chrono::milliseconds budget,
                                                                          Work work) {
     using Result = std::invoke_result_t<Work&, std::int64_t>;
+    // A joined pool runs nothing: fail instead of suspending forever.
+    if (shut.load()) throw core::Problem::unavailable(kDependency, "the nats client is shut down");
     const Clock::time_point deadline = Clock::now() + budget;
     auto token = asio::use_awaitable;
     std::optional<Result> result =
@@ -201,7 +211,7 @@ Nats::Impl::Impl(NatsOptions opts)
     natsOptions_SetReconnectWait(raw, 1000);
     natsOptions_SetFailRequestsOnDisconnect(raw, true);
     natsOptions_SetRetryOnFailedConnect(raw, true, &on_connected, nullptr);
-    natsOptions_SetDisconnectedCB(raw, &on_disconnected, this);
+    natsOptions_SetDisconnectedCB(raw, &on_disconnected, nullptr);
     natsOptions_SetReconnectedCB(raw, &on_reconnected, nullptr);
 
     const natsStatus connected = natsConnection_Connect(&connection, raw);
@@ -219,16 +229,26 @@ Nats::Impl::Impl(NatsOptions opts)
 }
 
 Nats::Impl::~Impl() {
-    pool.join();  // every blocking call is bounded by its deadline
-    closing.store(true);
+    shut_down();  // every blocking call is bounded by its deadline
     jsCtx_Destroy(js);
     natsConnection_Destroy(connection);
 }
 
 Nats::Nats(NatsOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
-Nats::~Nats() = default;
+Nats::~Nats() {
+    // The Impl may outlive us (a suspended fetch loop holds it through its Consumer), but its workers must
+    // not: one still blocked in a fetch would post its result to the caller's io_context after the
+    // application destroyed it (the ASan heap-use-after-free at marquee's shutdown, docs/reliability.md).
+    if (impl_) impl_->shut_down();
+}
 Nats::Nats(Nats&&) noexcept = default;
-Nats& Nats::operator=(Nats&&) noexcept = default;
+Nats& Nats::operator=(Nats&& other) noexcept {
+    if (this != &other) {
+        if (impl_) impl_->shut_down();
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
 
 awaitable<bool> Nats::ping() {
     const std::shared_ptr<Impl> impl = impl_;

@@ -120,6 +120,11 @@ class Nats {
     /// is unreachable: it does not throw for that, ping() is false until it connects. Blocks up to the
     /// timeout, so construct it at start-up, not on an I/O thread. Throws core::ConfigError for a bad URL.
     explicit Nats(NatsOptions options);
+    /// Waits for the blocking calls in flight (each bounded by its deadline or fetch wait) to end and hand
+    /// their results to their callers' executors: none completes into an io_context destroyed after this
+    /// Nats, even when a suspended caller (a fetch loop's Consumer) still holds the connection. Calls made
+    /// after it fail at once. Destroy it after the io_context stops running coroutines, before the
+    /// io_context itself.
     ~Nats();
     Nats(Nats&&) noexcept;
     Nats& operator=(Nats&&) noexcept;

@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
@@ -204,6 +207,35 @@ TEST_F(NatsDbTest, PublishWithoutStreamIs503) {
     } catch (const core::Problem& problem) {
         EXPECT_EQ(problem.status(), 503);
     }
+}
+
+asio::awaitable<void> fetch_into(Consumer consumer, std::shared_ptr<std::optional<std::size_t>> fetched) {
+    const std::vector<Message> messages = co_await consumer.fetch(10, 2s);
+    *fetched = messages.size();
+}
+
+// marquee's shutdown (docs/reliability.md, "Sanitizers"): catalog's event loop is suspended in a fetch, which
+// holds the connection through its Consumer, when main stops its io_context, destroys the Nats and then the
+// io_context. The fetch's worker must hand its result over before ~Nats returns, not post it to the
+// io_context later, after it is gone (ASan: heap-use-after-free on a NATS worker thread).
+TEST_F(NatsDbTest, DestroyingTheNatsEndsAFetchInFlightBeforeItsIoContextGoes) {
+    run(nats_->ensure_stream(spec()));
+    std::optional<Nats> nats(std::in_place, NatsOptions{test::nats_url()});
+    const Consumer consumer = run(nats->pull_consumer(consumer_spec()));
+    auto fetched = std::make_shared<std::optional<std::size_t>>();
+    std::optional<asio::io_context> io(std::in_place);
+    asio::co_spawn(*io, fetch_into(consumer, fetched), asio::detached);
+    io->poll();  // runs the coroutine into its fetch: now queued for or waiting on a NATS worker
+    io->stop();  // as marquee's shutdown does: nothing runs on it any more
+    nats.reset();
+    io->restart();
+    io->poll();  // only runs what ~Nats left in the queue
+    ASSERT_TRUE(fetched->has_value()) << "the fetch was still running after ~Nats returned";
+    EXPECT_EQ(**fetched, 0u);  // nothing was published
+    io.reset();
+    // The Consumer still holds the connection, but the workers are gone: a call fails at once.
+    Consumer after = consumer;
+    EXPECT_THROW(run(after.fetch(1, 5s)), core::Problem);
 }
 
 TEST(NatsUnreachable, ClosedPortPingsFalseAndCallsFailWith503) {
