@@ -294,9 +294,13 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
     path = "/api/v1/queue/me?scheduleId=" + std::to_string(schedule);
     while (state == "WAITING") {
         if (Clock::now() > deadline) co_return std::string();
+        // The server's pollAfterMs (the back of a long queue asks rarely), else a growing backoff; with
+        // jitter, so the waiting fans do not ask in step.
+        const std::int64_t hinted = int_field(*doc, "pollAfterMs");
+        const auto wait = hinted > 0 ? std::chrono::milliseconds(hinted) : backoff;
         const auto jitter =
-            std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(backoff.count() / 2 + 1));
-        co_await sleep_for(backoff + jitter);
+            std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(wait.count() / 4 + 1));
+        co_await sleep_for(wait - wait / 8 + jitter);
         backoff = std::min(backoff * 3 / 2, std::chrono::milliseconds(2000));
         r = co_await run.call_patiently(rec, c, "queue poll", "GET", path, kNoBody, headers, deadline);
         doc = parse_object(r.body);

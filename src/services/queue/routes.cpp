@@ -32,6 +32,7 @@ boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second
     if (status.state == TokenState::Waiting) {
         body["position"] = status.position;
         body["etaSeconds"] = eta_seconds(status.position, admit_per_second);
+        body["pollAfterMs"] = poll_after_ms(status.position, admit_per_second);
     } else if (status.state == TokenState::Active) {
         body["expiresAt"] = rfc3339_from_ms(status.expires_at);
     }

@@ -91,6 +91,17 @@ std::int64_t eta_seconds(std::int64_t position, unsigned admit_per_second) {
     return (position + rate - 1) / rate;
 }
 
+std::int64_t poll_after_ms(std::int64_t position, unsigned admit_per_second) {
+    constexpr std::int64_t kMin = 500;
+    constexpr std::int64_t kMax = 15'000;
+    constexpr std::int64_t kPerPlace = 5;
+    if (position <= 0) return kMin;
+    if (position >= kMax / kPerPlace) return kMax;  // and no overflow below
+    const std::int64_t rate = std::max<std::int64_t>(admit_per_second, 1);
+    const std::int64_t quarter_eta = position * 1000 / rate / 4;
+    return std::clamp(std::max(quarter_eta, position * kPerPlace), kMin, kMax);
+}
+
 std::int64_t burst_per_tick(unsigned admit_per_second, std::chrono::milliseconds tick) {
     const std::int64_t scaled = std::int64_t{admit_per_second} * tick.count();
     return std::max<std::int64_t>((scaled + 999) / 1000, 1);

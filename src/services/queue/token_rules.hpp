@@ -26,6 +26,12 @@ bool is_ended(TokenState state);
 /// 50/s waits 1 s, position 100 waits 2 s. 0 for position 0 (not waiting).
 std::int64_t eta_seconds(std::int64_t position, unsigned admit_per_second);
 
+/// When a WAITING client should ask again (`pollAfterMs`): a quarter of its ETA, and at least 5 ms per place
+/// ahead of it, within 0.5..15 s. The back of a long queue polls rarely, the front often, so 10,000 waiting
+/// fans cost the waiting room about 1,400 status reads per second instead of one per fan every second or two
+/// (which overloaded Redis in the flash-sale benchmark, docs/performance.md).
+std::int64_t poll_after_ms(std::int64_t position, unsigned admit_per_second);
+
 /// Tokens one scheduler tick may admit at most: rate x tick, rounded up, at least 1.
 std::int64_t burst_per_tick(unsigned admit_per_second, std::chrono::milliseconds tick);
 

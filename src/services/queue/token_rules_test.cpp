@@ -1,5 +1,7 @@
 #include "services/queue/token_rules.hpp"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "services/queue/store.hpp"
@@ -43,6 +45,17 @@ TEST(TokenRules, EtaRoundsUpToWholeSeconds) {
     EXPECT_EQ(eta_seconds(51, 50), 2);
     EXPECT_EQ(eta_seconds(10'000, 50), 200);
     EXPECT_EQ(eta_seconds(3, 0), 3) << "a zero rate is treated as one per second, never a division by zero";
+}
+
+TEST(TokenRules, PollAfterGrowsWithThePlaceInTheQueueWithinBounds) {
+    EXPECT_EQ(poll_after_ms(1, 5000), 500) << "the front asks twice a second";
+    EXPECT_EQ(poll_after_ms(0, 50), 500);
+    EXPECT_EQ(poll_after_ms(400, 5000), 2000) << "5 ms per place ahead when admission is fast";
+    EXPECT_EQ(poll_after_ms(400, 50), 2000) << "a quarter of the 8 s ETA";
+    EXPECT_EQ(poll_after_ms(2000, 50), 10'000) << "a quarter of the 40 s ETA beats 5 ms per place";
+    EXPECT_EQ(poll_after_ms(10'000, 50), 15'000) << "never longer than 15 s";
+    EXPECT_EQ(poll_after_ms(10'000, 0), 15'000) << "a zero rate is one per second";
+    EXPECT_EQ(poll_after_ms(std::numeric_limits<std::int64_t>::max() / 2, 1), 15'000) << "no overflow";
 }
 
 TEST(TokenRules, BurstPerTickIsRateTimesTickRoundedUpAtLeastOne) {
