@@ -90,8 +90,9 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     co_return http::json(to_json(*status, room_->settings().admit_per_second));
 }
 
-// Server-Sent Events: a `position` event every tick while WAITING, then one `admitted` (ACTIVE, with
-// expiresAt) or `ended` (EXPIRED or USED) event, and the stream ends. Each read counts as a poll.
+// Server-Sent Events: a `position` event every pollAfterMs (at least a tick) while WAITING, then one
+// `admitted` (ACTIVE, with expiresAt) or `ended` (EXPIRED or USED) event, and the stream ends. Each read
+// counts as a poll.
 asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = schedule_query(ctx);
@@ -114,7 +115,11 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
                 if (is_ended(status.state)) event = "ended";
                 if (!co_await stream.send(event, data)) co_return;
                 if (status.state != TokenState::Waiting) co_return;
-                timer.expires_after(r->settings().tick);
+                // Like a polling client, the stream reads again after pollAfterMs (never sooner than a tick):
+                // 10,000 open streams must not cost the waiting room 10,000 reads per tick.
+                const auto pause = std::max<std::chrono::milliseconds>(
+                    r->settings().tick, std::chrono::milliseconds(poll_after_ms(status.position, rate)));
+                timer.expires_after(pause);
                 co_await timer.async_wait(asio::use_awaitable);
                 if (!stream.open()) co_return;
                 std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
