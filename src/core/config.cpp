@@ -158,6 +158,17 @@ const std::vector<Option>& options() {
          }},
         {"queue-tick-ms", "MARQUEE_QUEUE_TICK_MS", "admission scheduler period (default 500)",
          [](Config& c, auto n, auto v) { c.queue_tick = parse_ms(n, v); }},
+        {"queue-schedules-key", "MARQUEE_QUEUE_SCHEDULES_KEY",
+         "Redis key indexing the waiting rooms this deployment's schedulers serve (default queue:schedules)",
+         [](Config& c, auto n, auto v) {
+             const std::string_view key = v;
+             const bool printable =
+                 std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 127; });
+             if (key.empty() || key.size() > 200 || !printable) {
+                 throw ConfigError(std::string(n) + ": expected 1..200 printable characters without spaces");
+             }
+             c.queue_schedules_key = std::string(key);
+         }},
         {"hold-ttl-s", "MARQUEE_HOLD_TTL_S", "how long a seat hold lasts (default 300)",
          [](Config& c, auto n, auto v) {
              c.hold_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));

@@ -60,6 +60,10 @@ struct Config {
     std::chrono::seconds queue_active_ttl{600};    ///< an ACTIVE token idle this long expires
     std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
     std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period
+    /// The Redis key indexing the waiting rooms this deployment's admission schedulers serve. Deployments (or
+    /// test processes with other limits) sharing one Redis use their own, so one's scheduler never admits
+    /// another's fans under its own limits.
+    std::string queue_schedules_key = "queue:schedules";
 
     // booking: a seat hold (좌석 임시 예약) lasts this long, by the database clock
     std::chrono::milliseconds hold_ttl{5 * 60 * 1000};

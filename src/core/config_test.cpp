@@ -79,6 +79,14 @@ TEST(Config, RecoveryAgeIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--recovery-age-s=0"}, env_of({})), ConfigError);
 }
 
+TEST(Config, QueueSchedulesKeyIsConfigurable) {
+    EXPECT_EQ(parse({}).queue_schedules_key, "queue:schedules");
+    EXPECT_EQ(parse({}, {{"MARQUEE_QUEUE_SCHEDULES_KEY", "queue:schedules:tenant-b"}}).queue_schedules_key,
+              "queue:schedules:tenant-b");
+    EXPECT_THROW((void)parse_config({"--queue-schedules-key="}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--queue-schedules-key=a b"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

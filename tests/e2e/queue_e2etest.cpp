@@ -26,11 +26,16 @@ std::int64_t unique_schedule() {
 class QueueEndToEnd : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        // One ACTIVE token per schedule and a fast tick, so admission is quick and the second fan waits.
-        process_ = new MarqueeProcess({"--service=auth,queue"}, {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
-                                                                 {"MARQUEE_QUEUE_MAX_ACTIVE", "1"},
-                                                                 {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "100"},
-                                                                 {"MARQUEE_QUEUE_TICK_MS", "50"}});
+        // One ACTIVE token per schedule and a fast tick, so admission is quick and the second fan waits. Its
+        // own index of waiting rooms: the schedulers of other tests' processes (other limits, same Redis)
+        // must not admit these fans.
+        process_ = new MarqueeProcess(
+            {"--service=auth,queue"},
+            {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
+             {"MARQUEE_QUEUE_SCHEDULES_KEY", "queue:schedules:" + unique_name("queue-e2e")},
+             {"MARQUEE_QUEUE_MAX_ACTIVE", "1"},
+             {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "100"},
+             {"MARQUEE_QUEUE_TICK_MS", "50"}});
     }
     static void TearDownTestSuite() {
         delete process_;

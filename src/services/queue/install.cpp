@@ -16,6 +16,7 @@ Settings settings_from(const core::Config& config) {
     settings.active_ttl = config.queue_active_ttl;
     settings.waiting_ttl = config.queue_waiting_ttl;
     settings.tick = config.queue_tick;
+    settings.schedules_key = config.queue_schedules_key;
     return settings;
 }
 
