@@ -311,7 +311,11 @@ start_pgsim() {
     stop_service pg-sim
     return 0
   fi
-  if [[ $MQ_PGSIM_BIN -nt $MQ_RUN/pg-sim.pid ]]; then
+  # Restarted when the binary it runs from was rebuilt since; one started from another build directory (a
+  # helper's, a sanitizer build) is reused while it answers, not replaced under whoever is using it.
+  local running_bin
+  running_bin=$(cat "$MQ_RUN/pg-sim.bin" 2>/dev/null || true)
+  if [[ (-z $running_bin || $running_bin == "$MQ_PGSIM_BIN") && $MQ_PGSIM_BIN -nt $MQ_RUN/pg-sim.pid ]]; then
     stop_service pg-sim
   else
     reusable pg-sim && return 0
@@ -321,6 +325,7 @@ start_pgsim() {
   echo "$port" >"$MQ_RUN/pg-sim.port"
   setsid "$MQ_PGSIM_BIN" --port="$port" </dev/null >>"$logfile" 2>&1 9>&- &
   echo $! >"$MQ_RUN/pg-sim.pid"
+  echo "$MQ_PGSIM_BIN" >"$MQ_RUN/pg-sim.bin"
   spawned pg-sim
   wait_for "pg-sim on port $port" "$logfile" is_answering pg-sim
   started pg-sim
