@@ -90,7 +90,7 @@ BEGIN
 END
 $$;
 
--- For payment, inside its own final transaction (design brief: one local transaction).
+-- For payment, inside its own final transaction (ADR 0012: one local transaction).
 CREATE FUNCTION wallet.debit(p_user uuid, p_amount bigint, p_key text, p_reference uuid)
 RETURNS TABLE (outcome text, balance bigint)
 LANGUAGE sql AS $$

@@ -245,6 +245,10 @@ start_postgres() {
   # Sized for a 2-core dev box; fsync stays on so a crash of the box does not corrupt the dev database.
   local options="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=''"
   options+=" -c max_connections=200 -c shared_buffers=256MB"
+  # Statement statistics, nested statements inside SQL functions included (scripts/bench prints the top ones;
+  # docs/performance.md). Its cost per statement is a few hash updates.
+  options+=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+  options+=" -c pg_stat_statements.max=5000 -c track_io_timing=on"
   # pg_ctl puts the server in its own session (Ctrl-C in the terminal does not reach it); its output goes to
   # a log that this shell opens, because the postgres user may not be able to open files under .local.
   local status=0
@@ -261,6 +265,8 @@ SELECT 'CREATE ROLE marquee LOGIN SUPERUSER'
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'marquee') \gexec
 SELECT 'CREATE DATABASE marquee OWNER marquee'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'marquee') \gexec
+\c marquee
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
     die "could not create the marquee role and database: see $logfile"
   started postgres

@@ -58,9 +58,22 @@ struct MigrationReport {
     std::size_t already_applied = 0;        ///< found applied, checksum unchanged
 };
 
+/// An applied migration whose comments, never its SQL, were edited afterwards, with the checksum it had
+/// when it was applied. The runner accepts that checksum for the file and records the file's new one.
+struct CommentEdit {
+    std::string service;
+    int version = 0;
+    std::string applied_checksum;
+};
+
+/// The comment edits of this repository's own migrations (migrations/README.md says when one is allowed).
+std::vector<CommentEdit> project_comment_edits();
+
 struct MigrationOptions {
     /// How long to wait for another process that is migrating (the advisory lock), and for each file.
     std::chrono::milliseconds timeout{std::chrono::minutes{5}};
+    /// Earlier checksums accepted for applied files whose comments changed.
+    std::vector<CommentEdit> comment_edits = project_comment_edits();
 };
 
 /// Applies, service by service in the order given, the files of dir/<service>/NNNN_name.sql that

@@ -133,6 +133,30 @@ TEST_F(MigrationsDbTest, ChangedAppliedFileIsRejectedByName) {
     EXPECT_EQ(applied_versions(), (std::vector<int>{1, 2, 10}));  // nothing after the check ran
 }
 
+TEST_F(MigrationsDbTest, ListedCommentEditIsAcceptedAndItsChecksumRecorded) {
+    write_standard_files();
+    migrate_now(pool_);
+    const std::string before = "CREATE TABLE " + service_ +
+                               ".items (id int PRIMARY KEY, name text NOT NULL);\n"
+                               "INSERT INTO " +
+                               service_ + ".items VALUES (1, 'one');\nINSERT INTO " + service_ +
+                               ".items VALUES (2, 'two');\n";
+    const std::string after = "-- items, with a comment added later\n" + before;
+    write("0002_items.sql", after);
+    MigrationOptions options{std::chrono::seconds{30}, {{service_, 2, sha256_hex(before)}}};
+    const MigrationReport report = run(io_, migrate(pool_, dir_, {service_}, options));
+    EXPECT_TRUE(report.applied.empty());
+    EXPECT_EQ(report.already_applied, 3u);
+    const Result checksum = run(
+        io_, pool_.query("SELECT checksum FROM public.schema_migrations WHERE service = $1 AND version = 2",
+                         params(service_)));
+    EXPECT_EQ(checksum.get<std::string>(0, "checksum"), sha256_hex(after));
+    // Recorded now, so the next run needs no listing; an edit that is not listed is still refused.
+    EXPECT_EQ(migrate_now(pool_).already_applied, 3u);
+    write("0002_items.sql", "-- another edit\n" + after);
+    EXPECT_NE(error_of(pool_).find("0002_items.sql"), std::string::npos);
+}
+
 TEST_F(MigrationsDbTest, BadFileNameIsRejectedBeforeAnythingRuns) {
     write_standard_files();
     write("3_oops.sql", "SELECT 1;");

@@ -90,8 +90,7 @@ TEST(MigrationFiles, MissingServiceFolderHasNoMigrations) {
 }
 
 TEST(MigrationFiles, RepositoryMigrationsStartWithTheServiceSchema) {
-    const fs::path repo_migrations =
-        fs::path(__FILE__).parent_path().parent_path().parent_path() / "migrations";
+    const fs::path repo_migrations = fs::path(test::source_dir()) / "migrations";
     for (const std::string service : {"auth", "queue", "catalog", "wallet", "booking", "payment"}) {
         const auto files = read_migrations(repo_migrations, service);
         ASSERT_FALSE(files.empty()) << service;

@@ -18,7 +18,7 @@ namespace {
 
 std::string env_file_path() {
     if (const char* path = std::getenv("MARQUEE_ENV_FILE")) return path;
-    return std::string(MARQUEE_SOURCE_DIR) + "/.local/env";
+    return source_dir() + "/.local/env";
 }
 
 std::string strip_quotes(std::string value) {
@@ -30,6 +30,10 @@ std::string strip_quotes(std::string value) {
 }
 
 }  // namespace
+
+std::string source_dir() {
+    return MARQUEE_SOURCE_DIR;
+}
 
 std::string local_setting(std::string_view name) {
     const std::string key(name);

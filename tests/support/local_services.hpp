@@ -21,6 +21,10 @@ inline std::string nats_url() {
     return local_setting("MARQUEE_NATS_URL");
 }
 
+/// The source tree this build was configured from (CMake's PROJECT_SOURCE_DIR), for tests that read the
+/// repository's own files; unlike __FILE__ it stays absolute under a compiler cache's base directory.
+std::string source_dir();
+
 /// A name unique to this process and call, so tests can run in parallel and in any order.
 std::string unique_name(std::string_view prefix);
 

@@ -111,7 +111,7 @@ asio::awaitable<void> Service::proceed(Payment payment, std::int64_t schedule_id
         co_await finish(std::move(payment), std::move(no_card), schedule_id);
         co_return;
     }
-    // No transaction is open here: the gateway call happens between two short ones (design brief).
+    // No transaction is open here: the gateway call happens between two short ones (ADR 0012).
     std::string order_id = "payment-" + payment.id;
     auto answer = co_await gateway_.approve(payment.id, std::move(order_id), payment.card_amount);
     co_await settle(std::move(payment), std::move(answer), schedule_id);

@@ -35,7 +35,7 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
         const auto balance = co_await store_.balance(user_id);
         co_return ChargeOutcome{std::move(charge), balance, true};
     }
-    // No transaction is open here: the gateway call happens between two short ones (design brief).
+    // No transaction is open here: the gateway call happens between two short ones (ADR 0012).
     std::string order_id = "charge-" + charge.id;
     auto answer = co_await gateway_.approve(charge.id, std::move(order_id), amount);
     co_await settle(charge.id, std::move(answer));
