@@ -1,6 +1,11 @@
 #include "services/catalog/availability_copy.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -112,6 +117,36 @@ TEST_F(AvailabilityCopyTest, AnUnchangedVersionKeepsTheSameSnapshot) {
     const auto second = test::run_here(io_, copy.get(3));
     EXPECT_EQ(redis_.reads, 2);
     EXPECT_EQ(first.get(), second.get());  // the body was not built again
+}
+
+// A thousand fans on one stale schedule cost one Redis read: readers of one max_age window share it.
+TEST(AvailabilityCopyShared, ReadersOfOneWindowShareOneRead) {
+    asio::io_context io;
+    asio::steady_timer gate(io, asio::steady_timer::time_point::max());
+    int reads = 0;
+    const Clock::time_point now{std::chrono::hours(1)};
+    AvailabilityCopy copy(
+        {.max_age = 100ms},
+        [&](std::int64_t id, AvailabilityCopy::Snapshot) -> asio::awaitable<AvailabilityCopy::Snapshot> {
+            ++reads;
+            co_await gate.async_wait(asio::as_tuple(asio::use_awaitable));  // still in flight for everyone
+            co_return make_snapshot(id, 7, 4, std::string(1, '\0'));
+        },
+        [&] { return now; });
+    int answered = 0;
+    for (int i = 0; i < 50; ++i) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                if ((co_await copy.get(9))->version == 7) ++answered;
+            },
+            asio::detached);
+    }
+    io.poll();  // every reader is waiting on the one read
+    gate.cancel();
+    io.run();
+    EXPECT_EQ(reads, 1);
+    EXPECT_EQ(answered, 50);
 }
 
 TEST_F(AvailabilityCopyTest, ZeroMaxAgeReadsRedisEveryTime) {
