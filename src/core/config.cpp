@@ -169,6 +169,27 @@ const std::vector<Option>& options() {
              }
              c.queue_schedules_key = std::string(key);
          }},
+        {"availability-max-age-ms", "MARQUEE_AVAILABILITY_MAX_AGE_MS",
+         "availability served from process memory while younger than this (default 100; 0: always Redis)",
+         [](Config& c, auto n, auto v) {
+             c.availability_max_age = std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 0, 60'000));
+         }},
+        {"availability-copy-idle-ms", "MARQUEE_AVAILABILITY_COPY_IDLE_MS",
+         "a schedule's availability not read this long leaves process memory (default 60000)",
+         [](Config& c, auto n, auto v) { c.availability_copy_idle = parse_ms(n, v); }},
+        {"availability-copy-max", "MARQUEE_AVAILABILITY_COPY_MAX",
+         "schedules whose availability one process keeps at most (default 1000)",
+         [](Config& c, auto n, auto v) {
+             c.availability_copy_max_schedules = parse_int<std::size_t>(n, v, 1, 1'000'000);
+         }},
+        {"availability-reconcile-ms", "MARQUEE_AVAILABILITY_RECONCILE_MS",
+         "period of the availability reconcile against booking (default 10000)",
+         [](Config& c, auto n, auto v) { c.availability_reconcile_period = parse_ms(n, v); }},
+        {"availability-reconcile-batch", "MARQUEE_AVAILABILITY_RECONCILE_BATCH",
+         "on-sale schedules the reconcile compares per pass (default 50)",
+         [](Config& c, auto n, auto v) {
+             c.availability_reconcile_schedules = parse_int<std::size_t>(n, v, 1, 100'000);
+         }},
         {"hold-ttl-s", "MARQUEE_HOLD_TTL_S", "how long a seat hold lasts (default 300)",
          [](Config& c, auto n, auto v) {
              c.hold_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));

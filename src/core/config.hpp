@@ -65,6 +65,14 @@ struct Config {
     /// another's fans under its own limits.
     std::string queue_schedules_key = "queue:schedules";
 
+    // catalog: availability from each process's copy of the Redis bitsets, and the reconcile that repairs the
+    // bitsets from booking (docs/decisions/0014-availability-from-process-memory.md)
+    std::chrono::milliseconds availability_max_age{100};       ///< staleness bound of the copy; 0: no copy
+    std::chrono::milliseconds availability_copy_idle{60'000};  ///< a schedule not read this long is dropped
+    std::size_t availability_copy_max_schedules = 1000;        ///< schedules kept at most per process
+    std::chrono::milliseconds availability_reconcile_period{10'000};  ///< one pass per period, one replica
+    std::size_t availability_reconcile_schedules = 50;                ///< schedules compared per pass
+
     // booking: a seat hold (좌석 임시 예약) lasts this long, by the database clock
     std::chrono::milliseconds hold_ttl{5 * 60 * 1000};
 

@@ -73,6 +73,26 @@ TEST(Config, HoldTtlIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--hold-ttl-s=0"}, env_of({})), ConfigError);
 }
 
+TEST(Config, AvailabilityCopyAndReconcileAreConfigurable) {
+    const auto defaults = parse({});
+    EXPECT_EQ(defaults.availability_max_age, std::chrono::milliseconds(100));
+    EXPECT_EQ(defaults.availability_copy_idle, std::chrono::seconds(60));
+    EXPECT_EQ(defaults.availability_copy_max_schedules, 1000u);
+    EXPECT_EQ(defaults.availability_reconcile_period, std::chrono::seconds(10));
+    EXPECT_EQ(defaults.availability_reconcile_schedules, 50u);
+    const auto set =
+        parse({"--availability-max-age-ms=0", "--availability-copy-max=7", "--availability-reconcile-ms=500"},
+              {{"MARQUEE_AVAILABILITY_COPY_IDLE_MS", "2000"}, {"MARQUEE_AVAILABILITY_RECONCILE_BATCH", "3"}});
+    EXPECT_EQ(set.availability_max_age, std::chrono::milliseconds(0));  // no copy: every read from Redis
+    EXPECT_EQ(set.availability_copy_idle, std::chrono::seconds(2));
+    EXPECT_EQ(set.availability_copy_max_schedules, 7u);
+    EXPECT_EQ(set.availability_reconcile_period, std::chrono::milliseconds(500));
+    EXPECT_EQ(set.availability_reconcile_schedules, 3u);
+    EXPECT_THROW((void)parse_config({"--availability-max-age-ms=-1"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--availability-copy-max=0"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--availability-reconcile-ms=0"}, env_of({})), ConfigError);
+}
+
 TEST(Config, RecoveryAgeIsConfigurable) {
     EXPECT_EQ(parse({}).recovery_age, std::chrono::seconds(60));
     EXPECT_EQ(parse({"--recovery-age-s=10"}).recovery_age, std::chrono::seconds(10));

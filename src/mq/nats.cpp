@@ -138,7 +138,16 @@ struct Consumer::Impl {
 };
 
 struct Message::Impl {
-    ~Impl() { natsMsg_Destroy(msg); }
+    ~Impl() {
+        // Dropped without ack, nak or term (its process stopped between fetch and apply, or the handler
+        // that would have applied it was destroyed with a stopped io_context): hand it back now, so another
+        // consumer of the durable gets it at once instead of after ack_wait (docs/decisions/0014).
+        if (msg != nullptr && !settled.load() && owner && owner->connection != nullptr &&
+            natsConnection_Status(owner->connection) == NATS_CONN_STATUS_CONNECTED) {
+            natsMsg_Nak(msg, nullptr);
+        }
+        natsMsg_Destroy(msg);
+    }
 
     natsMsg* msg = nullptr;
     std::shared_ptr<Nats::Impl> owner;
@@ -148,6 +157,7 @@ struct Message::Impl {
     Headers headers;
     std::uint64_t delivered = 0;
     std::uint64_t sequence = 0;
+    std::atomic<bool> settled{false};  ///< acked, naked or terminated
 };
 
 template <typename Work>
@@ -472,6 +482,7 @@ awaitable<void> Message::ack() {
         const natsStatus status = natsMsg_AckSync(message->msg, &options, &code);
         if (status != NATS_OK)
             fail("acknowledging message " + std::to_string(message->sequence), status, code);
+        message->settled.store(true);
         return true;
     };
     co_await impl->owner->offload(impl->owner->options.timeout, std::move(work));
@@ -484,6 +495,7 @@ awaitable<void> Message::nak(std::chrono::milliseconds delay) {
                                       ? natsMsg_NakWithDelay(message->msg, delay.count(), nullptr)
                                       : natsMsg_Nak(message->msg, nullptr);
         if (status != NATS_OK) fail("nak of message " + std::to_string(message->sequence), status);
+        message->settled.store(true);
         return true;
     };
     co_await impl->owner->offload(impl->owner->options.timeout, std::move(work));
@@ -494,6 +506,7 @@ awaitable<void> Message::term() {
     auto work = [message = impl.get()](std::int64_t) {
         const natsStatus status = natsMsg_Term(message->msg, nullptr);
         if (status != NATS_OK) fail("term of message " + std::to_string(message->sequence), status);
+        message->settled.store(true);
         return true;
     };
     co_await impl->owner->offload(impl->owner->options.timeout, std::move(work));

@@ -65,7 +65,8 @@ struct PublishAck {
     bool duplicate = false;  ///< the msg_id was seen within the duplicate window: nothing new was stored
 };
 
-/// One JetStream message fetched from a pull consumer. Cheap to copy (shared); ack or nak it once.
+/// One JetStream message fetched from a pull consumer. Cheap to copy (shared); ack or nak it once. The last
+/// copy dropped without a successful ack, nak or term naks it (redelivered at once, not after ack_wait).
 class Message {
   public:
     const std::string& subject() const;

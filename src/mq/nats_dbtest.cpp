@@ -141,6 +141,23 @@ TEST_F(NatsDbTest, NakRedeliversWithDeliveryCountTwo) {
     run(again[0].ack());
 }
 
+// A message dropped unsettled (its process stopped between fetch and ack) comes back at once, not after the
+// consumer's ack_wait (30 s by default here), to whoever fetches next from the durable.
+TEST_F(NatsDbTest, AMessageDroppedWithoutAckIsRedeliveredAtOnce) {
+    run(nats_->ensure_stream(spec()));
+    run(nats_->publish(subject_, "dropped", "drop-1"));
+    {
+        Consumer consumer = run(nats_->pull_consumer(consumer_spec("dropper")));
+        ASSERT_EQ(run(consumer.fetch(1, 5s)).size(), 1u);
+    }  // the message and its consumer are gone, unacked
+    Consumer again = run(nats_->pull_consumer(consumer_spec("dropper")));
+    std::vector<Message> back = run(again.fetch(1, 3s));  // 3 s: far below ack_wait
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].data(), "dropped");
+    EXPECT_EQ(back[0].delivery_count(), 2u);
+    run(back[0].ack());
+}
+
 TEST_F(NatsDbTest, DurableConsumerKeepsItsPlaceAcrossResubscribe) {
     run(nats_->ensure_stream(spec()));
     run(nats_->publish(subject_, "one", "d-1"));

@@ -43,6 +43,23 @@ if changed then return redis.call('INCR', KEYS[3]) end
 return version
 )lua");
 
+// KEYS: taken, sold, version. ARGV: expected version, then pairs of (seat index, state 0|1|2).
+const redis::Script kFix(R"lua(
+local version = tonumber(redis.call('GET', KEYS[3]) or '0')
+if version ~= tonumber(ARGV[1]) then return -1 end
+local changed = false
+for i = 2, #ARGV - 1, 2 do
+  local index = tonumber(ARGV[i])
+  local state = tonumber(ARGV[i + 1])
+  local taken = state > 0 and 1 or 0
+  local sold = state == 2 and 1 or 0
+  if redis.call('SETBIT', KEYS[1], index, taken) ~= taken then changed = true end
+  if redis.call('SETBIT', KEYS[2], index, sold) ~= sold then changed = true end
+end
+if changed then return redis.call('INCR', KEYS[3]) end
+return version
+)lua");
+
 int state_code(SeatState state) {
     switch (state) {
         case SeatState::Available:
@@ -77,7 +94,9 @@ asio::awaitable<std::int64_t> AvailabilityBitset::mark(std::int64_t schedule_id,
     std::vector<std::string> args{std::to_string(state_code(state))};
     for (const std::int32_t index : seat_indexes) args.push_back(std::to_string(index));
     const redis::Reply reply = co_await redis_.eval(kMark, std::move(keys), std::move(args));
-    co_return reply.or_throw().as_integer();
+    const std::int64_t version = reply.or_throw().as_integer();
+    changed(schedule_id);
+    co_return version;
 }
 
 asio::awaitable<Availability> AvailabilityBitset::read(std::int64_t schedule_id) {
@@ -107,6 +126,23 @@ asio::awaitable<std::optional<std::int64_t>> AvailabilityBitset::rebuild(std::in
     const redis::Reply reply = co_await redis_.eval(kRebuild, std::move(keys), std::move(args));
     const std::int64_t version = reply.or_throw().as_integer();
     if (version < 0) co_return std::nullopt;
+    changed(schedule_id);
+    co_return version;
+}
+
+asio::awaitable<std::optional<std::int64_t>> AvailabilityBitset::fix(
+    std::int64_t schedule_id, std::int64_t expected_version,
+    std::vector<std::pair<std::int32_t, SeatState>> seats) {
+    std::vector<std::string> keys{taken_key(schedule_id), sold_key(schedule_id), version_key(schedule_id)};
+    std::vector<std::string> args{std::to_string(expected_version)};
+    for (const auto& [index, state] : seats) {
+        args.push_back(std::to_string(index));
+        args.push_back(std::to_string(state_code(state)));
+    }
+    const redis::Reply reply = co_await redis_.eval(kFix, std::move(keys), std::move(args));
+    const std::int64_t version = reply.or_throw().as_integer();
+    if (version < 0) co_return std::nullopt;
+    changed(schedule_id);
     co_return version;
 }
 
@@ -114,6 +150,7 @@ asio::awaitable<void> AvailabilityBitset::reset(std::int64_t schedule_id) {
     std::vector<std::string> keys{taken_key(schedule_id), sold_key(schedule_id), version_key(schedule_id),
                                   built_key(schedule_id)};
     co_await redis_.del(std::move(keys));
+    changed(schedule_id);
 }
 
 }  // namespace marquee::catalog

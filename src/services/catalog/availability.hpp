@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +42,17 @@ class AvailabilityBitset {
                                                                 std::vector<std::int32_t> sold);
     /// Removes the schedule's bitmaps, version and built marker (tests, a rebuilt layout; as a Redis flush).
     boost::asio::awaitable<void> reset(std::int64_t schedule_id);
+    /// The reconcile's repair: sets each listed seat to its state (Available clears both bits), bumping the
+    /// version once if a bit changed; but only while the version is still `expected_version` (an event
+    /// applied meanwhile wins; the next pass looks again). nullopt when the version moved; else the version.
+    boost::asio::awaitable<std::optional<std::int64_t>> fix(
+        std::int64_t schedule_id, std::int64_t expected_version,
+        std::vector<std::pair<std::int32_t, SeatState>> seats);
+
+    /// Called with the schedule id after each write through this object (mark, rebuild, fix, reset) returned:
+    /// how this process's in-memory copy (AvailabilityCopy) drops a schedule it knows changed. Set once,
+    /// before use; it must not throw.
+    void on_change(std::function<void(std::int64_t)> listener) { listener_ = std::move(listener); }
 
     static std::string taken_key(std::int64_t schedule_id);
     static std::string sold_key(std::int64_t schedule_id);
@@ -47,7 +60,12 @@ class AvailabilityBitset {
     static std::string built_key(std::int64_t schedule_id);
 
   private:
+    void changed(std::int64_t schedule_id) const {
+        if (listener_) listener_(schedule_id);
+    }
+
     redis::Client& redis_;
+    std::function<void(std::int64_t)> listener_;
 };
 
 }  // namespace marquee::catalog

@@ -24,18 +24,37 @@ namespace {
 /// and stop() is seen after it returns).
 constexpr std::size_t kFetchBatch = 100;
 constexpr std::chrono::milliseconds kFetchWait{1000};
+/// How long the second fetch of a poll waits for more events after the first arrived: about nothing, so an
+/// event is applied as soon as it arrives instead of when a batch fills or the fetch's wait runs out.
+constexpr std::chrono::milliseconds kDrainWait{2};
 }  // namespace
 
 mq::ConsumerSpec AvailabilityConsumer::consumer_spec() {
-    return mq::ConsumerSpec("MARQUEE", "catalog-availability", "marquee.reservation.>");
+    mq::ConsumerSpec spec("MARQUEE", "catalog-availability", "marquee.reservation.>");
+    spec.ack_wait = kRedeliveryBound;
+    spec.max_deliver = -1;  // never drop an event after N deliveries: a seat's state must arrive, always
+    return spec;
 }
 
 asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
     mq::Consumer& consumer, std::size_t max, std::chrono::milliseconds wait) {
     Outcome outcome;
-    std::vector<mq::Message> messages = co_await consumer.fetch(max, wait);
+    // A fetch of N lingers until N messages came or its wait ran out (libnats' pull request semantics), so a
+    // lone event would wait out the whole `wait`: fetch one (returns when it arrives), then whatever else is
+    // already there.
+    std::vector<mq::Message> messages = co_await consumer.fetch(1, wait);
+    if (!messages.empty() && max > 1) {
+        std::vector<mq::Message> more = co_await consumer.fetch(max - 1, kDrainWait);
+        for (mq::Message& message : more) messages.push_back(std::move(message));
+    }
     const auto executor = co_await asio::this_coro::executor;
-    for (mq::Message& message : messages) {
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        mq::Message& message = messages[i];
+        if (stopped_) {
+            // Hand the rest back at once rather than leave them to the redelivery bound (ack_wait).
+            co_await nak_rest(messages, i);
+            break;
+        }
         // Each event is handled in the trace of the request that caused it (the outbox row's traceparent,
         // forwarded by the relay as a NATS header), so its log lines join that purchase's (ADR 0010).
         const std::optional<std::string> traceparent = message.header("traceparent");
@@ -47,7 +66,16 @@ asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
             executor, core::make_log_context(core::TraceContext::continue_from(traceparent, tracestate),
                                              std::move(fields)));
         auto applying = apply(message);
-        const Applied applied = co_await asio::co_spawn(traced, std::move(applying), asio::use_awaitable);
+        Applied applied = Applied::Retried;
+        try {
+            applied = co_await asio::co_spawn(traced, std::move(applying), asio::use_awaitable);
+        } catch (const std::exception& e) {
+            // Its ack (or nak) failed: NATS redelivers it after ack_wait (kRedeliveryBound) and mark() is
+            // idempotent. The rest of the batch is still applied: abandoning it would leave every one of
+            // them to ack_wait too.
+            core::log_warn("seat event ack failed, redelivered after ack_wait",
+                           {{"sequence", message.stream_sequence()}, {"error", e.what()}});
+        }
         switch (applied) {
             case Applied::Written:
                 ++outcome.applied;
@@ -61,6 +89,16 @@ asio::awaitable<AvailabilityConsumer::Outcome> AvailabilityConsumer::poll_once(
         }
     }
     co_return outcome;
+}
+
+asio::awaitable<void> AvailabilityConsumer::nak_rest(std::vector<mq::Message>& messages, std::size_t from) {
+    for (std::size_t i = from; i < messages.size(); ++i) {
+        try {
+            co_await messages[i].nak();
+        } catch (const std::exception&) {
+            // NATS gone: ack_wait brings it back
+        }
+    }
 }
 
 asio::awaitable<AvailabilityConsumer::Applied> AvailabilityConsumer::apply(mq::Message message) {

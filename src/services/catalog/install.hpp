@@ -8,6 +8,7 @@
 #include "core/metrics.hpp"
 #include "http/router.hpp"
 #include "services/catalog/availability_consumer.hpp"
+#include "services/catalog/availability_reconcile.hpp"
 #include "services/catalog/routes.hpp"
 #include "services/catalog/service.hpp"
 
@@ -31,10 +32,15 @@ struct Installed {
     std::shared_ptr<Service> service;
     std::shared_ptr<Routes> routes;
     std::shared_ptr<AvailabilityConsumer> consumer;
+    std::shared_ptr<AvailabilityReconciler> reconciler;
 };
 
+/// The catalog settings a config asks for (the availability copy's bound, cap and idle time).
+CatalogSettings catalog_settings(const core::Config& config);
+
 /// Adds the catalog routes to `router` and starts the availability consumer (booking's `reservation.*`
-/// events from NATS → the Redis bitsets) on `executor`. (Services may not include app/, so app's
+/// events from NATS → the Redis bitsets) and the reconcile (booking.seat_states → the bitsets, one replica
+/// at a time) on `executor`. (Services may not include app/, so app's
 /// `install_catalog(ServiceContext&)` calls this with the context's parts.)
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,

@@ -9,7 +9,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/problem.hpp"
-#include "services/catalog/base64.hpp"
 #include "services/catalog/documents.hpp"
 #include "services/catalog/paging.hpp"
 #include "services/catalog/rules.hpp"
@@ -58,13 +57,6 @@ std::optional<std::int32_t> seat_cursor(const http::Context& ctx) {
     return static_cast<std::int32_t>(index);
 }
 
-json::object availability_json(std::int64_t schedule_id, const AvailabilityView& view) {
-    return json::object{{"scheduleId", schedule_id},
-                        {"version", view.version},
-                        {"seatCount", view.seat_count},
-                        {"taken", base64_encode(view.taken)}};
-}
-
 // The producer of one availability event stream: an `availability` event (id = version) whenever the
 // version differs from the last one sent, starting with the current state unless the client's
 // Last-Event-ID is already current. Parameters by value: it runs after the handler returned.
@@ -74,16 +66,15 @@ asio::awaitable<void> produce_availability(Service* service, std::int64_t schedu
     auto idle = std::chrono::milliseconds(0);
     const CatalogSettings settings = service->settings();
     while (events.open()) {
-        AvailabilityView view;
+        AvailabilityCopy::Snapshot view;
         try {
-            view = co_await service->availability(schedule_id);
+            view = co_await service->availability_snapshot(schedule_id);
         } catch (const core::Problem&) {
             co_return;  // Redis gone: end the stream; the client reconnects with Last-Event-ID
         }
-        if (view.version != last_sent) {
-            const std::string data = json::serialize(availability_json(schedule_id, view));
-            if (!co_await events.send("availability", data, std::to_string(view.version))) co_return;
-            last_sent = view.version;
+        if (view->version != last_sent) {
+            if (!co_await events.send("availability", view->body, std::to_string(view->version))) co_return;
+            last_sent = view->version;
             idle = std::chrono::milliseconds(0);
         } else if ((idle += settings.availability_poll) >= settings.stream_heartbeat) {
             if (!co_await events.heartbeat()) co_return;
@@ -186,18 +177,20 @@ asio::awaitable<http::Response> Routes::get_seat_map(http::Context& ctx) {
 }
 
 // GET /api/v1/schedules/{id}/availability: {version, seatCount, taken: base64 bitset}; ETag = version.
+// Answered from this process's copy (docs/decisions/0014): no I/O while it is younger than max_age.
 asio::awaitable<http::Response> Routes::get_availability(http::Context& ctx) {
     const std::int64_t id = ctx.id_param("id");
-    const AvailabilityView view = co_await service_.availability(id);
-    const std::string etag = "\"" + std::to_string(view.version) + "\"";
+    AvailabilityCopy::Snapshot view = service_.availability_in_memory(id);
+    if (!view) view = co_await service_.availability_snapshot(id);
     // no-cache: anyone may store it but must revalidate every time, so a sold seat is never served from a
-    // cache (the staleness bound, docs/decisions/0007).
+    // cache (the staleness bound, docs/decisions/0007 and 0014).
     if (const auto if_none_match = ctx.header("If-None-Match");
-        if_none_match && etag_matches(*if_none_match, etag)) {
-        co_return not_modified(etag, "no-cache");
+        if_none_match && etag_matches(*if_none_match, view->etag)) {
+        co_return not_modified(view->etag, "no-cache");
     }
-    const json::object body = availability_json(id, view);
-    co_return http::json(body).with_header("ETag", etag).with_header("Cache-Control", "no-cache");
+    co_return http::text(view->body, "application/json")
+        .with_header("ETag", view->etag)
+        .with_header("Cache-Control", "no-cache");
 }
 
 // GET /api/v1/schedules/{id}/availability/events: Server-Sent Events, one `availability` event per version.

@@ -17,7 +17,18 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 Service::Service(db::Pool& db, redis::Client& redis, core::MetricsRegistry& metrics, CatalogSettings settings)
-    : store_(db), cache_(redis, metrics), bitset_(redis), settings_(settings) {}
+    : store_(db),
+      cache_(redis, metrics),
+      bitset_(redis),
+      settings_(settings),
+      copy_(settings.availability_copy,
+            [this](std::int64_t schedule_id, AvailabilityCopy::Snapshot previous) {
+                return load_availability(schedule_id, std::move(previous));
+            }) {
+    // A write through this process (an event this replica applied, a rebuild, a reconcile fix) is seen by
+    // this process's very next read; other replicas see it within max_age.
+    bitset_.on_change([this](std::int64_t schedule_id) { copy_.invalidate(schedule_id); });
+}
 
 std::string Service::concert_key(std::int64_t id) {
     return fmt::format("catalog:concert:{}", id);
@@ -169,13 +180,30 @@ asio::awaitable<Availability> Service::rebuild_availability(std::int64_t schedul
     co_return co_await bitset_.read(schedule_id);
 }
 
-asio::awaitable<AvailabilityView> Service::availability(std::int64_t schedule_id) {
+asio::awaitable<AvailabilityCopy::Snapshot> Service::load_availability(std::int64_t schedule_id,
+                                                                       AvailabilityCopy::Snapshot previous) {
     const std::shared_ptr<const SeatMap> map = co_await seat_map(schedule_id);
     const Availability bits = co_await read_availability(schedule_id);
+    const auto seat_count = static_cast<std::int32_t>(map->seats.size());
+    std::string taken = fit_bitset(bits.taken, seat_count);
+    // Unchanged (the common case between two events): keep the snapshot, its body is not built again.
+    if (previous && previous->version == bits.version && previous->seat_count == seat_count &&
+        previous->taken == taken) {
+        co_return previous;
+    }
+    co_return make_snapshot(schedule_id, bits.version, seat_count, std::move(taken));
+}
+
+asio::awaitable<AvailabilityCopy::Snapshot> Service::availability_snapshot(std::int64_t schedule_id) {
+    co_return co_await copy_.get(schedule_id);
+}
+
+asio::awaitable<AvailabilityView> Service::availability(std::int64_t schedule_id) {
+    const AvailabilityCopy::Snapshot snapshot = co_await copy_.get(schedule_id);
     AvailabilityView view;
-    view.version = bits.version;
-    view.seat_count = static_cast<std::int32_t>(map->seats.size());
-    view.taken = fit_bitset(bits.taken, view.seat_count);
+    view.version = snapshot->version;
+    view.seat_count = snapshot->seat_count;
+    view.taken = snapshot->taken;
     co_return view;
 }
 

@@ -13,6 +13,7 @@
 #include <boost/json/array.hpp>
 
 #include "services/catalog/availability.hpp"
+#include "services/catalog/availability_copy.hpp"
 #include "services/catalog/cache.hpp"
 #include "services/catalog/model.hpp"
 #include "services/catalog/single_flight.hpp"
@@ -39,6 +40,9 @@ struct CatalogSettings {
     std::chrono::milliseconds availability_poll{std::chrono::milliseconds(500)};
     /// An idle event stream sends a comment line after this long, so proxies keep it open.
     std::chrono::milliseconds stream_heartbeat{std::chrono::seconds(15)};
+    /// The per-process copy that GET .../availability is served from; its max_age is the staleness bound
+    /// added to the events' lag (docs/decisions/0014).
+    AvailabilityCopySettings availability_copy;
 };
 
 struct ConcertPage {
@@ -74,7 +78,14 @@ class Service {
     boost::asio::awaitable<std::shared_ptr<const SeatMap>> seat_map(std::int64_t schedule_id);
     /// The seat map if this process already holds it (answers If-None-Match without any I/O).
     std::shared_ptr<const SeatMap> seat_map_in_memory(std::int64_t schedule_id) const;
+    /// Through the per-process copy (at most settings.availability_copy.max_age old; 404 when unknown).
     boost::asio::awaitable<AvailabilityView> availability(std::int64_t schedule_id);
+    /// The same as the shared snapshot the route answers with (body and ETag built once per version).
+    boost::asio::awaitable<AvailabilityCopy::Snapshot> availability_snapshot(std::int64_t schedule_id);
+    /// The snapshot if the copy may serve it now without any I/O; nullptr otherwise.
+    AvailabilityCopy::Snapshot availability_in_memory(std::int64_t schedule_id) {
+        return copy_.fresh(schedule_id);
+    }
     /// `zone` is a zone id or name of this schedule (400 naming `zone` otherwise).
     boost::asio::awaitable<SeatPage> seats(std::int64_t schedule_id, std::optional<std::string> zone,
                                            std::optional<std::int32_t> after, int limit);
@@ -88,6 +99,7 @@ class Service {
     const CatalogSettings& settings() const noexcept { return settings_; }
     Store& store() noexcept { return store_; }
     AvailabilityBitset& bitset() noexcept { return bitset_; }
+    AvailabilityCopy& availability_copy() noexcept { return copy_; }
 
     static std::string concert_key(std::int64_t id);
     static std::string schedules_key(std::int64_t concert_id);
@@ -102,6 +114,9 @@ class Service {
     /// sold seat as free.
     boost::asio::awaitable<Availability> read_availability(std::int64_t schedule_id);
     boost::asio::awaitable<Availability> rebuild_availability(std::int64_t schedule_id);
+    /// The copy's read: the seat map (for the seat count) and the bitset from Redis.
+    boost::asio::awaitable<AvailabilityCopy::Snapshot> load_availability(std::int64_t schedule_id,
+                                                                         AvailabilityCopy::Snapshot previous);
 
     Store store_;
     DocumentCache cache_;
@@ -110,6 +125,7 @@ class Service {
     SingleFlight<std::string> documents_;
     SingleFlight<std::shared_ptr<const SeatMap>> seat_maps_;
     SingleFlight<Availability> rebuilds_;
+    AvailabilityCopy copy_;
     mutable std::mutex mutex_;
     std::unordered_map<std::int64_t, std::shared_ptr<const SeatMap>> in_memory_;
 };

@@ -229,4 +229,16 @@ asio::awaitable<std::vector<std::pair<std::int32_t, SeatState>>> Store::live_sea
     co_return seats;
 }
 
+asio::awaitable<std::vector<std::int64_t>> Store::schedules_on_sale(std::int64_t after, int limit) {
+    ++queries_;
+    const db::Result r = co_await db_.query(
+        "SELECT id FROM catalog.schedules WHERE id > $1 AND seat_count > 0 AND booking_opens_at <= now()"
+        " AND booking_closes_at > now() - interval '1 day' ORDER BY id LIMIT $2",
+        db::params(after, limit));
+    std::vector<std::int64_t> ids;
+    ids.reserve(static_cast<std::size_t>(r.rows()));
+    for (int row = 0; row < r.rows(); ++row) ids.push_back(r.get<std::int64_t>(row, "id"));
+    co_return ids;
+}
+
 }  // namespace marquee::catalog

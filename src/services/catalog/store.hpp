@@ -47,6 +47,10 @@ class Store {
     boost::asio::awaitable<std::vector<std::pair<std::int32_t, SeatState>>> live_seats(
         std::int64_t schedule_id);
 
+    /// Laid-out schedules whose booking window is open or closed less than a day ago, with id > `after`, by
+    /// id, at most `limit`: what the availability reconcile walks (docs/decisions/0014).
+    boost::asio::awaitable<std::vector<std::int64_t>> schedules_on_sale(std::int64_t after, int limit);
+
     /// Statements run so far by this Store.
     std::uint64_t queries() const noexcept { return queries_.load(std::memory_order_relaxed); }
 
