@@ -2,6 +2,7 @@
 
 #include <cassert>
 
+#include "app/queue_token_schedules.hpp"
 #include "db/pool.hpp"
 #include "outbox/relay.hpp"
 #include "redis/client.hpp"
@@ -43,12 +44,27 @@ std::shared_ptr<queue::WaitingRoom> waiting_room(ServiceContext& ctx) {
 
 /// Queue's Gate as the function booking and payment call (they never include queue). It owns the room and
 /// the gate, so they live exactly as long as the function does.
+/// The schedules queue tokens passed a check for in this process, shared by booking's and payment's checks:
+/// payment's hint (ADR 0013). Process-wide: tokens are random UUIDs and the entry is only ever a hint.
+std::shared_ptr<QueueTokenSchedules> token_schedules() {
+    static const auto schedules = std::make_shared<QueueTokenSchedules>();
+    return schedules;
+}
+
+boost::asio::awaitable<std::string> checked(queue::Gate::Function fn,
+                                            std::shared_ptr<QueueTokenSchedules> seen, std::string user_id,
+                                            std::int64_t schedule_id, std::string token) {
+    std::string id = co_await fn(user_id, schedule_id, token);
+    seen->remember(user_id, token, schedule_id);
+    co_return id;
+}
+
 std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)> queue_check(
     std::shared_ptr<queue::WaitingRoom> room) {
     auto gate = std::make_shared<queue::Gate>(*room);
-    return [room, gate, fn = gate->as_function()](std::string user_id, std::int64_t schedule_id,
-                                                  std::string token) {
-        return fn(std::move(user_id), schedule_id, std::move(token));
+    return [room, gate, fn = gate->as_function(), seen = token_schedules()](
+               std::string user_id, std::int64_t schedule_id, std::string token) {
+        return checked(fn, seen, std::move(user_id), schedule_id, std::move(token));
     };
 }
 
@@ -78,8 +94,12 @@ void install_payment(ServiceContext& ctx) {
     payment::QueueRelease release = [room](std::int64_t schedule_id, std::string token) {
         return room->release(schedule_id, std::move(token));
     };
+    payment::ScheduleHint hint = [seen = token_schedules()](const std::string& user,
+                                                            const std::string& token) {
+        return seen->find(user, token);
+    };
     ctx.keep_alive.push_back(payment::install(ctx.config, ctx.router, ctx.metrics, ctx.db, queue_check(room),
-                                              std::move(release), ctx.executor));
+                                              std::move(release), ctx.executor, std::move(hint)));
     start_outbox_relay(ctx, "payment.outbox");
 }
 

@@ -14,11 +14,12 @@ namespace {
 
 struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
-              QueueCheck queue_check, QueueRelease queue_release, boost::asio::any_io_executor executor)
+              QueueCheck queue_check, QueueRelease queue_release, boost::asio::any_io_executor executor,
+              ScheduleHint schedule_hint)
         : gateway(executor, payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, std::move(queue_check), std::move(queue_release), metrics,
-                  ServiceOptions{.recovery_age = config.recovery_age}),
+                  ServiceOptions{.recovery_age = config.recovery_age}, std::move(schedule_hint)),
           routes(service) {
         gateway.expose_metrics(metrics, "payment");
     }
@@ -34,9 +35,11 @@ struct Installed {
 
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, QueueCheck queue_check,
-                              QueueRelease queue_release, boost::asio::any_io_executor executor) {
-    auto installed = std::make_shared<Installed>(config, metrics, db, std::move(queue_check),
-                                                 std::move(queue_release), executor);
+                              QueueRelease queue_release, boost::asio::any_io_executor executor,
+                              ScheduleHint schedule_hint) {
+    auto installed =
+        std::make_shared<Installed>(config, metrics, db, std::move(queue_check), std::move(queue_release),
+                                    executor, std::move(schedule_hint));
     installed->routes.add_to(router);
     // The recovery job holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(

@@ -17,6 +17,11 @@ using QueueCheck = std::function<boost::asio::awaitable<std::string>(std::string
 /// Ends a QueueToken after its purchase (ACTIVE → USED, the slot freed at once): (schedule id, token id).
 using QueueRelease = std::function<boost::asio::awaitable<bool>(std::int64_t, std::string)>;
 
+/// The schedule a queue-token check in this process already found for (user id, X-Queue-Token value), if any:
+/// a token belongs to one schedule for good, so payment may check it there before reading the reservation
+/// (ADR 0013). Empty: payment reads the reservation's schedule first.
+using ScheduleHint = std::function<std::optional<std::int64_t>(const std::string&, const std::string&)>;
+
 enum class Method { Points, Card, PointsAndCard };
 
 /// What POST /api/v1/payments asks for.

@@ -1,8 +1,11 @@
 // Payment against the real PostgreSQL (catalog, booking, wallet and payment migrated) and the payment-gateway
 // simulator served in-process: invariant 3 (no payment taken twice, none lost) and the one final transaction.
 // Holds are made through booking's own Service (tests may stand up what they test against).
+#include <future>
 #include <mutex>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include "pg_sim/local_server.hpp"
@@ -119,6 +122,19 @@ class PaymentDbTest : public booking::testing::BookingDbTest {
         return std::get<Payment>(std::move(begun));
     }
     static std::string http_hash() { return std::string(64, 'a'); }
+
+    /// payment.pay called directly (one statement), the queue token already checked for `schedule_id`.
+    Store::Paid pay_sql(const std::string& user, const booking::Reservation& r, std::int64_t schedule_id,
+                        const std::string& key, Method method = Method::Points,
+                        std::optional<std::int64_t> points = {}) {
+        NewPayment p{user, r.id, new_uuid(), key, http_hash(), method_name(method), 0, 0, 0, std::nullopt};
+        return run(payment_store_->pay(std::move(p), schedule_id, points));
+    }
+    std::int64_t payments_of(const std::string& reservation_id) {
+        return sql("SELECT count(*)::bigint FROM payment.payments WHERE reservation_id = $1::uuid",
+                   db::params(reservation_id))
+            .get<std::int64_t>(0, 0);
+    }
 
     pg_sim::LocalServer pg_sim_{23};
     pg_sim::Gateway& pg_ = pg_sim_.gateway();
@@ -399,6 +415,244 @@ TEST_F(PaymentDbTest, TheDatabaseRefusesASecondLivePaymentForOneReservation) {
                   db::params(hold.id))
                   .get<std::int64_t>(0, 0),
               1);
+}
+
+// payment.pay (migrations/payment/0004_pay.sql): a whole points payment in one statement, every outcome.
+
+TEST_F(PaymentDbTest, PayInOneStatementConfirmsDebitsAndWritesTheEvents) {
+    const auto s = make_schedule(2, 30'000);
+    const auto user = new_user_with_points(100'000);
+    const auto hold = this->hold(user, s, {s.seats[0], s.seats[1]});
+    const auto paid = pay_sql(user, hold, s.id, "one");
+    ASSERT_EQ(paid.outcome, "APPROVED");
+    ASSERT_TRUE(paid.payment);
+    EXPECT_EQ(paid.payment->state, "APPROVED");
+    EXPECT_EQ(paid.payment->amount, 60'000);
+    EXPECT_EQ(paid.payment->points_amount, 60'000);
+    EXPECT_EQ(paid.payment->pg_status, "NONE");
+    EXPECT_TRUE(paid.payment->decided_at);
+    EXPECT_EQ(paid.balance, 40'000);
+    EXPECT_EQ(paid.schedule_id, s.id);
+    EXPECT_EQ(reservation_state(hold.id), "CONFIRMED");
+    EXPECT_EQ(seats_in(hold.id, "SOLD"), 2);
+    EXPECT_EQ(balance(user), 40'000);
+    EXPECT_EQ(ledger_sum(user), 40'000);
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 1);
+    EXPECT_EQ(outbox_count(hold.id, "reservation.confirmed"), 1);
+    EXPECT_EQ(payment_events(paid.payment->id, "payment.approved"), 1);
+    // The same key replays without moving anything again.
+    const auto again = pay_sql(user, hold, s.id, "one");
+    EXPECT_EQ(again.outcome, "REPLAY");
+    ASSERT_TRUE(again.payment);
+    EXPECT_EQ(again.payment->id, paid.payment->id);
+    EXPECT_EQ(again.balance, 40'000);
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 1);
+    // Another key for the paid reservation: 409 already-confirmed, recorded FAILED so its key answers the
+    // same.
+    const auto other = pay_sql(user, hold, s.id, "two");
+    ASSERT_EQ(other.outcome, "FAILED");
+    EXPECT_EQ(other.payment->failure_code, "already-confirmed");
+    EXPECT_EQ(payments_of(hold.id), 2);
+    EXPECT_EQ(balance(user), 40'000);
+}
+
+TEST_F(PaymentDbTest, PayRefusesWhatIsNotPayableAndRecordsTheRefusal) {
+    const auto s = make_schedule(4, 10'000);
+    const auto user = new_user_with_points(15'000);
+    const auto stranger = new_user_with_points(50'000);
+
+    // Another user's reservation, an unknown one, or a reservation of another schedule than the token's.
+    const auto mine = this->hold(user, s, {s.seats[0]});
+    EXPECT_EQ(pay_sql(stranger, mine, s.id, "steal").outcome, "NOT_FOUND");
+    booking::Reservation unknown = mine;
+    unknown.id = new_uuid();
+    EXPECT_EQ(pay_sql(user, unknown, s.id, "ghost").outcome, "NOT_FOUND");
+    EXPECT_EQ(pay_sql(user, mine, s.id + 1'000'000, "elsewhere").outcome, "WRONG_SCHEDULE");
+    EXPECT_EQ(payments_of(mine.id), 0);
+
+    // A points part that does not fit.
+    const auto split = pay_sql(user, mine, s.id, "split", Method::PointsAndCard, 10'000);
+    EXPECT_EQ(split.outcome, "BAD_SPLIT");
+    EXPECT_EQ(split.total, 10'000);
+
+    // An expired hold: 410, recorded, nothing moved.
+    make_overdue(mine.id);
+    const auto late = pay_sql(user, mine, s.id, "late");
+    ASSERT_EQ(late.outcome, "FAILED");
+    EXPECT_EQ(late.payment->failure_code, "hold-expired");
+    EXPECT_EQ(pay_sql(user, mine, s.id, "late").outcome, "REPLAY");
+    EXPECT_EQ(balance(user), 15'000);
+
+    // A hold released before it was paid (no longer HELD).
+    const auto released = this->hold(user, s, {s.seats[1]});
+    sql("UPDATE booking.reservations SET state = 'CANCELLED', ended_at = now() WHERE id = $1::uuid",
+        db::params(released.id));
+    sql("UPDATE booking.reservation_seats SET state = 'RELEASED' WHERE reservation_id = $1::uuid",
+        db::params(released.id));
+    const auto gone = pay_sql(user, released, s.id, "gone");
+    ASSERT_EQ(gone.outcome, "FAILED");
+    EXPECT_EQ(gone.payment->failure_code, "hold-expired");
+
+    // Not enough points (2 seats: 20,000 > 15,000): 402, recorded, the hold stays HELD.
+    const auto pricey = this->hold(user, s, {s.seats[2], s.seats[3]});
+    const auto poor = pay_sql(user, pricey, s.id, "poor");
+    ASSERT_EQ(poor.outcome, "FAILED");
+    EXPECT_EQ(poor.payment->failure_code, "insufficient-points");
+    EXPECT_EQ(poor.payment->state, "FAILED");
+    EXPECT_EQ(reservation_state(pricey.id), "HELD");
+    EXPECT_EQ(seats_in(pricey.id, "HELD"), 2);
+    EXPECT_EQ(outbox_count(pricey.id, "reservation.confirmed"), 0);
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 0);
+    EXPECT_EQ(balance(user), 15'000);
+    // A user with no wallet at all.
+    const auto walletless = new_user_with_points(0);
+    const auto other = make_schedule(1, 10'000);
+    const auto theirs = this->hold(walletless, other, {other.seats[0]});
+    const auto empty = pay_sql(walletless, theirs, other.id, "empty");
+    ASSERT_EQ(empty.outcome, "FAILED");
+    EXPECT_EQ(empty.payment->failure_code, "insufficient-points");
+    EXPECT_EQ(reservation_state(theirs.id), "HELD");
+}
+
+TEST_F(PaymentDbTest, ConcurrentPaymentsOfOneReservationSellItOnce) {
+    const auto s = make_schedule(1, 10'000);
+    const auto user = new_user_with_points(100'000);
+    const auto hold = this->hold(user, s, {s.seats[0]});
+    // 16 attempts at once: 8 keys, each sent twice.
+    std::vector<std::future<std::string>> attempts;
+    for (int i = 0; i < 16; ++i) {
+        const std::string key = "race-" + std::to_string(i % 8);
+        const std::string token = new_uuid();  // made here: new_uuid() blocks on the test's io_context
+        attempts.push_back(asio::co_spawn(
+            ioc_,
+            [this, user, hold, key, token, schedule = s.id]() -> asio::awaitable<std::string> {
+                NewPayment p{user, hold.id, token, key, http_hash(), "POINTS", 0, 0, 0, std::nullopt};
+                auto paid = co_await payment_store_->pay(std::move(p), schedule, std::nullopt);
+                co_return paid.outcome;
+            },
+            asio::use_future));
+    }
+    int approved = 0, refused = 0, replayed = 0;
+    for (auto& a : attempts) {
+        const auto outcome = a.get();
+        if (outcome == "APPROVED") ++approved;
+        // 409s: refused at the one-live index, or (reservation read CONFIRMED) recorded FAILED
+        // already-confirmed.
+        if (outcome == "ALREADY_CONFIRMED" || outcome == "IN_PROGRESS" || outcome == "FAILED") ++refused;
+        if (outcome == "REPLAY") ++replayed;
+    }
+    EXPECT_EQ(approved, 1);
+    EXPECT_EQ(approved + refused + replayed, 16);
+    EXPECT_EQ(sql("SELECT count(*)::bigint FROM payment.payments WHERE reservation_id = $1::uuid AND state = "
+                  "'APPROVED'",
+                  db::params(hold.id))
+                  .get<std::int64_t>(0, 0),
+              1);
+    EXPECT_EQ(reservation_state(hold.id), "CONFIRMED");
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 1);
+    EXPECT_EQ(balance(user), 90'000);
+    EXPECT_EQ(ledger_sum(user), 90'000);
+}
+
+TEST_F(PaymentDbTest, ConcurrentPaymentsOfOneWalletNeverOverdraw) {
+    // Four holds of 30,000 against 100,000 points, paid at once: three succeed, one is short.
+    const auto s = make_schedule(4, 30'000);
+    const auto user = new_user_with_points(100'000);
+    std::vector<booking::Reservation> holds;
+    for (int i = 0; i < 4; ++i) holds.push_back(this->hold(user, s, {s.seats[static_cast<std::size_t>(i)]}));
+    std::vector<std::future<std::string>> attempts;
+    for (int i = 0; i < 4; ++i) {
+        const std::string token = new_uuid();  // made here: new_uuid() blocks on the test's io_context
+        attempts.push_back(asio::co_spawn(
+            ioc_,
+            [this, user, r = holds[static_cast<std::size_t>(i)], i, token,
+             schedule = s.id]() -> asio::awaitable<std::string> {
+                NewPayment p{user, r.id, token,       "wallet-" + std::to_string(i), http_hash(), "POINTS", 0,
+                             0,    0,    std::nullopt};
+                auto paid = co_await payment_store_->pay(std::move(p), schedule, std::nullopt);
+                co_return paid.outcome == "FAILED" ? paid.payment->failure_code.value_or("") : paid.outcome;
+            },
+            asio::use_future));
+    }
+    int approved = 0, short_of_points = 0;
+    for (auto& a : attempts) {
+        const auto outcome = a.get();
+        if (outcome == "APPROVED") ++approved;
+        if (outcome == "insufficient-points") ++short_of_points;
+    }
+    EXPECT_EQ(approved, 3);
+    EXPECT_EQ(short_of_points, 1);
+    EXPECT_EQ(balance(user), 10'000);
+    EXPECT_EQ(ledger_sum(user), 10'000);
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 3);
+}
+
+TEST_F(PaymentDbTest, CardPaymentIsBegunThenSettledInOneStatementEach) {
+    const auto s = make_schedule(2, 40'000);
+    const auto user = new_user_with_points(30'000);
+    const auto hold = this->hold(user, s, {s.seats[0]});
+    const auto begun = pay_sql(user, hold, s.id, "card", Method::PointsAndCard, 10'000);
+    ASSERT_EQ(begun.outcome, "BEGUN");
+    EXPECT_EQ(begun.payment->state, "PENDING");
+    EXPECT_EQ(begun.payment->pg_status, "REQUESTED");
+    EXPECT_EQ(begun.payment->card_amount, 30'000);
+    EXPECT_EQ(balance(user), 30'000) << "nothing moves before the gateway answered";
+    const auto settled = run(payment_store_->settle(begun.payment->id, "APPROVED", std::string("pg-tx-1")));
+    EXPECT_EQ(settled.outcome, "APPROVED");
+    EXPECT_EQ(settled.payment.state, "APPROVED");
+    EXPECT_EQ(settled.payment.pg_status, "APPROVED");
+    EXPECT_EQ(settled.balance, 20'000);
+    EXPECT_EQ(reservation_state(hold.id), "CONFIRMED");
+    // A second settle (a recovery pass racing the request) decides nothing again.
+    EXPECT_EQ(run(payment_store_->settle(begun.payment->id, "APPROVED", std::string("pg-tx-1"))).outcome,
+              "APPROVED");
+    EXPECT_EQ(ledger_rows(user, "PAYMENT"), 1);
+
+    const auto declined_hold = this->hold(user, s, {s.seats[1]});
+    const auto declined = pay_sql(user, declined_hold, s.id, "declined", Method::Card);
+    ASSERT_EQ(declined.outcome, "BEGUN");
+    const auto failed = run(payment_store_->settle(declined.payment->id, "DECLINED", std::nullopt));
+    EXPECT_EQ(failed.outcome, "FAILED");
+    EXPECT_EQ(failed.payment.failure_code, "card-declined");
+    EXPECT_EQ(payment_events(declined.payment->id, "payment.failed"), 1);
+    EXPECT_EQ(reservation_state(declined_hold.id), "HELD");
+    const auto unknown = pay_sql(user, declined_hold, s.id, "unknown", Method::Card);
+    ASSERT_EQ(unknown.outcome, "BEGUN");
+    EXPECT_EQ(run(payment_store_->settle(unknown.payment->id, "UNKNOWN", std::nullopt)).outcome, "PENDING");
+}
+
+TEST_F(PaymentDbTest, AScheduleHintSavesTheReadAndAWrongOneIsStillRefused) {
+    const auto s = make_schedule(2, 10'000);
+    const auto other = make_schedule(1, 10'000);
+    const auto user = new_user_with_points(50'000);
+    const auto hold = this->hold(user, s, {s.seats[0]});
+    std::vector<std::int64_t> checked;
+    std::mutex checked_mutex;
+    QueueCheck check = [&](std::string, std::int64_t schedule_id,
+                           std::string) -> asio::awaitable<std::string> {
+        std::lock_guard lock(checked_mutex);
+        checked.push_back(schedule_id);
+        co_return new_uuid();
+    };
+    // A hint naming another schedule: the token is checked again against the reservation's.
+    std::int64_t hinted = other.id;
+    ScheduleHint hint = [&](const std::string&, const std::string&) { return std::optional(hinted); };
+    Service hinted_payments(*payment_store_, *gateway_, check, recording_release(), metrics_,
+                            ServiceOptions{}, hint);
+    const auto paid = run(hinted_payments.pay(user, new_uuid(), "hinted", request(hold, Method::Points)));
+    EXPECT_EQ(paid.payment.state, "APPROVED");
+    ASSERT_EQ(checked.size(), 2u);
+    EXPECT_EQ(checked[0], other.id);
+    EXPECT_EQ(checked[1], s.id);
+    // The right hint: one check, one statement.
+    const auto second = this->hold(user, s, {s.seats[1]});
+    hinted = s.id;
+    checked.clear();
+    const auto again =
+        run(hinted_payments.pay(user, new_uuid(), "hinted-2", request(second, Method::Points)));
+    EXPECT_EQ(again.payment.state, "APPROVED");
+    EXPECT_EQ(checked.size(), 1u);
+    EXPECT_EQ(balance(user), 30'000);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "services/payment/service.hpp"
 
+#include <exception>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,11 +20,13 @@ namespace asio = boost::asio;
 using payment_gateway::ChargeStatus;
 
 Service::Service(Store& store, payment_gateway::Client& gateway, QueueCheck queue_check,
-                 QueueRelease queue_release, core::MetricsRegistry& metrics, ServiceOptions options)
+                 QueueRelease queue_release, core::MetricsRegistry& metrics, ServiceOptions options,
+                 ScheduleHint schedule_hint)
     : store_(store),
       gateway_(gateway),
       queue_check_(std::move(queue_check)),
       queue_release_(std::move(queue_release)),
+      schedule_hint_(std::move(schedule_hint)),
       options_(options),
       outcomes_(metrics.counter("payments_total",
                                 "Payment requests by outcome (APPROVED, PENDING or a "
@@ -33,126 +37,153 @@ Service::Service(Store& store, payment_gateway::Client& gateway, QueueCheck queu
 asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_token,
                                          std::string idempotency_key, PayRequest request) {
     const std::string hash = pay_request_hash(request);
-    if (auto existing = co_await store_.find_by_key(user_id, idempotency_key)) {
-        co_return co_await replay(std::move(*existing), hash);
+    // The queue token is checked against the reservation's schedule before the payment's one statement. A
+    // token's schedule never changes, so the schedule a check in this process found for it saves the read;
+    // payment.pay refuses (WRONG_SCHEDULE) if the reservation is in another one.
+    std::optional<std::int64_t> schedule;
+    if (schedule_hint_) schedule = schedule_hint_(user_id, queue_token);
+    const bool hinted = schedule.has_value();
+    if (!hinted) {
+        auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
+        if (looked.existing) co_return replay(std::move(*looked.existing), hash, looked.balance);
+        if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
+        schedule = looked.schedule_id;
     }
-    const auto payable = co_await store_.payable(request.reservation_id, user_id);
-    if (!payable) throw core::Problem::not_found("no such reservation");
-    // Only an ACTIVE QueueToken of the reservation's schedule may pay (403/410 otherwise).
-    std::string token_id = co_await queue_check_(user_id, payable->schedule_id, queue_token);
-    const std::pair<std::int64_t, std::int64_t> parts = split(request, payable->total_price);
-    const std::int64_t points = parts.first;
-    const std::int64_t card = parts.second;
 
-    // Refusals are recorded FAILED too, so a retry with this key gets the same answer.
-    std::optional<std::string> failure;
-    if (payable->state == "CONFIRMED") {
-        failure = "already-confirmed";
-    } else if (payable->state != "HELD") {
-        failure = "hold-expired";
-    } else if (points > 0) {
-        // The early check spares a card charge that would be refunded; wallet.debit still decides.
-        const std::int64_t balance = co_await store_.balance(user_id);
-        if (balance < points) failure = "insufficient-points";
+    // Only an ACTIVE QueueToken of the reservation's schedule may pay (403/410 otherwise).
+    std::string token_id;
+    std::exception_ptr refused;
+    try {
+        token_id = co_await queue_check_(user_id, *schedule, queue_token);
+    } catch (const core::Problem&) {
+        if (!hinted) throw;
+        refused = std::current_exception();
     }
-    NewPayment fresh{user_id,
-                     request.reservation_id,
-                     std::move(token_id),
-                     idempotency_key,
-                     hash,
-                     method_name(request.method),
-                     payable->total_price,
-                     points,
-                     card,
-                     failure};
-    auto begun = co_await store_.begin(std::move(fresh));
-    if (const auto* refused = std::get_if<Store::Refused>(&begun)) {
-        switch (*refused) {
-            case Store::Refused::SameKey: {
-                auto existing = co_await store_.find_by_key(user_id, idempotency_key);
-                co_return co_await replay(std::move(existing.value()), hash);
-            }
-            case Store::Refused::PaymentInProgress:
-                throw core::Problem::conflict("payment-in-progress",
-                                              "another payment for this reservation is under way");
-            case Store::Refused::AlreadyConfirmed:
-                throw core::Problem::conflict("already-confirmed", "this reservation is already paid");
-        }
+    if (refused) {
+        // Without the hint a replay or an unknown reservation answers first, and the token is checked against
+        // the reservation's schedule: the same answers here.
+        auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
+        if (looked.existing) co_return replay(std::move(*looked.existing), hash, looked.balance);
+        if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
+        if (*looked.schedule_id == *schedule) std::rethrow_exception(refused);
+        schedule = looked.schedule_id;
+        token_id = co_await queue_check_(user_id, *schedule, queue_token);
     }
-    Payment payment = std::get<Payment>(std::move(begun));
-    if (payment.state == "FAILED") {
+
+    NewPayment fresh{user_id,  request.reservation_id,
+                     token_id, idempotency_key,
+                     hash,     method_name(request.method),
+                     0,        0,
+                     0,        std::nullopt};
+    auto paid = co_await store_.pay(fresh, *schedule, request.points_amount);
+    if (paid.outcome == "WRONG_SCHEDULE") {
+        // The hint named another schedule than the reservation's: check the token there, as without it.
+        const std::int64_t reservation_schedule = paid.schedule_id;
+        fresh.queue_token_id = co_await queue_check_(user_id, reservation_schedule, queue_token);
+        paid = co_await store_.pay(fresh, reservation_schedule, request.points_amount);
+    }
+
+    if (paid.outcome == "REPLAY") co_return replay(std::move(paid.payment.value()), hash, paid.balance);
+    if (paid.outcome == "NOT_FOUND") throw core::Problem::not_found("no such reservation");
+    if (paid.outcome == "WRONG_SCHEDULE") {
+        throw core::Problem::forbidden("queue-token-invalid",
+                                       "The queue token is not valid for this schedule.");
+    }
+    if (paid.outcome == "BAD_SPLIT") {
+        (void)split(request, paid.total);  // throws the 400 naming pointsAmount
+        throw core::Problem::invalid_field("pointsAmount",
+                                           "the points part does not fit the reservation's price");
+    }
+    if (paid.outcome == "IN_PROGRESS") {
+        throw core::Problem::conflict("payment-in-progress",
+                                      "another payment for this reservation is under way");
+    }
+    if (paid.outcome == "ALREADY_CONFIRMED") {
+        throw core::Problem::conflict("already-confirmed", "this reservation is already paid");
+    }
+    Payment payment = std::move(paid.payment.value());
+    if (paid.outcome == "FAILED") {
         outcomes_.with({{"outcome", payment.failure_code.value_or("FAILED")}}).inc();
         throw failure_problem(payment);
     }
+    if (paid.outcome == "APPROVED") {
+        co_await release_token(paid.schedule_id, payment);
+        outcomes_.with({{"outcome", "APPROVED"}}).inc();
+        co_return PayOutcome{std::move(payment), paid.balance, false};
+    }
 
-    co_await proceed(payment, payable->schedule_id);
-    auto settled = co_await store_.get(payment.id);
-    const std::string outcome =
-        settled.state == "FAILED" ? settled.failure_code.value_or("FAILED") : settled.state;
+    // BEGUN: a card part. No transaction is open here: the gateway call happens between two statements.
+    std::string order_id = "payment-" + payment.id;
+    auto answer = co_await gateway_.approve(payment.id, std::move(order_id), payment.card_amount);
+    auto settled = co_await settle(std::move(payment), std::move(answer), paid.schedule_id);
+    const std::string outcome = settled.payment.state == "FAILED"
+                                    ? settled.payment.failure_code.value_or("FAILED")
+                                    : settled.payment.state;
     outcomes_.with({{"outcome", outcome}}).inc();
-    if (settled.state == "FAILED") throw failure_problem(settled);
-    const std::int64_t balance = co_await store_.balance(user_id);
-    co_return PayOutcome{std::move(settled), balance, false};
+    if (settled.payment.state == "FAILED") throw failure_problem(settled.payment);
+    co_return PayOutcome{std::move(settled.payment), settled.balance, false};
 }
 
-asio::awaitable<PayOutcome> Service::replay(Payment existing, std::string request_hash) {
+PayOutcome Service::replay(Payment existing, const std::string& request_hash, std::int64_t balance) {
     if (existing.request_hash != request_hash) {
         throw core::Problem::conflict("idempotency-key-reused",
                                       "this Idempotency-Key was used for another payment request");
     }
     if (existing.state == "FAILED") throw failure_problem(existing);
-    const std::int64_t balance = co_await store_.balance(existing.user_id);
-    co_return PayOutcome{std::move(existing), balance, true};
+    return PayOutcome{std::move(existing), balance, true};
 }
 
-asio::awaitable<void> Service::proceed(Payment payment, std::int64_t schedule_id) {
-    if (payment.card_amount == 0) {
-        std::optional<std::string> no_card;
-        co_await finish(std::move(payment), std::move(no_card), schedule_id);
-        co_return;
-    }
-    // No transaction is open here: the gateway call happens between two short ones (ADR 0012).
-    std::string order_id = "payment-" + payment.id;
-    auto answer = co_await gateway_.approve(payment.id, std::move(order_id), payment.card_amount);
-    co_await settle(std::move(payment), std::move(answer), schedule_id);
-}
-
-asio::awaitable<void> Service::settle(Payment payment, payment_gateway::Charge answer,
-                                      std::int64_t schedule_id) {
+asio::awaitable<Store::Settled> Service::settle(Payment payment, payment_gateway::Charge answer,
+                                                std::int64_t schedule_id) {
+    std::string verdict = "UNKNOWN";
+    std::optional<std::string> pg_transaction_id;
     switch (answer.status) {
         case ChargeStatus::Approved:
-            co_await finish(std::move(payment), std::move(answer.payment_key), schedule_id);
+            verdict = "APPROVED";
+            pg_transaction_id = answer.payment_key;
             break;
         case ChargeStatus::Declined:
-            co_await store_.fail(payment.id, "DECLINED", "card-declined");
+            verdict = "DECLINED";
             break;
         case ChargeStatus::NotCharged:
-            co_await store_.fail(payment.id, "DECLINED", "pg-unavailable");
+            verdict = "NOT_CHARGED";
             break;
         case ChargeStatus::Unknown:
             core::log_warn("payment outcome unknown; left PENDING for recovery",
                            {{"payment_id", payment.id}, {"detail", answer.detail}});
             break;
     }
+    co_return co_await apply(std::move(payment), std::move(verdict), std::move(pg_transaction_id),
+                             schedule_id);
 }
 
-asio::awaitable<void> Service::finish(Payment payment, std::optional<std::string> pg_transaction_id,
-                                      std::int64_t schedule_id) {
-    payment.pg_transaction_id = pg_transaction_id;
-    const std::string outcome = co_await store_.finish(payment.id, std::move(pg_transaction_id));
-    if (outcome == "APPROVED") {
-        // The purchase is done: end the QueueToken so the next fan in line is admitted. Best effort: a token
-        // left ACTIVE still expires on its own idle timeout.
-        try {
-            co_await queue_release_(schedule_id, payment.queue_token_id);
-        } catch (const std::exception& e) {
-            core::log_warn("queue token not released after payment",
-                           {{"payment_id", payment.id}, {"error", e.what()}});
-        }
-        co_return;
+asio::awaitable<Store::Settled> Service::apply(Payment payment, std::string verdict,
+                                               std::optional<std::string> pg_transaction_id,
+                                               std::int64_t schedule_id) {
+    auto settled = co_await store_.settle(payment.id, std::move(verdict), pg_transaction_id);
+    if (settled.outcome == "APPROVED") {
+        co_await release_token(schedule_id, settled.payment);
+        co_return settled;
     }
-    if (payment.pg_transaction_id && (outcome == "hold-expired" || outcome == "insufficient-points")) {
-        co_await refund_card(std::move(payment));
+    if (pg_transaction_id &&
+        (settled.outcome == "hold-expired" || settled.outcome == "insufficient-points")) {
+        // The card part the gateway approved goes back (left to recovery if the gateway cannot be reached).
+        Payment charged = settled.payment;
+        charged.pg_transaction_id = pg_transaction_id;
+        if (co_await refund_card(std::move(charged))) settled.payment.pg_status = "CANCELLED";
+    }
+    co_return settled;
+}
+
+asio::awaitable<void> Service::release_token(std::int64_t schedule_id, const Payment& payment) {
+    // The purchase is done: end the QueueToken so the next fan in line is admitted. Best effort: a token left
+    // ACTIVE still expires on its own idle timeout.
+    std::string token = payment.queue_token_id;
+    try {
+        co_await queue_release_(schedule_id, std::move(token));
+    } catch (const std::exception& e) {
+        core::log_warn("queue token not released after payment",
+                       {{"payment_id", payment.id}, {"error", e.what()}});
     }
 }
 
@@ -187,7 +218,8 @@ asio::awaitable<bool> Service::resolve(Payment payment) {
     const std::int64_t schedule_id = co_await schedule_of(payment);
     if (payment.card_amount == 0) {
         std::optional<std::string> no_card;
-        co_await finish(std::move(payment), std::move(no_card), schedule_id);
+        std::string verdict = "APPROVED";  // nothing to wait for: payment.finish
+        co_await apply(std::move(payment), std::move(verdict), std::move(no_card), schedule_id);
         co_return true;
     }
     auto answer = co_await gateway_.find(payment.id);

@@ -24,14 +24,16 @@ struct ServiceOptions {
     int recovery_batch = 20;
 };
 
-/// 결제: records the payment PENDING, charges any card part through the gateway with no transaction open,
-/// then runs the one final transaction (payment.finish) that confirms the reservation, debits the points and
-/// approves the payment — or fails it and gives the card part back. The recovery job finishes what a crash
+/// 결제: a points payment is one statement (payment.pay: the replay by key, the checks, the payment, the
+/// confirm, the debit and the events in one transaction). A card part is recorded PENDING by the same call,
+/// charged through the gateway with no transaction open, then settled in one more (payment.settle, running
+/// payment.finish) — or failed and given back. ADR 0013. The recovery job finishes what a crash
 /// or a lost gateway answer left PENDING, and cancels card charges of payments that failed afterwards.
 class Service {
   public:
     Service(Store& store, payment_gateway::Client& gateway, QueueCheck queue_check,
-            QueueRelease queue_release, core::MetricsRegistry& metrics, ServiceOptions options = {});
+            QueueRelease queue_release, core::MetricsRegistry& metrics, ServiceOptions options = {},
+            ScheduleHint schedule_hint = {});
 
     /// APPROVED (201-worthy) or PENDING (202: the gateway's answer is being recovered), or throws: 404
     /// unknown or another user's reservation, 403/410 from the queue check, 409 idempotency-key-reused,
@@ -56,16 +58,18 @@ class Service {
     void stop() { stopped_ = true; }
 
   private:
-    boost::asio::awaitable<PayOutcome> replay(Payment existing, std::string request_hash);
-    /// The gateway for any card part, then the final transaction.
-    boost::asio::awaitable<void> proceed(Payment payment, std::int64_t schedule_id);
+    /// An earlier request's outcome under the same key: 409 for another request, its failure again, or it.
+    static PayOutcome replay(Payment existing, const std::string& request_hash, std::int64_t balance);
     /// Applies the gateway's answer to a PENDING payment; Unknown leaves it PENDING for recovery.
-    boost::asio::awaitable<void> settle(Payment payment, payment_gateway::Charge answer,
-                                        std::int64_t schedule_id);
-    /// payment.finish, then what follows outside the transaction: the queue token ended on approval, the
-    /// card part cancelled on failure (left to recovery if the gateway cannot be reached).
-    boost::asio::awaitable<void> finish(Payment payment, std::optional<std::string> pg_transaction_id,
-                                        std::int64_t schedule_id);
+    boost::asio::awaitable<Store::Settled> settle(Payment payment, payment_gateway::Charge answer,
+                                                  std::int64_t schedule_id);
+    /// payment.settle (APPROVED: payment.finish), then what follows outside the transaction: the queue token
+    /// ended on approval, the card part cancelled on failure (left to recovery if the gateway cannot be
+    /// reached).
+    boost::asio::awaitable<Store::Settled> apply(Payment payment, std::string verdict,
+                                                 std::optional<std::string> pg_transaction_id,
+                                                 std::int64_t schedule_id);
+    boost::asio::awaitable<void> release_token(std::int64_t schedule_id, const Payment& payment);
     /// The schedule of a payment's reservation (recovery knows only the payment).
     boost::asio::awaitable<std::int64_t> schedule_of(const Payment& payment);
 
@@ -73,6 +77,7 @@ class Service {
     payment_gateway::Client& gateway_;
     QueueCheck queue_check_;
     QueueRelease queue_release_;
+    ScheduleHint schedule_hint_;
     ServiceOptions options_;
     core::Family<core::Counter>& outcomes_;
     core::Family<core::Counter>& recovered_;

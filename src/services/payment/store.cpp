@@ -41,6 +41,21 @@ std::vector<Payment> payments_from(const db::Result& r) {
     return out;
 }
 
+/// kColumns read from the composite column `payment` of a payment.pay / payment.settle row.
+const std::string& composite_columns() {
+    static const std::string columns =
+        "(o.payment).id::text AS id, (o.payment).user_id::text AS user_id, "
+        "(o.payment).reservation_id::text AS reservation_id, (o.payment).queue_token_id::text AS "
+        "queue_token_id, "
+        "encode((o.payment).request_hash, 'hex') AS request_hash, (o.payment).method AS method, "
+        "(o.payment).amount AS amount, (o.payment).points_amount AS points_amount, "
+        "(o.payment).card_amount AS card_amount, (o.payment).state AS state, "
+        "(o.payment).pg_status AS pg_status, (o.payment).pg_transaction_id AS pg_transaction_id, "
+        "(o.payment).failure_code AS failure_code, (o.payment).created_at AS created_at, "
+        "(o.payment).decided_at AS decided_at";
+    return columns;
+}
+
 std::string select(const std::string& where) {
     return std::string("SELECT ") + kColumns + " FROM payment.payments WHERE " + where;
 }
@@ -111,6 +126,54 @@ asio::awaitable<std::variant<Payment, Store::Refused>> Store::begin(NewPayment p
         db::params(p.reservation_id));
     if (!live.empty() && live.get<std::string>(0, "state") == "APPROVED") co_return Refused::AlreadyConfirmed;
     co_return Refused::PaymentInProgress;
+}
+
+asio::awaitable<Store::Lookup> Store::lookup(std::string user_id, std::string key,
+                                             std::string reservation_id) {
+    const std::string sql =
+        std::string("SELECT ") + kColumns +
+        ", CASE WHEN k.id IS NULL THEN 0 ELSE wallet.balance($1::uuid) END AS balance, "
+        "(SELECT f.schedule_id FROM booking.reservation_for_payment($3::uuid, $1::uuid) f) AS schedule_id "
+        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM payment.payments p WHERE p.user_id = "
+        "$1::uuid "
+        "AND p.idempotency_key = $2) AS k ON true";
+    auto r = co_await pool_.query(sql, db::params(user_id, key, reservation_id));
+    Lookup out;
+    if (!r.is_null(0, "id")) out.existing = payment_from(r, 0);
+    out.balance = r.get<std::int64_t>(0, "balance");
+    out.schedule_id = r.get<std::optional<std::int64_t>>(0, "schedule_id");
+    co_return out;
+}
+
+asio::awaitable<Store::Paid> Store::pay(NewPayment p, std::int64_t schedule_id,
+                                        std::optional<std::int64_t> points) {
+    // One statement, one transaction (migrations/payment/0004_pay.sql); its outbox rows carry the request's
+    // traceparent.
+    const std::string sql =
+        "SELECT o.outcome, o.balance, o.schedule_id, o.total, " + composite_columns() +
+        " FROM payment.pay($1::uuid, $2::uuid, $3::bigint, $4::uuid, $5, decode($6, 'hex'), "
+        "$7, $8::bigint, $9::text) AS o";
+    const std::string traceparent = core::current_traceparent().value_or("");
+    auto r = co_await pool_.query(
+        sql, db::params(p.user_id, p.reservation_id, schedule_id, p.queue_token_id, p.idempotency_key,
+                        p.request_hash, p.method, points, traceparent));
+    Paid out;
+    out.outcome = r.get<std::string>(0, "outcome");
+    if (!r.is_null(0, "id")) out.payment = payment_from(r, 0);
+    out.balance = r.get<std::optional<std::int64_t>>(0, "balance").value_or(0);
+    out.schedule_id = r.get<std::optional<std::int64_t>>(0, "schedule_id").value_or(schedule_id);
+    out.total = r.get<std::optional<std::int64_t>>(0, "total").value_or(0);
+    co_return out;
+}
+
+asio::awaitable<Store::Settled> Store::settle(std::string payment_id, std::string answer,
+                                              std::optional<std::string> pg_transaction_id) {
+    const std::string sql = "SELECT o.outcome, o.balance, " + composite_columns() +
+                            " FROM payment.settle($1::uuid, $2, $3::text, $4::text) AS o";
+    const std::string traceparent = core::current_traceparent().value_or("");
+    auto r = co_await pool_.query(sql, db::params(payment_id, answer, pg_transaction_id, traceparent));
+    co_return Settled{r.get<std::string>(0, "outcome"), payment_from(r, 0),
+                      r.get<std::int64_t>(0, "balance")};
 }
 
 asio::awaitable<std::string> Store::finish(std::string payment_id,

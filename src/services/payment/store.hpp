@@ -54,6 +54,41 @@ class Store {
     /// Records the payment (the id is made here and becomes the gateway's idempotency key).
     boost::asio::awaitable<std::variant<Payment, Refused>> begin(NewPayment payment);
 
+    /// What the request needs before its queue-token check (one read): the payment already made under this
+    /// key, if any, with the wallet's balance for the replay's answer; otherwise the schedule of the caller's
+    /// reservation (nullopt: no such reservation, or another user's).
+    struct Lookup {
+        std::optional<Payment> existing;
+        std::int64_t balance = 0;
+        std::optional<std::int64_t> schedule_id;
+    };
+    boost::asio::awaitable<Lookup> lookup(std::string user_id, std::string key, std::string reservation_id);
+
+    /// What payment.pay (migrations/payment/0004_pay.sql) came to: `outcome` is one of its outcomes (REPLAY,
+    /// NOT_FOUND, WRONG_SCHEDULE, BAD_SPLIT, IN_PROGRESS, ALREADY_CONFIRMED, FAILED, APPROVED, BEGUN).
+    struct Paid {
+        std::string outcome;
+        std::optional<Payment> payment;
+        std::int64_t balance = 0;
+        std::int64_t schedule_id = 0;
+        std::int64_t total = 0;
+    };
+    /// A whole points payment in one statement, or a card payment recorded PENDING (BEGUN). `schedule_id`
+    /// is the schedule the queue token was checked against; `points` the points part of POINTS+CARD.
+    boost::asio::awaitable<Paid> pay(NewPayment payment, std::int64_t schedule_id,
+                                     std::optional<std::int64_t> points);
+
+    /// What payment.settle came to: payment.finish's outcome, FAILED or PENDING, the payment and the balance.
+    struct Settled {
+        std::string outcome;
+        Payment payment;
+        std::int64_t balance = 0;
+    };
+    /// The gateway's answer to a PENDING payment, applied in one statement: APPROVED (finish; also for a
+    /// payment without a card part), DECLINED, NOT_CHARGED, or UNKNOWN (left PENDING).
+    boost::asio::awaitable<Settled> settle(std::string payment_id, std::string answer,
+                                           std::optional<std::string> pg_transaction_id);
+
     /// The final transaction (payment.finish): APPROVED, hold-expired, insufficient-points, or the state of a
     /// payment someone else already decided.
     boost::asio::awaitable<std::string> finish(std::string payment_id,

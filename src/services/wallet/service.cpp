@@ -26,53 +26,53 @@ Service::Service(Store& store, payment_gateway::Client& gateway, core::MetricsRe
 asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string idempotency_key,
                                                std::int64_t amount) {
     const std::string hash = charge_request_hash(amount);
-    auto [charge, created] = co_await store_.begin_charge(user_id, idempotency_key, hash, amount);
-    if (!created) {
-        if (charge.request_hash != hash) {
+    // Two statements around the gateway call (migrations/wallet/0004, ADR 0013): the charge recorded, then
+    // the answer applied with the charge and balance to answer.
+    auto begun = co_await store_.begin(user_id, idempotency_key, hash, amount);
+    if (!begun.created) {
+        if (begun.charge.request_hash != hash) {
             throw core::Problem::conflict("idempotency-key-reused",
                                           "this Idempotency-Key was used for a charge of another amount");
         }
-        const auto balance = co_await store_.balance(user_id);
-        co_return ChargeOutcome{std::move(charge), balance, true};
+        co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
     }
     // No transaction is open here: the gateway call happens between two short ones (ADR 0012).
-    std::string order_id = "charge-" + charge.id;
-    auto answer = co_await gateway_.approve(charge.id, std::move(order_id), amount);
-    co_await settle(charge.id, std::move(answer));
-    auto settled = co_await store_.get_charge(charge.id);
-    const auto balance = co_await store_.balance(user_id);
-    outcomes_.with({{"state", settled.state}}).inc();
-    co_return ChargeOutcome{std::move(settled), balance, false};
+    std::string order_id = "charge-" + begun.charge.id;
+    auto answer = co_await gateway_.approve(begun.charge.id, std::move(order_id), amount);
+    auto settled = co_await settle(begun.charge.id, std::move(answer));
+    outcomes_.with({{"state", settled.charge.state}}).inc();
+    co_return ChargeOutcome{std::move(settled.charge), settled.balance, false};
 }
 
-asio::awaitable<void> Service::settle(std::string charge_id, payment_gateway::Charge answer) {
+asio::awaitable<Store::Settled> Service::settle(std::string charge_id, payment_gateway::Charge answer) {
+    std::string verdict = "UNKNOWN";
+    std::optional<std::string> pg_transaction_id;
+    std::optional<std::string> decline_code;
     switch (answer.status) {
-        case ChargeStatus::Approved: {
-            const auto applied = co_await store_.approve_charge(charge_id, answer.payment_key);
-            if (applied == Store::Applied::WasFailed) {
-                // The gateway took the money after we had given up on it: give it back rather than keep it.
-                core::log_warn("charge approved after it was failed; refunding",
-                               {{"charge_id", charge_id}, {"payment_key", answer.payment_key}});
-                co_await gateway_.cancel(answer.payment_key);
-            }
+        case ChargeStatus::Approved:
+            verdict = "APPROVED";
+            pg_transaction_id = answer.payment_key;
             break;
-        }
-        case ChargeStatus::Declined: {
-            // A named local, not a conditional inside the co_await: GCC 12 mishandles such temporaries (ADR
-            // 0008).
-            std::string code =
-                answer.decline_code.empty() ? std::string("CARD_DECLINED") : answer.decline_code;
-            co_await store_.fail_charge(charge_id, "DECLINED", std::move(code));
+        case ChargeStatus::Declined:
+            verdict = "DECLINED";
+            decline_code = answer.decline_code;  // empty: CARD_DECLINED (wallet.settle_charge)
             break;
-        }
         case ChargeStatus::NotCharged:
-            co_await store_.fail_charge(charge_id, "REQUESTED", "PG_UNAVAILABLE");
+            verdict = "NOT_CHARGED";
             break;
         case ChargeStatus::Unknown:
             core::log_warn("charge outcome unknown; left PENDING for recovery",
                            {{"charge_id", charge_id}, {"detail", answer.detail}});
             break;
     }
+    auto settled = co_await store_.settle(charge_id, std::move(verdict), pg_transaction_id, decline_code);
+    if (settled.outcome == "WAS_FAILED") {
+        // The gateway took the money after we had given up on it: give it back rather than keep it.
+        core::log_warn("charge approved after it was failed; refunding",
+                       {{"charge_id", charge_id}, {"payment_key", answer.payment_key}});
+        co_await gateway_.cancel(answer.payment_key);
+    }
+    co_return settled;
 }
 
 asio::awaitable<WalletView> Service::view(std::string user_id) {

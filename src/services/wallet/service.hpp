@@ -44,7 +44,7 @@ class Service {
 
   private:
     /// Applies the gateway's answer to a PENDING charge. Unknown leaves it PENDING for recovery.
-    boost::asio::awaitable<void> settle(std::string charge_id, payment_gateway::Charge answer);
+    boost::asio::awaitable<Store::Settled> settle(std::string charge_id, payment_gateway::Charge answer);
 
     Store& store_;
     payment_gateway::Client& gateway_;

@@ -24,7 +24,32 @@ Charge charge_from(const db::Result& r, int row) {
     return c;
 }
 
+constexpr const char* kCompositeColumns =
+    "(o.charge).id::text AS id, (o.charge).user_id::text AS user_id, "
+    "(o.charge).idempotency_key AS idempotency_key, encode((o.charge).request_hash, 'hex') AS request_hash, "
+    "(o.charge).amount AS amount, (o.charge).state AS state, (o.charge).pg_status AS pg_status, "
+    "(o.charge).failure_code AS failure_code, (o.charge).created_at AS created_at";
+
 }  // namespace
+
+asio::awaitable<Store::Begun> Store::begin(std::string user_id, std::string key, std::string request_hash,
+                                           std::int64_t amount) {
+    const std::string sql = std::string("SELECT o.created, coalesce(o.balance, 0) AS balance, ") +
+                            kCompositeColumns +
+                            " FROM wallet.begin_charge($1::uuid, $2, decode($3, 'hex'), $4::bigint) AS o";
+    auto r = co_await pool_.query(sql, db::params(user_id, key, request_hash, amount));
+    co_return Begun{charge_from(r, 0), r.get<bool>(0, "created"), r.get<std::int64_t>(0, "balance")};
+}
+
+asio::awaitable<Store::Settled> Store::settle(std::string charge_id, std::string answer,
+                                              std::optional<std::string> pg_transaction_id,
+                                              std::optional<std::string> decline_code) {
+    const std::string sql = std::string("SELECT o.outcome, coalesce(o.balance, 0) AS balance, ") +
+                            kCompositeColumns +
+                            " FROM wallet.settle_charge($1::uuid, $2, $3::text, $4::text) AS o";
+    auto r = co_await pool_.query(sql, db::params(charge_id, answer, pg_transaction_id, decline_code));
+    co_return Settled{r.get<std::string>(0, "outcome"), charge_from(r, 0), r.get<std::int64_t>(0, "balance")};
+}
 
 asio::awaitable<std::pair<Charge, bool>> Store::begin_charge(std::string user_id, std::string key,
                                                              std::string request_hash, std::int64_t amount) {

@@ -23,6 +23,29 @@ class Store {
     boost::asio::awaitable<std::pair<Charge, bool>> begin_charge(std::string user_id, std::string key,
                                                                  std::string request_hash,
                                                                  std::int64_t amount);
+    /// wallet.begin_charge (migrations/wallet/0004): the charge recorded for (user, key), created now or
+    /// earlier, with the balance a replay answers with (created: 0).
+    struct Begun {
+        Charge charge;
+        bool created = false;
+        std::int64_t balance = 0;
+    };
+    boost::asio::awaitable<Begun> begin(std::string user_id, std::string key, std::string request_hash,
+                                        std::int64_t amount);
+
+    /// wallet.settle_charge: the gateway's answer applied in one statement (APPROVED, DECLINED with the
+    /// gateway's decline code, NOT_CHARGED, or UNKNOWN: left PENDING), with the charge and the balance after.
+    /// outcome: CREDITED, ALREADY_APPROVED, WAS_FAILED (the caller refunds the gateway), or the charge's
+    /// state.
+    struct Settled {
+        std::string outcome;
+        Charge charge;
+        std::int64_t balance = 0;
+    };
+    boost::asio::awaitable<Settled> settle(std::string charge_id, std::string answer,
+                                           std::optional<std::string> pg_transaction_id,
+                                           std::optional<std::string> decline_code);
+
     /// The user's own charge; another user's is nullopt (no existence leak).
     boost::asio::awaitable<std::optional<Charge>> find_charge(std::string user_id, std::string charge_id);
     boost::asio::awaitable<Charge> get_charge(std::string charge_id);
