@@ -480,7 +480,9 @@ void Server::Impl::record(const Context& ctx, std::string_view route, unsigned s
     const std::string method = known ? std::string(ctx.method()) : std::string("other");
     const std::string route_label(route);
     requests.with({{"method", method}, {"route", route_label}, {"status", std::to_string(status)}}).inc();
-    latency.with({{"method", method}, {"route", route_label}}, core::latency_buckets()).observe(seconds);
+    // The buckets are built once: only a new child copies them (not a vector per request).
+    static const std::vector<double> kBuckets = core::latency_buckets();
+    latency.with({{"method", method}, {"route", route_label}}, kBuckets).observe(seconds);
     if (core::log_enabled(core::LogLevel::Info)) {
         boost::json::object line{{"request_id", ctx.request_id()},
                                  {"trace_id", ctx.trace().trace_id()},
