@@ -4,11 +4,12 @@
 
 namespace marquee::app {
 
-JwtAuthenticator::JwtAuthenticator(jwt::Verifier verifier, std::shared_ptr<const core::Clock> clock)
-    : verifier_(std::move(verifier)), clock_(std::move(clock)) {}
+JwtAuthenticator::JwtAuthenticator(jwt::Verifier verifier, std::shared_ptr<const core::Clock> clock,
+                                   std::size_t cache_size)
+    : verifier_(std::move(verifier)), clock_(std::move(clock)), cache_(cache_size) {}
 
 http::Principal JwtAuthenticator::authenticate(std::string_view bearer_token) const {
-    jwt::Claims claims = verifier_.verify(bearer_token, clock_->now());
+    jwt::Claims claims = jwt::verify_cached(verifier_, cache_, bearer_token, clock_->now());
     return http::Principal{std::move(claims.subject), std::move(claims.roles)};
 }
 
@@ -26,7 +27,7 @@ std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config)
         return nullptr;
     }
     return std::make_unique<JwtAuthenticator>(jwt::load_verifier(config.jwt_public_keys),
-                                              std::make_shared<core::SystemClock>());
+                                              std::make_shared<core::SystemClock>(), config.jwt_cache_size);
 }
 
 }  // namespace marquee::app

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string_view>
 
@@ -7,14 +8,17 @@
 #include "core/config.hpp"
 #include "http/context.hpp"
 #include "jwt/token.hpp"
+#include "jwt/verified_cache.hpp"
 
 namespace marquee::app {
 
 /// The bridge from http (which knows nothing of JWT) to jwt (which knows nothing of HTTP): every service's
-/// `ctx.user()` verifies bearer tokens here, with the public keys only.
+/// `ctx.user()` verifies bearer tokens here, with the public keys only. A token verified once is served from
+/// a bounded cache until its `exp` (jwt::VerifiedCache, ADR 0015; `cache_size` 0: every request verifies).
 class JwtAuthenticator final : public http::Authenticator {
   public:
-    JwtAuthenticator(jwt::Verifier verifier, std::shared_ptr<const core::Clock> clock);
+    JwtAuthenticator(jwt::Verifier verifier, std::shared_ptr<const core::Clock> clock,
+                     std::size_t cache_size = 0);
 
     /// Principal{user_id = sub, roles = roles}; Problem 401 invalid_token otherwise (see jwt::Verifier).
     http::Principal authenticate(std::string_view bearer_token) const override;
@@ -22,6 +26,7 @@ class JwtAuthenticator final : public http::Authenticator {
   private:
     jwt::Verifier verifier_;
     std::shared_ptr<const core::Clock> clock_;
+    mutable jwt::VerifiedCache cache_;
 };
 
 /// The authenticator for this process from config.jwt_public_keys, checked at start-up: throws jwt::KeyError

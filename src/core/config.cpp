@@ -194,6 +194,17 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) {
              c.hold_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
          }},
+        {"jwt-cache-size", "MARQUEE_JWT_CACHE_SIZE",
+         "access tokens remembered as verified until their exp (default 100000; 0: verify every request)",
+         [](Config& c, auto n, auto v) {
+             c.jwt_cache_size = static_cast<std::size_t>(parse_int<std::int64_t>(n, v, 0, 10'000'000));
+         }},
+        {"booking-taken-memory-ms", "MARQUEE_BOOKING_TAKEN_MEMORY_MS",
+         "how long a seat seen HELD or SOLD is refused from process memory (default 1000; 0: off; at most "
+         "5000)",
+         [](Config& c, auto n, auto v) {
+             c.booking_taken_memory = std::chrono::milliseconds(parse_int<int>(n, v, 0, 5000));
+         }},
         {"payment-gateway-url", "MARQUEE_PAYMENT_GATEWAY_URL",
          "the payment gateway (pg-sim locally), http://host:port",
          [](Config& c, auto, auto v) { c.payment_gateway_url = v; }},

@@ -76,6 +76,13 @@ struct Config {
     // booking: a seat hold (좌석 임시 예약) lasts this long, by the database clock
     std::chrono::milliseconds hold_ttl{5 * 60 * 1000};
 
+    // hot-path caches (ADR 0015)
+    /// Access tokens remembered as verified, each until its `exp`; 0: every request verifies its token.
+    std::size_t jwt_cache_size = 100'000;
+    /// How long a seat this process saw HELD or SOLD is refused from memory (409 without Redis or
+    /// PostgreSQL); a seat released elsewhere can be held again at most this much later. 0: off.
+    std::chrono::milliseconds booking_taken_memory{1'000};
+
     // the external payment gateway ("PG"; pg-sim locally)
     std::string payment_gateway_url = "http://127.0.0.1:8090";
     std::chrono::milliseconds payment_gateway_timeout{2'000};  ///< one call; retried by idempotency key

@@ -93,6 +93,19 @@ TEST(Config, AvailabilityCopyAndReconcileAreConfigurable) {
     EXPECT_THROW((void)parse_config({"--availability-reconcile-ms=0"}, env_of({})), ConfigError);
 }
 
+TEST(Config, HotPathCachesAreConfigurable) {
+    EXPECT_EQ(parse({}).jwt_cache_size, 100'000u);
+    EXPECT_EQ(parse({}).booking_taken_memory, std::chrono::seconds(1));
+    const auto config = parse({"--jwt-cache-size=0"},
+                              {{"MARQUEE_BOOKING_TAKEN_MEMORY_MS", "250"}, {"MARQUEE_JWT_CACHE_SIZE", "7"}});
+    EXPECT_EQ(config.jwt_cache_size, 0u);  // the flag wins over the environment
+    EXPECT_EQ(config.booking_taken_memory, std::chrono::milliseconds(250));
+    EXPECT_EQ(parse({"--booking-taken-memory-ms=0"}).booking_taken_memory.count(), 0);
+    EXPECT_THROW((void)parse_config({"--booking-taken-memory-ms=5001"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--booking-taken-memory-ms=-1"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--jwt-cache-size=lots"}, env_of({})), ConfigError);
+}
+
 TEST(Config, RecoveryAgeIsConfigurable) {
     EXPECT_EQ(parse({}).recovery_age, std::chrono::seconds(60));
     EXPECT_EQ(parse({"--recovery-age-s=10"}).recovery_age, std::chrono::seconds(10));

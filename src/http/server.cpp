@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -159,6 +160,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     core::Family<core::Histogram>& latency;
     core::Gauge& open_connections;
     core::Gauge& in_flight;
+    /// The children of `requests` and `latency` per "method route status", found once (ADR 0015): a
+    /// Family::with per request built two label vectors of strings and compared them in a map.
+    struct RouteMetrics {
+        core::Counter* requests;
+        core::Histogram* latency;
+    };
+    std::mutex route_metrics_mutex;
+    std::unordered_map<std::string, RouteMetrics> route_metrics;
 
     mutable std::mutex mutex;
     std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
@@ -477,10 +486,32 @@ void Server::Impl::record(const Context& ctx, std::string_view route, unsigned s
                                                     "OPTIONS", "PATCH", "TRACE", "CONNECT"};
     const bool known =
         std::find(std::begin(kMethods), std::end(kMethods), ctx.method()) != std::end(kMethods);
-    const std::string method = known ? std::string(ctx.method()) : std::string("other");
-    const std::string route_label(route);
-    requests.with({{"method", method}, {"route", route_label}, {"status", std::to_string(status)}}).inc();
-    latency.with({{"method", method}, {"route", route_label}}, core::latency_buckets()).observe(seconds);
+    const std::string_view method = known ? ctx.method() : std::string_view("other");
+    thread_local std::string key;  // reused: no allocation once it has grown to the longest route
+    key.assign(method);
+    key += ' ';
+    key.append(route);
+    key += ' ';
+    char digits[8];
+    const auto end = std::to_chars(std::begin(digits), std::end(digits), status).ptr;
+    key.append(digits, end);
+    RouteMetrics found{};
+    {
+        std::lock_guard lock(route_metrics_mutex);
+        if (const auto it = route_metrics.find(key); it != route_metrics.end()) found = it->second;
+    }
+    if (found.requests == nullptr) {
+        static const std::vector<double> kBuckets = core::latency_buckets();
+        const std::string method_label(method);
+        const std::string route_label(route);
+        found.requests = &requests.with(
+            {{"method", method_label}, {"route", route_label}, {"status", std::to_string(status)}});
+        found.latency = &latency.with({{"method", method_label}, {"route", route_label}}, kBuckets);
+        std::lock_guard lock(route_metrics_mutex);
+        route_metrics.emplace(key, found);
+    }
+    found.requests->inc();
+    found.latency->observe(seconds);
     if (core::log_enabled(core::LogLevel::Info)) {
         boost::json::object line{{"request_id", ctx.request_id()},
                                  {"trace_id", ctx.trace().trace_id()},

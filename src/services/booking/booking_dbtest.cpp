@@ -394,3 +394,64 @@ TEST_F(BookingDbTest, UnlockLeavesNoSeatLockBehind) {
 
 }  // namespace
 }  // namespace marquee::booking::testing
+
+namespace marquee::booking::testing {
+namespace {
+
+// ADR 0015: two processes, each with its own TakenMemory (bound 300 ms). `far` learns from the database that
+// the seat is taken and then refuses it from memory; the holder releases it through `near`, which forgets
+// at once; `far` may refuse it for at most the bound after it last saw it taken, then holds it.
+TEST_F(BookingDbTest, ASeatRefusedFromMemoryIsHoldableAfterReleasePlusTheBound) {
+    ServiceOptions options;
+    options.taken_memory = 300ms;
+    options.taken_ttl = 0ms;  // no Redis marker: only the memory stands between a release and the next hold
+    core::MetricsRegistry near_metrics;
+    core::MetricsRegistry far_metrics;
+    Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
+    Service far(*store_, *redis_, stub_queue_check(), far_metrics, options);
+    const auto s = make_schedule(1);
+    const auto owner = new_uuid();
+    const auto r = run(near.hold(owner, new_uuid(), request(s, {s.seats[0]})));
+    const auto refused = [&](Service& service) {
+        return problem_of([&] { (void)run(service.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]}))); });
+    };
+    auto p = refused(far);  // the database says taken
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    p = refused(far);  // the same 409 from memory
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status(), 409);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(p->extensions().at("seats").as_array().at(0).as_int64(), s.seats[0]);
+    auto& far_holds = far_metrics.counter("booking_holds_total", "");
+    EXPECT_EQ(far_holds.with({{"outcome", "seat-taken-db"}}).value(), 1u);
+    EXPECT_EQ(far_holds.with({{"outcome", "seat-taken-memory"}}).value(), 1u);
+    // The releasing process forgets at once: the next attempt through it goes to the database and wins.
+    run(near.release(owner, r.id));
+    std::this_thread::sleep_for(options.taken_memory);  // the bound passes (not a timing assert)
+    const auto again = run(far.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]})));
+    EXPECT_EQ(again.state, "HELD");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+    // Memory refuses only; the database decided the grant.
+    EXPECT_EQ(far_holds.with({{"outcome", "held"}}).value(), 1u);
+}
+
+TEST_F(BookingDbTest, ReleasingThroughTheSameProcessForgetsTheSeatAtOnce) {
+    ServiceOptions options;
+    options.taken_memory = 5000ms;
+    core::MetricsRegistry metrics;
+    Service service(*store_, *redis_, stub_queue_check(), metrics, options);
+    const auto s = make_schedule(1);
+    const auto owner = new_uuid();
+    const auto r = run(service.hold(owner, new_uuid(), request(s, {s.seats[0]})));
+    const auto p =
+        problem_of([&] { (void)run(service.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]}))); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(metrics.counter("booking_holds_total", "").with({{"outcome", "seat-taken-memory"}}).value(),
+              1u);
+    run(service.release(owner, r.id));
+    EXPECT_EQ(run(service.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]}))).state, "HELD");
+}
+
+}  // namespace
+}  // namespace marquee::booking::testing

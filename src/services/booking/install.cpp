@@ -22,6 +22,7 @@ struct Installed {
     static ServiceOptions options(const core::Config& config) {
         ServiceOptions options;
         options.hold_ttl = config.hold_ttl;
+        options.taken_memory = config.booking_taken_memory;
         return options;
     }
 

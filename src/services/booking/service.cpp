@@ -72,18 +72,36 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
       redis_(redis),
       queue_check_(std::move(queue_check)),
       options_(options),
-      holds_(metrics.counter("booking_holds_total", "Hold attempts by outcome")),
+      taken_memory_(options.taken_memory),
+      held_(metrics.counter("booking_holds_total", "Hold attempts by outcome").with({{"outcome", "held"}})),
+      taken_memory_refused_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                                .with({{"outcome", "seat-taken-memory"}})),
+      taken_lock_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                      .with({{"outcome", "seat-taken-lock"}})),
+      taken_db_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                    .with({{"outcome", "seat-taken-db"}})),
       expired_(metrics.counter("booking_holds_expired_total", "Holds the sweeper expired").with({})) {}
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
                                            HoldRequest request) {
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
 
+    // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
+    // whatever is not refused here goes on to the lock and the database, which alone grant.
+    if (taken_memory_.enabled()) {
+        const auto known =
+            taken_memory_.known_taken(request.schedule_id, request.seat_ids, TakenMemory::Clock::now());
+        if (!known.empty()) {
+            taken_memory_refused_.inc();
+            throw seat_taken(known);
+        }
+    }
+
     const std::string lock_token = random_token();
     std::vector<std::string> held_keys;
     const auto contended = co_await lock(request.schedule_id, request.seat_ids, lock_token, held_keys);
     if (!contended.empty()) {
-        holds_.with({{"outcome", "seat-taken-lock"}}).inc();
+        taken_lock_.inc();
         throw seat_taken(contended);
     }
 
@@ -95,10 +113,17 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     hold.ttl = options_.hold_ttl;
     HoldOutcome outcome;
     std::exception_ptr failure;
+    // The statement starts after this instant, so whatever it finds taken (or holds) was taken at or after
+    // it: remembering from here never refuses a seat longer than the bound after it was really taken.
+    const auto asked = TakenMemory::Clock::now();
     try {
         outcome = co_await store_.hold(hold);
     } catch (...) {
         failure = std::current_exception();
+    }
+    if (!failure) {
+        taken_memory_.remember(request.schedule_id, outcome.reservation ? request.seat_ids : outcome.taken,
+                               asked);
     }
     if (!failure && !outcome.reservation && options_.taken_ttl.count() > 0) {
         co_await unlock_marking_taken(held_keys, lock_token, request.schedule_id, outcome.taken);
@@ -107,10 +132,10 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     }
     if (failure) std::rethrow_exception(failure);
     if (!outcome.reservation) {
-        holds_.with({{"outcome", "seat-taken-db"}}).inc();
+        taken_db_.inc();
         throw seat_taken(outcome.taken);
     }
-    holds_.with({{"outcome", "held"}}).inc();
+    held_.inc();
     co_return std::move(*outcome.reservation);
 }
 
@@ -188,10 +213,14 @@ asio::awaitable<void> Service::unlock_marking_taken(std::vector<std::string> key
 }
 
 asio::awaitable<void> Service::clear_taken_markers(std::string user_id, std::string reservation_id) {
-    if (options_.taken_ttl.count() == 0) co_return;
+    if (options_.taken_ttl.count() == 0 && !taken_memory_.enabled()) co_return;
     try {
         const auto released = co_await store_.find(user_id, reservation_id);
         if (!released) co_return;
+        std::vector<std::int64_t> seats;
+        for (const auto& seat : released->seats) seats.push_back(seat.seat_id);
+        taken_memory_.forget(released->schedule_id, seats);
+        if (options_.taken_ttl.count() == 0) co_return;
         for (const auto& seat : released->seats) {
             std::vector<std::string> script_keys;
             script_keys.push_back(seat_lock_key(released->schedule_id, seat.seat_id));
@@ -199,7 +228,7 @@ asio::awaitable<void> Service::clear_taken_markers(std::string user_id, std::str
             co_await redis_.eval(clear_taken_script(), script_keys, no_args);
         }
     } catch (const std::exception& e) {
-        // The markers lapse by themselves after taken_ttl.
+        // The markers lapse by themselves after taken_ttl, and the memory after taken_memory.
         core::log_warn("booking: clearing seat markers failed", {{"error", e.what()}});
     }
 }

@@ -12,6 +12,7 @@
 #include "services/booking/model.hpp"
 #include "services/booking/rules.hpp"
 #include "services/booking/store.hpp"
+#include "services/booking/taken_memory.hpp"
 
 namespace marquee::redis {
 class Client;
@@ -29,14 +30,19 @@ struct ServiceOptions {
     /// a thousand fans on one seat cost the database about one query per seat per taken_ttl). A seat that
     /// frees up meanwhile (a release, an expiry) can be held again at most this much later. 0: off.
     std::chrono::milliseconds taken_ttl{1000};
+    /// A seat this process saw HELD or SOLD (its own grant, or the database's refusal) is refused from
+    /// process memory for this long, without Redis or the database (TakenMemory, ADR 0015). 0 here (tests
+    /// that count Redis and database refusals); the process takes --booking-taken-memory-ms (default 1 s).
+    std::chrono::milliseconds taken_memory{0};
     /// Sweeper: how often, and how many overdue holds per statement.
     std::chrono::milliseconds sweep_period{2000};
     int sweep_batch = 200;
 };
 
-/// Seat holds: the queue-token check, a Redis lock per seat that sheds contention before the database
-/// (a lock taken by someone else → 409 at once), and the store's one transaction, whose unique index is
-/// the real guard. Also the sweeper that expires overdue holds.
+/// Seat holds: the queue-token check, the seats known taken a moment ago (refused from memory), a Redis lock
+/// per seat that sheds contention before the database (a lock taken by someone else → 409 at once), and the
+/// store's one transaction, whose unique index is the real guard. Also the sweeper that expires overdue
+/// holds.
 class Service {
   public:
     Service(Store& store, redis::Client& redis, QueueCheck queue_check, core::MetricsRegistry& metrics,
@@ -67,7 +73,8 @@ class Service {
                                                            std::string token,
                                                            std::vector<std::string>& held_keys);
     boost::asio::awaitable<void> unlock(std::vector<std::string> keys, std::string token);
-    /// After a release: the `taken` markers of its seats go at once, so others can hold them now.
+    /// After a release: the seats leave this process's TakenMemory and their `taken` markers go at once, so
+    /// others can hold them now.
     boost::asio::awaitable<void> clear_taken_markers(std::string user_id, std::string reservation_id);
     /// After the database said which seats are taken: our locks on those become `taken` markers for
     /// taken_ttl, the others are released.
@@ -79,9 +86,14 @@ class Service {
     redis::Client& redis_;
     QueueCheck queue_check_;
     ServiceOptions options_;
-    /// booking_holds_total{outcome}: held, seat-taken-lock (shed by the Redis lock), seat-taken-db (refused
-    /// by the unique index); booking_holds_expired_total: holds the sweeper expired.
-    core::Family<core::Counter>& holds_;
+    TakenMemory taken_memory_;
+    /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock
+    /// (shed by the Redis lock), seat-taken-db (refused by the unique index); looked up once, not per
+    /// request. booking_holds_expired_total: holds the sweeper expired.
+    core::Counter& held_;
+    core::Counter& taken_memory_refused_;
+    core::Counter& taken_lock_;
+    core::Counter& taken_db_;
     core::Counter& expired_;
     std::atomic<bool> stopped_{false};
 };

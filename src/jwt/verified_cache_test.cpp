@@ -1,0 +1,148 @@
+#include "jwt/verified_cache.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/problem.hpp"
+#include "jwt/key.hpp"
+
+namespace marquee::jwt {
+namespace {
+
+using namespace std::chrono_literals;
+
+const core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
+
+Claims claims_for(std::string subject, core::TimePoint expires) {
+    return Claims{.subject = std::move(subject),
+                  .roles = {"fan"},
+                  .issued_at = numeric_date(kNow),
+                  .not_before = numeric_date(kNow),
+                  .expires_at = numeric_date(expires),
+                  .token_id = "jti"};
+}
+
+TEST(VerifiedCache, KeysAreTheSha256OfTheWholeToken) {
+    const auto a = VerifiedCache::key_of("header.payload.signature");
+    EXPECT_EQ(a, VerifiedCache::key_of("header.payload.signature"));
+    EXPECT_NE(a, VerifiedCache::key_of("header.payload.signaturE"));
+    // SHA-256("abc"), FIPS 180-2 appendix B.1.
+    const auto abc = VerifiedCache::key_of("abc");
+    EXPECT_EQ(abc[0], 0xba);
+    EXPECT_EQ(abc[1], 0x78);
+    EXPECT_EQ(abc[31], 0xad);
+}
+
+TEST(VerifiedCache, ServesRememberedClaimsUntilExpAndNeverPastIt) {
+    VerifiedCache cache(10);
+    const auto key = VerifiedCache::key_of("t1");
+    EXPECT_FALSE(cache.find(key, kNow));
+    cache.remember(key, claims_for("user-1", kNow + 15min), kNow);
+    const auto hit = cache.find(key, kNow + 14min + 59s);
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->subject, "user-1");
+    EXPECT_EQ(hit->roles, std::vector<std::string>{"fan"});
+    // At exp (the verifier would still allow its leeway): not served, and the entry is gone.
+    EXPECT_FALSE(cache.find(key, kNow + 15min));
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_FALSE(cache.find(key, kNow + 1min));
+    EXPECT_EQ(cache.hits(), 1u);
+    EXPECT_EQ(cache.misses(), 3u);
+}
+
+TEST(VerifiedCache, NeverRemembersATokenAlreadyPastExp) {
+    VerifiedCache cache(10);
+    const auto key = VerifiedCache::key_of("t1");
+    // verify() accepts it within its 30 s leeway; the cache does not keep it.
+    cache.remember(key, claims_for("user-1", kNow - 10s), kNow);
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_FALSE(cache.find(key, kNow - 20s));
+}
+
+TEST(VerifiedCache, IsBoundedAndEvictsTheLeastRecentlyUsed) {
+    VerifiedCache cache(2);
+    const auto a = VerifiedCache::key_of("a");
+    const auto b = VerifiedCache::key_of("b");
+    const auto c = VerifiedCache::key_of("c");
+    cache.remember(a, claims_for("a", kNow + 15min), kNow);
+    cache.remember(b, claims_for("b", kNow + 15min), kNow);
+    ASSERT_TRUE(cache.find(a, kNow));  // a is now the most recently used
+    cache.remember(c, claims_for("c", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 2u);
+    EXPECT_TRUE(cache.find(a, kNow));
+    EXPECT_FALSE(cache.find(b, kNow));
+    EXPECT_TRUE(cache.find(c, kNow));
+    // Remembering a key again replaces its claims without growing.
+    cache.remember(c, claims_for("c2", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 2u);
+    EXPECT_EQ(cache.find(c, kNow)->subject, "c2");
+}
+
+TEST(VerifiedCache, CapacityZeroIsOff) {
+    VerifiedCache cache(0);
+    const auto key = VerifiedCache::key_of("t1");
+    cache.remember(key, claims_for("user-1", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_FALSE(cache.find(key, kNow));
+}
+
+class VerifyCachedTest : public ::testing::Test {
+  protected:
+    VerifyCachedTest() : secret_(PrivateKey::from_raw(random_bytes(32))), signer_(secret_, "k1") {
+        verifier_.add_key("k1", secret_.public_key());
+    }
+    std::string token(std::string subject, std::chrono::seconds ttl = 900s) {
+        return signer_.issue(std::move(subject), {"fan"}, kNow, ttl);
+    }
+    static bool refused(const Verifier& v, VerifiedCache& cache, const std::string& t, core::TimePoint now) {
+        try {
+            (void)verify_cached(v, cache, t, now);
+            return false;
+        } catch (const core::Problem& p) {
+            return p.status() == 401;
+        }
+    }
+    PrivateKey secret_;
+    Signer signer_;
+    Verifier verifier_;
+};
+
+TEST_F(VerifyCachedTest, ASecondPresentationIsServedFromTheCache) {
+    VerifiedCache cache(10);
+    const auto t = token("user-1");
+    EXPECT_EQ(verify_cached(verifier_, cache, t, kNow).subject, "user-1");
+    EXPECT_EQ(cache.size(), 1u);
+    // Proof that the second answer did not verify: a verifier without keys would refuse the token.
+    const Verifier no_keys;
+    EXPECT_EQ(verify_cached(no_keys, cache, t, kNow + 1min).subject, "user-1");
+    EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST_F(VerifyCachedTest, ATamperedOrForeignTokenIsVerifiedAndRefusedEveryTime) {
+    VerifiedCache cache(10);
+    const auto t = token("user-1");
+    (void)verify_cached(verifier_, cache, t, kNow);
+    std::string tampered = t;
+    tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+    EXPECT_TRUE(refused(verifier_, cache, tampered, kNow));
+    EXPECT_TRUE(refused(verifier_, cache, tampered, kNow));
+    const Signer impostor(PrivateKey::from_raw(random_bytes(32)), "k1");
+    const auto foreign = impostor.issue("user-1", {"fan"}, kNow, 900s);
+    EXPECT_TRUE(refused(verifier_, cache, foreign, kNow));
+    EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST_F(VerifyCachedTest, ACachedTokenIsRefusedOnceExpired) {
+    VerifiedCache cache(10);
+    const auto t = token("user-1", 60s);
+    (void)verify_cached(verifier_, cache, t, kNow);
+    EXPECT_FALSE(refused(verifier_, cache, t, kNow + 59s));
+    // Past exp the cache does not answer; the verifier applies its leeway and then refuses.
+    EXPECT_FALSE(refused(verifier_, cache, t, kNow + 60s + kLeeway - 1s));
+    EXPECT_TRUE(refused(verifier_, cache, t, kNow + 60s + kLeeway));
+    EXPECT_TRUE(refused(verifier_, cache, t, kNow + 1h));
+}
+
+}  // namespace
+}  // namespace marquee::jwt
