@@ -45,15 +45,17 @@ Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> s
                     .with({});
     active_ =
         &metrics->gauge("queue_active", "ACTIVE queue tokens over all schedules, at the last tick").with({});
-    bound_ = &metrics
-                  ->gauge("queue_admission_bound",
-                          "ACTIVE bound in force, summed over the schedules with tokens, at the last tick "
-                          "(automatic or fixed)")
-                  .with({});
+    bound_ =
+        &metrics
+             ->gauge("queue_admission_bound",
+                     "ACTIVE bound in force for the schedule with the most WAITING and ACTIVE tokens, at "
+                     "the last tick (automatic or fixed)")
+             .with({});
     rate_ =
         &metrics
              ->gauge("queue_admission_rate",
-                     "Admits per second in force, summed over the schedules with tokens, at the last tick")
+                     "Admits per second in force for the schedule with the most WAITING and ACTIVE tokens, "
+                     "at the last tick")
              .with({});
     purchase_seconds_ = &metrics
                              ->gauge("queue_purchase_seconds",
@@ -72,6 +74,7 @@ Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> s
 
 asio::awaitable<TickReport> Scheduler::tick() {
     TickReport report;
+    std::int64_t busiest = -1;
     const std::vector<std::int64_t> schedules = co_await room_->schedules();
     for (const std::int64_t schedule_id : schedules) {
         const AdmitStep step = co_await room_->admit(schedule_id);
@@ -80,8 +83,13 @@ asio::awaitable<TickReport> Scheduler::tick() {
         report.expired += step.expired;
         report.waiting += step.waiting;
         report.active += step.active;
-        report.bound += step.bound;
-        report.rate += step.rate;
+        // The gauges show the busiest schedule's bound and rate (a sum over every schedule would mean
+        // nothing, and a label per schedule would grow without bound).
+        if (step.waiting + step.active >= busiest) {
+            busiest = step.waiting + step.active;
+            report.bound = step.bound;
+            report.rate = step.rate;
+        }
         if (step.automatic) {
             try {
                 if (co_await control(schedule_id, step)) ++report.steps;

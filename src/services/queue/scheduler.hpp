@@ -31,8 +31,8 @@ struct TickReport {
     std::int64_t waiting = 0;
     std::int64_t active = 0;
     std::int64_t audited = 0;  ///< audit events written to PostgreSQL
-    std::int64_t bound = 0;    ///< ACTIVE bounds in force, summed over the schedules
-    double rate = 0;           ///< admits per second in force, summed over the schedules
+    std::int64_t bound = 0;    ///< ACTIVE bound in force for the busiest schedule (most WAITING + ACTIVE)
+    double rate = 0;           ///< admits per second in force for the busiest schedule
     std::int64_t steps = 0;    ///< automatic-admission steps this pass stored (ADR 0016)
 };
 
