@@ -32,6 +32,7 @@ end
 
 constexpr const char* kJoin = R"lua(
 local now = now_ms()
+local scanned = redis.call('EXISTS', KEYS[7])
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local existing = redis.call('GET', KEYS[5])
 if existing then
@@ -42,11 +43,11 @@ if existing then
     if rank then
       redis.call('HSET', tk, 'seen', now)
       redis.call('ZADD', KEYS[3], 'XX', now, existing)
-      return {0, existing, 'WAITING', rank + 1, 0, seq}
+      return {0, existing, 'WAITING', rank + 1, 0, seq, scanned}
     end
   elseif state == 'ACTIVE' then
     local expires = tonumber(redis.call('HGET', tk, 'expires'))
-    if expires > now then return {0, existing, 'ACTIVE', 0, expires, seq} end
+    if expires > now then return {0, existing, 'ACTIVE', 0, expires, seq, scanned} end
     redis.call('ZREM', KEYS[4], existing)
     finish(ARGV[1], KEYS[6], existing, 'EXPIRED', now, ARGV[5])
   end
@@ -60,7 +61,7 @@ redis.call('ZADD', KEYS[2], seq, id)
 redis.call('ZADD', KEYS[3], now, id)
 redis.call('SET', KEYS[5], id)
 audit(KEYS[6], tk, id)
-return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq}
+return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned}
 )lua";
 
 constexpr const char* kStatus = R"lua(
@@ -75,7 +76,7 @@ if state == 'WAITING' then
   if not rank then return {id, 'EXPIRED', 0, 0} end
   redis.call('HSET', tk, 'seen', now)
   redis.call('ZADD', KEYS[3], 'XX', now, id)
-  return {id, state, rank + 1, 0}
+  return {id, state, rank + 1, 0, redis.call('EXISTS', KEYS[6]), tonumber(redis.call('GET', KEYS[7]) or '0')}
 elseif state == 'ACTIVE' then
   local expires = tonumber(redis.call('HGET', tk, 'expires'))
   if expires > now then return {id, state, 0, expires} end
@@ -189,7 +190,16 @@ if allowance > 0 and room > 0 then
   spent = spent + admitted * per
 end
 redis.call('SET', KEYS[5], string.format('%.3f', spent), 'PX', 3600000)
-return {admitted, expired, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]),
+local waiting, active = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
+-- The scanned flag (KEYS[8]) tells joins that the schedule is in the scan set and stays there while they
+-- wait, so they may skip their ZADD: set while the room has tokens, dropped by the step that saw it empty
+-- (the only step that may lead to forget), and short-lived, so a schedule nobody scans loses it soon.
+if waiting + active > 0 then
+  redis.call('SET', KEYS[8], '1', 'PX', ARGV[12])
+else
+  redis.call('DEL', KEYS[8])
+end
+return {admitted, expired, waiting, active,
   tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm}
 )lua";
 

@@ -60,6 +60,8 @@ class WaitingRoom {
     boost::asio::awaitable<void> push_back_audit(std::int64_t schedule_id, std::vector<std::string> events);
 
   private:
+    boost::asio::awaitable<void> add_to_scan_set(std::int64_t schedule_id, std::int64_t sequence);
+
     redis::Client& redis_;
     Settings settings_;
     mutable std::mutex rates_mutex_;
