@@ -89,20 +89,26 @@ AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSam
         const double x = static_cast<double>(done) / seconds;
         next.throughput = state.throughput > 0 ? 0.5 * state.throughput + 0.5 * x : x;
     }
+    const double bound = std::clamp(state.bound, r.floor, r.ceiling);
+    const bool holding_back =
+        sample.waiting > 0 && static_cast<double>(sample.active) >= law.full * std::floor(bound);
     const bool measured = done >= std::max<std::int64_t>(1, law.min_samples);
     double active_ms = 0;
     if (measured) {
         decision.purchase_ms = static_cast<double>(busy) / static_cast<double>(done);
         active_ms = static_cast<double>(in_active) / static_cast<double>(done);
-        next.base_ms = state.base_ms > 0 ? std::min(decision.purchase_ms, state.base_ms * law.base_drift)
-                                         : decision.purchase_ms;
+        // The base creeps up only while the room is not full (its purchases then show the unloaded system);
+        // under a full room it only falls, or it would follow the queueing it is meant to detect.
+        const double drift = holding_back ? 1.0 : law.base_drift;
+        next.base_ms =
+            state.base_ms > 0 ? std::min(decision.purchase_ms, state.base_ms * drift) : decision.purchase_ms;
     }
 
-    const bool slow = measured && state.base_ms > 0 && decision.purchase_ms > law.tolerance * state.base_ms;
+    // Slower than twice the fastest seen lately, and slower than the budget: a purchase that stays within
+    // the budget is not worth fewer fans (on a shared machine the base is noisy, the budget is not).
+    const bool slow = measured && state.base_ms > 0 &&
+                      decision.purchase_ms > std::max(law.tolerance * state.base_ms, law.budget_ms);
     const bool congested = sample.shed > 0 || slow;
-    const double bound = std::clamp(state.bound, r.floor, r.ceiling);
-    const bool holding_back =
-        sample.waiting > 0 && static_cast<double>(sample.active) >= law.full * std::floor(bound);
     if (congested) {
         next.bound = std::max(r.floor, bound * law.decrease);
         next.probing = false;

@@ -55,7 +55,8 @@ struct AdmissionDecision {
 
 /// Tunables of the control law; the defaults are what ADR 0016 argues for.
 struct AdmissionLaw {
-    double tolerance = 2.0;    ///< congestion: the interval's purchase time above tolerance x base
+    double tolerance = 2.0;    ///< congestion: the interval's purchase time above tolerance x base ...
+    double budget_ms = 250;    ///< ... and above this budget (hold + top-up + payment within the targets)
     double decrease = 0.7;     ///< multiplicative decrease
     double base_drift = 1.02;  ///< the base may creep up this much per step (it re-learns a slower system)
     std::int64_t min_samples = 5;  ///< completions an interval needs before its purchase time counts
@@ -68,7 +69,8 @@ bool admission_due(const AdmissionState& state, std::int64_t now, const Admissio
 
 /// One step of the controller: AIMD with a slow start, on the purchase time and the pressure signal.
 ///  - first step: bound = start, rate = start per second;
-///  - congested (pool sheds, or purchase time > tolerance x base): bound x decrease, slow start ends;
+///  - congested (pool sheds, or purchase time > max(tolerance x base, budget)): bound x decrease, slow start
+///    ends;
 ///  - the bound holds fans back (some wait, ACTIVE >= full x bound) and no congestion: slow start doubles
 ///    the bound, afterwards it grows by start / 4 per step;
 ///  - otherwise it holds.

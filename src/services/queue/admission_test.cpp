@@ -94,7 +94,7 @@ TEST(Admission, SlowPurchasesDecreaseTheBoundAndEndSlowStart) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
     state = admission_step(state, s.second(100, 50, 300, 40), limits()).next;     // base 50 ms, bound 80
-    const auto d = admission_step(state, s.second(100, 101, 400, 80), limits());  // > 2 x base
+    const auto d = admission_step(state, s.second(100, 251, 400, 80), limits());  // > 2 x base
     EXPECT_EQ(d.move, AdmissionMove::Decrease);
     EXPECT_DOUBLE_EQ(d.next.bound, 56);
     EXPECT_FALSE(d.next.probing);
@@ -102,6 +102,19 @@ TEST(Admission, SlowPurchasesDecreaseTheBoundAndEndSlowStart) {
     const auto e = admission_step(d.next, s.second(100, 60, 300, 56), limits());
     EXPECT_EQ(e.move, AdmissionMove::Increase);
     EXPECT_DOUBLE_EQ(e.next.bound, 66);
+}
+
+TEST(Admission, PurchasesWithinTheBudgetAreNotCongestionEvenAtTwiceTheBase) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    state = admission_step(state, s.second(100, 50, 300, 40), limits()).next;  // base 50 ms
+    Synthetic t = s;
+    const auto d = admission_step(state, s.second(100, 240, 400, 80), limits());
+    EXPECT_EQ(d.move, AdmissionMove::Increase);
+    AdmissionLaw strict;
+    strict.budget_ms = 0;
+    EXPECT_EQ(admission_step(state, t.second(100, 240, 400, 80), limits(), strict).move,
+              AdmissionMove::Decrease);
 }
 
 TEST(Admission, PoolShedsAreCongestionEvenWhenPurchasesLookFast) {
@@ -191,7 +204,7 @@ TEST(Admission, ConvergesNearTheKneeOfASaturatingSystem) {
     }
     // The knee is 72 fans (300/s x 240 ms); the bound settles between it and where purchases take 2x base.
     EXPECT_GE(state.bound, 50);
-    EXPECT_LE(state.bound, 130);
+    EXPECT_LE(state.bound, 200);  // where purchases reach the 250 ms budget: 135 fans
     EXPECT_DOUBLE_EQ(best, 300);
 }
 
