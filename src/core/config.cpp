@@ -143,10 +143,34 @@ const std::vector<Option>& options() {
              c.login_window = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
          }},
         {"queue-admit-per-second", "MARQUEE_QUEUE_ADMIT_PER_SECOND",
-         "waiting-room admissions per schedule per second",
-         [](Config& c, auto n, auto v) { c.queue_admit_per_second = parse_int<unsigned>(n, v, 1, 1000000); }},
-        {"queue-max-active", "MARQUEE_QUEUE_MAX_ACTIVE", "ACTIVE queue tokens per schedule at most",
-         [](Config& c, auto n, auto v) { c.queue_max_active = parse_int<unsigned>(n, v, 1, 10000000); }},
+         "fixed waiting-room admissions per schedule per second (default auto: from measured purchases)",
+         [](Config& c, auto n, auto v) {
+             c.queue_admit_per_second =
+                 v == "auto" ? std::nullopt : std::optional(parse_int<unsigned>(n, v, 1, 1000000));
+         }},
+        {"queue-max-active", "MARQUEE_QUEUE_MAX_ACTIVE",
+         "fixed ACTIVE queue tokens per schedule at most (default auto: from measured purchases)",
+         [](Config& c, auto n, auto v) {
+             c.queue_max_active =
+                 v == "auto" ? std::nullopt : std::optional(parse_int<unsigned>(n, v, 1, 10000000));
+         }},
+        {"queue-admission-floor", "MARQUEE_QUEUE_ADMISSION_FLOOR",
+         "automatic ACTIVE bound per schedule: at least this (default 16)",
+         [](Config& c, auto n, auto v) { c.queue_admission_floor = parse_int<unsigned>(n, v, 1, 10000000); }},
+        {"queue-admission-ceiling", "MARQUEE_QUEUE_ADMISSION_CEILING",
+         "automatic ACTIVE bound per schedule: at most this (default 2000)",
+         [](Config& c, auto n, auto v) {
+             c.queue_admission_ceiling = parse_int<unsigned>(n, v, 1, 10000000);
+         }},
+        {"queue-admission-start", "MARQUEE_QUEUE_ADMISSION_START",
+         "automatic ACTIVE bound a sale starts from (default 64)",
+         [](Config& c, auto n, auto v) { c.queue_admission_start = parse_int<unsigned>(n, v, 1, 10000000); }},
+        {"queue-admission-interval-ms", "MARQUEE_QUEUE_ADMISSION_INTERVAL_MS",
+         "automatic admission: one controller step per schedule per this (default 1000)",
+         [](Config& c, auto n, auto v) {
+             c.queue_admission_interval =
+                 std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 100, 3'600'000));
+         }},
         {"queue-active-ttl-s", "MARQUEE_QUEUE_ACTIVE_TTL_S", "idle time after which an ACTIVE token expires",
          [](Config& c, auto n, auto v) {
              c.queue_active_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
@@ -268,6 +292,11 @@ std::optional<Config> parse_config(const std::vector<std::string>& args, const E
             std::find_if(options().begin(), options().end(), [&](const Option& o) { return o.flag == name; });
         if (it == options().end()) throw ConfigError("unknown flag --" + std::string(name) + " (see --help)");
         it->set(config, "--" + std::string(name), text.substr(eq + 1));
+    }
+    if (config.queue_admission_floor > config.queue_admission_ceiling) {
+        throw ConfigError("queue-admission-floor (" + std::to_string(config.queue_admission_floor) +
+                          ") is above queue-admission-ceiling (" +
+                          std::to_string(config.queue_admission_ceiling) + ")");
     }
     return config;
 }

@@ -54,10 +54,15 @@ struct Config {
     unsigned login_attempts_per_ip = 30;      ///< login attempts allowed per client address per window
     std::chrono::seconds login_window{60};
 
-    // queue (waiting room, 대기열)
-    unsigned queue_admit_per_second = 50;          ///< tokens admitted per schedule per second
-    unsigned queue_max_active = 500;               ///< ACTIVE tokens per schedule at most
-    std::chrono::seconds queue_active_ttl{600};    ///< an ACTIVE token idle this long expires
+    // queue (waiting room, 대기열). Admission sizes itself (ADR 0016): unless the operator fixes admits/s or
+    // the ACTIVE bound, a controller derives them from measured purchases; nullopt = automatic.
+    std::optional<unsigned> queue_admit_per_second;  ///< fixed tokens admitted per schedule per second
+    std::optional<unsigned> queue_max_active;        ///< fixed ACTIVE tokens per schedule at most
+    unsigned queue_admission_floor = 16;             ///< automatic ACTIVE bound: never below
+    unsigned queue_admission_ceiling = 2000;         ///< automatic ACTIVE bound: never above
+    unsigned queue_admission_start = 64;             ///< automatic ACTIVE bound of a new sale
+    std::chrono::milliseconds queue_admission_interval{1000};  ///< one controller step per schedule per this
+    std::chrono::seconds queue_active_ttl{600};                ///< an ACTIVE token idle this long expires
     std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
     std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period
     /// The Redis key indexing the waiting rooms this deployment's admission schedulers serve. Deployments (or

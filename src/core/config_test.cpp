@@ -120,6 +120,33 @@ TEST(Config, QueueSchedulesKeyIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--queue-schedules-key=a b"}, env_of({})), ConfigError);
 }
 
+TEST(Config, QueueAdmissionIsAutomaticUnlessANumberIsFixed) {
+    const Config defaults = parse({});
+    EXPECT_FALSE(defaults.queue_max_active.has_value());
+    EXPECT_FALSE(defaults.queue_admit_per_second.has_value());
+    EXPECT_EQ(defaults.queue_admission_floor, 16u);
+    EXPECT_EQ(defaults.queue_admission_ceiling, 2000u);
+    EXPECT_EQ(defaults.queue_admission_start, 64u);
+    EXPECT_EQ(defaults.queue_admission_interval, std::chrono::milliseconds(1000));
+    const Config fixed = parse({"--queue-max-active=200"}, {{"MARQUEE_QUEUE_ADMIT_PER_SECOND", "5000"}});
+    EXPECT_EQ(fixed.queue_max_active, 200u);
+    EXPECT_EQ(fixed.queue_admit_per_second, 5000u);
+    EXPECT_FALSE(parse({"--queue-max-active=auto"}, {{"MARQUEE_QUEUE_MAX_ACTIVE", "200"}})
+                     .queue_max_active.has_value())
+        << "the flag wins, and auto is a value";
+    const Config tuned = parse({"--queue-admission-floor=8", "--queue-admission-ceiling=400",
+                                "--queue-admission-start=32", "--queue-admission-interval-ms=500"});
+    EXPECT_EQ(tuned.queue_admission_floor, 8u);
+    EXPECT_EQ(tuned.queue_admission_ceiling, 400u);
+    EXPECT_EQ(tuned.queue_admission_start, 32u);
+    EXPECT_EQ(tuned.queue_admission_interval, std::chrono::milliseconds(500));
+    EXPECT_THROW((void)parse_config({"--queue-max-active=0"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--queue-admission-interval-ms=10"}, env_of({})), ConfigError);
+    EXPECT_THROW(
+        (void)parse_config({"--queue-admission-floor=500", "--queue-admission-ceiling=100"}, env_of({})),
+        ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

@@ -29,7 +29,7 @@ asio::awaitable<std::string> Gate::require_active(std::string user_id, std::int6
         case GateOutcome::Waiting:
             throw core::Problem::forbidden("queue-not-admitted", "The queue token is still waiting its turn.")
                 .with("position", check.position)
-                .with("etaSeconds", eta_seconds(check.position, room_.settings().admit_per_second));
+                .with("etaSeconds", eta_seconds(check.position, room_.eta_rate(schedule_id)));
         case GateOutcome::Ended:
             throw core::Problem::gone("queue-token-expired",
                                       "The queue token has expired or was used; join the queue again.");

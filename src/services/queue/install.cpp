@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "db/pool.hpp"
+
 namespace marquee::queue {
 
 Installed::~Installed() {
@@ -11,8 +13,15 @@ Installed::~Installed() {
 
 Settings settings_from(const core::Config& config) {
     Settings settings;
-    settings.admit_per_second = config.queue_admit_per_second;
-    settings.max_active = config.queue_max_active;
+    // An operator's fixed number wins; otherwise the controller sizes it (ADR 0016).
+    settings.auto_admit_rate = !config.queue_admit_per_second.has_value();
+    settings.auto_max_active = !config.queue_max_active.has_value();
+    settings.admit_per_second = config.queue_admit_per_second.value_or(config.queue_admission_start);
+    settings.max_active = config.queue_max_active.value_or(config.queue_admission_start);
+    settings.admission.floor = config.queue_admission_floor;
+    settings.admission.ceiling = config.queue_admission_ceiling;
+    settings.admission.start = config.queue_admission_start;
+    settings.admission.interval = config.queue_admission_interval;
     settings.active_ttl = config.queue_active_ttl;
     settings.waiting_ttl = config.queue_waiting_ttl;
     settings.tick = config.queue_tick;
@@ -32,7 +41,13 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     };
     installed->routes = std::make_shared<Routes>(installed->room, std::move(exists));
     installed->routes->add_to(router);
-    installed->scheduler = std::make_shared<Scheduler>(installed->room, installed->store, &metrics);
+    // The pressure signal: this process's PostgreSQL callers refused (each a 503), read at each step.
+    PressureSource pressure = [&db] {
+        const db::Pool::Stats stats = db.stats();
+        return stats.shed + stats.acquire_timeouts;
+    };
+    installed->scheduler =
+        std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
     installed->scheduler->start(std::move(executor));
     return installed;
 }

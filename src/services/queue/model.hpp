@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "services/queue/admission.hpp"
+
 namespace marquee::queue {
 
 /// A QueueToken's life: WAITING -> ACTIVE -> (USED | EXPIRED); a WAITING token not polled for the
@@ -21,6 +23,12 @@ struct Settings {
     std::chrono::milliseconds ended_ttl{24 * 3'600'000};
     /// The sorted set of schedules with tokens, which the scheduler scans (tests use one of their own).
     std::string schedules_key = "queue:schedules";
+    /// Automatic admission (ADR 0016): the ACTIVE bound and/or the admits per second come from the controller
+    /// (admission.hpp) instead of max_active / admit_per_second. Off unless set (app turns them on when the
+    /// operator did not fix the numbers).
+    bool auto_max_active = false;
+    bool auto_admit_rate = false;
+    AdmissionLimits admission;
 };
 
 /// A token as its owner sees it now. Times are Unix epoch milliseconds from the Redis clock.
@@ -45,6 +53,17 @@ struct AdmitStep {
     std::int64_t waiting = 0;   ///< left in the waiting set after the step
     std::int64_t active = 0;    ///< in the active set after the step
     std::int64_t sequence = 0;  ///< the schedule's arrival counter as the step saw it
+    std::int64_t now = 0;       ///< epoch ms, the Redis clock
+    std::int64_t bound = 0;     ///< the ACTIVE bound the step applied
+    double rate = 0;            ///< the admits per second the step applied
+    /// Automatic admission only: the controller's state as stored (`at_text` is the stored 'at' verbatim,
+    /// '' when none, for the compare-and-set of the next step) and the counters the release script keeps.
+    bool automatic = false;
+    AdmissionState admission;
+    std::string at_text;
+    std::int64_t used = 0;
+    std::int64_t busy_ms = 0;
+    std::int64_t active_ms = 0;
 };
 
 /// The gate's verdict on a presented token.

@@ -74,7 +74,7 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
         throw core::Problem::not_found("no such schedule");
     }
     const Joined joined = co_await room_->join(user_id, schedule_id);
-    const boost::json::object body = to_json(joined.status, room_->settings().admit_per_second);
+    const boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));
     if (joined.created) {
         co_return http::created(body, "/api/v1/queue/me?scheduleId=" + std::to_string(schedule_id));
     }
@@ -87,7 +87,7 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::int64_t schedule_id = schedule_query(ctx);
     const std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
-    co_return http::json(to_json(*status, room_->settings().admit_per_second));
+    co_return http::json(to_json(*status, room_->eta_rate(schedule_id)));
 }
 
 // Server-Sent Events: a `position` event every pollAfterMs (at least a tick) while WAITING, then one
@@ -108,7 +108,7 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             TokenStatus status = first;
             asio::steady_timer timer(co_await asio::this_coro::executor);
             while (true) {
-                const unsigned rate = r->settings().admit_per_second;
+                const unsigned rate = r->eta_rate(schedule);
                 const std::string data = boost::json::serialize(to_json(status, rate));
                 std::string event = "position";
                 if (status.state == TokenState::Active) event = "admitted";

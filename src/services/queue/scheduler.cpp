@@ -1,5 +1,6 @@
 #include "services/queue/scheduler.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -16,6 +17,8 @@
 #include "core/metrics.hpp"
 #include "core/problem.hpp"
 #include "db/sql_error.hpp"
+#include "services/queue/admission.hpp"
+#include "services/queue/model.hpp"
 #include "services/queue/store.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
@@ -30,8 +33,8 @@ constexpr int kAuditBatchesPerTick = 20;
 }  // namespace
 
 Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> store,
-                     core::MetricsRegistry* metrics)
-    : room_(std::move(room)), store_(std::move(store)) {
+                     core::MetricsRegistry* metrics, PressureSource pressure)
+    : room_(std::move(room)), store_(std::move(store)), pressure_(std::move(pressure)) {
     if (metrics == nullptr) return;
     // Totals only: a label per schedule would grow without bound.
     admitted_total_ =
@@ -42,10 +45,36 @@ Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> s
                     .with({});
     active_ =
         &metrics->gauge("queue_active", "ACTIVE queue tokens over all schedules, at the last tick").with({});
+    bound_ =
+        &metrics
+             ->gauge("queue_admission_bound",
+                     "ACTIVE bound in force for the schedule with the most WAITING and ACTIVE tokens, at "
+                     "the last tick (automatic or fixed)")
+             .with({});
+    rate_ =
+        &metrics
+             ->gauge("queue_admission_rate",
+                     "Admits per second in force for the schedule with the most WAITING and ACTIVE tokens, "
+                     "at the last tick")
+             .with({});
+    purchase_seconds_ = &metrics
+                             ->gauge("queue_purchase_seconds",
+                                     "Mean purchase time (first passed queue-token check to USED) of the "
+                                     "last automatic-admission "
+                                     "step this process took")
+                             .with({});
+    auto& steps = metrics->counter("queue_admission_steps_total",
+                                   "Automatic-admission controller steps this process stored, by move");
+    for (const AdmissionMove move :
+         {AdmissionMove::Start, AdmissionMove::Hold, AdmissionMove::Increase, AdmissionMove::Decrease}) {
+        const std::string name(to_string(move));
+        steps_[name] = &steps.with({{"move", name}});
+    }
 }
 
 asio::awaitable<TickReport> Scheduler::tick() {
     TickReport report;
+    std::int64_t busiest = -1;
     const std::vector<std::int64_t> schedules = co_await room_->schedules();
     for (const std::int64_t schedule_id : schedules) {
         const AdmitStep step = co_await room_->admit(schedule_id);
@@ -54,6 +83,21 @@ asio::awaitable<TickReport> Scheduler::tick() {
         report.expired += step.expired;
         report.waiting += step.waiting;
         report.active += step.active;
+        // The gauges show the busiest schedule's bound and rate (a sum over every schedule would mean
+        // nothing, and a label per schedule would grow without bound).
+        if (step.waiting + step.active >= busiest) {
+            busiest = step.waiting + step.active;
+            report.bound = step.bound;
+            report.rate = step.rate;
+        }
+        if (step.automatic) {
+            try {
+                if (co_await control(schedule_id, step)) ++report.steps;
+            } catch (const core::Problem& problem) {
+                core::log_warn("queue admission step failed",
+                               {{"schedule_id", schedule_id}, {"error", problem.detail()}});
+            }
+        }
         const std::int64_t audited = co_await write_audit(schedule_id);
         report.audited += audited;
         if (step.waiting == 0 && step.active == 0 && audited >= 0) {
@@ -65,8 +109,53 @@ asio::awaitable<TickReport> Scheduler::tick() {
         expired_total_->inc(static_cast<std::uint64_t>(report.expired));
         waiting_->set(static_cast<double>(report.waiting));
         active_->set(static_cast<double>(report.active));
+        bound_->set(static_cast<double>(report.bound));
+        rate_->set(report.rate);
     }
     co_return report;
+}
+
+// The automatic-admission step of one schedule, when due: the controller (pure) on the counters the admit
+// script returned, stored with a compare-and-set so that of several schedulers exactly one step counts.
+asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitStep& step) {
+    const Settings& settings = room_->settings();
+    AdmissionLimits limits = settings.admission;
+    if (!settings.auto_max_active) {
+        // Only the rate is automatic: the controller works with the operator's bound.
+        limits.floor = limits.ceiling = limits.start = std::max(settings.max_active, 1u);
+    }
+    if (!admission_due(step.admission, step.now, limits)) co_return false;
+    AdmissionSample sample;
+    sample.now = step.now;
+    sample.used = step.used;
+    sample.busy_ms = step.busy_ms;
+    sample.active_ms = step.active_ms;
+    sample.waiting = step.waiting;
+    sample.active = step.active;
+    const std::uint64_t total = pressure_ ? pressure_() : 0;
+    const auto [seen, first] = pressure_seen_.try_emplace(schedule_id, total);
+    sample.shed = !first && total > seen->second ? total - seen->second : 0;
+    const AdmissionDecision decision = admission_step(step.admission, sample, limits);
+    const bool saved = co_await room_->save_admission(schedule_id, step.at_text, decision.next);
+    if (!saved) co_return false;
+    seen->second = total;
+    if (pressure_seen_.size() > 10'000) pressure_seen_.clear();  // bounded; a lost baseline costs one step
+    if (const auto it = steps_.find(std::string(to_string(decision.move))); it != steps_.end())
+        it->second->inc();
+    if (purchase_seconds_ != nullptr && decision.purchase_ms > 0) {
+        purchase_seconds_->set(decision.purchase_ms / 1000.0);
+    }
+    core::log_debug("queue admission step", {{"schedule_id", schedule_id},
+                                             {"move", std::string(to_string(decision.move))},
+                                             {"bound", decision.next.bound},
+                                             {"rate", decision.next.rate},
+                                             {"purchase_ms", decision.purchase_ms},
+                                             {"base_ms", decision.next.base_ms},
+                                             {"purchases_per_s", decision.next.throughput},
+                                             {"waiting", step.waiting},
+                                             {"active", step.active},
+                                             {"shed", sample.shed}});
+    co_return true;
 }
 
 // Returns the events written, or -1 when PostgreSQL refused them (they are back in Redis then).

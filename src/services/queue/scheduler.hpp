@@ -2,10 +2,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+
+#include "services/queue/model.hpp"
 
 namespace marquee::core {
 class MetricsRegistry;
@@ -26,17 +31,25 @@ struct TickReport {
     std::int64_t waiting = 0;
     std::int64_t active = 0;
     std::int64_t audited = 0;  ///< audit events written to PostgreSQL
+    std::int64_t bound = 0;    ///< ACTIVE bound in force for the busiest schedule (most WAITING + ACTIVE)
+    double rate = 0;           ///< admits per second in force for the busiest schedule
+    std::int64_t steps = 0;    ///< automatic-admission steps this pass stored (ADR 0016)
 };
+
+/// This process's pressure signal for automatic admission: a running total of the requests that a pool
+/// refused (shed, or timed out waiting), read at each controller step. Empty: none.
+using PressureSource = std::function<std::uint64_t()>;
 
 /// The admission scheduler: every tick, for every schedule with tokens, one admit script (expire, then admit
 /// FIFO within the shared rate and the maximum), then the audit events of that schedule go to PostgreSQL in
 /// one upsert. Safe to run in any number of processes at once: the scripts are atomic, each audit event is
-/// popped by exactly one process, and the upsert only moves rows forward.
+/// popped by exactly one process, and the upsert only moves rows forward. With automatic admission, the pass
+/// also takes the schedule's controller step when it is due (admission.hpp; one process wins each step).
 class Scheduler : public std::enable_shared_from_this<Scheduler> {
   public:
     /// `metrics` may be null (tests); it must outlive the scheduler.
-    Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> store,
-              core::MetricsRegistry* metrics);
+    Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> store, core::MetricsRegistry* metrics,
+              PressureSource pressure = {});
 
     /// One pass. Redis failures propagate (Problem 503); PostgreSQL failures are logged and the audit events
     /// go back to Redis for the next pass.
@@ -50,6 +63,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<std::int64_t> write_audit(std::int64_t schedule_id);
+    boost::asio::awaitable<bool> control(std::int64_t schedule_id, const AdmitStep& step);
 
     std::shared_ptr<WaitingRoom> room_;
     std::shared_ptr<Store> store_;
@@ -58,6 +72,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     core::Counter* expired_total_ = nullptr;
     core::Gauge* waiting_ = nullptr;
     core::Gauge* active_ = nullptr;
+    core::Gauge* bound_ = nullptr;
+    core::Gauge* rate_ = nullptr;
+    core::Gauge* purchase_seconds_ = nullptr;
+    std::unordered_map<std::string, core::Counter*> steps_;  ///< by move
+    PressureSource pressure_;
+    std::unordered_map<std::int64_t, std::uint64_t> pressure_seen_;  ///< schedule -> total at its last step
 };
 
 }  // namespace marquee::queue

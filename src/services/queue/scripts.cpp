@@ -32,6 +32,7 @@ end
 
 constexpr const char* kJoin = R"lua(
 local now = now_ms()
+local scanned = redis.call('EXISTS', KEYS[7])
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local existing = redis.call('GET', KEYS[5])
 if existing then
@@ -42,11 +43,11 @@ if existing then
     if rank then
       redis.call('HSET', tk, 'seen', now)
       redis.call('ZADD', KEYS[3], 'XX', now, existing)
-      return {0, existing, 'WAITING', rank + 1, 0, seq}
+      return {0, existing, 'WAITING', rank + 1, 0, seq, scanned}
     end
   elseif state == 'ACTIVE' then
     local expires = tonumber(redis.call('HGET', tk, 'expires'))
-    if expires > now then return {0, existing, 'ACTIVE', 0, expires, seq} end
+    if expires > now then return {0, existing, 'ACTIVE', 0, expires, seq, scanned} end
     redis.call('ZREM', KEYS[4], existing)
     finish(ARGV[1], KEYS[6], existing, 'EXPIRED', now, ARGV[5])
   end
@@ -60,7 +61,7 @@ redis.call('ZADD', KEYS[2], seq, id)
 redis.call('ZADD', KEYS[3], now, id)
 redis.call('SET', KEYS[5], id)
 audit(KEYS[6], tk, id)
-return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq}
+return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned}
 )lua";
 
 constexpr const char* kStatus = R"lua(
@@ -75,7 +76,7 @@ if state == 'WAITING' then
   if not rank then return {id, 'EXPIRED', 0, 0} end
   redis.call('HSET', tk, 'seen', now)
   redis.call('ZADD', KEYS[3], 'XX', now, id)
-  return {id, state, rank + 1, 0}
+  return {id, state, rank + 1, 0, redis.call('EXISTS', KEYS[6]), tonumber(redis.call('GET', KEYS[7]) or '0')}
 elseif state == 'ACTIVE' then
   local expires = tonumber(redis.call('HGET', tk, 'expires'))
   if expires > now then return {id, state, 0, expires} end
@@ -89,7 +90,7 @@ return {id, state, 0, 0}
 constexpr const char* kCheck = R"lua(
 local id = ARGV[2]
 local tk = ARGV[1] .. 'token:' .. id
-local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires')
+local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires', 'checked')
 if not v[3] or v[1] ~= ARGV[3] or v[2] ~= ARGV[4] then return {'INVALID', 0} end
 local now = now_ms()
 if v[3] == 'WAITING' then
@@ -103,6 +104,8 @@ elseif v[3] == 'ACTIVE' then
     finish(ARGV[1], KEYS[3], id, 'EXPIRED', now, ARGV[6])
     return {'ENDED', 0}
   end
+  -- The first passed check starts the purchase (its time to USED is what admission measures).
+  if not v[5] then redis.call('HSET', tk, 'checked', now) end
   local ttl = tonumber(ARGV[5])
   if ttl > 0 and now + ttl > expires then
     expires = now + ttl
@@ -114,11 +117,21 @@ end
 return {'ENDED', 0}
 )lua";
 
+// A purchase done: the token ends USED, and the schedule's admission counters (KEYS[3], ADR 0016) count it
+// with its purchase time (first passed check -> now) and its time in ACTIVE (admitted -> now).
 constexpr const char* kRelease = R"lua(
 local tk = ARGV[1] .. 'token:' .. ARGV[2]
-if redis.call('HGET', tk, 'state') ~= 'ACTIVE' then return 0 end
+local v = redis.call('HMGET', tk, 'state', 'admitted', 'checked')
+if v[1] ~= 'ACTIVE' then return 0 end
+local now = now_ms()
 redis.call('ZREM', KEYS[1], ARGV[2])
-finish(ARGV[1], KEYS[2], ARGV[2], 'USED', now_ms(), ARGV[3])
+finish(ARGV[1], KEYS[2], ARGV[2], 'USED', now, ARGV[3])
+local admitted = tonumber(v[2]) or now
+local checked = tonumber(v[3]) or admitted
+redis.call('HINCRBY', KEYS[3], 'used', 1)
+redis.call('HINCRBY', KEYS[3], 'busy', math.max(0, now - checked))
+redis.call('HINCRBY', KEYS[3], 'active_ms', math.max(0, now - admitted))
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 )lua";
 
@@ -142,12 +155,25 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(
   finish(prefix, KEYS[4], id, 'EXPIRED', now, ARGV[7])
   expired = expired + 1
 end
-local per = 1000 / tonumber(ARGV[2])
+-- Automatic admission (ADR 0016): the bound and rate in force are the controller's, from KEYS[7].
+local rate = tonumber(ARGV[2])
+local max_active = tonumber(ARGV[4])
 local burst = tonumber(ARGV[3])
+local adm = {}
+if ARGV[9] == '1' or ARGV[10] == '1' then
+  adm = redis.call('HMGET', KEYS[7], 'at', 'bound', 'rate', 'base', 'tput', 'probing', 's_used', 's_busy',
+    's_active', 'used', 'busy', 'active_ms')
+  if ARGV[9] == '1' and tonumber(adm[2]) then max_active = math.max(1, math.floor(tonumber(adm[2]))) end
+  if ARGV[10] == '1' and tonumber(adm[3]) then
+    rate = math.max(1, tonumber(adm[3]))
+    burst = math.max(1, math.ceil(rate * tonumber(ARGV[11]) / 1000))
+  end
+end
+local per = 1000 / rate
 local spent = tonumber(redis.call('GET', KEYS[5]) or '0')
 if spent < now - burst * per then spent = now - burst * per end
 local allowance = math.floor((now - spent) / per)
-local room = tonumber(ARGV[4]) - redis.call('ZCARD', KEYS[3])
+local room = max_active - redis.call('ZCARD', KEYS[3])
 local admitted = 0
 if allowance > 0 and room > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[1], math.min(allowance, room))
@@ -164,8 +190,29 @@ if allowance > 0 and room > 0 then
   spent = spent + admitted * per
 end
 redis.call('SET', KEYS[5], string.format('%.3f', spent), 'PX', 3600000)
-return {admitted, expired, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]),
-  tonumber(redis.call('GET', KEYS[6]) or '0')}
+local waiting, active = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
+-- The scanned flag (KEYS[8]) tells joins that the schedule is in the scan set and stays there while they
+-- wait, so they may skip their ZADD: set while the room has tokens, dropped by the step that saw it empty
+-- (the only step that may lead to forget), and short-lived, so a schedule nobody scans loses it soon.
+if waiting + active > 0 then
+  redis.call('SET', KEYS[8], '1', 'PX', ARGV[12])
+else
+  redis.call('DEL', KEYS[8])
+end
+return {admitted, expired, waiting, active,
+  tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm}
+)lua";
+
+// The controller's step (ADR 0016) stored only if no other scheduler stored one since this one read the
+// state: ARGV[1] is the 'at' it read ('' for none), ARGV[2] the hash's TTL, then field/value pairs.
+constexpr const char* kAdmissionSave = R"lua(
+local at = redis.call('HGET', KEYS[1], 'at') or ''
+if at ~= ARGV[1] then return 0 end
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 )lua";
 
 constexpr const char* kForget = R"lua(
@@ -197,6 +244,10 @@ const redis::Script& release() {
 }
 const redis::Script& admit() {
     static const redis::Script script(std::string(kPrelude) + kAdmit);
+    return script;
+}
+const redis::Script& admission_save() {
+    static const redis::Script script(kAdmissionSave);
     return script;
 }
 const redis::Script& forget() {

@@ -8,24 +8,36 @@ namespace marquee::queue::scripts {
 // Every script reads the clock with Redis TIME, so all queue processes agree on it, and appends an
 // audit event (the token hash as JSON) to `queue:{S}:audit` for each change it makes.
 
-/// KEYS seq, waiting, seen, active, user, audit; ARGV prefix, user, schedule, new token id, ended ttl ms.
-/// The user's live token (refreshing a WAITING one's last-seen time) or a new WAITING one.
-/// Returns {created 0|1, token, state, position, expires ms, seq}.
+/// KEYS seq, waiting, seen, active, user, audit, scanned; ARGV prefix, user, schedule, new token id, ended
+/// ttl ms. The user's live token (refreshing a WAITING one's last-seen time) or a new WAITING one.
+/// Returns {created 0|1, token, state, position, expires ms, seq, scanned 0|1}: with scanned = 1 the caller
+/// need not add the schedule to the scan set (the admit script keeps the flag, see admit()).
 const redis::Script& join();
-/// KEYS user, waiting, seen, active, audit; ARGV prefix, ended ttl ms.
-/// Returns {} when the user has no token, else {token, state, position, expires ms}; refreshes the last-seen
-/// time of a WAITING token and expires an overdue ACTIVE one on read.
+/// KEYS user, waiting, seen, active, audit, scanned, seq; ARGV prefix, ended ttl ms.
+/// Returns {} when the user has no token, else {token, state, position, expires ms} and, for a WAITING token,
+/// {..., scanned 0|1, seq}; refreshes the last-seen time of a WAITING token and expires an overdue ACTIVE one
+/// on read.
 const redis::Script& status();
 /// KEYS waiting, active, audit; ARGV prefix, token, user, schedule, sliding ttl ms (0: none), ended ttl ms.
+/// The first check an ACTIVE token passes stamps `checked` (the purchase's start, ADR 0016).
 /// Returns {"ACTIVE", expires ms} | {"WAITING", position} | {"ENDED", 0} | {"INVALID", 0}.
 const redis::Script& check();
-/// KEYS active, audit; ARGV prefix, token, ended ttl ms. ACTIVE -> USED, freeing its slot. Returns 1 or 0.
+/// KEYS active, audit, admission; ARGV prefix, token, ended ttl ms. ACTIVE -> USED, freeing its slot, and
+/// counts the purchase in the admission hash (used, busy, active_ms). Returns 1 or 0.
 const redis::Script& release();
-/// KEYS waiting, seen, active, audit, admit clock, seq; ARGV prefix, admit per second, burst, max active,
-/// active ttl ms, waiting ttl ms, ended ttl ms, expiry batch. Expires overdue ACTIVE and idle WAITING tokens,
-/// then admits from the head of the waiting set within the shared rate and the maximum.
-/// Returns {admitted, expired, waiting, active, seq}.
+/// KEYS waiting, seen, active, audit, admit clock, seq, admission, scanned; ARGV prefix, admit per second,
+/// burst, max active, active ttl ms, waiting ttl ms, ended ttl ms, expiry batch, automatic bound 0|1,
+/// automatic rate 0|1, tick ms, scanned flag ttl ms. Sets the scanned flag while the schedule has tokens and
+/// drops it when the step finds it empty. Expires overdue ACTIVE and idle WAITING tokens, then admits from
+/// the head of the waiting set within the shared rate and the maximum; an automatic bound or rate is the
+/// admission hash's (ADR 0016), the ARGV values standing in until the controller's first step. Returns
+/// {admitted, expired, waiting, active, seq, now ms, bound applied, rate applied (text), admission hash
+/// fields (empty unless automatic): at, bound, rate, base, tput, probing, s_used, s_busy, s_active, used,
+/// busy, active_ms}.
 const redis::Script& admit();
+/// KEYS admission; ARGV 'at' as read ('' for none), ttl ms, field, value, ... Stores a controller step
+/// unless another scheduler stored one since `at` was read. Returns 1 or 0.
+const redis::Script& admission_save();
 /// KEYS schedules; ARGV schedule, seq seen. Removes the schedule from the scan set unless a join has
 /// raised its score (its arrival counter) past `seq seen` since. Returns 1 or 0.
 const redis::Script& forget();

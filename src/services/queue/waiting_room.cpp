@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <utility>
 
 #include "redis/client.hpp"
@@ -37,6 +38,31 @@ std::int64_t parse_int(const std::string& text) {
     return out;
 }
 
+/// A hash field as a number: 0 when absent (nil) or not a number.
+double number_of(const redis::Reply& reply) {
+    if (reply.kind() != redis::Reply::Kind::String) return 0;
+    const std::string& text = reply.as_string();
+    double out = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && end == text.data() + text.size() && std::isfinite(out) ? out : 0;
+}
+
+std::int64_t integer_of(const redis::Reply& reply) {
+    return static_cast<std::int64_t>(number_of(reply));
+}
+
+/// How long the scanned flag outlives the last admission step that saw the room non-empty: three ticks,
+/// at least a second (a scheduler that stops scanning the schedule loses it soon after).
+std::chrono::milliseconds scanned_ttl(std::chrono::milliseconds tick) {
+    return std::max<std::chrono::milliseconds>(3 * tick, std::chrono::milliseconds(1000));
+}
+
+std::string decimal(double value) {
+    char buffer[64];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed, 3);
+    return ec == std::errc{} ? std::string(buffer, end) : std::string("0");
+}
+
 }  // namespace
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings) : redis_(redis), settings_(settings) {}
@@ -44,7 +70,8 @@ WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings) : redis_(redis
 asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t schedule_id) {
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "seq",    prefix + "waiting",         prefix + "seen",
-                                  prefix + "active", prefix + "user:" + user_id, prefix + "audit"};
+                                  prefix + "active", prefix + "user:" + user_id, prefix + "audit",
+                                  prefix + "scanned"};
     std::vector<std::string> args{prefix, user_id, std::to_string(schedule_id), new_token_id(),
                                   ms(settings_.ended_ttl)};
     const redis::Reply reply =
@@ -57,19 +84,29 @@ asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t sche
     joined.status.state = state_of(e.at(2));
     joined.status.position = integer_at(e, 3);
     joined.status.expires_at = integer_at(e, 4);
-    // Make sure the scheduler scans this schedule. GT: the score (the arrival counter) only rises, which is
-    // what lets try_forget() tell whether a join came after the scheduler last saw the schedule empty.
-    std::vector<std::string> zadd{"ZADD", settings_.schedules_key, "GT", std::to_string(integer_at(e, 5)),
+    // Make sure the scheduler scans this schedule, unless the join script saw the scanned flag: then a
+    // scheduler has seen the room non-empty since it last found it empty, the schedule is in the scan set
+    // and cannot be forgotten while this token lives (forgetting follows only a step that finds the room
+    // empty, which drops the flag first). One Redis round trip per join instead of two during a sale.
+    if (e.size() > 6 && integer_at(e, 6) == 1) co_return joined;
+    co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+    co_return joined;
+}
+
+// GT: the score (the arrival counter) only rises, which is what lets try_forget() tell whether a join came
+// after the scheduler last saw the schedule empty.
+asio::awaitable<void> WaitingRoom::add_to_scan_set(std::int64_t schedule_id, std::int64_t sequence) {
+    std::vector<std::string> zadd{"ZADD", settings_.schedules_key, "GT", std::to_string(sequence),
                                   std::to_string(schedule_id)};
     (co_await redis_.command(std::move(zadd))).or_throw();
-    co_return joined;
 }
 
 asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string user_id,
                                                                      std::int64_t schedule_id) {
     const std::string prefix = key_prefix(schedule_id);
-    std::vector<std::string> keys{prefix + "user:" + user_id, prefix + "waiting", prefix + "seen",
-                                  prefix + "active", prefix + "audit"};
+    std::vector<std::string> keys{
+        prefix + "user:" + user_id, prefix + "waiting", prefix + "seen", prefix + "active",
+        prefix + "audit",           prefix + "scanned", prefix + "seq"};
     std::vector<std::string> args{prefix, ms(settings_.ended_ttl)};
     const redis::Reply reply =
         (co_await redis_.eval(scripts::status(), std::move(keys), std::move(args))).or_throw();
@@ -81,6 +118,9 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
     status.state = state_of(e.at(1));
     status.position = integer_at(e, 2);
     status.expires_at = integer_at(e, 3);
+    // The backstop of the joins that skipped their ZADD: a waiting fan who polls while no scheduler scans
+    // the schedule (the flag lapsed, e.g. after a join's own ZADD failed) puts it back in the scan set.
+    if (e.size() > 5 && integer_at(e, 4) == 0) co_await add_to_scan_set(schedule_id, integer_at(e, 5));
     co_return status;
 }
 
@@ -115,7 +155,7 @@ asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t 
 
 asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string token) {
     const std::string prefix = key_prefix(schedule_id);
-    std::vector<std::string> keys{prefix + "active", prefix + "audit"};
+    std::vector<std::string> keys{prefix + "active", prefix + "audit", prefix + "admission"};
     std::vector<std::string> args{prefix, token, ms(settings_.ended_ttl)};
     const redis::Reply reply =
         (co_await redis_.eval(scripts::release(), std::move(keys), std::move(args))).or_throw();
@@ -124,16 +164,27 @@ asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string
 
 asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
     const std::string prefix = key_prefix(schedule_id);
-    std::vector<std::string> keys{prefix + "waiting", prefix + "seen",        prefix + "active",
-                                  prefix + "audit",   prefix + "admit-clock", prefix + "seq"};
+    std::vector<std::string> keys{prefix + "waiting",   prefix + "seen",        prefix + "active",
+                                  prefix + "audit",     prefix + "admit-clock", prefix + "seq",
+                                  prefix + "admission", prefix + "scanned"};
+    // Until the controller's first step, an automatic bound or rate is its start value (ADR 0016).
+    const AdmissionState start = admission_start(settings_.admission);
+    const unsigned rate = settings_.auto_admit_rate ? static_cast<unsigned>(start.rate)
+                                                    : std::max(settings_.admit_per_second, 1u);
+    const std::int64_t bound =
+        settings_.auto_max_active ? applied_bound(start.bound) : std::int64_t{settings_.max_active};
     std::vector<std::string> args{prefix,
-                                  std::to_string(std::max(settings_.admit_per_second, 1u)),
-                                  std::to_string(burst_per_tick(settings_.admit_per_second, settings_.tick)),
-                                  std::to_string(settings_.max_active),
+                                  std::to_string(rate),
+                                  std::to_string(burst_per_tick(rate, settings_.tick)),
+                                  std::to_string(bound),
                                   ms(settings_.active_ttl),
                                   ms(settings_.waiting_ttl),
                                   ms(settings_.ended_ttl),
-                                  std::to_string(kExpiryBatch)};
+                                  std::to_string(kExpiryBatch),
+                                  settings_.auto_max_active ? "1" : "0",
+                                  settings_.auto_admit_rate ? "1" : "0",
+                                  ms(settings_.tick),
+                                  ms(scanned_ttl(settings_.tick))};
     const redis::Reply reply =
         (co_await redis_.eval(scripts::admit(), std::move(keys), std::move(args))).or_throw();
     const auto& e = reply.elements();
@@ -143,7 +194,78 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
     step.waiting = integer_at(e, 2);
     step.active = integer_at(e, 3);
     step.sequence = integer_at(e, 4);
+    step.now = integer_at(e, 5);
+    step.bound = integer_at(e, 6);
+    step.rate = number_of(e.at(7));
+    const auto& adm = e.at(8).elements();
+    if (adm.size() >= 12) {
+        step.automatic = true;
+        step.at_text = adm[0].kind() == redis::Reply::Kind::String ? adm[0].as_string() : std::string();
+        AdmissionState& a = step.admission;
+        a.at = integer_of(adm[0]);
+        a.bound = number_of(adm[1]);
+        a.rate = number_of(adm[2]);
+        a.base_ms = number_of(adm[3]);
+        a.throughput = number_of(adm[4]);
+        a.probing = adm[5].kind() != redis::Reply::Kind::String || adm[5].as_string() != "0";
+        a.used = integer_of(adm[6]);
+        a.busy_ms = integer_of(adm[7]);
+        a.active_ms = integer_of(adm[8]);
+        step.used = integer_of(adm[9]);
+        step.busy_ms = integer_of(adm[10]);
+        step.active_ms = integer_of(adm[11]);
+        note_throughput(schedule_id, a.throughput);
+    }
     co_return step;
+}
+
+asio::awaitable<bool> WaitingRoom::save_admission(std::int64_t schedule_id, std::string at_text,
+                                                  AdmissionState state) {
+    std::vector<std::string> keys{key_prefix(schedule_id) + "admission"};
+    std::vector<std::string> args{std::move(at_text),
+                                  ms(settings_.ended_ttl),
+                                  "at",
+                                  std::to_string(state.at),
+                                  "bound",
+                                  decimal(state.bound),
+                                  "rate",
+                                  decimal(state.rate),
+                                  "base",
+                                  decimal(state.base_ms),
+                                  "tput",
+                                  decimal(state.throughput),
+                                  "probing",
+                                  state.probing ? "1" : "0",
+                                  "s_used",
+                                  std::to_string(state.used),
+                                  "s_busy",
+                                  std::to_string(state.busy_ms),
+                                  "s_active",
+                                  std::to_string(state.active_ms)};
+    const redis::Reply reply =
+        (co_await redis_.eval(scripts::admission_save(), std::move(keys), std::move(args))).or_throw();
+    const bool saved = reply.as_integer() == 1;
+    if (saved) note_throughput(schedule_id, state.throughput);
+    co_return saved;
+}
+
+unsigned WaitingRoom::eta_rate(std::int64_t schedule_id) const {
+    if (!settings_.auto_admit_rate) return std::max(settings_.admit_per_second, 1u);
+    double throughput = 0;
+    {
+        std::lock_guard lock(rates_mutex_);
+        const auto it = throughput_.find(schedule_id);
+        if (it != throughput_.end()) throughput = it->second;
+    }
+    // Before any purchase is measured: the start bound per second, the controller's first guess.
+    if (throughput < 1) return std::max(1u, static_cast<unsigned>(admission_start(settings_.admission).rate));
+    return static_cast<unsigned>(std::min(throughput, 1e6));
+}
+
+void WaitingRoom::note_throughput(std::int64_t schedule_id, double purchases_per_second) {
+    std::lock_guard lock(rates_mutex_);
+    if (throughput_.size() >= 10'000 && throughput_.count(schedule_id) == 0) throughput_.clear();  // bounded
+    throughput_[schedule_id] = purchases_per_second;
 }
 
 asio::awaitable<std::vector<std::int64_t>> WaitingRoom::schedules() {

@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -39,6 +41,14 @@ class WaitingRoom {
 
     /// One admission step for one schedule (expire, then admit within rate and maximum).
     boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id);
+    /// Stores the controller's next state unless another process stored a step since `at_text` was read
+    /// (ADR 0016). True when stored.
+    boost::asio::awaitable<bool> save_admission(std::int64_t schedule_id, std::string at_text,
+                                                AdmissionState state);
+    /// The rate behind etaSeconds and pollAfterMs: the fixed admits/s, or with automatic admission the
+    /// schedule's measured purchases/s (the room turns over at that rate), as the last admission pass saw it.
+    unsigned eta_rate(std::int64_t schedule_id) const;
+    void note_throughput(std::int64_t schedule_id, double purchases_per_second);
     /// The schedules that have (or recently had) waiting or active tokens.
     boost::asio::awaitable<std::vector<std::int64_t>> schedules();
     /// Drops the schedule from the scan set unless a join has happened since `sequence` was read.
@@ -50,8 +60,12 @@ class WaitingRoom {
     boost::asio::awaitable<void> push_back_audit(std::int64_t schedule_id, std::vector<std::string> events);
 
   private:
+    boost::asio::awaitable<void> add_to_scan_set(std::int64_t schedule_id, std::int64_t sequence);
+
     redis::Client& redis_;
     Settings settings_;
+    mutable std::mutex rates_mutex_;
+    std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
 };
 
 }  // namespace marquee::queue

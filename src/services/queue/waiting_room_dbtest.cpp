@@ -200,5 +200,40 @@ TEST_F(WaitingRoomDbTest, EveryChangeLeavesOneAuditEvent) {
     EXPECT_TRUE(run(room.pop_audit(schedule, 100)).empty());
 }
 
+TEST_F(WaitingRoomDbTest, JoinsSkipTheScanSetOnlyWhileAStepSawTheRoomNonEmpty) {
+    WaitingRoom room(redis_, test_settings());
+    const auto schedule = unique_schedule();
+    auto listed = [&] {
+        const auto ids = run(room.schedules());
+        return std::set<std::int64_t>(ids.begin(), ids.end()).count(schedule) == 1;
+    };
+    const auto first = users(1);
+    join_all(room, schedule, first);  // no step yet: no flag, so this join adds the schedule
+    EXPECT_TRUE(listed());
+    const AdmitStep step = run(room.admit(schedule));  // non-empty: sets the scanned flag
+    ASSERT_EQ(step.active, 1);
+    // Take the schedule out by hand: a join that sees the flag does not put it back ...
+    run(redis_.command("ZREM", room.settings().schedules_key, std::to_string(schedule)));
+    const auto second = users(1);
+    join_all(room, schedule, second);
+    EXPECT_FALSE(listed()) << "the flag said a scheduler scans it: one round trip, no ZADD";
+    // ... but a waiting fan's poll sees the flag gone (lapsed or dropped) and does.
+    run(redis_.command("DEL", "queue:{" + std::to_string(schedule) + "}:scanned"));
+    EXPECT_EQ(status_of(room, second[0], schedule).state, TokenState::Waiting);
+    EXPECT_TRUE(listed()) << "the poll is the backstop";
+
+    // A step that finds the room empty drops the flag, so the next join lists the schedule again.
+    EXPECT_TRUE(run(room.release(schedule, status_of(room, first[0], schedule).token)));
+    run(room.admit(schedule));  // admits the second fan
+    EXPECT_TRUE(run(room.release(schedule, status_of(room, second[0], schedule).token)));
+    const AdmitStep empty = run(room.admit(schedule));
+    ASSERT_EQ(empty.waiting + empty.active, 0);
+    EXPECT_TRUE(run(room.try_forget(schedule, empty.sequence)));
+    EXPECT_FALSE(listed());
+    join_all(room, schedule, users(1));
+    EXPECT_TRUE(listed()) << "no flag after the empty step: the join adds it";
+    run(room.try_forget(schedule, empty.sequence + 1));
+}
+
 }  // namespace
 }  // namespace marquee::queue
