@@ -406,6 +406,8 @@ Result run_fans(const Options& o) {
     const auto sale_start = Clock::now();
     const std::int64_t sale_start_unix_ms = unix_ms();
     f.recorder = Recorder{};
+    const std::uint64_t login_retries = f.retries;
+    f.retries = 0;
     f.told.reserve(o.users);
     spawn_all(
         ioc, o.users, [&](unsigned i) { return fan_at_sale(f, i); }, crashed);
@@ -447,6 +449,7 @@ Result run_fans(const Options& o) {
     outcome["pool_most_waiting"] = f.pool.most_waiting();
     outcome["logged_in"] = logged_in;
     outcome["login_seconds"] = login_seconds;
+    outcome["login_retries_after_503_429"] = login_retries;
     outcome["joined"] = f.joined;
     outcome["admitted_polls"] = f.admitted;
     outcome["paid"] = f.paid;

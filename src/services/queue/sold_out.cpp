@@ -109,6 +109,14 @@ SoldOutView parse_view(const redis::Reply& reply) {
             view.imminent = value == "1";
         } else if (name == "at") {
             view.at_ms = to_int(value);
+        } else if (name == "seats") {
+            view.seats = to_int(value);
+        } else if (name == "sold") {
+            view.sold = to_int(value);
+        } else if (name == "checked") {
+            view.checked_ms = to_int(value);
+        } else if (name == "eta") {
+            view.eta_ms = to_int(value);
         } else if (name == "zones") {
             boost::system::error_code ec;
             const auto parsed = boost::json::parse(value, ec);
@@ -137,7 +145,16 @@ SoldOutView judge(const std::vector<ZoneCount>& zones) {
     }
     view.sold_out = seats > 0 && sold >= seats;
     view.imminent = seats > 0 && live >= seats;
+    view.seats = seats;
+    view.sold = sold;
     return view;
+}
+
+std::optional<std::int64_t> poll_cap_ms(const SoldOutView& view) {
+    if (view.sold_out) return std::nullopt;
+    if (view.imminent) return kMinPollMs;
+    if (view.eta_ms > 0) return std::max(kMinPollMs, view.eta_ms);
+    return std::nullopt;
 }
 
 core::Problem sold_out_problem(std::int64_t schedule_id) {
@@ -204,9 +221,9 @@ void SoldOut::annotate(boost::json::object& body, std::int64_t schedule_id) cons
         for (const auto& zone : view->zones) zones.emplace_back(zone);
         body["soldOutZones"] = std::move(zones);
     }
-    if (view->imminent && !view->sold_out) {
+    if (const auto cap = poll_cap_ms(*view)) {
         if (auto* poll = body.if_contains("pollAfterMs"); poll != nullptr && poll->is_int64()) {
-            *poll = std::min(poll->as_int64(), kImminentPollMs);
+            *poll = std::min(poll->as_int64(), *cap);
         }
     }
 }
@@ -232,13 +249,27 @@ asio::awaitable<SoldOutView> SoldOut::check(std::int64_t schedule_id) {
                                    r.get<std::int64_t>(row, "sold"), r.get<std::int64_t>(row, "live")});
     }
     SoldOutView view = judge(counts);
+    // The selling rate since the previous check (this process's memory, refreshed from Redis every pass, so
+    // it may be another process's check): how long the rest may take.
+    view.checked_ms = now_ms();
+    if (const auto before = known(schedule_id); before && before->checked_ms > 0 &&
+                                                view.checked_ms > before->checked_ms &&
+                                                view.sold > before->sold) {
+        const double per_ms = static_cast<double>(view.sold - before->sold) /
+                              static_cast<double>(view.checked_ms - before->checked_ms);
+        view.eta_ms = static_cast<std::int64_t>(static_cast<double>(view.seats - view.sold) / per_ms);
+    }
     const std::string key = key_prefix(schedule_id) + "sold-out";
     boost::json::array zones;
     for (const auto& zone : view.zones) zones.emplace_back(zone);
     std::vector<std::string> hset{"HSET",     key,
                                   "sold_out", view.sold_out ? "1" : "0",
                                   "imminent", view.imminent ? "1" : "0",
-                                  "zones",    boost::json::serialize(zones)};
+                                  "zones",    boost::json::serialize(zones),
+                                  "seats",    std::to_string(view.seats),
+                                  "sold",     std::to_string(view.sold),
+                                  "checked",  std::to_string(view.checked_ms),
+                                  "eta",      std::to_string(view.eta_ms)};
     if (view.sold_out) {
         // HSETNX below keeps the first sighting's time if another process got there first.
         view.at_ms = now_ms();

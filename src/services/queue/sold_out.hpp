@@ -45,7 +45,18 @@ struct SoldOutView {
     bool imminent = false;           ///< every seat is HELD or SOLD: nothing free unless a hold lapses
     std::vector<std::string> zones;  ///< zones whose every seat is SOLD
     std::int64_t at_ms = 0;          ///< epoch ms when a check first saw the schedule sold out
+    std::int64_t seats = 0;          ///< seats of the schedule
+    std::int64_t sold = 0;           ///< SOLD seats at the last check
+    std::int64_t checked_ms = 0;     ///< epoch ms of the last check
+    /// Time left until every seat is sold at the rate seen between the last two checks (0: unknown).
+    std::int64_t eta_ms = 0;
 };
+
+/// The most a WAITING fan should wait before asking again (`pollAfterMs`), given the verdict: while the
+/// schedule sells, no longer than it may take to sell out (at least kMinPollMs), and kMinPollMs once every
+/// seat is taken; nullopt: no cap (nothing selling, or sold out already).
+std::optional<std::int64_t> poll_cap_ms(const SoldOutView& view);
+inline constexpr std::int64_t kMinPollMs = 1000;
 
 /// The verdict on the counts: sold out when the schedule has seats and every one is SOLD.
 SoldOutView judge(const std::vector<ZoneCount>& zones);
@@ -71,8 +82,9 @@ class SoldOut : public std::enable_shared_from_this<SoldOut> {
     std::optional<SoldOutView> known(std::int64_t schedule_id) const;
     /// Whether the schedule is sold out: from memory, else from Redis at most once per period.
     boost::asio::awaitable<bool> sold_out(std::int64_t schedule_id);
-    /// Adds `soldOut` (and `soldOutZones`) to a queue body from memory; while every seat is taken, a WAITING
-    /// body's `pollAfterMs` is at most kImminentPollMs, so the fans hear the end quickly.
+    /// Adds `soldOut` (and `soldOutZones`) to a queue body from memory; a WAITING body's `pollAfterMs` is
+    /// capped by poll_cap_ms(), so the fans ask again about when the sale may be over and hear the end
+    /// quickly.
     void annotate(boost::json::object& body, std::int64_t schedule_id) const;
     /// Sleeps `pause`, waking early (within a slice) once this process knows the schedule is sold out.
     boost::asio::awaitable<void> sleep(std::int64_t schedule_id, std::chrono::milliseconds pause) const;
@@ -87,8 +99,6 @@ class SoldOut : public std::enable_shared_from_this<SoldOut> {
 
     void start(boost::asio::any_io_executor executor);
     void stop() noexcept { stopping_ = true; }
-
-    static constexpr std::int64_t kImminentPollMs = 1000;
 
   private:
     struct Entry {

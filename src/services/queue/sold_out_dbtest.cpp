@@ -132,7 +132,7 @@ TEST_F(SoldOutDbTest, AfterTheLastSeatSellsWaitingFansAreToldAndNewJoinsGetThePr
     EXPECT_FALSE(imminent.sold_out);
     EXPECT_TRUE(imminent.imminent);
     std::tie(status, body) = call("GET", me, waiting);
-    EXPECT_LE(body.at("pollAfterMs").as_int64(), SoldOut::kImminentPollMs);
+    EXPECT_LE(body.at("pollAfterMs").as_int64(), kMinPollMs);
     EXPECT_EQ(call("POST", join, unique_user()).first, 201);  // joins still open
 
     // The last seat sells: the next pass tells everyone.

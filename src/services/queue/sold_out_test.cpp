@@ -22,6 +22,20 @@ TEST(SoldOutJudge, SoldOutOnlyWhenEverySeatOfEveryZoneIsSold) {
     EXPECT_FALSE(judge({{"R", 0, 0, 0}}).sold_out);  // an empty zone is not sold out
 }
 
+TEST(SoldOutJudge, PollsAreCappedByTheTimeLeftToSellOut) {
+    SoldOutView view;
+    EXPECT_FALSE(poll_cap_ms(view).has_value());  // nothing known: the waiting room's own hint
+    view.eta_ms = 40'000;
+    EXPECT_EQ(poll_cap_ms(view), 40'000);
+    view.eta_ms = 10;
+    EXPECT_EQ(poll_cap_ms(view), kMinPollMs);  // never below a second
+    view.eta_ms = 0;
+    view.imminent = true;
+    EXPECT_EQ(poll_cap_ms(view), kMinPollMs);
+    view.sold_out = true;
+    EXPECT_FALSE(poll_cap_ms(view).has_value());  // over: nothing to poll for
+}
+
 TEST(SoldOutJudge, TheProblemIs410SoldOut) {
     const auto problem = sold_out_problem(42);
     EXPECT_EQ(problem.status(), 410);
