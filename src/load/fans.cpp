@@ -288,13 +288,24 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     const json::object charge{{"amount", std::max<std::int64_t>(total, 1000)}};
     Headers charge_headers{{"Authorization", f.auth[fan]},
                            {"Idempotency-Key", o.run_id + "-charge-" + std::to_string(fan)}};
-    Response r = co_await f.call("wallet charge", "POST", "/api/v1/wallet/charges", json::serialize(charge),
-                                 charge_headers);
+    // A 202 (still in progress) or a 409 (the same key still in flight after a retried 503) is asked again
+    // with the same Idempotency-Key until it is final: abandoning it would leave the hold to block its seat.
+    Response r;
+    for (int again = 0; again < 30 && Clock::now() < f.deadline; ++again) {
+        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        r = co_await f.call("wallet charge", "POST", "/api/v1/wallet/charges", json::serialize(charge),
+                            charge_headers);
+        if (r.status != 202 && r.status != 409) break;
+    }
     if (r.status != 201) co_return false;
     const json::object payment{{"reservationId", reservation}, {"method", "POINTS"}};
     Headers pay_headers = headers;
     pay_headers.emplace_back("Idempotency-Key", o.run_id + "-pay-" + std::to_string(fan));
-    r = co_await f.call("payment", "POST", "/api/v1/payments", json::serialize(payment), pay_headers);
+    for (int again = 0; again < 30 && Clock::now() < f.deadline; ++again) {
+        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        r = co_await f.call("payment", "POST", "/api/v1/payments", json::serialize(payment), pay_headers);
+        if (r.status != 202 && r.status != 409) break;
+    }
     if (r.status != 201) co_return false;
     ++f.paid;
     f.last_sale = Clock::now();
