@@ -250,6 +250,15 @@ const std::vector<Option>& options() {
          [](Config& c, auto, auto v) { c.web_dir = v; }},
         {"log-level", "MARQUEE_LOG_LEVEL", "trace|debug|info|warn|error (default info)",
          [](Config& c, auto, auto v) { c.log_level = v; }},
+        // Issue 15, 100,000 fans (ADR 0018)
+        {"max-connections", "MARQUEE_MAX_CONNECTIONS",
+         "HTTP connections served at once (default 0: the file limit minus headroom); beyond: 503",
+         [](Config& c, auto n, auto v) {
+             c.http.max_connections = parse_int<std::size_t>(n, v, 0, 10000000);
+         }},
+        {"queue-sold-out-check-ms", "MARQUEE_QUEUE_SOLD_OUT_CHECK_MS",
+         "how often a schedule with fans waiting is checked for sold out (default 250)",
+         [](Config& c, auto n, auto v) { c.queue_sold_out_check = parse_ms(n, v); }},
     };
     return kOptions;
 }

@@ -22,7 +22,9 @@ struct HttpLimits {
     std::chrono::milliseconds read_timeout{
         10'000};  ///< a request must arrive whole within this (slow clients get 408)
     std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connection with no request is closed
-    std::size_t max_connections = 20'000;
+    /// Connections served at once; 0 (the default): derived from RLIMIT_NOFILE minus headroom. Never above
+    /// the file limit minus headroom; beyond it a connection gets 503 + Retry-After (http/server.hpp).
+    std::size_t max_connections = 0;
 };
 
 struct Config {
@@ -102,6 +104,10 @@ struct Config {
     /// The web app's folder (web/), served at / and /app/ by the gateway service; empty: not served.
     std::string web_dir;
     std::string log_level = "info";
+
+    // Issue 15, 100,000 fans (ADR 0018): how often a queue process checks whether a schedule with fans in its
+    // waiting room has sold every seat (one process per schedule and period does the database read).
+    std::chrono::milliseconds queue_sold_out_check{250};
 
     bool runs(std::string_view service) const;
 };

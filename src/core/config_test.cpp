@@ -147,6 +147,20 @@ TEST(Config, QueueAdmissionIsAutomaticUnlessANumberIsFixed) {
         ConfigError);
 }
 
+// Issue 15, 100,000 fans (ADR 0018)
+TEST(Config, MaxConnectionsDefaultsToDerivedAndIsConfigurable) {
+    EXPECT_EQ(parse({}).http.max_connections, 0u);
+    EXPECT_EQ(parse({}, {{"MARQUEE_MAX_CONNECTIONS", "2"}}).http.max_connections, 2u);
+    EXPECT_EQ(parse({"--max-connections=15000"}).http.max_connections, 15000u);
+    EXPECT_THROW((void)parse_config({"--max-connections=-1"}, env_of({})), ConfigError);
+}
+
+TEST(Config, QueueSoldOutCheckIsConfigurable) {
+    EXPECT_EQ(parse({}).queue_sold_out_check, std::chrono::milliseconds(250));
+    EXPECT_EQ(parse({"--queue-sold-out-check-ms=100"}).queue_sold_out_check, std::chrono::milliseconds(100));
+    EXPECT_THROW((void)parse_config({"--queue-sold-out-check-ms=0"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

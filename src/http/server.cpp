@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/serialize.hpp>
+#include <sys/resource.h>
 
 #include "core/log.hpp"
 #include "core/log_context.hpp"
@@ -137,7 +139,37 @@ std::shared_ptr<const core::LogContext> log_context_of(const Context& ctx) {
     return core::make_log_context(ctx.trace(), std::move(fields));
 }
 
+/// The answer to a connection beyond the cap (written by hand: no request has been read).
+std::string refusal_bytes(std::size_t cap) {
+    core::Problem problem{503, "connection-limit", "Service unavailable",
+                          "The server is at its limit of " + std::to_string(cap) +
+                              " open connections; try again after Retry-After seconds."};
+    const std::string body = boost::json::serialize(problem.to_json({}));
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: " + std::string(core::Problem::kContentType) +
+           "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
 }  // namespace
+
+std::size_t connection_cap_for(std::size_t configured, std::size_t file_limit) {
+    const std::size_t headroom = std::max<std::size_t>(256, file_limit / 10);
+    const std::size_t most = file_limit > headroom ? file_limit - headroom : 1;
+    if (configured == 0) return most;
+    return std::max<std::size_t>(1, std::min(configured, most));
+}
+
+std::size_t raise_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+    return static_cast<std::size_t>(limit.rlim_cur);
+}
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Impl(asio::io_context& ioc, ServerOptions opts, const Router& r, core::MetricsRegistry& m)
@@ -149,7 +181,23 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           requests(m.counter("http_requests_total", "HTTP requests by method, route and status")),
           latency(m.histogram("http_request_duration_seconds", "HTTP request latency by method and route")),
           open_connections(m.gauge("http_connections", "Open HTTP connections").with({})),
-          in_flight(m.gauge("http_requests_in_flight", "HTTP requests being handled").with({})) {}
+          in_flight(m.gauge("http_requests_in_flight", "HTTP requests being handled").with({})),
+          refused(m.counter("http_connections_refused_total",
+                            "Connections accepted beyond the connection cap, answered 503 and closed")
+                      .with({})),
+          cap_gauge(m.gauge("http_connections_max", "The connection cap").with({})) {
+        const std::size_t file_limit = raise_file_limit();
+        cap = connection_cap_for(options.limits.max_connections, file_limit);
+        // Sockets being refused hold a descriptor for up to a second each: at most a slice of the headroom.
+        refusing_limit = std::max<std::size_t>(16, (file_limit - std::min(file_limit, cap)) / 4);
+        refusal = refusal_bytes(cap);
+        cap_gauge.set(static_cast<double>(cap));
+        if (options.limits.max_connections > cap) {
+            core::log_warn(
+                "connection cap lowered below the file limit",
+                {{"asked", options.limits.max_connections}, {"cap", cap}, {"file_limit", file_limit}});
+        }
+    }
 
     asio::io_context& ioc;
     ServerOptions options;
@@ -160,6 +208,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     core::Family<core::Histogram>& latency;
     core::Gauge& open_connections;
     core::Gauge& in_flight;
+    core::Counter& refused;
+    core::Gauge& cap_gauge;
+    std::size_t cap = 1;
+    std::size_t refusing_limit = 16;
+    std::string refusal;
+    std::atomic<std::size_t> live{0};      ///< sessions accepted and not yet ended
+    std::atomic<std::size_t> refusing{0};  ///< refusals still writing or draining
     /// The children of `requests` and `latency` per "method route status", found once (ADR 0015): a
     /// Family::with per request built two label vectors of strings and compared them in a map.
     struct RouteMetrics {
@@ -176,6 +231,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket socket);
+    asio::awaitable<void> refuse(tcp::socket socket);
     asio::awaitable<Response> dispatch(Context& ctx);
     asio::awaitable<void> serve_stream(beast::tcp_stream& stream, Context& ctx, Response response,
                                        std::string_view route, std::chrono::steady_clock::time_point started,
@@ -210,6 +266,10 @@ void Server::start() {
             core::log_error("accept loop ended", {{"error", ex.what()}});
         }
     });
+}
+
+std::size_t Server::connection_cap() const {
+    return impl_->cap;
 }
 
 std::size_t Server::connections() const {
@@ -262,16 +322,24 @@ asio::awaitable<void> Server::Impl::accept_loop() {
             co_await backoff.async_wait(kTuple);
             continue;
         }
-        {
-            std::lock_guard lock(mutex);
-            if (connections.size() >= options.limits.max_connections) {
+        if (live.load() >= cap) {
+            // Beyond the cap: accepted (so the backlog never fills and the client is not left hanging), told
+            // 503 with Retry-After, closed. Too many refusals at once: closed at once.
+            refused.inc();
+            if (refusing.load() >= refusing_limit) {
                 boost::system::error_code ignored;
                 socket.close(ignored);
                 continue;
             }
+            ++refusing;
+            auto executor = socket.get_executor();
+            asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
+            continue;
         }
+        ++live;
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr e) {
+        asio::co_spawn(executor, session(std::move(socket)), [self](std::exception_ptr e) {
+            --self->live;  // however the session ended
             if (!e) return;
             try {
                 std::rethrow_exception(e);
@@ -405,6 +473,30 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     open_connections.add(-1);
     std::lock_guard lock(mutex);
     connections.erase(id);
+}
+
+// Writes the 503, ends the sending side, then reads (and drops) what the client sent until it closes or a
+// second passes: closing with unread bytes would reset the connection and could destroy the 503 before the
+// client reads it.
+asio::awaitable<void> Server::Impl::refuse(tcp::socket socket) {
+    auto self = shared_from_this();
+    struct Done {
+        std::atomic<std::size_t>& count;
+        ~Done() { --count; }
+    } done{refusing};
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(1));
+    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(refusal), kTuple);
+    boost::system::error_code ignored;
+    if (!write_ec) {
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        std::array<char, 4096> sink{};
+        for (int i = 0; i < 64; ++i) {
+            auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+            if (ec) break;
+        }
+    }
+    stream.close();
 }
 
 // An event stream: the head with chunked encoding, then whatever the producer sends, then the last chunk.

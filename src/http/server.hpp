@@ -28,6 +28,14 @@ struct ServerOptions {
 /// The HTTP/1.1 server: one coroutine per connection on its own strand, keep-alive, limits on head and body
 /// size, a deadline on every read and write, one JSON access-log line and metrics per request. The only place
 /// that catches core::Problem and renders it as application/problem+json (RFC 9457).
+/// The connection cap for `configured` (0: derived) under a file limit of `file_limit` descriptors: whatever
+/// is asked, at most the limit minus headroom (max(256, limit / 10)) for the pools, files, the listener and
+/// the sockets being refused, and at least 1.
+std::size_t connection_cap_for(std::size_t configured, std::size_t file_limit);
+
+/// RLIMIT_NOFILE of this process, after raising its soft limit to the hard one where allowed.
+std::size_t raise_file_limit();
+
 class Server {
   public:
     Server(boost::asio::io_context& ioc, ServerOptions options, const Router& router,
@@ -45,6 +53,11 @@ class Server {
     boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
     /// Open connections, for tests and the graceful-shutdown log line.
     std::size_t connections() const;
+    /// The most connections served at once (limits.max_connections, or derived from RLIMIT_NOFILE when that
+    /// is 0; never above the file limit minus headroom). Beyond it a connection is accepted, answered 503
+    /// problem+json `connection-limit` with Retry-After and closed, and http_connections_refused_total counts
+    /// it.
+    std::size_t connection_cap() const;
 
   private:
     struct Impl;

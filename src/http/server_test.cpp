@@ -407,5 +407,76 @@ TEST_F(ServerTest, ConcurrentRequestsEachLogWithTheirOwnTrace) {
     }
 }
 
+TEST(ServerCap, CapStaysBelowTheFileLimit) {
+    EXPECT_EQ(connection_cap_for(0, 20'000), 18'000u);       // derived: the limit minus a tenth
+    EXPECT_EQ(connection_cap_for(50'000, 20'000), 18'000u);  // asked above the limit: lowered
+    EXPECT_EQ(connection_cap_for(2, 20'000), 2u);            // asked below: as asked
+    EXPECT_EQ(connection_cap_for(0, 1'024), 768u);           // at least 256 of headroom
+    EXPECT_EQ(connection_cap_for(0, 100), 1u);               // never 0
+}
+
+// Issue 15 (ADR 0018): beyond the cap the server still accepts, answers 503 problem+json with Retry-After,
+// closes, counts it, and serves again once a connection is gone.
+TEST(ServerCap, BeyondTheCapIsA503WithRetryAfterAndTheServerKeepsAccepting) {
+    core::init_logging(core::LogLevel::Error);
+    asio::io_context ioc;
+    auto work = asio::make_work_guard(ioc);
+    Router router;
+    router.get("/hello", [](Context&) -> asio::awaitable<Response> { co_return text("hi", "text/plain"); });
+    core::MetricsRegistry metrics;
+    ServerOptions options;
+    options.port = 0;
+    options.limits.max_connections = 2;
+    Server server(ioc, options, router, metrics);
+    EXPECT_EQ(server.connection_cap(), 2u);
+    const auto port = server.listen();
+    server.start();
+    std::thread thread([&] { ioc.run(); });
+
+    asio::io_context client;
+    auto open = [&] {
+        tcp::socket socket(client);
+        socket.connect({asio::ip::make_address("127.0.0.1"), port});
+        return socket;
+    };
+    auto ask = [](tcp::socket& socket) {
+        asio::write(socket, asio::buffer(std::string_view("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")));
+        boost::beast::flat_buffer buffer;
+        bhttp::response<bhttp::string_body> response;
+        bhttp::read(socket, buffer, response);
+        return response;
+    };
+    auto first = open();
+    auto second = open();
+    EXPECT_EQ(ask(first).result_int(), 200);  // both served and kept alive
+    EXPECT_EQ(ask(second).result_int(), 200);
+    for (int i = 0; i < 3; ++i) {
+        auto third = open();  // connects: accepted, not left in the backlog
+        const auto refused = ask(third);
+        EXPECT_EQ(refused.result_int(), 503);
+        EXPECT_EQ(refused[bhttp::field::retry_after], "1");
+        EXPECT_EQ(refused[bhttp::field::content_type], "application/problem+json");
+        EXPECT_FALSE(refused.keep_alive());
+        const auto problem = boost::json::parse(refused.body()).as_object();
+        EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/connection-limit");
+        EXPECT_EQ(problem.at("status").as_int64(), 503);
+    }
+    EXPECT_NE(metrics.render().find("http_connections_refused_total 3"), std::string::npos);
+    EXPECT_EQ(ask(first).result_int(), 200);  // the two inside are unharmed
+
+    // One leaves; the next newcomer is served.
+    first.close();
+    bool served = false;
+    for (int i = 0; i < 100 && !served; ++i) {
+        auto next = open();
+        served = ask(next).result_int() == 200;
+        if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(served);
+    work.reset();
+    ioc.stop();
+    thread.join();
+}
+
 }  // namespace
 }  // namespace marquee::http

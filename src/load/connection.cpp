@@ -89,6 +89,15 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
 
     if (!socket_.is_open()) {
         buffer_.clear();
+        if (source_) {
+            boost::system::error_code bind_ec;
+            socket_.open(target_.endpoint.protocol(), bind_ec);
+            if (!bind_ec) socket_.bind(tcp::endpoint(*source_, 0), bind_ec);
+            if (bind_ec) {
+                close();
+                throw TransportError("bind " + source_->to_string() + ": " + bind_ec.message());
+            }
+        }
         auto [ec] = co_await socket_.async_connect(target_.endpoint, kTuple);
         if (ec) {
             close();

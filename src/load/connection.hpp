@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -43,6 +44,9 @@ class Connection {
                                              Headers headers);
     void close();
     std::uint64_t connects() const noexcept { return connects_; }
+    /// Connect from this local address (e.g. 127.0.0.2), so more than one address's ephemeral ports serve
+    /// the run; unset: the kernel's choice.
+    void bind_to(boost::asio::ip::address source) { source_ = source; }
 
   private:
     boost::asio::awaitable<Response> exchange(std::string wire);
@@ -53,6 +57,7 @@ class Connection {
     boost::asio::steady_timer watchdog_;
     std::string buffer_;
     std::uint64_t connects_ = 0;
+    std::optional<boost::asio::ip::address> source_;
     std::uint64_t generation_ = 0;
     bool timed_out_ = false;
     bool written_ = false;  ///< the last exchange wrote its request

@@ -34,6 +34,10 @@ scenarios
                every 10 ms: seat events per second and their lag from the hold's 201 to the bitset
                (booking outbox -> NATS JetStream -> catalog consumer -> Redis)
   nats-publish JetStream publish-and-ack rate of small messages (--nats-url, --messages, --max-pending)
+  fans         --users fans (100,000 and more) for --seats seats over --connections shared keep-alive
+               connections: fans log in before the sale (--login-rate/s), join the queue, poll it, the admitted
+               buy one seat each; reports every seat sold once (PostgreSQL) and how long after the last seat
+               sold each waiting fan was told it is sold out (ADR 0018)
 
 options
   --users=N            virtual users, one keep-alive connection each (default 100)
@@ -55,6 +59,10 @@ options
   --check-invariants=PATH  scripts/check-invariants (default: the one of the source tree)
   --admin-email=E --admin-password=P   the admin who creates the schedule (default: the demo admin)
   --run-id=ID          names this run's users and concert (default: from the time and pid)
+  --connections=N      fans: keep-alive connections every fan shares, as behind a load balancer (default 1000)
+  --source-addresses=A,B  fans: loopback addresses to connect from (127.0.0.1,127.0.0.2,...), round-robin,
+                       for more ephemeral ports (default: the kernel's choice)
+  --login-rate=R       fans: logins per second before the sale (default 2000)
   --json=PATH          write the results as JSON
 Exit status: 0 when the scenario made progress and every invariant held, 1 otherwise, 2 on bad usage.
 )";
@@ -143,6 +151,12 @@ int main(int argc, char** argv) {
                 o.run_id = value_of(arg);
             } else if (starts(arg, "--json=")) {
                 json_path = value_of(arg);
+            } else if (starts(arg, "--connections=")) {
+                o.connections = static_cast<unsigned>(number(arg));
+            } else if (starts(arg, "--source-addresses=")) {
+                o.source_addresses = value_of(arg);
+            } else if (starts(arg, "--login-rate=")) {
+                o.login_rate = std::stod(value_of(arg));
             } else if (starts(arg, "--nats-url=")) {
                 nats.url = value_of(arg);
             } else if (starts(arg, "--messages=")) {

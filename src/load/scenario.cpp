@@ -21,6 +21,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.hpp"
+#include "load/fans.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
 
@@ -799,6 +800,7 @@ std::string decode_base64(std::string_view text) {
 }
 
 Result run_scenario(const Options& o) {
+    if (o.scenario == "fans") return run_fans(o);  // a pool of shared connections: load/fans.cpp
     asio::io_context ioc(1);
     Run run(ioc, o);
     Result result;

@@ -40,6 +40,10 @@ struct Options {
     std::string admin_email = "admin@marquee.dev";
     std::string admin_password = "Admin-demo-2026";
     std::string run_id;  ///< names the users and the concert of this run
+    // fans (issue 15, ADR 0018)
+    unsigned connections = 1000;   ///< fans: keep-alive connections shared by every fan
+    std::string source_addresses;  ///< fans: loopback addresses to connect from, comma list
+    double login_rate = 2000;      ///< fans: logins per second before the sale
 };
 
 struct Result {

@@ -9,6 +9,7 @@ namespace marquee::queue {
 Installed::~Installed() {
     // The loop holds its own reference; tell it to end after its current pass.
     if (scheduler) scheduler->stop();
+    if (sold_out) sold_out->stop();
 }
 
 Settings settings_from(const core::Config& config) {
@@ -40,6 +41,9 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
         return store->schedule_exists(schedule_id);
     };
     installed->routes = std::make_shared<Routes>(installed->room, std::move(exists));
+    installed->sold_out =
+        std::make_shared<SoldOut>(redis, db, installed->room, config.queue_sold_out_check, &metrics);
+    installed->routes->set_sold_out(installed->sold_out);
     installed->routes->add_to(router);
     // The pressure signal: this process's PostgreSQL callers refused (each a 503), read at each step.
     PressureSource pressure = [&db] {
@@ -48,6 +52,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     };
     installed->scheduler =
         std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
+    installed->sold_out->start(executor);
     installed->scheduler->start(std::move(executor));
     return installed;
 }

@@ -11,6 +11,7 @@
 #include "services/queue/model.hpp"
 #include "services/queue/routes.hpp"
 #include "services/queue/scheduler.hpp"
+#include "services/queue/sold_out.hpp"
 #include "services/queue/store.hpp"
 #include "services/queue/waiting_room.hpp"
 
@@ -30,6 +31,7 @@ struct Installed {
     std::shared_ptr<Gate> gate;  ///< booking and payment get gate->as_function() from app
     std::shared_ptr<Routes> routes;
     std::shared_ptr<Scheduler> scheduler;
+    std::shared_ptr<SoldOut> sold_out;  ///< the sold-out signal (ADR 0018)
     ~Installed();
 };
 

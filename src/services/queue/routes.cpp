@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/problem.hpp"
+#include "services/queue/sold_out.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
 
@@ -73,8 +74,10 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
         throw core::Problem::not_found("no such schedule");
     }
+    if (sold_out_ && co_await sold_out_->sold_out(schedule_id)) throw sold_out_problem(schedule_id);
     const Joined joined = co_await room_->join(user_id, schedule_id);
-    const boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));
+    boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));
+    if (sold_out_) sold_out_->annotate(body, schedule_id);
     if (joined.created) {
         co_return http::created(body, "/api/v1/queue/me?scheduleId=" + std::to_string(schedule_id));
     }
@@ -87,7 +90,9 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::int64_t schedule_id = schedule_query(ctx);
     const std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
-    co_return http::json(to_json(*status, room_->eta_rate(schedule_id)));
+    boost::json::object body = to_json(*status, room_->eta_rate(schedule_id));
+    if (sold_out_) sold_out_->annotate(body, schedule_id);
+    co_return http::json(body);
 }
 
 // Server-Sent Events: a `position` event every pollAfterMs (at least a tick) while WAITING, then one
@@ -99,34 +104,45 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     const std::optional<TokenStatus> first = co_await room_->find_status(user_id, schedule_id);
     if (!first) throw token_not_found(schedule_id);
     std::shared_ptr<WaitingRoom> room = room_;
-    co_return http::event_stream(
-        [room, user_id, schedule_id, first = *first](http::EventStream& stream) -> asio::awaitable<void> {
-            // By value: this coroutine runs after the handler has returned.
-            std::shared_ptr<WaitingRoom> r = room;
-            std::string user = user_id;
-            std::int64_t schedule = schedule_id;
-            TokenStatus status = first;
-            asio::steady_timer timer(co_await asio::this_coro::executor);
-            while (true) {
-                const unsigned rate = r->eta_rate(schedule);
-                const std::string data = boost::json::serialize(to_json(status, rate));
-                std::string event = "position";
-                if (status.state == TokenState::Active) event = "admitted";
-                if (is_ended(status.state)) event = "ended";
-                if (!co_await stream.send(event, data)) co_return;
-                if (status.state != TokenState::Waiting) co_return;
-                // Like a polling client, the stream reads again after pollAfterMs (never sooner than a tick):
-                // 10,000 open streams must not cost the waiting room 10,000 reads per tick.
-                const auto pause = std::max<std::chrono::milliseconds>(
-                    r->settings().tick, std::chrono::milliseconds(poll_after_ms(status.position, rate)));
+    std::shared_ptr<SoldOut> sold_out = sold_out_;
+    co_return http::event_stream([room, sold_out, user_id, schedule_id,
+                                  first = *first](http::EventStream& stream) -> asio::awaitable<void> {
+        // By value: this coroutine runs after the handler has returned.
+        std::shared_ptr<WaitingRoom> r = room;
+        std::shared_ptr<SoldOut> so = sold_out;
+        std::string user = user_id;
+        std::int64_t schedule = schedule_id;
+        TokenStatus status = first;
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        while (true) {
+            const unsigned rate = r->eta_rate(schedule);
+            boost::json::object body = to_json(status, rate);
+            // ADR 0018: a sold-out schedule ends the stream with a `sold-out` event.
+            const bool gone = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
+            if (so) so->annotate(body, schedule);
+            const std::string data = boost::json::serialize(body);
+            std::string event = "position";
+            if (status.state == TokenState::Active) event = "admitted";
+            if (is_ended(status.state)) event = "ended";
+            if (gone && status.state != TokenState::Used) event = "sold-out";
+            if (!co_await stream.send(event, data)) co_return;
+            if (status.state != TokenState::Waiting || gone) co_return;
+            // Like a polling client, the stream reads again after pollAfterMs (never sooner than a tick):
+            // 10,000 open streams must not cost the waiting room 10,000 reads per tick.
+            const auto pause = std::max<std::chrono::milliseconds>(
+                r->settings().tick, std::chrono::milliseconds(poll_after_ms(status.position, rate)));
+            if (so) {
+                co_await so->sleep(schedule, pause);  // wakes early on sold out
+            } else {
                 timer.expires_after(pause);
                 co_await timer.async_wait(asio::use_awaitable);
-                if (!stream.open()) co_return;
-                std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
-                if (!next) co_return;
-                status = std::move(*next);
             }
-        });
+            if (!stream.open()) co_return;
+            std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
+            if (!next) co_return;
+            status = std::move(*next);
+        }
+    });
 }
 
 }  // namespace marquee::queue

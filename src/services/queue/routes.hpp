@@ -13,6 +13,7 @@
 namespace marquee::queue {
 
 class WaitingRoom;
+class SoldOut;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
@@ -26,6 +27,8 @@ class Routes {
         : room_(std::move(room)), schedule_exists_(std::move(schedule_exists)) {}
 
     void add_to(http::Router& router);
+    /// The sold-out signal (ADR 0018): joins of a sold-out schedule get 410 `sold-out`, bodies say `soldOut`.
+    void set_sold_out(std::shared_ptr<SoldOut> sold_out) { sold_out_ = std::move(sold_out); }
 
     /// POST /api/v1/schedules/{scheduleId}/queue
     boost::asio::awaitable<http::Response> join(http::Context& ctx);
@@ -37,6 +40,7 @@ class Routes {
   private:
     std::shared_ptr<WaitingRoom> room_;
     ScheduleCheck schedule_exists_;
+    std::shared_ptr<SoldOut> sold_out_;
 };
 
 }  // namespace marquee::queue
