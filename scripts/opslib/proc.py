@@ -48,7 +48,10 @@ def _is_ours(record: Record) -> bool:
         return False
     if state == "Z":
         return False
-    return os.path.basename(cmdline[0]) == os.path.basename(record.argv[0])
+    # A program that rewrites its title (redis-server: "redis-server 127.0.0.1:7000 [cluster]") keeps its name
+    # as the first word.
+    program = cmdline[0].split(" ", 1)[0]
+    return os.path.basename(program) == os.path.basename(record.argv[0])
 
 
 class Processes:
