@@ -19,7 +19,7 @@
 namespace marquee::redis {
 
 struct ClientOptions {
-    std::string url;  ///< redis://[[user]:password@]host[:port][/db]
+    std::string url;  ///< redis://[[user]:password@]host[:port][/db]; ignored in cluster mode
     /// Connections; every one carries many calls at once (pipelined), so a few are enough.
     std::size_t pool_size = 8;
     /// Deadline of one call, from entry to reply: connecting, waiting behind earlier calls, the round trip.
@@ -27,6 +27,15 @@ struct ClientOptions {
     /// Calls queued or in flight on one connection at most; beyond that on every connection a call is
     /// refused at once with 503 (load shedding) instead of waiting for a reply that would come too late.
     std::size_t max_pending_per_connection = 2048;
+    /// Redis Cluster seed nodes, `host:port[,host:port...]` (redis/url.hpp parse_cluster_seeds); non-empty:
+    /// cluster mode, every call routed to its key's slot's primary (docs/decisions/0020-redis-cluster-routing.md).
+    /// `pool_size` and `max_pending_per_connection` then apply per node.
+    std::string cluster;
+    /// Cluster mode: the slot map is read again after this long (by the first call after it).
+    std::chrono::milliseconds cluster_refresh_interval{5000};
+    /// Cluster mode: at most one map refresh per this after MOVED or an unserved slot (a quarter of it after
+    /// a connection failure).
+    std::chrono::milliseconds cluster_refresh_throttle{500};
 };
 
 /// A snapshot for the metrics endpoint.
@@ -36,6 +45,12 @@ struct ClientStats {
     std::uint64_t commands = 0;   ///< commands answered (a pipeline counts each command)
     std::uint64_t errors = 0;     ///< calls that ended in Problem 503 (connect, I/O, timeout, shed)
     std::uint64_t shed = 0;       ///< of those, calls refused at once because every connection was full
+    // Cluster mode only (0 otherwise):
+    std::uint64_t moved = 0;      ///< MOVED redirects followed
+    std::uint64_t asked = 0;      ///< ASK redirects followed
+    std::uint64_t retried = 0;    ///< TRYAGAIN / CLUSTERDOWN / READONLY / LOADING answers waited out
+    std::uint64_t refreshes = 0;  ///< slot maps read
+    std::uint64_t unserved = 0;   ///< calls refused at once: their slot had no primary (failover)
 };
 
 /// Redis connections driven by Asio, each carrying many calls at once: no call blocks an I/O thread, and
@@ -50,6 +65,11 @@ struct ClientStats {
 /// - An error reply from Redis (WRONGTYPE, a Lua error): command(), pipeline() and eval() RETURN it as
 ///   a Reply of kind Error (the caller decides; Reply::or_throw() turns it into CommandError). The typed
 ///   helpers (get, set, incr, ...) throw CommandError, since they promise a shape.
+///
+/// Cluster mode (ClientOptions::cluster): the same calls, each routed to the primary of its first key's slot;
+/// a multi-key command, script or pipeline must keep its keys in one slot (one hash tag), except del(), which
+/// deletes per slot. A primary lost and not yet replaced: its slots' calls fail at once with 503 + Retry-After,
+/// and work again by themselves once the map shows the promoted replica.
 ///
 /// Not for blocking commands (BLPOP, SUBSCRIBE, WAIT): they would stall every call behind them on their
 /// connection. Thread-safe: any number of coroutines on any number of threads may call it at once.
@@ -83,7 +103,7 @@ class Client {
                                      std::optional<std::chrono::milliseconds> ttl = std::nullopt);
     /// SET NX PX: whether the key was absent and is now set.
     boost::asio::awaitable<bool> try_set(std::string key, std::string value, std::chrono::milliseconds ttl);
-    /// DEL: how many of the keys existed.
+    /// DEL: how many of the keys existed. In cluster mode one DEL per slot (not atomic across slots).
     boost::asio::awaitable<std::int64_t> del(std::vector<std::string> keys);
     boost::asio::awaitable<std::int64_t> incr(std::string key);
     /// PEXPIRE: whether the key exists (and now has the TTL).

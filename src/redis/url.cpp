@@ -1,5 +1,6 @@
 #include "redis/url.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/url/parse.hpp>
@@ -54,6 +55,33 @@ Url Url::parse(std::string_view text) {
         }
     }
     return url;
+}
+
+std::vector<Url> parse_cluster_seeds(std::string_view text) {
+    std::vector<Url> seeds;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        std::string_view item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        start = comma + 1;
+        if (item.empty()) continue;
+        const std::string url = item.find("://") == std::string_view::npos ? "redis://" + std::string(item)
+                                                                           : std::string(item);
+        Url seed = Url::parse(url);
+        if (seed.db != 0) fail(item, "a Redis Cluster has only database 0");
+        if (!seeds.empty()) {
+            seed.username = seeds.front().username;
+            seed.password = seeds.front().password;
+        }
+        seeds.push_back(std::move(seed));
+    }
+    if (seeds.empty()) {
+        throw core::ConfigError("redis cluster seeds: expected host:port[,host:port...], got '" + std::string(text) +
+                                "'");
+    }
+    return seeds;
 }
 
 }  // namespace marquee::redis
