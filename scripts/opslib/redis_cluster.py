@@ -10,8 +10,10 @@ as a replica of the promoted node, its AOF and nodes.conf intact). Design: docs/
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -108,6 +110,17 @@ def parse_cluster_nodes(text: str) -> list[dict]:
             }
         )
     return nodes
+
+
+def serves(node: dict, slot: int) -> bool:
+    """Whether a CLUSTER NODES entry lists `slot` among its own ("[slot->-id]" migration notes are not)."""
+    for item in node["slots"]:
+        if item.startswith("["):
+            continue
+        first, _, last = item.partition("-")
+        if int(first) <= slot <= int(last or first):
+            return True
+    return False
 
 
 def live_primaries(nodes: list[dict]) -> list[dict]:
@@ -324,3 +337,93 @@ class RedisCluster:
             self.procs.spawn(name, record.argv, ports=record.ports)
         wait_port(record.ports["redis"], timeout, f"{name} listening")
         self.wait_ok(timeout)
+
+    # -- slots: the owner of one, and moving an (empty) one, for tests of MOVED and ASK --------------------------
+
+    def owner(self, slot: int) -> dict:
+        for node in live_primaries(self.nodes()):
+            if serves(node, slot):
+                return node
+        raise RuntimeError(f"no live primary serves slot {slot}")
+
+    def primary_of(self, slot: int) -> str:
+        """The recorded name of the node serving `slot`."""
+        name = self.name_of_port(self.owner(slot)["port"])
+        if name is None:
+            raise RuntimeError(f"slot {slot} is served by a node this state folder did not start")
+        return name
+
+    def start_migration(self, slot: int) -> tuple[dict, dict]:
+        """Marks `slot` MIGRATING on its owner and IMPORTING on another primary; keys absent from the owner are
+        then answered with ASK. Returns (source, target)."""
+        source = self.owner(slot)
+        target = next(n for n in live_primaries(self.nodes()) if n["id"] != source["id"])
+        self.cli(target["port"], "CLUSTER", "SETSLOT", str(slot), "IMPORTING", source["id"])
+        self.cli(source["port"], "CLUSTER", "SETSLOT", str(slot), "MIGRATING", target["id"])
+        self._migration_file(slot).write_text(json.dumps({"source": source["port"], "target": target["port"]}))
+        return source, target
+
+    def _migration_file(self, slot: int) -> Path:
+        return self.state.run / f"migration-{slot}.txt"
+
+    def finish_started_migration(self, slot: int) -> None:
+        """finish_migration() of the migration start_migration() began (possibly in another process)."""
+        ports = json.loads(self._migration_file(slot).read_text())
+        by_port = {n["port"]: n for n in self.nodes()}
+        self.finish_migration(slot, by_port[ports["source"]], by_port[ports["target"]])
+        self._migration_file(slot).unlink(missing_ok=True)
+
+    def finish_migration(self, slot: int, source: dict, target: dict) -> None:
+        """Moves the keys still on the source, then gives `slot` to the target everywhere (the source answers
+        MOVED from then on)."""
+        while True:
+            keys = self.cli(source["port"], "CLUSTER", "GETKEYSINSLOT", str(slot), "100").split()
+            if not keys:
+                break
+            self.cli(source["port"], "MIGRATE", HOST, str(target["port"]), "", "0", "5000", "KEYS", *keys)
+        self.cli(target["port"], "CLUSTER", "SETSLOT", str(slot), "NODE", target["id"])
+        self.cli(source["port"], "CLUSTER", "SETSLOT", str(slot), "NODE", target["id"])
+        for node in live_primaries(self.nodes()):
+            if node["id"] not in (source["id"], target["id"]):
+                self.cli(node["port"], "CLUSTER", "SETSLOT", str(slot), "NODE", target["id"])
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """python3 -m opslib.redis_cluster --state DIR COMMAND [ARG]: the component's helpers for tests that drive a
+    cluster from another program (tests/cluster). Prints what it found or did."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="opslib.redis_cluster")
+    parser.add_argument("--state", required=True, help="the state folder (run/, logs/, data/, env)")
+    parser.add_argument("--node-timeout-ms", type=int, default=2000)
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "seeds", "kill-primary-of", "wait-promoted", "restart", "migrate", "finish"],
+    )
+    parser.add_argument("arg", nargs="?")
+    args = parser.parse_args(argv)
+    cluster = RedisCluster(StateDir(Path(args.state)), node_timeout_ms=args.node_timeout_ms)
+    if args.command == "up":
+        cluster.up()
+        print(cluster.seeds())
+    elif args.command == "down":
+        cluster.down()
+    elif args.command == "status":
+        print("\n".join(cluster.status()))
+    elif args.command == "seeds":
+        print(cluster.seeds())
+    elif args.command == "kill-primary-of":
+        print(cluster.kill_primary(cluster.primary_of(int(args.arg))))
+    elif args.command == "wait-promoted":
+        print(cluster.wait_promoted(args.arg))
+    elif args.command == "restart":
+        cluster.restart(args.arg)
+    elif args.command == "migrate":
+        cluster.start_migration(int(args.arg))
+    elif args.command == "finish":
+        cluster.finish_started_migration(int(args.arg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -77,9 +77,12 @@ int serve(const core::Config& config) {
     db::Pool database(ioc.get_executor(), db::PoolOptions{.url = config.database_url,
                                                           .size = config.db_pool_size,
                                                           .timeout = config.db_timeout});
-    redis::Client redis(ioc.get_executor(), redis::ClientOptions{.url = config.redis_url,
-                                                                 .pool_size = config.redis_pool_size,
-                                                                 .timeout = config.redis_timeout});
+    redis::Client redis(ioc.get_executor(),
+                        redis::ClientOptions{.url = config.redis_url,
+                                             .pool_size = config.redis_pool_size,
+                                             .timeout = config.redis_timeout,
+                                             .cluster = config.redis_cluster,
+                                             .cluster_refresh_interval = config.redis_cluster_refresh});
     mq::Nats nats(mq::NatsOptions{.url = config.nats_url});
 
     try {

@@ -144,8 +144,20 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
                            .counter("redis_calls_shed_total",
                                     "Redis calls refused at once because every connection was full")
                            .with({});
+    // Redis Cluster routing (ADR 0020); zero in single-node mode.
+    auto& redirects =
+        metrics.counter("redis_cluster_redirects_total", "Redis Cluster MOVED and ASK redirects followed");
+    auto& redis_unserved =
+        metrics
+            .counter("redis_cluster_unserved_total",
+                     "Redis calls refused at once (503): their slot had no primary (failover)")
+            .with({});
+    auto& redis_refreshes =
+        metrics.counter("redis_cluster_map_refreshes_total", "Redis Cluster slot maps read").with({});
     metrics.on_scrape([&, in_use = &db_connections.with({{"state", "in_use"}}),
-                       idle = &db_connections.with({{"state", "idle"}})] {
+                       idle = &db_connections.with({{"state", "idle"}}),
+                       moved = &redirects.with({{"kind", "moved"}}),
+                       asked = &redirects.with({{"kind", "ask"}})] {
         const auto d = db.stats();
         in_use->set(static_cast<double>(d.in_use));
         idle->set(static_cast<double>(d.idle));
@@ -155,6 +167,10 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
         redis_connections.set(static_cast<double>(r.connections));
         redis_pending.set(static_cast<double>(r.pending));
         redis_shed.advance_to(r.shed);
+        moved->advance_to(r.moved);
+        asked->advance_to(r.asked);
+        redis_unserved.advance_to(r.unserved);
+        redis_refreshes.advance_to(r.refreshes);
     });
 }
 

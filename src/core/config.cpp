@@ -259,6 +259,25 @@ const std::vector<Option>& options() {
         {"queue-sold-out-check-ms", "MARQUEE_QUEUE_SOLD_OUT_CHECK_MS",
          "how often a schedule with fans waiting is checked for sold out (default 250)",
          [](Config& c, auto n, auto v) { c.queue_sold_out_check = parse_ms(n, v); }},
+        // Issue 16, Redis Cluster (ADR 0020)
+        {"redis-cluster", "MARQUEE_REDIS_CLUSTER",
+         "Redis Cluster seed nodes host:port[,host:port...] (default none: the single Redis of --redis-url)",
+         [](Config& c, auto n, auto v) {
+             const std::vector<std::string> seeds = split_list(v);
+             for (const std::string& seed : seeds) {
+                 const auto colon = seed.rfind(':');
+                 if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size()) {
+                     throw ConfigError(std::string(n) + ": expected host:port[,host:port...], got '" +
+                                       std::string(v) + "'");
+                 }
+             }
+             c.redis_cluster = v;
+         }},
+        {"redis-cluster-refresh-ms", "MARQUEE_REDIS_CLUSTER_REFRESH_MS",
+         "Redis Cluster: the slot map is read again after this long (default 5000)",
+         [](Config& c, auto n, auto v) {
+             c.redis_cluster_refresh = std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 100, 600'000));
+         }},
     };
     return kOptions;
 }

@@ -109,6 +109,11 @@ struct Config {
     // waiting room has sold every seat (one process per schedule and period does the database read).
     std::chrono::milliseconds queue_sold_out_check{250};
 
+    // Issue 16, Redis Cluster (ADR 0020): seed nodes host:port[,host:port...]; non-empty: cluster mode, and
+    // redis_url is not used. The slot map is read again by the first call after `redis_cluster_refresh`.
+    std::string redis_cluster;
+    std::chrono::milliseconds redis_cluster_refresh{5'000};
+
     bool runs(std::string_view service) const;
 };
 

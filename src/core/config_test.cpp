@@ -161,6 +161,21 @@ TEST(Config, QueueSoldOutCheckIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--queue-sold-out-check-ms=0"}, env_of({})), ConfigError);
 }
 
+// Issue 16, Redis Cluster (ADR 0020)
+TEST(Config, RedisClusterSeedsAreOffByDefaultAndConfigurable) {
+    EXPECT_EQ(parse({}).redis_cluster, "");
+    EXPECT_EQ(parse({}).redis_cluster_refresh, std::chrono::milliseconds(5000));
+    EXPECT_EQ(parse({}, {{"MARQUEE_REDIS_CLUSTER", "127.0.0.1:7000,127.0.0.1:7001"}}).redis_cluster,
+              "127.0.0.1:7000,127.0.0.1:7001");
+    EXPECT_EQ(parse({"--redis-cluster=h:1"}, {{"MARQUEE_REDIS_CLUSTER", "127.0.0.1:7000"}}).redis_cluster,
+              "h:1");
+    EXPECT_EQ(parse({"--redis-cluster-refresh-ms=1000"}).redis_cluster_refresh,
+              std::chrono::milliseconds(1000));
+    EXPECT_THROW((void)parse_config({"--redis-cluster=nohostport"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--redis-cluster=h:"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--redis-cluster-refresh-ms=10"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

@@ -19,11 +19,12 @@ class Client::Impl {
     Impl(asio::any_io_executor executor, ClientOptions options) {
         if (options.cluster.empty()) {
             Url url = Url::parse(options.url);
-            single = std::make_unique<detail::NodePool>(std::move(executor), std::move(url), options, counters);
+            single =
+                std::make_unique<detail::NodePool>(std::move(executor), std::move(url), options, counters);
         } else {
             std::vector<Url> seeds = parse_cluster_seeds(options.cluster);
-            cluster = std::make_shared<detail::Cluster>(std::move(executor), std::move(seeds), std::move(options),
-                                                        counters);
+            cluster = std::make_shared<detail::Cluster>(std::move(executor), std::move(seeds),
+                                                        std::move(options), counters);
         }
     }
 
@@ -46,8 +47,8 @@ class Client::Impl {
     }
 
     std::shared_ptr<detail::Counters> counters = std::make_shared<detail::Counters>();
-    std::unique_ptr<detail::NodePool> single;    ///< single-node mode
-    std::shared_ptr<detail::Cluster> cluster;    ///< cluster mode
+    std::unique_ptr<detail::NodePool> single;  ///< single-node mode
+    std::shared_ptr<detail::Cluster> cluster;  ///< cluster mode
 };
 
 Client::Client(asio::any_io_executor executor, ClientOptions options)
@@ -130,7 +131,8 @@ awaitable<std::int64_t> Client::del(std::vector<std::string> keys) {
             command.push_back(std::move(key));
         }
         std::int64_t deleted = 0;
-        for (auto& [slot, command] : by_slot) deleted += (co_await this->command(std::move(command))).as_integer();
+        for (auto& [slot, command] : by_slot)
+            deleted += (co_await this->command(std::move(command))).as_integer();
         co_return deleted;
     }
     keys.insert(keys.begin(), "DEL");

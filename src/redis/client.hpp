@@ -28,8 +28,9 @@ struct ClientOptions {
     /// refused at once with 503 (load shedding) instead of waiting for a reply that would come too late.
     std::size_t max_pending_per_connection = 2048;
     /// Redis Cluster seed nodes, `host:port[,host:port...]` (redis/url.hpp parse_cluster_seeds); non-empty:
-    /// cluster mode, every call routed to its key's slot's primary (docs/decisions/0020-redis-cluster-routing.md).
-    /// `pool_size` and `max_pending_per_connection` then apply per node.
+    /// cluster mode, every call routed to its key's slot's primary
+    /// (docs/decisions/0020-redis-cluster-routing.md). `pool_size` and `max_pending_per_connection` then
+    /// apply per node.
     std::string cluster;
     /// Cluster mode: the slot map is read again after this long (by the first call after it).
     std::chrono::milliseconds cluster_refresh_interval{5000};
@@ -68,8 +69,8 @@ struct ClientStats {
 ///
 /// Cluster mode (ClientOptions::cluster): the same calls, each routed to the primary of its first key's slot;
 /// a multi-key command, script or pipeline must keep its keys in one slot (one hash tag), except del(), which
-/// deletes per slot. A primary lost and not yet replaced: its slots' calls fail at once with 503 + Retry-After,
-/// and work again by themselves once the map shows the promoted replica.
+/// deletes per slot. A primary lost and not yet replaced: its slots' calls fail at once with 503 +
+/// Retry-After, and work again by themselves once the map shows the promoted replica.
 ///
 /// Not for blocking commands (BLPOP, SUBSCRIBE, WAIT): they would stall every call behind them on their
 /// connection. Thread-safe: any number of coroutines on any number of threads may call it at once.

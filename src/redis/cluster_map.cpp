@@ -76,7 +76,8 @@ const Reply* field(const std::vector<Reply>& map, std::string_view name) {
 std::uint16_t crc16(std::string_view bytes) noexcept {
     std::uint16_t crc = 0;
     for (const char c : bytes) {
-        crc = static_cast<std::uint16_t>((crc << 8) ^ kCrcTable[((crc >> 8) ^ static_cast<unsigned char>(c)) & 0xff]);
+        crc = static_cast<std::uint16_t>((crc << 8) ^
+                                         kCrcTable[((crc >> 8) ^ static_cast<unsigned char>(c)) & 0xff]);
     }
     return crc;
 }
@@ -101,10 +102,10 @@ std::optional<std::size_t> first_key_index(const std::vector<std::string>& args)
         return 3;
     }
     static constexpr std::string_view kKeyless[] = {
-        "PING",  "ECHO",   "TIME",     "INFO",    "SCRIPT", "CLUSTER", "DBSIZE",  "FLUSHALL", "FLUSHDB",
-        "CLIENT", "CONFIG", "READONLY", "READWRITE", "ASKING", "AUTH",  "SELECT",  "COMMAND",  "FUNCTION",
-        "HELLO", "QUIT",   "LASTSAVE", "MEMORY",  "SLOWLOG", "LATENCY", "MULTI",  "EXEC",     "DISCARD",
-        "WAIT",  "ROLE",   "LOLWUT",   "RANDOMKEY", "SCAN",  "KEYS",    "PUBLISH", "SAVE",    "BGSAVE"};
+        "PING",   "ECHO",   "TIME",     "INFO",      "SCRIPT",  "CLUSTER", "DBSIZE",  "FLUSHALL", "FLUSHDB",
+        "CLIENT", "CONFIG", "READONLY", "READWRITE", "ASKING",  "AUTH",    "SELECT",  "COMMAND",  "FUNCTION",
+        "HELLO",  "QUIT",   "LASTSAVE", "MEMORY",    "SLOWLOG", "LATENCY", "MULTI",   "EXEC",     "DISCARD",
+        "WAIT",   "ROLE",   "LOLWUT",   "RANDOMKEY", "SCAN",    "KEYS",    "PUBLISH", "SAVE",     "BGSAVE"};
     for (const std::string_view keyless : kKeyless) {
         if (iequals(name, keyless)) return std::nullopt;
     }
@@ -148,7 +149,8 @@ std::vector<SlotRange> parse_cluster_shards(const Reply& reply, std::string_view
         const std::vector<Reply>& fields = shard.elements();
         const Reply* slots = field(fields, "slots");
         const Reply* nodes = field(fields, "nodes");
-        if (slots == nullptr || nodes == nullptr) throw CommandError("redis CLUSTER SHARDS: a shard without slots/nodes");
+        if (slots == nullptr || nodes == nullptr)
+            throw CommandError("redis CLUSTER SHARDS: a shard without slots/nodes");
         std::optional<NodeAddress> primary;
         std::vector<NodeAddress> replicas;
         for (const Reply& node : nodes->elements()) {
@@ -224,9 +226,11 @@ SlotTable::SlotTable(const std::vector<SlotRange>& ranges) {
     owner_.fill(kNoNode);
     for (const SlotRange& range : ranges) {
         const std::uint16_t index = index_of(range.primary);
-        for (std::size_t slot = range.first; slot <= range.last && slot < kSlots; ++slot) owner_[slot] = index;
+        for (std::size_t slot = range.first; slot <= range.last && slot < kSlots; ++slot)
+            owner_[slot] = index;
         for (const NodeAddress& replica : range.replicas) {
-            if (std::find(replicas_.begin(), replicas_.end(), replica) == replicas_.end()) replicas_.push_back(replica);
+            if (std::find(replicas_.begin(), replicas_.end(), replica) == replicas_.end())
+                replicas_.push_back(replica);
         }
     }
 }

@@ -18,9 +18,9 @@ inline constexpr std::size_t kSlots = 16384;
 /// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), as Redis Cluster hashes keys.
 std::uint16_t crc16(std::string_view bytes) noexcept;
 
-/// The slot of a key: CRC16 & 16383 of the whole key, or of its hash tag when it has one (the bytes between the
-/// first `{` and the first `}` after it, if at least one byte lies between them: `{user1000}.following` hashes
-/// `user1000`, `foo{}{bar}` hashes the whole key).
+/// The slot of a key: CRC16 & 16383 of the whole key, or of its hash tag when it has one (the bytes between
+/// the first `{` and the first `}` after it, if at least one byte lies between them: `{user1000}.following`
+/// hashes `user1000`, `foo{}{bar}` hashes the whole key).
 std::uint16_t key_slot(std::string_view key) noexcept;
 
 /// Which argument of a command is its first key, for routing: nullopt for a command without keys (PING,

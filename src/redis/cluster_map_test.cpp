@@ -25,7 +25,8 @@ NodeAddress node(const char* host, std::uint16_t port) {
     return address;
 }
 
-SlotRange range(std::uint16_t first, std::uint16_t last, NodeAddress primary, std::vector<NodeAddress> replicas) {
+SlotRange range(std::uint16_t first, std::uint16_t last, NodeAddress primary,
+                std::vector<NodeAddress> replicas) {
     SlotRange r;
     r.first = first;
     r.last = last;
@@ -95,18 +96,21 @@ TEST(ClusterRedirect, OtherErrorsAndMalformedRedirectsAreNotRedirects) {
 TEST(ClusterRedirect, ClusterErrorsAreClassified) {
     EXPECT_EQ(classify_error("MOVED 1 h:1"), ClusterError::Moved);
     EXPECT_EQ(classify_error("ASK 1 h:1"), ClusterError::Ask);
-    EXPECT_EQ(classify_error("TRYAGAIN Multiple keys request during rehashing of slot"), ClusterError::TryAgain);
+    EXPECT_EQ(classify_error("TRYAGAIN Multiple keys request during rehashing of slot"),
+              ClusterError::TryAgain);
     EXPECT_EQ(classify_error("CLUSTERDOWN The cluster is down"), ClusterError::ClusterDown);
-    EXPECT_EQ(classify_error("READONLY You can't write against a read only replica."), ClusterError::ReadOnly);
+    EXPECT_EQ(classify_error("READONLY You can't write against a read only replica."),
+              ClusterError::ReadOnly);
     EXPECT_EQ(classify_error("LOADING Redis is loading the dataset in memory"), ClusterError::Loading);
     EXPECT_EQ(classify_error("NOSCRIPT No matching script"), ClusterError::None);
     EXPECT_EQ(classify_error("CROSSSLOT Keys in request don't hash to the same slot"), ClusterError::None);
 }
 
-Reply shard_node(std::string id, std::int64_t port, std::string endpoint, std::string role, std::string health) {
+Reply shard_node(std::string id, std::int64_t port, std::string endpoint, std::string role,
+                 std::string health) {
     return a({s("id"), s(std::move(id)), s("port"), i(port), s("ip"), s("127.0.0.1"), s("endpoint"),
-              s(std::move(endpoint)), s("role"), s(std::move(role)), s("replication-offset"), i(140), s("health"),
-              s(std::move(health))});
+              s(std::move(endpoint)), s("role"), s(std::move(role)), s("replication-offset"), i(140),
+              s("health"), s(std::move(health))});
 }
 
 TEST(ClusterMap, ShardsGiveEachRangeItsOnlinePrimary) {

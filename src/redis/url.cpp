@@ -67,8 +67,8 @@ std::vector<Url> parse_cluster_seeds(std::string_view text) {
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         start = comma + 1;
         if (item.empty()) continue;
-        const std::string url = item.find("://") == std::string_view::npos ? "redis://" + std::string(item)
-                                                                           : std::string(item);
+        const std::string url =
+            item.find("://") == std::string_view::npos ? "redis://" + std::string(item) : std::string(item);
         Url seed = Url::parse(url);
         if (seed.db != 0) fail(item, "a Redis Cluster has only database 0");
         if (!seeds.empty()) {
@@ -78,8 +78,8 @@ std::vector<Url> parse_cluster_seeds(std::string_view text) {
         seeds.push_back(std::move(seed));
     }
     if (seeds.empty()) {
-        throw core::ConfigError("redis cluster seeds: expected host:port[,host:port...], got '" + std::string(text) +
-                                "'");
+        throw core::ConfigError("redis cluster seeds: expected host:port[,host:port...], got '" +
+                                std::string(text) + "'");
     }
     return seeds;
 }

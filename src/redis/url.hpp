@@ -22,8 +22,8 @@ struct Url {
 };
 
 /// The seed nodes of a Redis Cluster (`--redis-cluster`): `host:port[,host:port...]`; an item may also be a
-/// `redis://[user:password@]host:port` URL (credentials of the first one apply to every node). The database must
-/// be 0 (a cluster has only that one). Throws core::ConfigError; an empty list is an error.
+/// `redis://[user:password@]host:port` URL (credentials of the first one apply to every node). The database
+/// must be 0 (a cluster has only that one). Throws core::ConfigError; an empty list is an error.
 std::vector<Url> parse_cluster_seeds(std::string_view text);
 
 }  // namespace marquee::redis

@@ -95,7 +95,8 @@ awaitable<std::vector<Reply>> Cluster::pipeline(std::vector<std::vector<std::str
             request_refresh(group.node);
             throw;
         }
-        for (std::size_t j = 0; j < group.members.size(); ++j) replies[group.members[j]] = std::move(answered[j]);
+        for (std::size_t j = 0; j < group.members.size(); ++j)
+            replies[group.members[j]] = std::move(answered[j]);
     }
     // A command redirected or told to wait is sent again alone, in the caller's order.
     for (std::size_t i = 0; i < replies.size(); ++i) {
@@ -178,8 +179,8 @@ awaitable<Reply> Cluster::route(std::optional<std::uint16_t> slot, std::string p
             continue;
         }
         // TRYAGAIN (a multi-key call during a slot migration), CLUSTERDOWN (no quorum or an unserved slot),
-        // READONLY (we reached a demoted primary), MASTERDOWN, LOADING: wait a little and send again, until the
-        // deadline; then 503, as for an unreachable Redis.
+        // READONLY (we reached a demoted primary), MASTERDOWN, LOADING: wait a little and send again, until
+        // the deadline; then 503, as for an unreachable Redis.
         cluster_counters_.retried.fetch_add(1, std::memory_order_relaxed);
         if (kind == ClusterError::ReadOnly) {
             request_refresh(target.node, true);
@@ -227,15 +228,17 @@ std::optional<Cluster::Target> Cluster::lookup_locked(std::optional<std::uint16_
     return Target{owner_pools_[index], nodes[index]};
 }
 
-awaitable<Cluster::Target> Cluster::primary_for(std::optional<std::uint16_t> slot, Clock::time_point deadline) {
+awaitable<Cluster::Target> Cluster::primary_for(std::optional<std::uint16_t> slot,
+                                                Clock::time_point deadline) {
     if (auto target = lookup(slot)) co_return std::move(*target);
-    // No primary for the slot: the map is not loaded yet, or the slot's primary failed and no replica took over
-    // yet. Refresh (or wait for the refresh running) once, then fail at once: the caller answers 503 +
+    // No primary for the slot: the map is not loaded yet, or the slot's primary failed and no replica took
+    // over yet. Refresh (or wait for the refresh running) once, then fail at once: the caller answers 503 +
     // Retry-After rather than holding the request while the cluster elects.
     bool stale = false;
     {
         std::lock_guard lock(mutex_);
-        stale = table_.empty() || refreshing_ || Clock::now() - last_refresh_ >= options_.cluster_refresh_throttle;
+        stale = table_.empty() || refreshing_ ||
+                Clock::now() - last_refresh_ >= options_.cluster_refresh_throttle;
     }
     if (stale && Clock::now() < deadline) {
         co_await refresh();
@@ -243,10 +246,10 @@ awaitable<Cluster::Target> Cluster::primary_for(std::optional<std::uint16_t> slo
     }
     cluster_counters_.unserved.fetch_add(1, std::memory_order_relaxed);
     counters_->errors.fetch_add(1, std::memory_order_relaxed);
-    throw core::Problem::unavailable(
-        kDependency, slot ? "redis cluster: hash slot " + std::to_string(*slot) +
-                                " has no primary (failover in progress); try again shortly"
-                          : std::string("redis cluster: no primary reachable"));
+    throw core::Problem::unavailable(kDependency,
+                                     slot ? "redis cluster: hash slot " + std::to_string(*slot) +
+                                                " has no primary (failover in progress); try again shortly"
+                                          : std::string("redis cluster: no primary reachable"));
 }
 
 std::shared_ptr<NodePool> Cluster::pool_of_locked(const NodeAddress& node) {
@@ -296,14 +299,16 @@ void Cluster::request_refresh(std::optional<NodeAddress> failed, bool soon) {
         std::lock_guard lock(mutex_);
         if (refreshing_) return;
         // A failed node may be replaced right away; MOVED and periodic refreshes wait for the throttle.
-        const auto throttle = soon ? options_.cluster_refresh_throttle / 4 : options_.cluster_refresh_throttle;
+        const auto throttle =
+            soon ? options_.cluster_refresh_throttle / 4 : options_.cluster_refresh_throttle;
         if (Clock::now() - last_refresh_ < throttle) return;
         refreshing_ = true;
     }
     asio::co_spawn(executor_, refresh_in_background(shared_from_this(), std::move(failed)), asio::detached);
 }
 
-awaitable<void> Cluster::refresh_in_background(std::shared_ptr<Cluster> self, std::optional<NodeAddress> failed) {
+awaitable<void> Cluster::refresh_in_background(std::shared_ptr<Cluster> self,
+                                               std::optional<NodeAddress> failed) {
     co_await self->run_refresh(std::move(failed));
 }
 
@@ -373,7 +378,8 @@ void Cluster::install(std::vector<SlotRange> ranges) {
     std::lock_guard lock(mutex_);
     table_ = std::move(fresh);
     owner_pools_.assign(table_.nodes().size(), nullptr);
-    for (std::size_t i = 0; i < table_.nodes().size(); ++i) owner_pools_[i] = pool_of_locked(table_.nodes()[i]);
+    for (std::size_t i = 0; i < table_.nodes().size(); ++i)
+        owner_pools_[i] = pool_of_locked(table_.nodes()[i]);
 }
 
 }  // namespace marquee::redis::detail

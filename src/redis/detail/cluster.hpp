@@ -34,9 +34,9 @@ struct ClusterCounters {
 /// The slot map and one NodePool per primary. Each call goes to its slot's primary; MOVED patches the map and
 /// schedules a full refresh, ASK sends ASKING + the command once to the named node, TRYAGAIN/CLUSTERDOWN are
 /// retried until the call's deadline, a connection failure refreshes the map from another node (or the seeds)
-/// and fails the call (503: a write may have reached the dead node), and a slot without a live primary fails at
-/// once with 503 until a refresh shows its promoted replica. Shared (enable_shared_from_this): a refresh in
-/// flight keeps it alive.
+/// and fails the call (503: a write may have reached the dead node), and a slot without a live primary fails
+/// at once with 503 until a refresh shows its promoted replica. Shared (enable_shared_from_this): a refresh
+/// in flight keeps it alive.
 class Cluster : public std::enable_shared_from_this<Cluster> {
   public:
     Cluster(asio::any_io_executor executor, std::vector<Url> seeds, ClientOptions options,
@@ -77,7 +77,8 @@ class Cluster : public std::enable_shared_from_this<Cluster> {
     /// to ask first (it just failed a call).
     void request_refresh(std::optional<NodeAddress> failed = std::nullopt, bool soon = false);
     awaitable<void> run_refresh(std::optional<NodeAddress> failed);
-    static awaitable<void> refresh_in_background(std::shared_ptr<Cluster> self, std::optional<NodeAddress> failed);
+    static awaitable<void> refresh_in_background(std::shared_ptr<Cluster> self,
+                                                 std::optional<NodeAddress> failed);
     awaitable<bool> refresh_from(NodeAddress node);
     void install(std::vector<SlotRange> ranges);
     static awaitable<void> sleep_for(std::chrono::milliseconds pause);
@@ -90,12 +91,12 @@ class Cluster : public std::enable_shared_from_this<Cluster> {
     ClusterCounters cluster_counters_;
 
     std::mutex mutex_;
-    SlotTable table_;                                                      ///< guarded by mutex_
-    std::vector<std::shared_ptr<NodePool>> owner_pools_;                   ///< guarded; by table_ index
-    std::unordered_map<std::string, std::shared_ptr<NodePool>> pools_;     ///< guarded; "host:port"
-    bool refreshing_ = false;                                              ///< guarded by mutex_
-    Clock::time_point last_refresh_{};                                     ///< guarded by mutex_
-    std::size_t next_any_ = 0;                                             ///< guarded; keyless round robin
+    SlotTable table_;                                                   ///< guarded by mutex_
+    std::vector<std::shared_ptr<NodePool>> owner_pools_;                ///< guarded; by table_ index
+    std::unordered_map<std::string, std::shared_ptr<NodePool>> pools_;  ///< guarded; "host:port"
+    bool refreshing_ = false;                                           ///< guarded by mutex_
+    Clock::time_point last_refresh_{};                                  ///< guarded by mutex_
+    std::size_t next_any_ = 0;                                          ///< guarded; keyless round robin
 };
 
 }  // namespace marquee::redis::detail

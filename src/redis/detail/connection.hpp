@@ -1,6 +1,6 @@
 #pragma once
-// The connection machinery under redis::Client: one pipelined connection (Connection) and a pool of them to one
-// server (NodePool). Only src/redis includes this.
+// The connection machinery under redis::Client: one pipelined connection (Connection) and a pool of them to
+// one server (NodePool). Only src/redis includes this.
 
 #include <algorithm>
 #include <array>
@@ -38,7 +38,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
-
 
 inline constexpr const char* kDependency = "redis";
 
@@ -101,7 +100,7 @@ auto until(asio::steady_timer& deadline, Op&& op) {
 }
 
 inline core::Problem failure(std::string_view what, const error_code& ec, bool timed_out,
-                      std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout) {
     if (timed_out || ec == asio::error::operation_aborted) {
         return core::Problem::unavailable(kDependency, std::string(what) + " did not finish within " +
                                                            std::to_string(timeout.count()) + " ms");
@@ -460,9 +459,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::deque<std::shared_ptr<Call>> sent_;    ///< guarded by mutex_: written, in reply order
 };
 
-
-/// Connections to one Redis server, each carrying many calls at once: the whole client in single-node mode, one
-/// per node in cluster mode. Thread-safe.
+/// Connections to one Redis server, each carrying many calls at once: the whole client in single-node mode,
+/// one per node in cluster mode. Thread-safe.
 class NodePool {
   public:
     NodePool(asio::any_io_executor executor, Url url, const ClientOptions& options,
@@ -471,8 +469,8 @@ class NodePool {
     NodePool(const NodePool&) = delete;
     NodePool& operator=(const NodePool&) = delete;
 
-    /// Sends `payload` (RESP, `expected` commands) on one connection and returns its replies in order. A server
-    /// down or slow, or every connection full: Problem::unavailable("redis").
+    /// Sends `payload` (RESP, `expected` commands) on one connection and returns its replies in order. A
+    /// server down or slow, or every connection full: Problem::unavailable("redis").
     awaitable<std::vector<Reply>> execute(std::string payload, std::size_t expected);
 
     const Url& url() const noexcept { return url_; }

@@ -1,0 +1,247 @@
+// Marquee's Redis client and its queue, booking and catalog Redis paths against a real Redis Cluster of 3
+// primaries + 3 replicas, started by tests/cluster/run (docs/decisions/0020-redis-cluster-routing.md). The
+// last test kills a primary: it runs last (gtest keeps the order of a file).
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "core/problem.hpp"
+#include "coroutines.hpp"
+#include "local_services.hpp"
+#include "redis/client.hpp"
+#include "redis/cluster_map.hpp"
+#include "services/booking/rules.hpp"
+#include "services/catalog/availability.hpp"
+#include "services/queue/token_rules.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::string env(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) {
+        ADD_FAILURE() << name << " is not set: run this binary through tests/cluster/run";
+        return {};
+    }
+    return value;
+}
+
+/// Runs `python3 -m opslib.redis_cluster --state <the run's folder> ARGS` and returns what it printed.
+std::string ops(const std::string& args) {
+    const std::string command = "cd '" + env("MARQUEE_OPSLIB_DIR") +
+                                "' && python3 -m opslib.redis_cluster --state '" +
+                                env("MARQUEE_CLUSTER_STATE") + "' " + args;
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+    if (!pipe) throw std::runtime_error("popen failed: " + command);
+    std::string out;
+    std::array<char, 256> buffer{};
+    while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) out += buffer.data();
+    const int status = pclose(pipe.release());
+    if (status != 0) throw std::runtime_error("failed (" + std::to_string(status) + "): " + command);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+/// A schedule id per call, so keys of one run never meet keys of another.
+std::int64_t fresh_schedule() {
+    static const std::int64_t base =
+        static_cast<std::int64_t>(std::random_device{}() % 1'000'000u) * 1000 + 7'000'000;
+    static std::int64_t next = 0;
+    return base + next++;
+}
+
+class RedisClusterTest : public ::testing::Test {
+  protected:
+    template <typename T>
+    T run(asio::awaitable<T> task) {
+        return test::run_here(io_, std::move(task));
+    }
+
+    redis::ClientOptions options() {
+        redis::ClientOptions o;
+        o.cluster = env("MARQUEE_REDIS_CLUSTER");
+        o.pool_size = 2;
+        o.timeout = 1000ms;
+        return o;
+    }
+
+    asio::io_context io_;
+    redis::Client redis_{io_.get_executor(), options()};
+};
+
+TEST_F(RedisClusterTest, CallsReachEverySlotsPrimary) {
+    run([&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 300; ++i) {
+            const std::string key = test::unique_name("cluster:key") + std::to_string(i);
+            co_await redis_.set(key, std::to_string(i), 60s);
+            EXPECT_EQ(co_await redis_.get(key), std::to_string(i));
+        }
+        EXPECT_TRUE(co_await redis_.ping());
+    }());
+    const redis::ClientStats stats = redis_.stats();
+    EXPECT_EQ(stats.moved, 0u) << "the map read at start is right: nothing is redirected";
+    EXPECT_GE(stats.refreshes, 1u);
+    EXPECT_GE(stats.connections, 3u) << "300 keys spread over 3 primaries";
+}
+
+TEST_F(RedisClusterTest, DelDeletesPerSlotAndOtherMultiKeyCommandsMustShareOne) {
+    const std::string a = test::unique_name("cluster:a");
+    const std::string b = test::unique_name("cluster:b") + "x";
+    ASSERT_NE(redis::key_slot(a), redis::key_slot(b));
+    run([&]() -> asio::awaitable<void> {
+        co_await redis_.set(a, "1");
+        co_await redis_.set(b, "2");
+        const redis::Reply crossed = co_await redis_.command("MGET", a, b);
+        EXPECT_TRUE(crossed.is_error());
+        EXPECT_TRUE(crossed.as_string().starts_with("CROSSSLOT")) << crossed.as_string();
+        std::vector<std::string> keys{a, b};
+        EXPECT_EQ(co_await redis_.del(std::move(keys)), 2);
+    }());
+}
+
+TEST_F(RedisClusterTest, AskDuringAMigrationThenMovedAfterIt) {
+    const std::string key = "cluster-test:{" + test::unique_name("ask") + "}:k";
+    const auto slot = redis::key_slot(key);
+    run([&]() -> asio::awaitable<void> { (void)co_await redis_.get(key); }());  // map read, slot warm
+    ops("migrate " + std::to_string(slot));
+    run([&]() -> asio::awaitable<void> {
+        // Absent from the migrating source: it answers ASK, the client sends ASKING + SET to the target.
+        co_await redis_.set(key, "v1");
+        EXPECT_EQ(co_await redis_.get(key), "v1");
+    }());
+    EXPECT_GE(redis_.stats().asked, 2u);
+    EXPECT_EQ(redis_.stats().moved, 0u) << "ASK leaves the map as it is";
+    ops("finish " + std::to_string(slot));
+    run([&]() -> asio::awaitable<void> {
+        EXPECT_EQ(co_await redis_.get(key), "v1");  // the old owner answers MOVED, followed
+        co_await redis_.set(key, "v2");
+        EXPECT_EQ(co_await redis_.get(key), "v2");
+    }());
+    EXPECT_GE(redis_.stats().moved, 1u);
+}
+
+TEST_F(RedisClusterTest, PipelineKeepsOrderAcrossNodes) {
+    std::vector<std::vector<std::string>> commands;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 12; ++i) {
+        keys.push_back(test::unique_name("cluster:pipe") + std::to_string(i));
+        commands.push_back({"SET", keys.back(), std::to_string(i)});
+        commands.push_back({"GET", keys.back()});
+    }
+    const std::vector<redis::Reply> replies = run(redis_.pipeline(std::move(commands)));
+    ASSERT_EQ(replies.size(), 24u);
+    for (int i = 0; i < 12; ++i) {
+        EXPECT_EQ(replies[2 * i].as_string(), "OK");
+        EXPECT_EQ(replies[2 * i + 1].as_string(), std::to_string(i));
+    }
+}
+
+TEST_F(RedisClusterTest, WaitingRoomJoinsAdmitsChecksAndReleasesOnOneSlot) {
+    queue::Settings settings;
+    settings.admit_per_second = 1000;
+    settings.tick = 1000ms;
+    settings.max_active = 2;
+    settings.schedules_key = test::unique_name("queue:cluster-schedules");
+    queue::WaitingRoom room(redis_, settings);
+    const std::int64_t schedule = fresh_schedule();
+    run([&]() -> asio::awaitable<void> {
+        const queue::Joined first = co_await room.join("user-a", schedule);
+        const queue::Joined second = co_await room.join("user-b", schedule);
+        const queue::Joined third = co_await room.join("user-c", schedule);
+        EXPECT_TRUE(first.created);
+        EXPECT_EQ(third.status.position, 3);
+        const queue::Joined again = co_await room.join("user-a", schedule);
+        EXPECT_FALSE(again.created);
+        const queue::AdmitStep step = co_await room.admit(schedule);
+        EXPECT_EQ(step.admitted, 2);
+        EXPECT_EQ(step.waiting, 1);
+        const queue::GateCheck gate = co_await room.check("user-a", schedule, first.status.token);
+        EXPECT_EQ(gate.outcome, queue::GateOutcome::Active);
+        const queue::GateCheck waiting = co_await room.check("user-c", schedule, third.status.token);
+        EXPECT_EQ(waiting.outcome, queue::GateOutcome::Waiting);
+        EXPECT_TRUE(co_await room.release(schedule, second.status.token));
+        const std::vector<std::int64_t> schedules = co_await room.schedules();
+        EXPECT_NE(std::find(schedules.begin(), schedules.end(), schedule), schedules.end());
+    }());
+    EXPECT_EQ(redis_.stats().moved, 0u);
+}
+
+TEST_F(RedisClusterTest, SeatLocksAndAvailabilityShareTheSchedulesSlot) {
+    const std::int64_t schedule = fresh_schedule();
+    EXPECT_EQ(redis::key_slot(booking::seat_lock_key(schedule, 1)),
+              redis::key_slot(queue::key_prefix(schedule)));
+    EXPECT_EQ(redis::key_slot(catalog::AvailabilityBitset::taken_key(schedule)),
+              redis::key_slot(booking::seat_lock_key(schedule, 99)));
+    catalog::AvailabilityBitset availability(redis_);
+    run([&]() -> asio::awaitable<void> {
+        EXPECT_TRUE(co_await redis_.try_set(booking::seat_lock_key(schedule, 1), "hold-1", 60s));
+        EXPECT_FALSE(co_await redis_.try_set(booking::seat_lock_key(schedule, 1), "hold-2", 60s));
+        std::vector<std::int32_t> seats{0, 5};
+        const std::int64_t version = co_await availability.mark(schedule, seats, catalog::SeatState::Held);
+        EXPECT_EQ(version, 1);
+        const catalog::Availability read = co_await availability.read(schedule);
+        EXPECT_EQ(read.version, 1);
+        EXPECT_FALSE(read.taken.empty());
+        if (!read.taken.empty()) {
+            EXPECT_EQ(static_cast<unsigned char>(read.taken[0]) & 0x84u, 0x84u);  // seats 0 and 5
+        }
+        co_await availability.reset(schedule);
+    }());
+}
+
+TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWorksByItself) {
+    const std::string key = "cluster-test:{" + test::unique_name("failover") + "}:k";
+    const redis::Script script("return redis.call('INCR', KEYS[1])");
+    run([&]() -> asio::awaitable<void> {
+        std::vector<std::string> keys{key};
+        std::vector<std::string> no_args;
+        EXPECT_EQ((co_await redis_.eval(script, keys, no_args)).as_integer(), 1);
+    }());
+    const std::string victim = ops("kill-primary-of " + std::to_string(redis::key_slot(key)));
+    int unavailable = 0;
+    bool recovered = false;
+    std::int64_t written = 0;
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (!recovered && std::chrono::steady_clock::now() < give_up) {
+        try {
+            written = run([&]() -> asio::awaitable<std::int64_t> {
+                std::vector<std::string> keys{key};
+                std::vector<std::string> no_args;
+                // The promoted replica has no script cache: NOSCRIPT, SCRIPT LOAD there, EVALSHA again.
+                co_return (co_await redis_.eval(script, keys, no_args)).as_integer();
+            }());
+            recovered = unavailable > 0;
+        } catch (const core::Problem& problem) {
+            ++unavailable;
+            EXPECT_EQ(problem.status(), 503) << problem.detail();
+            EXPECT_TRUE(problem.retry_after().has_value());
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+    EXPECT_GT(unavailable, 0)
+        << "the primary of the key's slot was killed: calls must fail (503) until promotion";
+    EXPECT_TRUE(recovered) << "no success within 60 s after " << victim << " was killed";
+    EXPECT_GE(written, 1);  // the replica may miss the last write before the kill, never the counter itself
+    run([&]() -> asio::awaitable<void> { EXPECT_EQ(co_await redis_.get(key), std::to_string(written)); }());
+    const redis::ClientStats stats = redis_.stats();
+    EXPECT_GE(stats.refreshes, 2u) << "the map was read again after the failure";
+    std::printf(
+        "[cluster] %s killed: %d calls answered 503 (100 ms apart), then served by the promoted replica\n",
+        victim.c_str(), unavailable);
+    ops("restart " + victim);  // back as a replica, as the chaos run leaves it
+}
+
+}  // namespace
+}  // namespace marquee
