@@ -338,6 +338,41 @@ class RedisCluster:
         wait_port(record.ports["redis"], timeout, f"{name} listening")
         self.wait_ok(timeout)
 
+    def failures(self) -> list:
+        """For `scripts/cluster chaos` (opslib.chaos): one primary killed with -9 and started again; recovered when
+        a replica took its slots and the restarted node rejoined (as a replica)."""
+        from .chaos import Failure  # noqa: PLC0415 -- only the chaos run needs it
+
+        state: dict[str, str] = {}
+
+        def kill() -> str:
+            state["victim"] = self.kill_primary()
+            return state["victim"]
+
+        def restore() -> None:
+            victim = state.get("victim")
+            if victim:
+                self.wait_promoted(victim, timeout=60)
+                self.restart(victim, timeout=60)
+
+        def recovered() -> bool:
+            try:
+                self.wait_ok(1)
+                return True
+            except Exception:  # noqa: BLE001 -- not yet
+                return False
+
+        return [
+            Failure(
+                name="redis primary (kill -9)",
+                component=self.name,
+                kill=kill,
+                restore=restore,
+                node="a redis primary",
+                recovered=recovered,
+            )
+        ]
+
     # -- slots: the owner of one, and moving an (empty) one, for tests of MOVED and ASK --------------------------
 
     def owner(self, slot: int) -> dict:
