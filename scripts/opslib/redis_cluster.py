@@ -302,6 +302,8 @@ class RedisCluster:
     def kill_primary(self, name: Optional[str] = None) -> str:
         """kill -9 of a primary (the first one, or `name`) by its recorded pid; returns its name."""
         self._primaries_before = set(self.primary_names())
+        # Kept on disk too: wait_promoted() may run in another process (tests/cluster drives this module's CLI).
+        (self.state.run / "primaries-before-kill.json").write_text(json.dumps(sorted(self._primaries_before)))
         victim = name or sorted(self._primaries_before)[0]
         if not self.procs.kill9(victim):
             raise RuntimeError(f"{victim} was not running")
@@ -310,6 +312,10 @@ class RedisCluster:
     def wait_promoted(self, victim: str, timeout: float = 30.0) -> str:
         """Waits until another node serves the victim's slots and the cluster is ok; returns the new primary."""
         port = self.port_of(victim)
+        if not self._primaries_before:
+            saved = self.state.run / "primaries-before-kill.json"
+            if saved.exists():
+                self._primaries_before = set(json.loads(saved.read_text()))
         survivors = [self.port_of(n) for n in self.node_names() if n != victim and self.procs.alive(n)]
 
         def promoted() -> Optional[str]:
