@@ -150,6 +150,21 @@ awaitable<bool> Client::expire(std::string key, std::chrono::milliseconds ttl) {
 }
 
 awaitable<bool> Client::ping() {
+    if (impl_->cluster) {
+        // Ready while the cluster answers: PING goes to the primaries in turn, so a primary that just died
+        // (its slots answer 503 until the failover) does not take every replica of every service out of
+        // rotation.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            try {
+                std::vector<std::string> args{"PING"};
+                const Reply reply = co_await command(std::move(args));
+                if (reply.kind() == Reply::Kind::Status && reply.as_string() == "PONG") co_return true;
+            } catch (const std::exception&) {
+                // the next primary
+            }
+        }
+        co_return false;
+    }
     try {
         std::vector<std::string> args{"PING"};
         const Reply reply = co_await command(std::move(args));

@@ -110,7 +110,8 @@ class Client {
     /// PEXPIRE: whether the key exists (and now has the TTL).
     boost::asio::awaitable<bool> expire(std::string key, std::chrono::milliseconds ttl);
 
-    /// For /readyz: PING answered PONG within the deadline. Never throws.
+    /// For /readyz: PING answered PONG within the deadline (cluster mode: by one of up to 3 primaries tried
+    /// in turn). Never throws.
     boost::asio::awaitable<bool> ping();
 
     ClientStats stats() const;
