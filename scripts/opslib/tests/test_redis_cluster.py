@@ -88,6 +88,19 @@ class CommandLineTest(unittest.TestCase):
             self.assertEqual(RedisCluster(StateDir(Path(folder))).status(), ["not running"])
 
 
+class ChaosOfferTest(unittest.TestCase):
+    def test_the_component_offers_the_kill_of_a_primary(self) -> None:
+        try:
+            import opslib.chaos  # noqa: F401,PLC0415
+        except ImportError:
+            self.skipTest("opslib.chaos (the chaos runner) is not in this tree")
+        with tempfile.TemporaryDirectory() as folder:
+            offered = RedisCluster(StateDir(Path(folder))).failures()
+        self.assertEqual([f.component for f in offered], ["redis"])
+        self.assertIn("redis primary", offered[0].name)
+        self.assertTrue(callable(offered[0].kill) and callable(offered[0].restore))
+
+
 @unittest.skipIf(shutil.which("redis-server") is None, "redis-server not installed")
 class RetitledProcessTest(unittest.TestCase):
     def test_a_redis_server_is_recognised_after_it_rewrites_its_title(self) -> None:
