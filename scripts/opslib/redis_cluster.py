@@ -52,6 +52,9 @@ def server_argv(port: int, data: Path, node_timeout_ms: int, appendonly: bool) -
         "--cluster-node-timeout", str(node_timeout_ms),
         # A replica that lost touch with its primary for long still may be promoted: a lab on one box.
         "--cluster-replica-validity-factor", "0",
+        # While one primary is down, the others keep serving their slots (the default, yes, answers CLUSTERDOWN
+        # for every key of the cluster until the failover is over).
+        "--cluster-require-full-coverage", "no",
         "--dir", str(data),
         "--save", "",
         "--appendonly", "yes" if appendonly else "no",
@@ -439,7 +442,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--node-timeout-ms", type=int, default=2000)
     parser.add_argument(
         "command",
-        choices=["up", "down", "status", "seeds", "kill-primary-of", "wait-promoted", "restart", "migrate", "finish"],
+        choices=[
+            "up", "down", "status", "seeds", "primary-of", "kill-primary-of", "wait-promoted", "restart", "migrate",
+            "finish",
+        ],
     )
     parser.add_argument("arg", nargs="?")
     args = parser.parse_args(argv)
@@ -453,6 +459,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("\n".join(cluster.status()))
     elif args.command == "seeds":
         print(cluster.seeds())
+    elif args.command == "primary-of":
+        print(cluster.primary_of(int(args.arg)))
     elif args.command == "kill-primary-of":
         print(cluster.kill_primary(cluster.primary_of(int(args.arg))))
     elif args.command == "wait-promoted":

@@ -209,10 +209,21 @@ TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWork
         std::vector<std::string> no_args;
         EXPECT_EQ((co_await redis_.eval(script, keys, no_args)).as_integer(), 1);
     }());
+    // A key served by another primary: it must keep working while the victim's slots are down.
+    const std::string victim_before = ops("primary-of " + std::to_string(redis::key_slot(key)));
+    std::string elsewhere;
+    for (int i = 0; elsewhere.empty() && i < 50; ++i) {
+        const std::string candidate = "cluster-test:{" + test::unique_name("elsewhere") + "}:k";
+        if (ops("primary-of " + std::to_string(redis::key_slot(candidate))) != victim_before)
+            elsewhere = candidate;
+    }
+    ASSERT_FALSE(elsewhere.empty());
     const std::string victim = ops("kill-primary-of " + std::to_string(redis::key_slot(key)));
+    EXPECT_EQ(victim, victim_before);
     // /readyz stays ready: the other primaries answer (a dead primary must not take every replica out).
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(run(redis_.ping()));
     int unavailable = 0;
+    int served_elsewhere = 0;  // calls on the other primary's slot that succeeded while the victim's failed
     bool recovered = false;
     std::int64_t written = 0;
     const auto give_up = std::chrono::steady_clock::now() + 60s;
@@ -229,19 +240,27 @@ TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWork
             ++unavailable;
             EXPECT_EQ(problem.status(), 503) << problem.detail();
             EXPECT_TRUE(problem.retry_after().has_value());
+            try {
+                run([&]() -> asio::awaitable<void> { co_await redis_.set(elsewhere, "still-here"); }());
+                ++served_elsewhere;
+            } catch (const core::Problem&) {
+                // counted by its absence
+            }
             std::this_thread::sleep_for(100ms);
         }
     }
     EXPECT_GT(unavailable, 0)
         << "the primary of the key's slot was killed: calls must fail (503) until promotion";
     EXPECT_TRUE(recovered) << "no success within 60 s after " << victim << " was killed";
+    EXPECT_GT(served_elsewhere, 0) << "the other primaries' slots must keep working during the failover";
     EXPECT_GE(written, 1);  // the replica may miss the last write before the kill, never the counter itself
     run([&]() -> asio::awaitable<void> { EXPECT_EQ(co_await redis_.get(key), std::to_string(written)); }());
     const redis::ClientStats stats = redis_.stats();
     EXPECT_GE(stats.refreshes, 2u) << "the map was read again after the failure";
     std::printf(
-        "[cluster] %s killed: %d calls answered 503 (100 ms apart), then served by the promoted replica\n",
-        victim.c_str(), unavailable);
+        "[cluster] %s killed: %d calls answered 503 (100 ms apart), then served by the promoted replica; "
+        "meanwhile %d calls on another primary's slot succeeded\n",
+        victim.c_str(), unavailable, served_elsewhere);
     ops("restart " + victim);  // back as a replica, as the chaos run leaves it
 }
 

@@ -82,6 +82,7 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(pairs["--appendfsync"], "everysec")
         self.assertEqual(pairs["--cluster-node-timeout"], "2000")
         self.assertEqual(pairs["--daemonize"], "no")
+        self.assertEqual(pairs["--cluster-require-full-coverage"], "no")
 
     def test_an_empty_state_reports_not_running(self) -> None:
         with tempfile.TemporaryDirectory() as folder:
