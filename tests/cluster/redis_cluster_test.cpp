@@ -1,85 +1,16 @@
-// Marquee's Redis client and its queue, booking and catalog Redis paths against a real Redis Cluster of 3
-// primaries + 3 replicas, started by tests/cluster/run (docs/decisions/0020-redis-cluster-routing.md). The
-// last test kills a primary: it runs last (gtest keeps the order of a file).
+// Marquee's Redis client against a real Redis Cluster of 3 primaries + 3 replicas, started by
+// tests/cluster/run (docs/decisions/0020-redis-cluster-routing.md). The last test kills a primary: it runs
+// last (gtest keeps the order of a file, and run starts this binary after the services one).
 #include <algorithm>
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
-#include <random>
-#include <string>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
-
+#include "cluster_support.hpp"
 #include "core/problem.hpp"
-#include "coroutines.hpp"
 #include "local_services.hpp"
-#include "redis/client.hpp"
 #include "redis/cluster_map.hpp"
-#include "services/booking/rules.hpp"
-#include "services/catalog/availability.hpp"
-#include "services/queue/token_rules.hpp"
-#include "services/queue/waiting_room.hpp"
 
-namespace marquee {
+namespace marquee::cluster_test {
 namespace {
-
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
-
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    if (value == nullptr) {
-        ADD_FAILURE() << name << " is not set: run this binary through tests/cluster/run";
-        return {};
-    }
-    return value;
-}
-
-/// Runs `python3 -m opslib.redis_cluster --state <the run's folder> ARGS` and returns what it printed.
-std::string ops(const std::string& args) {
-    const std::string command = "cd '" + env("MARQUEE_OPSLIB_DIR") +
-                                "' && python3 -m opslib.redis_cluster --state '" +
-                                env("MARQUEE_CLUSTER_STATE") + "' " + args;
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) throw std::runtime_error("popen failed: " + command);
-    std::string out;
-    std::array<char, 256> buffer{};
-    while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) out += buffer.data();
-    const int status = pclose(pipe.release());
-    if (status != 0) throw std::runtime_error("failed (" + std::to_string(status) + "): " + command);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-}
-
-/// A schedule id per call, so keys of one run never meet keys of another.
-std::int64_t fresh_schedule() {
-    static const std::int64_t base =
-        static_cast<std::int64_t>(std::random_device{}() % 1'000'000u) * 1000 + 7'000'000;
-    static std::int64_t next = 0;
-    return base + next++;
-}
-
-class RedisClusterTest : public ::testing::Test {
-  protected:
-    template <typename T>
-    T run(asio::awaitable<T> task) {
-        return test::run_here(io_, std::move(task));
-    }
-
-    redis::ClientOptions options() {
-        redis::ClientOptions o;
-        o.cluster = env("MARQUEE_REDIS_CLUSTER");
-        o.pool_size = 2;
-        o.timeout = 1000ms;
-        return o;
-    }
-
-    asio::io_context io_;
-    redis::Client redis_{io_.get_executor(), options()};
-};
 
 TEST_F(RedisClusterTest, CallsReachEverySlotsPrimary) {
     run([&]() -> asio::awaitable<void> {
@@ -148,59 +79,6 @@ TEST_F(RedisClusterTest, PipelineKeepsOrderAcrossNodes) {
     }
 }
 
-TEST_F(RedisClusterTest, WaitingRoomJoinsAdmitsChecksAndReleasesOnOneSlot) {
-    queue::Settings settings;
-    settings.admit_per_second = 1000;
-    settings.tick = 1000ms;
-    settings.max_active = 2;
-    settings.schedules_key = test::unique_name("queue:cluster-schedules");
-    queue::WaitingRoom room(redis_, settings);
-    const std::int64_t schedule = fresh_schedule();
-    run([&]() -> asio::awaitable<void> {
-        const queue::Joined first = co_await room.join("user-a", schedule);
-        const queue::Joined second = co_await room.join("user-b", schedule);
-        const queue::Joined third = co_await room.join("user-c", schedule);
-        EXPECT_TRUE(first.created);
-        EXPECT_EQ(third.status.position, 3);
-        const queue::Joined again = co_await room.join("user-a", schedule);
-        EXPECT_FALSE(again.created);
-        const queue::AdmitStep step = co_await room.admit(schedule);
-        EXPECT_EQ(step.admitted, 2);
-        EXPECT_EQ(step.waiting, 1);
-        const queue::GateCheck gate = co_await room.check("user-a", schedule, first.status.token);
-        EXPECT_EQ(gate.outcome, queue::GateOutcome::Active);
-        const queue::GateCheck waiting = co_await room.check("user-c", schedule, third.status.token);
-        EXPECT_EQ(waiting.outcome, queue::GateOutcome::Waiting);
-        EXPECT_TRUE(co_await room.release(schedule, second.status.token));
-        const std::vector<std::int64_t> schedules = co_await room.schedules();
-        EXPECT_NE(std::find(schedules.begin(), schedules.end(), schedule), schedules.end());
-    }());
-    EXPECT_EQ(redis_.stats().moved, 0u);
-}
-
-TEST_F(RedisClusterTest, SeatLocksAndAvailabilityShareTheSchedulesSlot) {
-    const std::int64_t schedule = fresh_schedule();
-    EXPECT_EQ(redis::key_slot(booking::seat_lock_key(schedule, 1)),
-              redis::key_slot(queue::key_prefix(schedule)));
-    EXPECT_EQ(redis::key_slot(catalog::AvailabilityBitset::taken_key(schedule)),
-              redis::key_slot(booking::seat_lock_key(schedule, 99)));
-    catalog::AvailabilityBitset availability(redis_);
-    run([&]() -> asio::awaitable<void> {
-        EXPECT_TRUE(co_await redis_.try_set(booking::seat_lock_key(schedule, 1), "hold-1", 60s));
-        EXPECT_FALSE(co_await redis_.try_set(booking::seat_lock_key(schedule, 1), "hold-2", 60s));
-        std::vector<std::int32_t> seats{0, 5};
-        const std::int64_t version = co_await availability.mark(schedule, seats, catalog::SeatState::Held);
-        EXPECT_EQ(version, 1);
-        const catalog::Availability read = co_await availability.read(schedule);
-        EXPECT_EQ(read.version, 1);
-        EXPECT_FALSE(read.taken.empty());
-        if (!read.taken.empty()) {
-            EXPECT_EQ(static_cast<unsigned char>(read.taken[0]) & 0x84u, 0x84u);  // seats 0 and 5
-        }
-        co_await availability.reset(schedule);
-    }());
-}
-
 TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWorksByItself) {
     const std::string key = "cluster-test:{" + test::unique_name("failover") + "}:k";
     const redis::Script script("return redis.call('INCR', KEYS[1])");
@@ -265,4 +143,4 @@ TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWork
 }
 
 }  // namespace
-}  // namespace marquee
+}  // namespace marquee::cluster_test
