@@ -265,6 +265,8 @@ class RedisCluster:
     def down(self) -> None:
         for name in self.node_names():
             self.procs.stop(name, timeout=15)
+        for note in [*self.state.run.glob("migration-*.txt"), self.state.run / "primaries-before-kill.json"]:
+            note.unlink(missing_ok=True)
         drop_env_line(self.env_file, ENV_VAR)
 
     def status(self) -> list[str]:
