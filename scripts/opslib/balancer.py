@@ -49,33 +49,47 @@ def _value(line: str) -> str:
 def parse_ingress(text: str) -> list[Route]:
     """The (path, backend service) pairs of an Ingress manifest, in file order.
 
-    A tiny reader for the shape of deploy/k8s/base/ingress.yaml (block style, one `- path:` item per rule with
-    its `backend.service.name`), not a YAML parser: anything it does not understand raises.
+    A tiny reader for block-style YAML of the shape of deploy/k8s/base/ingress.yaml, as written there (`- path:`
+    first) or as `kubectl kustomize` renders it (`- backend:` first, keys sorted): each item of `paths` holds one
+    `path:` and, under `service:`, one `name: marquee-<service>`. Not a YAML parser: what it does not
+    understand raises.
     """
     routes: list[Route] = []
-    path: Optional[str] = None
-    in_service = False
+    item: Optional[dict] = None
+
+    def finish() -> None:
+        if item is None:
+            return
+        if "path" not in item or "service" not in item:
+            raise ValueError(f"an Ingress path item without its path or service: {item}")
+        routes.append(Route(item["path"], item["service"]))
+
     for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        stripped = line.strip()
+        if raw.lstrip().startswith("#"):
+            continue
+        stripped = raw.split(" #", 1)[0].strip()
         if not stripped:
             continue
-        if stripped.startswith("- path:"):
-            if path is not None:
-                raise ValueError(f"Ingress path {path!r} has no backend service")
-            path = _value(stripped[2:])
-            in_service = False
-        elif path is not None and stripped == "service:":
-            in_service = True
-        elif path is not None and in_service and stripped.startswith("name:"):
+        if stripped.startswith("- path:") or stripped.startswith("- backend:"):
+            finish()
+            item = {"in_service": False}
+            stripped = stripped[2:]
+        elif item is not None and stripped.startswith("- "):
+            finish()  # the next list (e.g. tls:) begins
+            item = None
+            continue
+        if item is None:
+            continue
+        if stripped.startswith("path:"):
+            item["path"] = _value(stripped)
+        elif stripped == "service:":
+            item["in_service"] = True
+        elif item["in_service"] and "service" not in item and stripped.startswith("name:"):
             name = _value(stripped)
             if not name.startswith("marquee-"):
-                raise ValueError(f"Ingress path {path!r} goes to {name!r}, not a marquee-<service>")
-            routes.append(Route(path, name[len("marquee-") :]))
-            path = None
-            in_service = False
-    if path is not None:
-        raise ValueError(f"Ingress path {path!r} has no backend service")
+                raise ValueError(f"an Ingress path goes to {name!r}, not a marquee-<service>")
+            item["service"] = name[len("marquee-") :]
+    finish()
     if not routes:
         raise ValueError("no paths in the Ingress")
     return routes
@@ -150,7 +164,10 @@ def render_config(
         # path: what the chaos runner reads back (chaos.py).
         '    log-format "%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP"',
         "    option forwardfor",
-        "    option http-keep-alive",
+        # Keep-alive with the client, a fresh server connection per request: a request that fails on a server
+        # connection haproxy had kept idle may be sent again elsewhere (haproxy cannot tell a server that
+        # closed an idle connection from one that died holding the request), and a POST must never be.
+        "    option http-server-close",
         "    timeout connect 2s",
         "    timeout http-request 10s",
         "    timeout http-keep-alive 60s",

@@ -236,7 +236,7 @@ class Verdict:
     load_outcome: dict = field(default_factory=dict)
     sold: int = 0
     sold_distinct: int = 0
-    held_left: int = 0
+    held_twice: int = 0  # fans with two holds on the sale: a POST the balancer sent twice
     unsold: int = 0
     cut_purchases: int = 0  # POSTs of a purchase the balancer answered 5xx or not at all
     invariants_exit: Optional[int] = None
@@ -373,6 +373,17 @@ def run_chaos(
         verdict.unsold = sale.seats - verdict.sold_distinct
         if verdict.sold != verdict.sold_distinct:
             verdict.problems.append(f"{verdict.sold - verdict.sold_distinct} seats sold twice")
+        # A virtual fan holds once: after a 409 it picks another seat (nothing was held), after any other answer
+        # it gives up. Two holds of one fan mean a hold request reached booking twice.
+        verdict.held_twice = int(
+            sql(
+                database_url,
+                f"SELECT count(*) FROM (SELECT user_id FROM booking.reservations WHERE schedule_id = {schedule} "
+                f"GROUP BY user_id HAVING count(*) > 1) twice",
+            )
+        )
+        if verdict.held_twice:
+            verdict.problems.append(f"{verdict.held_twice} fans hold two seats: a hold was sent to booking twice")
     else:
         verdict.problems.append("the sale made no schedule")
     verdict.cut_purchases = sum(
@@ -403,7 +414,7 @@ def run_chaos(
     summary = (
         f"Sale: {sale.users:,} fans for {sale.seats:,} seats (schedule {verdict.schedule}); "
         f"{verdict.sold:,} seats SOLD ({verdict.sold_distinct:,} distinct), {verdict.unsold:,} unsold; "
-        f"{verdict.cut_purchases} purchase requests cut by the failures; fans: "
+        f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} sent twice; fans: "
         f"{o.get('paid', '?')} paid, {o.get('sold_out_users', '?')} found it sold out, {o.get('failed_users', '?')} gave up; "
         f"{o.get('retries_after_503_429', '?')} retries after 503/429; marquee-load exit {verdict.load_exit}; "
         f"scripts/check-invariants exit {verdict.invariants_exit}. "
