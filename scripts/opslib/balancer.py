@@ -164,10 +164,11 @@ def render_config(
         # path: what the chaos runner reads back (chaos.py).
         '    log-format "%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP"',
         "    option forwardfor",
-        # Keep-alive with the client, a fresh server connection per request: a request that fails on a server
-        # connection haproxy had kept idle may be sent again elsewhere (haproxy cannot tell a server that
-        # closed an idle connection from one that died holding the request), and a POST must never be.
-        "    option http-server-close",
+        # Keep-alive on both sides. A server that dies holding a request: the fan gets 502 if it was the first
+        # request of the fan's connection; on a later one haproxy closes the fan's connection without an answer
+        # and without a log line (as a server closing a persistent connection; RFC 9112 9.3.1 lets a client
+        # retry only an idempotent request by itself). Either way haproxy never sends that request again.
+        "    option http-keep-alive",
         "    timeout connect 2s",
         "    timeout http-request 10s",
         "    timeout http-keep-alive 60s",
