@@ -176,11 +176,10 @@ def table(rows: Sequence[Row]) -> str:
         if not row.ran:
             lines.append(f"| {row.name} | not run: {row.note} | | | | | | |")
             continue
-        window = (
-            "none"
-            if row.first_error_s is None
-            else f"{row.error_window_s:.1f} s ({row.first_error_s:.1f} → {row.last_error_s:.1f})"
-        )
+        if row.first_error_s is not None:
+            window = f"{row.error_window_s:.1f} s ({row.first_error_s:.1f} → {row.last_error_s:.1f})"
+        else:
+            window = "at the kill only (requests it held)" if row.errors else "none"
         lines.append(
             f"| {row.name} | {row.note or '—'} | {row.requests:,} | {row.errors:,} | {_statuses(row.statuses)} | "
             f"{window} | {row.restored_after_s:.1f} | {_seconds(row.back_after_s)} |"
@@ -392,6 +391,12 @@ def run_chaos(
         for name, stats in doc.get("endpoints", {}).items()
         if int(stats.get("errors", 0) or 0)
     }
+    # With one failure run, its row gets them too; with several, they stay a total for the run (the summary).
+    ran = [row for row in rows if row.ran]
+    if len(ran) == 1:
+        for name, count in verdict.dropped.items():
+            ran[0].errors += count
+            ran[0].statuses[f"no answer (connection closed) {name}"] += count
     # marquee-load resends a request whose connection closed unanswered, holds included (as a fan pressing
     # again). A fan holds twice only where that happened: a hold the balancer itself sent twice would show as
     # more fans holding twice than hold connections dropped.
