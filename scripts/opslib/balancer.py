@@ -243,12 +243,15 @@ class Balancer:
     def log_path(self) -> Path:
         return self.state.log_of(NAME)
 
-    def write_config(self, port: int) -> None:
+    def render(self, port: int) -> str:
         servers = self.replicas.servers()
         empty = [service for service, found in servers.items() if not found]
         if empty:
             raise RuntimeError(f"no replicas of {', '.join(empty)}: start the marquee component first")
-        self.config.write_text(render_config(ingress_routes(), servers, port, self.socket))
+        return render_config(ingress_routes(), servers, port, self.socket)
+
+    def write_config(self, port: int) -> None:
+        self.config.write_text(self.render(port))
         check = subprocess.run(
             [self.binary, "-c", "-q", "-f", str(self.config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -256,9 +259,12 @@ class Balancer:
             raise RuntimeError(f"haproxy -c refused {self.config}:\n{check.stdout}")
 
     def up(self) -> None:
-        if self.procs.alive(NAME):
-            return
         port = self.port() or free_port()
+        if self.procs.alive(NAME):
+            # Running: restarted on the same port only if the replicas (or the Ingress) changed since.
+            if self.config.exists() and self.config.read_text() == self.render(port):
+                return
+            self.procs.stop(NAME, timeout=10)
         self.write_config(port)
         self.procs.spawn(NAME, [self.binary, "-db", "-f", str(self.config)], ports={"http": port})
         def all_up() -> bool:

@@ -436,7 +436,7 @@ def run_chaos(
         f"{verdict.sold:,} seats SOLD ({verdict.sold_distinct:,} distinct), {verdict.unsold:,} unsold; "
         f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} fans holding twice; "
         f"fans' requests answered by a closed connection (not in the balancer's log): {_statuses(Counter(verdict.dropped))}; fans: "
-        f"{o.get('paid', '?')} paid, {o.get('sold_out_users', '?')} found it sold out, {o.get('failed_users', '?')} gave up; "
+        f"{o.get('paid', '?')} paid, {o.get('sold_out_users', '?')} found it sold out, {o.get('failed_users', '?')} stopped without a seat (told sold out in the queue, or after an error); "
         f"{o.get('retries_after_503_429', '?')} retries after 503/429; marquee-load exit {verdict.load_exit}; "
         f"scripts/check-invariants exit {verdict.invariants_exit}. "
         f"Before the first kill: {base_count:,} requests, errors: {_statuses(base_errors)}. "

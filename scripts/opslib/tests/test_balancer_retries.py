@@ -64,10 +64,12 @@ class RetryTest(unittest.TestCase):
         self.procs = Processes(self.state)
         self.received = Path(self.folder.name) / "received"
         self.received.touch()
-        ports = free_ports(2 * len(SERVICES))
-        self.ports = {s: ports[2 * i : 2 * i + 2] for i, s in enumerate(SERVICES)}
-        for service, pair in self.ports.items():
-            for i, port in enumerate(pair):
+        # Booking and catalog have servers of their own; the other services' backends point at catalog's.
+        ports = free_ports(4)
+        self.ports = {s: ports[2:4] for s in SERVICES}
+        self.ports["booking"] = ports[0:2]
+        for service in ("booking", "catalog"):
+            for i, port in enumerate(self.ports[service]):
                 self.start_server(f"{service}-{i}", port)
         self.balancer = Balancer(FakeReplicas(self.ports), self.state)
         self.balancer.up()
