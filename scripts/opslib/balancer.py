@@ -181,7 +181,8 @@ def render_config(
         "    retries 3",
         "    option redispatch 1",
         "    retry-on conn-failure empty-response",
-        "    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error fastinter",
+        "    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2"
+        " observe layer4 error-limit 1 on-error fastinter",
         "",
         "frontend marquee",
         f"    bind 127.0.0.1:{port}",
@@ -253,7 +254,10 @@ class Balancer:
     def write_config(self, port: int) -> None:
         self.config.write_text(self.render(port))
         check = subprocess.run(
-            [self.binary, "-c", "-q", "-f", str(self.config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [self.binary, "-c", "-q", "-f", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy -c refused {self.config}:\n{check.stdout}")

@@ -124,7 +124,8 @@ class MarqueeReplicas:
         missing = [n for n in ("MARQUEE_DATABASE_URL", "MARQUEE_REDIS_URL", "MARQUEE_NATS_URL") if not settings.get(n)]
         if missing:
             raise RuntimeError(
-                f"no engines: {', '.join(missing)} unset (run ./scripts/dev services, or the engines of scripts/cluster)"
+                f"no engines: {', '.join(missing)} unset"
+                " (run ./scripts/dev services, or the engines of scripts/cluster)"
             )
         env = dict(settings)
         env.setdefault("MARQUEE_MIGRATIONS_DIR", str(ROOT / "migrations"))
