@@ -89,7 +89,7 @@ class MarqueeReplicas:
         self.services = tuple(services)
         self.binary = Path(binary or BUILD / "src" / "app" / "marquee")
         # Settings for every replica beyond the engines' (e.g. a short hold for the chaos run); the caller's
-        # own MARQUEE_* environment passes through too, below the env files.
+        # own environment wins over these, and passes through where the env files are silent.
         self.extra_env = dict(extra_env or {})
         self._settings = settings or (lambda: engine_settings(state))
 
@@ -136,7 +136,8 @@ class MarqueeReplicas:
         # Fourteen processes share the engines: the default pool (8) each would be 112 PostgreSQL connections.
         env.setdefault("MARQUEE_DB_POOL_SIZE", os.environ.get("MARQUEE_DB_POOL_SIZE", "4"))
         env.setdefault("MARQUEE_THREADS", os.environ.get("MARQUEE_THREADS", "1"))
-        env.update(self.extra_env)
+        for name, value in self.extra_env.items():
+            env[name] = os.environ.get(name, value)
         # The migrations run once, before the replicas start (as the migration Job does); never in a replica.
         env["MARQUEE_MIGRATE"] = "false"
         return env

@@ -1,5 +1,6 @@
 """The balancer routes as the Ingress does: its haproxy.cfg is checked against deploy/k8s/base/ingress.yaml."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -174,6 +176,18 @@ class ReplicasTest(unittest.TestCase):
             self.assertEqual(env["MARQUEE_TRUSTED_PROXIES"], "127.0.0.1")
             self.assertEqual(len(replicas.names()), 2 * len(SERVICES))
             self.assertEqual([f.node for f in replicas.failures()], [f"marquee-{s}-1" for s in SERVICES])
+
+    def test_the_callers_environment_wins_over_the_sale_settings(self) -> None:
+        engines = {"MARQUEE_DATABASE_URL": "d", "MARQUEE_REDIS_URL": "r", "MARQUEE_NATS_URL": "n"}
+        with tempfile.TemporaryDirectory() as folder, mock.patch.dict(os.environ, {"MARQUEE_HOLD_TTL_S": "300"}):
+            replicas = MarqueeReplicas(
+                StateDir(Path(folder)),
+                extra_env={"MARQUEE_HOLD_TTL_S": "30", "MARQUEE_QUEUE_MAX_ACTIVE": "200"},
+                settings=lambda: dict(engines),
+            )
+            env = replicas.environment()
+        self.assertEqual(env["MARQUEE_HOLD_TTL_S"], "300")
+        self.assertEqual(env["MARQUEE_QUEUE_MAX_ACTIVE"], os.environ.get("MARQUEE_QUEUE_MAX_ACTIVE", "200"))
 
     def test_no_engines_is_an_error_that_says_what_to_run(self) -> None:
         with tempfile.TemporaryDirectory() as folder:
