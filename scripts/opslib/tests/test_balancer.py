@@ -43,8 +43,8 @@ def haproxy_route(rules: list[tuple[str, str]], path: str):
 
 
 def kustomize_ingress_paths() -> list[tuple[str, str]]:
-    """(path, service) of the Ingress as `kubectl kustomize` renders the dev overlay (JSON through -o? no:
-    kustomize prints YAML; the same tiny reader takes the Ingress document out of it)."""
+    """(path, service) of the Ingress as `kubectl kustomize` renders the dev overlay (YAML with sorted keys, read
+    by the same tiny reader)."""
     out = subprocess.run(
         ["kubectl", "kustomize", str(INGRESS.parents[1] / "overlays" / "dev")],
         stdout=subprocess.PIPE,
