@@ -31,6 +31,15 @@ from .proc import Processes
 INGRESS = ROOT / "deploy" / "k8s" / "base" / "ingress.yaml"
 SERVICE_MANIFESTS = ROOT / "deploy" / "k8s" / "base" / "services"
 NAME = "balancer"
+OPEN_SUFFIX = "-open"  # the unchecked backup entry of each replica (fail open, below)
+
+
+def _problem(status: int, slug: str, title: str, detail: str, retry_after: bool = False) -> str:
+    """An `http-error` line: the balancer's own answers as problem+json, like Marquee's (ADR 0002)."""
+    kind = f"https://marquee.dev/problems/{slug}" if slug else "about:blank"
+    body = f'{{"type":"{kind}","title":"{title}","status":{status},"detail":"{detail}"}}'
+    line = f"    http-error status {status} content-type application/problem+json string '{body}'"
+    return line + (" hdr Retry-After 1" if retry_after else "")
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,11 @@ def render_config(
         "    retries 3",
         "    option redispatch 1",
         "    retry-on conn-failure empty-response",
+        # What the balancer answers itself: problem+json; 503 (no replica to send to) with Retry-After.
+        _problem(503, "dependency-unavailable", "Service unavailable", "No replica of this service answers.", True),
+        _problem(502, "", "Bad Gateway", "The replica failed while handling the request; it may have been applied."),
+        _problem(504, "", "Gateway Timeout", "The replica did not answer in time; the request may have been applied."),
+        _problem(413, "payload-too-large", "Payload too large", "The request body is over 2 MiB."),
         "    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2"
         " observe layer4 error-limit 1 on-error fastinter",
         "",
@@ -197,7 +211,7 @@ def render_config(
         out.append(f"    acl {_acl_name(index, r)} path_reg -i {_haproxy_regex(r.path)}")
     out.append(
         "    http-request return status 404 content-type application/problem+json string "
-        '\'{"type":"about:blank","title":"Not Found","status":404}\' '
+        '\'{"type":"https://marquee.dev/problems/not-found","title":"Not Found","status":404}\' '
         "unless " + " || ".join(_acl_name(i, r) for i, r in enumerate(ordered))
     )
     for index, r in enumerate(ordered):
@@ -212,6 +226,12 @@ def render_config(
         ]
         for name, server_port in servers.get(service, []):
             out.append(f"    server {name} 127.0.0.1:{server_port} check")
+        # Fail open: when every replica of a service fails its readiness check at once, the cause is shared (an
+        # engine), not the replicas. Then the same processes, unchecked, take the requests: Marquee answers
+        # with its own 503 naming the dependency and Retry-After, and serves what does not need that engine.
+        out.append("    option allbackups")
+        for name, server_port in servers.get(service, []):
+            out.append(f"    server {name}{OPEN_SUFFIX} 127.0.0.1:{server_port} backup")
     return "\n".join(out) + "\n"
 
 
@@ -307,7 +327,9 @@ class Balancer:
         return {
             row["svname"]: row["status"]
             for row in self.stat()
-            if row.get("svname") not in ("FRONTEND", "BACKEND") and row.get("svname")
+            if row.get("svname") not in ("FRONTEND", "BACKEND")
+            and row.get("svname")
+            and not row["svname"].endswith(OPEN_SUFFIX)
         }
 
     def servers_up(self) -> int:

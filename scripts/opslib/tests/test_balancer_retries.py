@@ -5,6 +5,7 @@ whose server died is sent again; a connection refused is retried whatever the me
 """
 
 import http.client
+import json
 import shutil
 import subprocess
 import sys
@@ -16,12 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from opslib.balancer import Balancer  # noqa: E402
 from opslib.marquee_replicas import SERVICES  # noqa: E402
-from opslib.net import free_ports, wait_port  # noqa: E402
+from opslib.net import free_ports, wait_port, wait_until  # noqa: E402
 from opslib.paths import StateDir  # noqa: E402
 from opslib.proc import Processes  # noqa: E402
 
-# A server that answers health checks and GET /api/v1/concerts, and on /api/v1/reservations writes one line to
-# its log and dies without answering, as a replica killed mid-request.
+# A server that answers health checks (503 on /readyz while <log>.unready exists) and anything else with 200,
+# but on /api/v1/reservations writes one line to its log and dies without answering, as a replica killed
+# mid-request.
 SERVER = r"""
 import http.server, os, sys
 port, log = int(sys.argv[1]), sys.argv[2]
@@ -29,6 +31,11 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def answer(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/readyz" and os.path.exists(log + ".unready"):
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.startswith("/api/v1/reservations"):
             with open(log, "a") as f:
                 f.write(f"{port} {self.command}\n")
@@ -84,6 +91,11 @@ class RetryTest(unittest.TestCase):
             self.procs.stop(record.name, timeout=5)
         self.folder.cleanup()
 
+    def client(self) -> http.client.HTTPConnection:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(connection.close)
+        return connection
+
     def receipts(self) -> list[str]:
         return self.received.read_text().split()
 
@@ -98,13 +110,13 @@ class RetryTest(unittest.TestCase):
             return None
 
     def test_a_post_a_server_received_is_not_sent_again(self) -> None:
-        client = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        client = self.client()
         # The first request of a connection: the fan gets 502 (it may have been applied).
         self.assertEqual(self.post_once(client), 502)
         self.assertEqual(len(self.receipts()) // 2, 1, self.receipts())
 
     def test_a_post_later_on_a_kept_alive_connection_is_not_sent_again_either(self) -> None:
-        client = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        client = self.client()
         client.request("GET", "/api/v1/concerts")
         response = client.getresponse()
         self.assertEqual(response.read(), b"{}")
@@ -115,7 +127,7 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(len(self.receipts()) // 2, 1, self.receipts())
 
     def test_a_get_whose_server_died_is_sent_to_the_other(self) -> None:
-        client = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        client = self.client()
         client.request("GET", "/api/v1/reservations")
         response = client.getresponse()
         response.read()
@@ -128,12 +140,36 @@ class RetryTest(unittest.TestCase):
         # The catalog's first server is gone (refused), the balancer has not noticed yet: the POST goes to the
         # second, once.
         self.procs.kill9("catalog-0")
-        client = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        client = self.client()
         for _ in range(4):  # round robin: at least one of these is first sent to the dead server
             client.request("POST", "/api/v1/admin/concerts", body=b"{}")
             response = client.getresponse()
             response.read()
             self.assertEqual(response.status, 200)
+
+    def test_when_every_replica_is_unready_they_still_get_the_requests(self) -> None:
+        # A shared engine down makes every replica's /readyz fail at once: the balancer fails open, so Marquee
+        # (not the balancer) answers, with its own 503 naming the engine, or serves what needs no such engine.
+        Path(str(self.received) + ".unready").touch()
+        wait_until(
+            lambda: not any(self.balancer.is_up(f"marquee-catalog-{i}") for i in (1, 2)), 15, "catalog servers DOWN"
+        )
+        client = self.client()
+        client.request("GET", "/api/v1/concerts")
+        response = client.getresponse()
+        self.assertEqual((response.status, response.read()), (200, b"{}"))
+
+    def test_no_replica_at_all_is_a_503_problem_with_retry_after(self) -> None:
+        for i in (0, 1):
+            self.procs.kill9(f"catalog-{i}")
+        client = self.client()
+        client.request("GET", "/api/v1/concerts")
+        response = client.getresponse()
+        body = json.loads(response.read())
+        self.assertEqual(response.status, 503)
+        self.assertEqual(response.getheader("Content-Type"), "application/problem+json")
+        self.assertEqual(response.getheader("Retry-After"), "1")
+        self.assertEqual((body["status"], body["type"]), (503, "https://marquee.dev/problems/dependency-unavailable"))
 
 
 if __name__ == "__main__":
