@@ -18,11 +18,13 @@ charged to that failure.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +221,25 @@ def load_demo(database_url: str) -> None:
         )
 
 
+def taken_indexes(availability: dict) -> set[int]:
+    """The seat indexes whose bit is set in an availability document's `taken` (base64, bit 0 = 0x80 of byte 0)."""
+    bits = base64.b64decode(availability.get("taken", ""))
+    count = int(availability.get("seatCount", len(bits) * 8))
+    return {i for i in range(min(count, len(bits) * 8)) if bits[i // 8] & (0x80 >> (i % 8))}
+
+
+def availability_difference(target: str, database_url: str, schedule: int) -> int:
+    """Seats on which the fans' availability (GET through the balancer) and booking.seat_states() disagree."""
+    live = sql(
+        database_url,
+        f"SELECT c.seat_index FROM booking.seat_states({schedule}) s JOIN catalog.seats c ON c.id = s.seat_id",
+    )
+    expected = {int(index) for index in live.split()}
+    with urllib.request.urlopen(f"{target}/api/v1/schedules/{schedule}/availability", timeout=10) as response:
+        seen = taken_indexes(json.loads(response.read()))
+    return len(expected ^ seen)
+
+
 @dataclass
 class SaleOptions:
     users: int = 6000
@@ -236,6 +257,8 @@ class Verdict:
     load_outcome: dict = field(default_factory=dict)
     sold: int = 0
     sold_distinct: int = 0
+    availability_agreed_s: Optional[float] = None  # after the sale's end (holds expired), until they agreed
+    availability_differs: int = 0
     held_twice: int = 0  # fans with two holds on the sale: a hold that reached booking twice
     dropped: dict = field(default_factory=dict)  # endpoint -> fans' requests answered by a closed connection
     unsold: int = 0
@@ -376,6 +399,19 @@ def run_chaos(
         verdict.unsold = sale.seats - verdict.sold_distinct
         if verdict.sold != verdict.sold_distinct:
             verdict.problems.append(f"{verdict.sold - verdict.sold_distinct} seats sold twice")
+        # The availability bitset the fans read equals booking's live seats: events and the reconcile (every
+        # 10 s, ADR 0014) have caught up within a minute of the last hold expiring.
+        checked_at = time.time()
+        try:
+            wait_until(
+                lambda: availability_difference(target, database_url, schedule) == 0, 60, "availability", every=1
+            )
+            verdict.availability_agreed_s = time.time() - checked_at
+        except WaitTimeout:
+            verdict.availability_differs = availability_difference(target, database_url, schedule)
+            verdict.problems.append(
+                f"the availability bitset differs from booking.seat_states() on {verdict.availability_differs} seats"
+            )
         # A virtual fan holds one seat: after a 409 it picks another (nothing was held), after a 5xx it gives up.
         # Two holds of one fan mean a hold request reached booking twice.
         verdict.held_twice = int(
@@ -452,8 +488,13 @@ def run_chaos(
         f"{o.get('sold_out_users', '?')} found the seats gone, {o.get('failed_users', '?')} stopped without a seat "
         "(told sold out in the queue, or after an error); "
         f"{o.get('retries_after_503_429', '?')} retries after 503/429; marquee-load exit {verdict.load_exit}; "
-        f"scripts/check-invariants exit {verdict.invariants_exit}. "
-        f"Before the first kill: {base_count:,} requests, errors: {_statuses(base_errors)}. "
+        f"scripts/check-invariants exit {verdict.invariants_exit}; availability bitset = booking.seat_states() "
+        + (
+            f"after {verdict.availability_agreed_s:.0f} s. "
+            if verdict.availability_agreed_s is not None
+            else f"NOT (differs on {verdict.availability_differs} seats). "
+        )
+        + f"Before the first kill: {base_count:,} requests, errors: {_statuses(base_errors)}. "
         f"Whole run {ended - started:.0f} s."
     )
     return rows, verdict, summary

@@ -6,7 +6,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from opslib.chaos import Failure, Row, baseline, charge, failures_of, parse_log_line, table  # noqa: E402
+from opslib.chaos import (  # noqa: E402
+    Failure,
+    Row,
+    baseline,
+    charge,
+    failures_of,
+    parse_log_line,
+    table,
+    taken_indexes,
+)
 
 
 def answer(at: float, status: int, method: str = "GET", path: str = "/api/v1/concerts"):
@@ -41,6 +50,13 @@ class ChargeTest(unittest.TestCase):
         self.assertIn("| a |", text)
         self.assertIn("not run: the sale had ended", text)
         self.assertIn("1× 502 POST", text)
+
+
+class AvailabilityTest(unittest.TestCase):
+    def test_taken_bits_are_read_most_significant_first(self) -> None:
+        # 0b10000001 0b01000000: seats 0, 7 and 9 of 12 taken (the padding bits beyond seatCount ignored).
+        self.assertEqual(taken_indexes({"seatCount": 12, "taken": "gUA="}), {0, 7, 9})
+        self.assertEqual(taken_indexes({"seatCount": 9, "taken": "gf8="}), {0, 7, 8})
 
 
 class HookTest(unittest.TestCase):
