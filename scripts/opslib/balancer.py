@@ -8,10 +8,12 @@ and the `use_backend` rules keep that same order, so the same request reaches th
 matches gets 404, as from ingress-nginx's default backend: /healthz, /readyz and /metrics stay unrouted.
 
 Health: every server is checked on its Deployment's readiness path (/readyz; the gateway's is /healthz) every
-second and leaves the rotation after 2 failures. Retries: a request whose connection to a server failed
-before anything was sent is retried on another server, whatever its method; a GET (or HEAD) whose server closed
-without answering is retried too; any other request that reached a server is never sent twice (a POST may have
-been applied: its answer, 502, says so).
+second and leaves the rotation after 2 failures; when every server of a service fails at once (a shared engine
+is down) the balancer fails open and sends to them anyway, so Marquee gives its own 503 with Retry-After.
+Retries: a request whose connection to a server failed before anything was sent is retried on another server,
+whatever its method; a GET (or HEAD) whose server closed without answering is retried too; any other request
+that reached a server is never sent twice (a POST may have been applied: the fan gets 502, or, on a kept-alive
+connection, the connection closed without an answer).
 """
 
 from __future__ import annotations
