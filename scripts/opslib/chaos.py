@@ -11,6 +11,14 @@ back and return once it serves again). The runner calls them in turn, mid-sale, 
     recovered()       optional: polled until true (e.g. a promoted replica took over, the balancer marks the
                       replica UP again); the time from t0 is the table's "back after"
 
+A component offers its failures like this (the replicas' are in marquee_replicas.py):
+
+    def failures(self) -> list[Failure]:
+        return [Failure(name="redis primary (kill -9)", component=self.name, node="redis-7000",
+                        kill=lambda: self.procs.kill9("redis-7000"),
+                        restore=lambda: self.restart("redis-7000"),
+                        recovered=self.every_slot_served)]
+
 What the fans saw comes from the balancer's log (one line per answer: time, status, method, server, path):
 every 5xx answer and every request the balancer could not answer, from the kill until the next failure, is
 charged to that failure.
