@@ -302,6 +302,7 @@ class Balancer:
 
     def down(self) -> None:
         self.procs.stop(NAME, timeout=10)
+        self.socket.unlink(missing_ok=True)
 
     def total_servers(self) -> int:
         return sum(len(found) for found in self.replicas.servers().values())
