@@ -6,7 +6,9 @@ booking replica killed with `kill -9` mid-sale and started again.
 It passes when every seat is sold at most once, no hold reached booking twice, scripts/check-invariants passes
 and the sale completes (it ends by itself, and a seat is unsold only where the kill cut a purchase). It prints
 the table of what the fans saw. State: .local/cluster-smoke/ (its own, so a running `scripts/cluster up` is
-left alone). Outside CI because it starts 15 processes and runs for about two minutes on two cores.
+left alone). It runs in `./scripts/test` on a developer's machine (about 40 s) but is skipped in CI (CI=true)
+unless MARQUEE_CI_EXTRA names `cluster`: 15 processes on CI's two cores, and where the kill lands in a sale of
+seconds depends on the machine's pace.
 
     SMOKE_USERS=600 SMOKE_SEATS=500 python3 scripts/opslib/tests/cluster_smoke.py
 """
@@ -33,7 +35,13 @@ SETTINGS = {
 }
 
 
+SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
+
+
 def main() -> int:
+    if os.environ.get("CI") == "true" and "cluster" not in os.environ.get("MARQUEE_CI_EXTRA", "").split(","):
+        print("cluster_smoke: skipped in CI (MARQUEE_CI_EXTRA=...,cluster runs it)")
+        return SKIP
     local_env = ROOT / ".local" / "env"
     settings = read_env_file(local_env)
     if not settings.get("MARQUEE_DATABASE_URL"):
