@@ -197,6 +197,10 @@ asio::awaitable<std::int64_t> Recovery::restore(std::int64_t schedule_id, std::v
                                       std::to_string(schedule_id)};
         (co_await redis_.command(std::move(zadd))).or_throw();
     }
+    if (restored > 0) {
+        core::log_info("queue tokens put back from PostgreSQL",
+                       {{"schedule_id", schedule_id}, {"restored", restored}});
+    }
     co_return restored;
 }
 
