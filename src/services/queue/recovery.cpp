@@ -100,7 +100,7 @@ asio::awaitable<void> Recovery::rebuild(std::int64_t schedule_id) {
             std::vector<TokenRow> tokens = rows_of(live);
             rows = static_cast<std::int64_t>(tokens.size());
             const std::int64_t floor = top.get<std::int64_t>(0, "top");
-            restored = co_await restore(schedule_id, std::move(tokens), floor);
+            restored = co_await put_back(schedule_id, std::move(tokens), floor);
             std::string stamp = std::to_string(now_ms());
             co_await redis_.set(epoch, std::move(stamp));
         } catch (const std::exception& e) {
@@ -162,6 +162,16 @@ asio::awaitable<std::optional<TokenRow>> Recovery::find_latest(std::int64_t sche
 
 asio::awaitable<std::int64_t> Recovery::restore(std::int64_t schedule_id, std::vector<TokenRow> rows,
                                                 std::int64_t floor) {
+    const std::int64_t restored = co_await put_back(schedule_id, std::move(rows), floor);
+    if (restored > 0) {
+        core::log_info("queue tokens put back from PostgreSQL",
+                       {{"schedule_id", schedule_id}, {"restored", restored}});
+    }
+    co_return restored;
+}
+
+asio::awaitable<std::int64_t> Recovery::put_back(std::int64_t schedule_id, std::vector<TokenRow> rows,
+                                                 std::int64_t floor) {
     const std::string prefix = key_prefix(schedule_id);
     std::int64_t restored = 0;
     std::int64_t top = floor;
@@ -196,10 +206,6 @@ asio::awaitable<std::int64_t> Recovery::restore(std::int64_t schedule_id, std::v
         std::vector<std::string> zadd{"ZADD", settings_.schedules_key, "GT", std::to_string(top),
                                       std::to_string(schedule_id)};
         (co_await redis_.command(std::move(zadd))).or_throw();
-    }
-    if (restored > 0) {
-        core::log_info("queue tokens put back from PostgreSQL",
-                       {{"schedule_id", schedule_id}, {"restored", restored}});
     }
     co_return restored;
 }

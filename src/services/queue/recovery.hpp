@@ -78,6 +78,9 @@ class Recovery {
     std::int64_t rebuilds() const noexcept { return rebuilds_.load(); }
 
   private:
+    boost::asio::awaitable<std::int64_t> put_back(std::int64_t schedule_id, std::vector<TokenRow> rows,
+                                                  std::int64_t floor);
+
     redis::Client& redis_;
     db::Pool& db_;
     Settings settings_;

@@ -292,5 +292,38 @@ TEST_F(QueueRecoveryDbTest, ASlideOfAStepIsAuditedSoARebuildKnowsTheTurn) {
     EXPECT_TRUE(r.get<bool>(0, "slid"));
 }
 
+TEST_F(QueueRecoveryDbTest, ALargeRoomComesBackInOrder) {
+    const Settings settings = test_settings();
+    auto room = room_with_recovery(settings, redis_);
+    const auto schedule = unique_schedule();
+    // 10,000 WAITING fans and 500 ACTIVE ones that PostgreSQL knows and Redis does not (the rebuild logs its
+    // time: docs/reliability.md quotes it).
+    run(db_.query(
+        "INSERT INTO queue.queue_tokens (id, user_id, schedule_id, state, position, issued_at, "
+        "admitted_at, expires_at) "
+        "SELECT gen_random_uuid(), gen_random_uuid(), $1, CASE WHEN g <= 500 THEN 'ACTIVE' ELSE "
+        "'WAITING' END, g, now(), CASE WHEN g <= 500 THEN now() END, CASE WHEN g <= 500 THEN now() + "
+        "interval '5 minutes' END FROM generate_series(1, 10500) g",
+        db::params(schedule)));
+    const db::Result r = run(db_.query(
+        "SELECT user_id::text AS user_id, id::text AS id FROM queue.queue_tokens WHERE schedule_id = $1 "
+        "AND position IN (501, 7500, 10500) ORDER BY position",
+        db::params(schedule)));
+    ASSERT_EQ(r.rows(), 3);
+    const auto head = run(room->find_status(r.get<std::string>(0, "user_id"), schedule));
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->position, 1);
+    const auto middle = run(room->find_status(r.get<std::string>(1, "user_id"), schedule));
+    ASSERT_TRUE(middle.has_value());
+    EXPECT_EQ(middle->token, r.get<std::string>(1, "id"));
+    EXPECT_EQ(middle->position, 7000);
+    const auto tail = run(room->find_status(r.get<std::string>(2, "user_id"), schedule));
+    ASSERT_TRUE(tail.has_value());
+    EXPECT_EQ(tail->position, 10000);
+    std::vector<std::string> zcard{"ZCARD", key_prefix(schedule) + "active"};
+    EXPECT_EQ(run(redis_.command(std::move(zcard))).or_throw().as_integer(), 500);
+    EXPECT_EQ(room->recovery()->rebuilds(), 1);
+}
+
 }  // namespace
 }  // namespace marquee::queue
