@@ -292,6 +292,32 @@ TEST_F(QueueRecoveryDbTest, ASlideOfAStepIsAuditedSoARebuildKnowsTheTurn) {
     EXPECT_TRUE(r.get<bool>(0, "slid"));
 }
 
+TEST_F(QueueRecoveryDbTest, WhileAnotherProcessRebuildsAFanGets503WithRetryAfterNeverA403) {
+    const Settings settings = test_settings();
+    RecoveryOptions options;
+    options.wait = 100ms;
+    auto room = std::make_shared<WaitingRoom>(redis_, settings);
+    room->set_recovery(std::make_shared<Recovery>(redis_, db_, settings, options));
+    Gate gate(*room);
+    const auto schedule = unique_schedule();
+    const std::string user = unique_user();
+    const std::string token = run(room->join(user, schedule)).status.token;
+    lose(schedule, settings);
+    // Another process holds the rebuild's lease (and is slow): the marker stays absent.
+    run(redis_.try_set(key_prefix(schedule) + "rebuild", "someone-else", 60s));
+    const core::Problem during = refusal(gate, user, schedule, token);
+    EXPECT_EQ(during.status(), 503);
+    EXPECT_EQ(during.type(), "dependency-unavailable");
+    ASSERT_TRUE(during.retry_after().has_value());
+    EXPECT_EQ(during.retry_after()->count(), 1);
+    // The other process gave up (its lease went): the next call rebuilds, and the fan, whose join never
+    // reached PostgreSQL here (no scheduler ran), is unknown: that is the audit lag's window (ADR 0022).
+    std::vector<std::string> lease{key_prefix(schedule) + "rebuild"};
+    run(redis_.del(std::move(lease)));
+    EXPECT_EQ(refusal(gate, user, schedule, token).type(), "queue-token-invalid");
+    EXPECT_FALSE(run(room->find_status(user, schedule)).has_value());
+}
+
 TEST_F(QueueRecoveryDbTest, ALargeRoomComesBackInOrder) {
     const Settings settings = test_settings();
     auto room = room_with_recovery(settings, redis_);
