@@ -141,6 +141,7 @@ asio::awaitable<void> Recovery::rebuild(std::int64_t schedule_id) {
 }
 
 asio::awaitable<std::optional<TokenRow>> Recovery::find_token(std::string token) {
+    if (!normalize_token_id(token)) co_return std::nullopt;  // not a uuid: PostgreSQL cannot have it
     std::string sql = std::string(kColumns) + "WHERE id = $1::uuid";
     db::Params params = db::params(token);
     const db::Result r = co_await db_.query(std::move(sql), std::move(params));
@@ -151,6 +152,7 @@ asio::awaitable<std::optional<TokenRow>> Recovery::find_token(std::string token)
 
 asio::awaitable<std::optional<TokenRow>> Recovery::find_latest(std::int64_t schedule_id,
                                                                std::string user_id) {
+    if (!normalize_token_id(user_id)) co_return std::nullopt;  // user ids are uuids (auth.users)
     std::string sql = std::string(kColumns) +
                       "WHERE schedule_id = $1 AND user_id = $2::uuid ORDER BY position DESC LIMIT 1";
     db::Params params = db::params(schedule_id, user_id);

@@ -240,6 +240,8 @@ TEST_F(QueueRecoveryDbTest, TokenMissingFromARedisBehindIsPutBack) {
     // Someone else presenting the token is still refused, and so is a token PostgreSQL never saw.
     EXPECT_EQ(refusal(gate, unique_user(), schedule, active_token).type(), "queue-token-invalid");
     EXPECT_EQ(refusal(gate, active.user, schedule, new_token_id()).type(), "queue-token-invalid");
+    // A user id that is no uuid never reaches PostgreSQL's uuid cast (no SQL error, just no token).
+    EXPECT_FALSE(run(room->find_status("not-a-uuid", schedule)).has_value());
 }
 
 TEST_F(QueueRecoveryDbTest, ActiveRowLongPastItsExpiryComesBackEnded) {
