@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -22,6 +24,7 @@
 #include "core/log.hpp"
 #include "core/problem.hpp"
 #include "db/detail/parked.hpp"
+#include "db/server_error.hpp"
 #include "db/sql_error.hpp"
 
 namespace marquee::db::detail {
@@ -158,7 +161,72 @@ asio::awaitable<void> resolve_host(asio::any_io_executor executor,
     keywords.emplace_back("hostaddr", hostaddrs);
 }
 
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = list.find(',', start);
+        parts.emplace_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+        if (comma == std::string_view::npos) return parts;
+        start = comma + 1;
+    }
+}
+
+std::string join_list(const std::vector<std::string>& parts, std::size_t from) {
+    std::string joined;
+    for (std::size_t i = from; i < parts.size(); ++i) {
+        if (i > from) joined += ',';
+        joined += parts[i];
+    }
+    return joined;
+}
+
 }  // namespace
+
+std::optional<std::chrono::seconds> per_host_timeout(const Keywords& keywords) {
+    for (const auto& [key, value] : keywords) {
+        if (key != "connect_timeout") continue;
+        int seconds = 0;
+        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (error != std::errc{} || end != value.data() + value.size() || seconds <= 0) return std::nullopt;
+        return std::chrono::seconds(std::max(seconds, 2));  // libpq's own floor: 1 s would fail too eagerly
+    }
+    return std::nullopt;
+}
+
+std::optional<Keywords> hosts_after(Keywords keywords, std::string_view host, std::string_view port,
+                                    std::string_view address) {
+    std::string* hosts = nullptr;
+    std::string* ports = nullptr;
+    std::string* addresses = nullptr;
+    for (auto& [key, value] : keywords) {
+        if (key == "host") hosts = &value;
+        if (key == "port") ports = &value;
+        if (key == "hostaddr") addresses = &value;
+    }
+    const std::vector<std::string> host_list =
+        hosts != nullptr ? split_list(*hosts) : std::vector<std::string>{};
+    const std::vector<std::string> address_list =
+        addresses != nullptr ? split_list(*addresses) : std::vector<std::string>{};
+    const std::vector<std::string> port_list =
+        ports != nullptr ? split_list(*ports) : std::vector<std::string>{};
+    const std::size_t count = std::max(host_list.size(), address_list.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        const bool host_matches =
+            host_list.size() != count || host_list[i] == host ||
+            (host_list[i].empty() && address_list.size() == count && address_list[i] == host);
+        const bool address_matches =
+            address_list.size() != count || address.empty() || address_list[i] == address;
+        const bool port_matches = port_list.size() != count || port_list[i] == port;
+        if (!host_matches || !address_matches || !port_matches) continue;
+        if (i + 1 >= count) return std::nullopt;  // it was the last one
+        if (host_list.size() == count) *hosts = join_list(host_list, i + 1);
+        if (address_list.size() == count) *addresses = join_list(address_list, i + 1);
+        if (port_list.size() == count) *ports = join_list(port_list, i + 1);
+        return keywords;
+    }
+    return std::nullopt;
+}
 
 ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name) {
     ConnectSettings settings;
@@ -198,37 +266,72 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_execu
     if (!settings.error.empty()) unavailable("the database URL is invalid", settings.error);
     co_await resolve_host(executor, settings.keywords, deadline);
 
-    std::vector<const char*> keys;
-    std::vector<const char*> values;
-    for (const auto& [key, value] : settings.keywords) {
-        keys.push_back(key.c_str());
-        values.push_back(value.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    pg_conn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
-    if (raw == nullptr) unavailable("cannot allocate a connection");
-    std::unique_ptr<Connection> connection(new Connection(executor, raw));
-    PQsetNoticeProcessor(raw, &log_notice, nullptr);
-    if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
-
-    // libpq: "if you have yet to call PQconnectPoll, behave as if it last returned PGRES_POLLING_WRITING".
+    const std::optional<std::chrono::seconds> host_timeout = per_host_timeout(settings.keywords);
     asio::steady_timer timer(executor, deadline);
-    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-    while (status != PGRES_POLLING_OK) {
-        if (status == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
-        if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
-            // The socket can change while libpq tries the next address.
-            connection->track_socket();
-            if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) == Wait::DeadlineExceeded) {
-                unavailable("connecting to the database did not finish before the deadline");
-            }
+    for (;;) {  // one pass of libpq over the hosts still to try
+        std::vector<const char*> keys;
+        std::vector<const char*> values;
+        for (const auto& [key, value] : settings.keywords) {
+            keys.push_back(key.c_str());
+            values.push_back(value.c_str());
         }
-        status = PQconnectPoll(raw);
+        keys.push_back(nullptr);
+        values.push_back(nullptr);
+        pg_conn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
+        if (raw == nullptr) unavailable("cannot allocate a connection");
+        std::unique_ptr<Connection> connection(new Connection(executor, raw));
+        PQsetNoticeProcessor(raw, &log_notice, nullptr);
+        if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
+
+        // libpq walks a multi-host list inside PQconnectPoll (a refused host, or one that is read-only under
+        // target_session_attrs=read-write, moves it to the next), but only its blocking connect enforces
+        // connect_timeout per host. Here a host that does not answer within connect_timeout is skipped by
+        // starting again with the hosts after it; without that, a primary that vanished without a RST would
+        // hold every connect until the deadline and the new primary, further down the list, would never
+        // be reached.
+        // libpq: "if you have yet to call PQconnectPoll, behave as if it last returned
+        // PGRES_POLLING_WRITING".
+        PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+        bool skip_host = false;
+        while (status != PGRES_POLLING_OK) {
+            if (status == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
+            if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
+                // The socket changes while libpq tries the next address or host.
+                if (connection->track_socket() && host_timeout) {
+                    timer.expires_at(std::min(deadline, Clock::now() + *host_timeout));
+                }
+                if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) ==
+                    Wait::DeadlineExceeded) {
+                    if (Clock::now() >= deadline) {
+                        unavailable("connecting to the database did not finish before the deadline");
+                    }
+                    skip_host = true;
+                    break;
+                }
+            }
+            status = PQconnectPoll(raw);
+        }
+        if (skip_host) {
+            const char* host = PQhost(raw);
+            const char* port = PQport(raw);
+            const char* address = PQhostaddr(raw);
+            const std::string where =
+                std::string(host != nullptr ? host : "") + ":" + (port != nullptr ? port : "");
+            auto rest = hosts_after(settings.keywords, host != nullptr ? host : "",
+                                    port != nullptr ? port : "", address != nullptr ? address : "");
+            if (!rest) {
+                unavailable("connecting to the database did not finish before the deadline",
+                            where + " did not answer within connect_timeout and no host is left");
+            }
+            core::log_warn("postgres host did not answer within connect_timeout, trying the next",
+                           {{"host", where}});
+            settings.keywords = std::move(*rest);
+            continue;
+        }
+        if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot make the connection non-blocking");
+        connection->track_socket();
+        co_return connection;
     }
-    if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot make the connection non-blocking");
-    connection->track_socket();
-    co_return connection;
 }
 
 Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
@@ -315,11 +418,11 @@ asio::awaitable<Connection::Wait> Connection::wait(bool for_write, asio::steady_
     co_return Wait::Ready;
 }
 
-void Connection::track_socket() {
+bool Connection::track_socket() {
     const int fd = PQsocket(conn_);
     struct stat info {};
     if (fd < 0 || ::fstat(fd, &info) != 0) fail("the connection has no socket");
-    if (socket_.is_open() && info.st_ino == socket_inode_) return;
+    if (socket_.is_open() && info.st_ino == socket_inode_) return false;
     boost::system::error_code ignored;
     socket_.close(ignored);
     const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -331,6 +434,7 @@ void Connection::track_socket() {
         fail("cannot watch the socket: " + error.message());
     }
     socket_inode_ = info.st_ino;
+    return true;
 }
 
 bool Connection::is_reusable() const noexcept {
@@ -374,13 +478,17 @@ void Connection::throw_error(const ResultPtr& error) {
         broken_ = true;
         unavailable("the database connection failed", message);
     }
-    // The server, not the statement, is the problem: connection exceptions (08), insufficient resources
-    // (53), shutdown or cancelled (57P01-57P03, 57014 from a statement_timeout).
-    const std::string_view klass = std::string_view(state).substr(0, 2);
-    if (klass == "08" || klass == "53" || state == "57P01" || state == "57P02" || state == "57P03" ||
-        state == "57014") {
-        if (state != "57014" && klass != "53") broken_ = true;
-        unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+    // The server, not the statement, is the problem (db/server_error.hpp): a lost connection or a node that
+    // can no longer take writes (08, 57P01-57P03, 25006) is dropped, so the next connect walks the host list
+    // to the current primary; overload or a cancel (53, 57014) keeps it.
+    switch (classify_sqlstate(state)) {
+        case ServerFault::ConnectionLost:
+            broken_ = true;
+            unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+        case ServerFault::Busy:
+            unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+        case ServerFault::None:
+            break;
     }
     throw SqlError(std::move(state), std::move(message), field(PG_DIAG_CONSTRAINT_NAME),
                    field(PG_DIAG_MESSAGE_DETAIL), field(PG_DIAG_TABLE_NAME));
