@@ -13,7 +13,7 @@ Marquee's URL lists every node, with target_session_attrs=read-write, in .local/
 MARQUEE_DATABASE_URL.
 
 Also a command line of its own, for tests and drills:
-  pg_failover.py up | down | status | url | kill-primary | restore NODE | drill
+  pg_failover.py up | down | status | url | primary | kill-primary | restore NODE | drill
 `kill-primary` kill -9s the primary's Patroni and postmaster (by their recorded pids) and prints JSON with the
 node and the time; `restore` starts that node's Patroni again, which rejoins as a standby (pg_rewind when
 needed); `drill` does both and prints the measured times.
@@ -399,6 +399,9 @@ def main(argv: list[str]) -> int:
         print("\n".join(component.status()))
     elif command == "url":
         print(component.url())
+    elif command == "primary":
+        node = component.primary()
+        print(node["name"] if node else "")
     elif command == "kill-primary":
         print(json.dumps(component.kill_primary()))
     elif command == "restore":
@@ -410,7 +413,7 @@ def main(argv: list[str]) -> int:
         restored = component.restore(killed["node"])
         print(json.dumps({"killed": killed, "promoted": promoted, "restored": restored}))
     else:
-        print(f"usage: {Path(sys.argv[0]).name} up|down|status|url|kill-primary|restore NODE|drill", file=sys.stderr)
+        print(f"usage: {Path(sys.argv[0]).name} up|down|status|url|primary|kill-primary|restore NODE|drill", file=sys.stderr)
         return 2
     return 0
 
