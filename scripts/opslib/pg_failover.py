@@ -385,7 +385,8 @@ class PgFailover:
         wait_until(lambda: self.role(node) == "replica", timeout, f"{name} back as a standby", every=0.5)
         wait_until(lambda: self._record_postmaster(node), 30, f"{name} postmaster", every=0.2)
         wait_until(self._sync_standby_streaming, timeout, "a synchronous standby streaming again", every=0.5)
-        return {"node": name, "rejoined_after_s": round(time.time() - start, 2)}
+        done = time.time()
+        return {"node": name, "rejoined_after_s": round(done - start, 2), "rejoined_at": done}
 
 
 def main(argv: list[str]) -> int:

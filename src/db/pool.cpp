@@ -47,7 +47,10 @@ PoolState::PoolState(asio::any_io_executor executor, PoolOptions options)
           options.size = std::max<std::size_t>(options.size, 1);
           return std::move(options);
       }()),
-      settings_(make_connect_settings(options_.url, options_.application_name)) {
+      // The server stops a statement a second after the caller's deadline: the caller has given up by then,
+      // and the server's stop is the one that never ends a COMMIT's wait for the standby (ADR 0021).
+      settings_(make_connect_settings(options_.url, options_.application_name,
+                                      options_.timeout + std::chrono::seconds(1))) {
     idle_.reserve(options_.size);  // release() must not allocate
 }
 

@@ -51,7 +51,8 @@ inline std::string cluster_script(const std::string& script, const std::string& 
         return output;
     }
     std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) output += buffer.data();
+    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr)
+        output += buffer.data();
     const int status = ::pclose(pipe);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         ADD_FAILURE() << command << " failed (status " << status << "): " << output;

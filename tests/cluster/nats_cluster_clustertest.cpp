@@ -9,8 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
-#include <string>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -49,6 +49,7 @@ asio::awaitable<void> pause(std::chrono::milliseconds duration) {
 
 TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKilledAndRestored) {
     use_cluster_settings({"MARQUEE_DATABASE_URL", "MARQUEE_NATS_URL"});
+    ::setenv("MARQUEE_PAYMENT_GATEWAY_URL", "http://127.0.0.1:1", 0);  // --migrate-only calls no gateway
     const auto [migrated, output] = run_marquee({"--migrate-only"}, 120s);
     ASSERT_EQ(migrated, 0) << output;
 
@@ -76,7 +77,8 @@ TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKille
     std::atomic<bool> consuming{true};
     std::atomic<std::int64_t> delivered{0}, duplicates{0}, consume_errors{0};
     const std::string apply =
-        "INSERT INTO " + name + ".applied (event_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING RETURNING event_id";
+        "INSERT INTO " + name +
+        ".applied (event_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING RETURNING event_id";
     const auto consume = [&]() -> asio::awaitable<void> {
         mq::ConsumerSpec spec(options.stream, "cluster-test", "");
         spec.ack_wait = 5s;
@@ -106,8 +108,8 @@ TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKille
     std::string killed_report, restored_report;
     for (int batch = 0; batch < kBatches; ++batch) {
         sql("INSERT INTO " + table + " (event_type, aggregate_id, payload) SELECT 'reservation.held', " +
-            "gen_random_uuid(), jsonb_build_object('i', g) FROM generate_series(1, " + std::to_string(kBatchRows) +
-            ") g");
+            "gen_random_uuid(), jsonb_build_object('i', g) FROM generate_series(1, " +
+            std::to_string(kBatchRows) + ") g");
         std::this_thread::sleep_for(50ms);
         if (batch == kBatches / 4) killed_report = cluster_script("nats_cluster.py", "kill " + leader_before);
         if (batch == kBatches / 2) {

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iomanip>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -46,16 +48,24 @@ struct Outcome {
     unsigned status = 0;
     std::string state;  ///< APPROVED, PENDING, FAILED... ("" when the answer was no payment)
     std::string id;
-    int unavailable = 0;  ///< 503s seen (and retried with the same key) before the final answer
+    int unavailable = 0;        ///< 503s seen (and retried with the same key) before the final answer
+    double first_error_at = 0;  ///< wall-clock seconds (the drill's clock) of the first 503, 0 if none
+    double last_error_at = 0;
+    double answered_at = 0;  ///< of the final answer
 };
+
+double wall_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 class PgFailoverCluster : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         use_cluster_settings({"MARQUEE_DATABASE_URL"});
+        gateway_ = new pg_sim::LocalServer(11);
+        ::setenv("MARQUEE_PAYMENT_GATEWAY_URL", gateway_->url().c_str(), 1);  // this test's own books
         const auto [status, output] = run_marquee({"--migrate-only"}, 120s);
         ASSERT_EQ(status, 0) << output;
-        gateway_ = new pg_sim::LocalServer(11);
         process_ = new MarqueeProcess({"--service=auth,queue,booking,wallet,payment"},
                                       {{"MARQUEE_PAYMENT_GATEWAY_URL", gateway_->url()},
                                        {"MARQUEE_PAYMENT_GATEWAY_TIMEOUT_MS", "5000"},
@@ -79,7 +89,8 @@ class PgFailoverCluster : public ::testing::Test {
         Headers headers = fan.headers;
         headers["Content-Type"] = "application/json";
         headers["Idempotency-Key"] = unique_name("failover-pay");
-        const std::string body = json::serialize(json::object{{"reservationId", reservation}, {"method", "CARD"}});
+        const std::string body =
+            json::serialize(json::object{{"reservationId", reservation}, {"method", "CARD"}});
         const auto deadline = Clock::now() + bound;
         for (;;) {
             HttpReply reply;
@@ -89,8 +100,11 @@ class PgFailoverCluster : public ::testing::Test {
                 reply.status = 0;  // the request itself failed: the same as an unknown outcome
             }
             outcome.status = reply.status;
+            outcome.answered_at = wall_now();
             if ((reply.status == 503 || reply.status == 0) && Clock::now() < deadline) {
                 ++outcome.unavailable;
+                outcome.last_error_at = wall_now();
+                if (outcome.first_error_at == 0) outcome.first_error_at = outcome.last_error_at;
                 std::this_thread::sleep_for(250ms);
                 continue;
             }
@@ -153,12 +167,35 @@ TEST_F(PgFailoverCluster, PaymentsApprovedBeforeThePrimaryDiedAreOnThePromotedPr
         unavailable_answers += outcomes[i].unavailable;
         if (outcomes[i].state != "APPROVED") continue;
         ++approved;
-        const auto row = sql("SELECT state FROM payment.payments WHERE id = $1::uuid", db::params(outcomes[i].id));
+        const auto row =
+            sql("SELECT state FROM payment.payments WHERE id = $1::uuid", db::params(outcomes[i].id));
         ASSERT_EQ(row.rows(), 1) << "payment " << outcomes[i].id << " answered APPROVED is missing";
         EXPECT_EQ(row.get<std::string>(0, 0), "APPROVED") << outcomes[i].id;
     }
     std::cout << "[ failover ] " << approved << " of " << kFans << " answered APPROVED, " << retried
               << " payments saw " << unavailable_answers << " 503s and were retried with their key\n";
+    // Figures for docs/reliability.md, on the drill's clock: how long callers saw errors, and how soon after
+    // PostgreSQL took writes again the pool, never restarted, answered a payment.
+    const double killed_at = report.at("killed").at("killed_at").to_number<double>();
+    const double writable_at = report.at("promoted").at("writable_at").to_number<double>();
+    const double rejoined_at = report.at("restored").at("rejoined_at").to_number<double>();
+    double first_error = 0, last_error = 0, first_success_after_rejoin = 0;
+    for (const auto& outcome : outcomes) {
+        if (outcome.first_error_at > 0 && (first_error == 0 || outcome.first_error_at < first_error)) {
+            first_error = outcome.first_error_at;
+        }
+        last_error = std::max(last_error, outcome.last_error_at);
+        if (outcome.state == "APPROVED" && outcome.answered_at > rejoined_at &&
+            (first_success_after_rejoin == 0 || outcome.answered_at < first_success_after_rejoin)) {
+            first_success_after_rejoin = outcome.answered_at;
+        }
+    }
+    std::cout << std::fixed << std::setprecision(2)
+              << "[ failover ] after the kill: promoted and writable at +" << writable_at - killed_at
+              << " s, standby back at +" << rejoined_at - killed_at << " s; callers saw 503s from +"
+              << (first_error > 0 ? first_error - killed_at : 0) << " s to +"
+              << (last_error > 0 ? last_error - killed_at : 0) << " s; first APPROVED after the rejoin at +"
+              << (first_success_after_rejoin > 0 ? first_success_after_rejoin - killed_at : 0) << " s\n";
     EXPECT_GT(approved, 0);
 
     // The same process, never restarted, takes a payment again.
@@ -191,10 +228,10 @@ TEST_F(PgFailoverCluster, PaymentsApprovedBeforeThePrimaryDiedAreOnThePromotedPr
         "AND user_id::text = ANY (string_to_array($1, ',')) GROUP BY reservation_id HAVING count(*) > 1) d",
         db::params(list));
     EXPECT_EQ(doubled.get<std::int64_t>(0, 0), 0);
-    const auto card = sql(
-        "SELECT coalesce(sum(card_amount), 0)::bigint FROM payment.payments WHERE state = 'APPROVED' AND "
-        "user_id::text = ANY (string_to_array($1, ','))",
-        db::params(list));
+    const auto card =
+        sql("SELECT coalesce(sum(card_amount), 0)::bigint FROM payment.payments WHERE state = 'APPROVED' AND "
+            "user_id::text = ANY (string_to_array($1, ','))",
+            db::params(list));
     const auto books = gateway_->gateway().stats();
     EXPECT_EQ(books.approved_amount - books.cancelled_amount, card.get<std::int64_t>(0, 0))
         << "approved " << books.approved_amount << ", refunded " << books.cancelled_amount;

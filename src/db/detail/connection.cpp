@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <optional>
 #include <string_view>
@@ -161,6 +162,24 @@ asio::awaitable<void> resolve_host(asio::any_io_executor executor,
     keywords.emplace_back("hostaddr", hostaddrs);
 }
 
+// COMMIT or END (what Transaction::commit sends), any case, blanks and a semicolon around it.
+bool is_commit(std::string_view sql) {
+    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n' || sql.front() == '\t'))
+        sql.remove_prefix(1);
+    while (!sql.empty() &&
+           (sql.back() == ' ' || sql.back() == '\n' || sql.back() == ';' || sql.back() == '\t')) {
+        sql.remove_suffix(1);
+    }
+    const auto equals = [sql](std::string_view word) {
+        if (sql.size() != word.size()) return false;
+        for (std::size_t i = 0; i < word.size(); ++i) {
+            if (std::toupper(static_cast<unsigned char>(sql[i])) != word[i]) return false;
+        }
+        return true;
+    };
+    return equals("COMMIT") || equals("END");
+}
+
 std::vector<std::string> split_list(std::string_view list) {
     std::vector<std::string> parts;
     std::size_t start = 0;
@@ -228,7 +247,8 @@ std::optional<Keywords> hosts_after(Keywords keywords, std::string_view host, st
     return std::nullopt;
 }
 
-ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name) {
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name,
+                                      std::chrono::milliseconds statement_timeout) {
     ConnectSettings settings;
     char* error = nullptr;
     PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
@@ -237,12 +257,16 @@ ConnectSettings make_connect_settings(const std::string& url, const std::string&
         PQfreemem(error);
         return settings;
     }
-    std::string server_options;
+    // First, so that a statement_timeout in the URL's own options wins.
+    std::string server_options = statement_timeout.count() > 0
+                                     ? "-c statement_timeout=" + std::to_string(statement_timeout.count())
+                                     : "";
     for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
         if (option->val == nullptr) continue;
         const std::string_view keyword = option->keyword;
         if (keyword == "options") {
-            server_options = option->val;
+            server_options += server_options.empty() ? "" : " ";
+            server_options += option->val;
         } else if (keyword == "client_encoding" ||
                    (keyword == "application_name" && !application_name.empty())) {
             continue;
@@ -348,6 +372,7 @@ asio::awaitable<Result> Connection::query(const std::string& sql, const Params& 
     for (std::size_t i = 0; i < params.size(); ++i) {
         values[i] = params.is_null(i) ? nullptr : params.text(i).data();  // backed by std::string: NUL-ended
     }
+    may_be_committing_ = PQtransactionStatus(conn_) == PQTRANS_IDLE || is_commit(sql);
     if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                           nullptr, nullptr, 0) == 0) {
         fail("cannot send the statement");
@@ -356,6 +381,7 @@ asio::awaitable<Result> Connection::query(const std::string& sql, const Params& 
 }
 
 asio::awaitable<Result> Connection::execute(const std::string& script, std::chrono::milliseconds timeout) {
+    may_be_committing_ = PQtransactionStatus(conn_) == PQTRANS_IDLE || is_commit(script);
     if (PQsendQuery(conn_, script.c_str()) == 0) fail("cannot send the statements");
     co_return co_await finish(timeout);
 }
@@ -363,9 +389,18 @@ asio::awaitable<Result> Connection::execute(const std::string& script, std::chro
 asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
     asio::steady_timer deadline(executor_, timeout);
     auto on_deadline = [&]() {
-        // The server is still working on the statement: ask it to stop, and never reuse this connection.
+        broken_ = true;  // never reuse this connection
+        if (may_be_committing_) {
+            // It may be waiting for the synchronous standby to confirm its commit. A cancel would end that
+            // wait and commit on this node alone, visible to the next reader; closing leaves the server
+            // waiting (its own statement_timeout stops a statement that merely runs long). The outcome is
+            // unknown to the caller either way: it is settled by idempotency keys (docs/decisions/0021).
+            cancel_sent_ = true;
+            unavailable("the statement took longer than " + std::to_string(timeout.count()) +
+                        " ms; its outcome is unknown");
+        }
+        // Inside a transaction and not its COMMIT: ask the server to stop the statement.
         cancel_in_background();
-        broken_ = true;
         unavailable("the statement took longer than " + std::to_string(timeout.count()) +
                     " ms and was cancelled");
     };

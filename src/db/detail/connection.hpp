@@ -29,7 +29,12 @@ struct ConnectSettings {
     std::string error;
 };
 
-ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name);
+/// `statement_timeout` becomes the server's statement_timeout (0: none): the server, not the client, stops a
+/// statement that runs too long, because a client-side cancel would also end a COMMIT's wait for the
+/// synchronous standby and make that commit visible on one node only (docs/decisions/0021).
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name,
+                                      std::chrono::milliseconds statement_timeout = std::chrono::milliseconds{
+                                          0});
 
 using Keywords = std::vector<std::pair<std::string, std::string>>;
 
@@ -96,6 +101,8 @@ class Connection {
     unsigned long socket_inode_ = 0;
     bool broken_ = false;
     bool cancel_sent_ = false;
+    // The statement in flight may be committing (auto-commit, or COMMIT itself): never cancelled from here.
+    bool may_be_committing_ = false;
 };
 
 }  // namespace marquee::db::detail
