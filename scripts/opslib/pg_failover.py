@@ -16,7 +16,8 @@ Also a command line of its own, for tests and drills:
   pg_failover.py up | down | status | url | primary | kill-primary | restore NODE | drill
 `kill-primary` kill -9s the primary's Patroni and postmaster (by their recorded pids) and prints JSON with the
 node and the time; `restore` starts that node's Patroni again, which rejoins as a standby (pg_rewind when
-needed); `drill` does both and prints the measured times.
+needed); `drill` does both and prints the measured times (`drill --writes`: also the write outage a client inserting every
+100 ms sees). MARQUEE_CLUSTER_PG_NODES=3 (on a fresh state, MARQUEE_CLUSTER_STATE=folder) runs three nodes.
 """
 
 from __future__ import annotations
@@ -389,8 +390,61 @@ class PgFailover:
         return {"node": name, "rejoined_after_s": round(done - start, 2), "rejoined_at": done}
 
 
+class WriteProbe:
+    """Inserts a row through the multi-host URL every `every` seconds on a thread of its own, each insert
+    bounded by `timeout` seconds, and remembers when they failed: the write outage a client sees."""
+
+    def __init__(self, url: str, every: float = 0.1, timeout: float = 3.0) -> None:
+        import threading
+
+        self.url, self.every, self.timeout = url, every, timeout
+        self.results: list[tuple[float, float, bool]] = []  # (started, ended, ok)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _insert(self, sql: str) -> bool:
+        try:
+            done = subprocess.run(
+                [str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+                capture_output=True, timeout=self.timeout, check=False,
+            )  # fmt: skip
+            return done.returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.time()
+            ok = self._insert("INSERT INTO cluster_drill DEFAULT VALUES")
+            self.results.append((started, time.time(), ok))
+            self._stop.wait(self.every)
+
+    def start(self) -> "WriteProbe":
+        if not self._insert("CREATE TABLE IF NOT EXISTS cluster_drill (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())"):
+            raise RuntimeError("the write probe cannot create its table")
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(timeout=self.timeout + 5)
+        failed = [r for r in self.results if not r[2]]
+        if not failed:
+            return {"writes": len(self.results), "failed": 0}
+        first_failure = failed[0][0]
+        after = [r for r in self.results if r[2] and r[0] > failed[-1][0]]
+        return {
+            "writes": len(self.results),
+            "failed": len(failed),
+            "first_failed_at": first_failure,
+            "first_ok_after_at": after[0][1] if after else None,
+        }
+
+
 def main(argv: list[str]) -> int:
-    component = PgFailover()
+    nodes = int(os.environ.get("MARQUEE_CLUSTER_PG_NODES", "2"))
+    state = StateDir(Path(os.environ["MARQUEE_CLUSTER_STATE"])) if os.environ.get("MARQUEE_CLUSTER_STATE") else CLUSTER
+    component = PgFailover(state, nodes=nodes)
     command = argv[0] if argv else "status"
     if command == "up":
         component.up()
@@ -408,11 +462,26 @@ def main(argv: list[str]) -> int:
     elif command == "restore":
         print(json.dumps(component.restore(argv[1])))
     elif command == "drill":
+        # --writes: a client inserting every 100 ms through the URL measures the write outage too.
+        probe = WriteProbe(component.url().replace("dbname=marquee", "dbname=postgres").replace("user=marquee", "user=postgres")).start() if "--writes" in argv else None
+        if probe:
+            time.sleep(2)
         killed = component.kill_primary()
         promoted = component.wait_promotion(killed["node"])
         promoted["kill_to_writable_s"] = round(promoted["writable_at"] - killed["killed_at"], 2)
+        if probe:
+            time.sleep(15)  # writes with the old primary still down
         restored = component.restore(killed["node"])
-        print(json.dumps({"killed": killed, "promoted": promoted, "restored": restored}))
+        report = {"killed": killed, "promoted": promoted, "restored": restored}
+        if probe:
+            time.sleep(3)
+            writes = probe.stop()
+            if writes.get("first_failed_at"):
+                writes["outage_from_kill_s"] = round(writes["first_failed_at"] - killed["killed_at"], 2)
+                if writes.get("first_ok_after_at"):
+                    writes["writes_back_after_kill_s"] = round(writes["first_ok_after_at"] - killed["killed_at"], 2)
+            report["writes"] = writes
+        print(json.dumps(report))
     else:
         print(f"usage: {Path(sys.argv[0]).name} up|down|status|url|primary|kill-primary|restore NODE|drill", file=sys.stderr)
         return 2
