@@ -8,7 +8,7 @@ when its node dies) and MARQUEE_NATS_STREAM_REPLICAS=3, so the MARQUEE stream ke
 stays writable (RAFT majority) with one node down.
 
 Also a command line of its own, for tests and drills:
-  nats_cluster.py up | down | status | urls | stream-leader STREAM | kill NODE | restore NODE
+  nats_cluster.py up | down | status | urls | stream-leader STREAM | connection-node CLIENT | kill NODE | restore NODE
 `kill` is kill -9 by the recorded pid; `restore` starts the node again on the same ports and store, and waits
 until it is healthy (caught up with the stream's RAFT group).
 """
@@ -150,6 +150,14 @@ cluster {{
                         return str(detail["cluster"]["leader"])
         return None
 
+    def connection_node(self, client_name: str) -> Optional[str]:
+        """The node a client (by its connection name) is connected to now."""
+        for node in self.topology()["nodes"]:
+            status, body = _get_json(f"http://127.0.0.1:{node['monitor']}/connz?limit=4096")
+            if status == 200 and any(c.get("name") == client_name for c in body.get("connections") or []):
+                return node["name"]
+        return None
+
     def up(self) -> None:
         self.state.make()
         nodes = self.topology()["nodes"]
@@ -207,12 +215,14 @@ def main(argv: list[str]) -> int:
         print(component.urls())
     elif command == "stream-leader" and len(argv) == 2:
         print(component.stream_leader(argv[1]) or "")
+    elif command == "connection-node" and len(argv) == 2:
+        print(component.connection_node(argv[1]) or "")
     elif command == "kill" and len(argv) == 2:
         print(json.dumps(component.kill(argv[1])))
     elif command == "restore" and len(argv) == 2:
         print(json.dumps(component.restore(argv[1])))
     else:
-        print(f"usage: {Path(sys.argv[0]).name} up|down|status|urls|stream-leader STREAM|kill NODE|restore NODE", file=sys.stderr)
+        print(f"usage: {Path(sys.argv[0]).name} up|down|status|urls|stream-leader STREAM|connection-node CLIENT|kill NODE|restore NODE", file=sys.stderr)
         return 2
     return 0
 
