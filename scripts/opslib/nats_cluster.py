@@ -194,6 +194,25 @@ cluster {{
         log(f"killed nats {name} (SIGKILL)")
         return {"node": name, "killed_at": killed_at}
 
+    def failures(self) -> list:
+        """For `scripts/cluster chaos` (opslib/chaos.py): the node leading the MARQUEE stream killed with
+        kill -9 (n0 if the stream is not there yet), then restarted on its ports and store."""
+        from .chaos import Failure  # noqa: PLC0415 -- only the chaos run needs it
+
+        victim: dict = {}
+
+        def kill() -> dict:
+            victim["node"] = self.stream_leader("MARQUEE") or self.topology()["nodes"][0]["name"]
+            return self.kill(victim["node"])
+
+        def recovered() -> bool:
+            return all(self.healthy(node) for node in self.topology()["nodes"])
+
+        return [
+            Failure(name="nats node leading the MARQUEE stream (kill -9)", component=self.name, node="stream leader",
+                    kill=kill, restore=lambda: self.restore(victim["node"]), recovered=recovered)
+        ]  # fmt: skip
+
     def restore(self, name: str) -> dict:
         node = self.node(name)
         start = time.time()

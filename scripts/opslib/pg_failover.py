@@ -377,6 +377,31 @@ class PgFailover:
         )
         return {"node": node["name"], "promoted_after_s": round(patroni_at - start, 2), "writable_at": time.time()}
 
+    def failures(self) -> list:
+        """For `scripts/cluster chaos` (opslib/chaos.py): the primary killed, the standby promoted, the old
+        primary back as a standby. Restoring waits for the promotion first: a node restarted while its leader
+        key is still alive in etcd would simply take its place back, and nothing would have failed over."""
+        from .chaos import Failure  # noqa: PLC0415 -- only the chaos run needs it
+
+        killed: dict = {}
+
+        def kill() -> dict:
+            killed.update(self.kill_primary())
+            return killed
+
+        def restore() -> dict:
+            self.wait_promotion(killed["node"])
+            return self.restore(killed["node"])
+
+        def recovered() -> bool:
+            return self.primary() is not None and self._sync_standby_streaming()
+
+        return [
+            Failure(name="postgres primary (kill -9, Patroni promotes the standby)", component=self.name,
+                    node="primary", kill=kill, restore=restore, recovered=recovered, down_s=0.0,
+                    recover_timeout_s=WAIT_S)
+        ]  # fmt: skip
+
     def restore(self, name: str, timeout: float = WAIT_S) -> dict:
         """Starts a killed node's Patroni again; it rejoins as a (synchronous) standby of the new primary."""
         node = self.node(name)
