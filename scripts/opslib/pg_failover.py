@@ -310,11 +310,13 @@ class PgFailover:
         self._start_etcd()
         first, *others = topology["nodes"]
         leader = self.primary()
-        if leader is None:
+        if leader is None and not (self._pg_home() / first["name"] / "PG_VERSION").exists():
+            # The first start: one node bootstraps the cluster, the others then copy it.
             self._start_patroni(first)
             leader = wait_until(self.primary, WAIT_S, "a PostgreSQL primary elected by Patroni", every=0.5)
-        for node in topology["nodes"]:
+        for node in topology["nodes"]:  # a restart: all at once, whichever was the last leader
             self._start_patroni(node)
+        leader = leader or wait_until(self.primary, WAIT_S, "a PostgreSQL primary elected by Patroni", every=0.5)
         for node in topology["nodes"]:
             wait_until(lambda node=node: self.role(node), WAIT_S, f"{node['name']} running", every=0.5)
             wait_until(lambda node=node: self._record_postmaster(node), 30, f"{node['name']} postmaster", every=0.2)
@@ -327,7 +329,11 @@ class PgFailover:
 
     def down(self) -> None:
         procs = self.procs
-        for node in reversed(self.topology()["nodes"] if self.topology_path.exists() else []):
+        nodes = self.topology()["nodes"] if self.topology_path.exists() else []
+        leader = self.primary() if nodes else None
+        # Standbys first: a leader stopped first would have its standby promoted on the way down.
+        nodes.sort(key=lambda node: leader is not None and node["name"] == leader["name"])
+        for node in nodes:
             # Patroni stops its PostgreSQL (fast shutdown) before it exits.
             procs.stop(f"{node['name']}-patroni", timeout=60)
             procs.stop(f"{node['name']}-postgres", timeout=30)
