@@ -502,6 +502,21 @@ TEST_F(PoolDbTest, AMultiHostUrlWalksPastADeadHostToTheReadWriteServer) {
     EXPECT_FALSE(pool.stats().unreachable);
 }
 
+TEST_F(PoolDbTest, AMultiHostUrlOfNamesIsResolvedHostByHostOffTheIoThreads) {
+    // Production lists the nodes by name: each is looked up by Asio's resolver (libpq's own lookup would
+    // block an I/O thread), and libpq walks the addresses of the first, then of the second.
+    const auto base = options();
+    const auto port_at = base.url.rfind(':');
+    const auto slash = base.url.find('/', port_at);
+    const std::string port = base.url.substr(port_at + 1, slash - port_at - 1);
+    PoolOptions o = options(2, 5s);
+    o.url = "host=localhost,localhost port=" + std::to_string(closed_port()) + "," + port +
+            " dbname=marquee user=marquee target_session_attrs=read-write";
+    Pool pool(io_.get_executor(), o);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+}
+
 TEST_F(PoolDbTest, ClosedPortIsUnavailableNotAHang) {
     PoolOptions o = options(2);
     o.url = "postgresql://marquee@127.0.0.1:" + std::to_string(closed_port()) + "/marquee";

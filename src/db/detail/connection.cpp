@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <exception>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -86,30 +87,29 @@ struct ResolveRace {
     Parked handler;
 };
 
-asio::awaitable<void> resolve_host(asio::any_io_executor executor,
-                                   std::vector<std::pair<std::string, std::string>>& keywords,
-                                   Connection::Clock::time_point deadline) {
-    auto find = [&keywords](std::string_view key) -> std::string* {
-        for (auto& [k, v] : keywords) {
-            if (k == key) return &v;
-        }
-        return nullptr;
-    };
-    const std::string* host_value = find("host");
-    const std::string* port_value = find("port");
-    // Leave to libpq what it does without DNS: numeric addresses, Unix sockets, explicit hostaddr; and
-    // multi-host lists, which it tries in order.
-    if (host_value == nullptr || host_value->empty() || find("hostaddr") != nullptr ||
-        host_value->find(',') != std::string::npos || host_value->front() == '/' ||
-        host_value->front() == '@' || (port_value != nullptr && port_value->find(',') != std::string::npos)) {
-        co_return;
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = list.find(',', start);
+        parts.emplace_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+        if (comma == std::string_view::npos) return parts;
+        start = comma + 1;
     }
-    boost::system::error_code numeric_error;
-    asio::ip::make_address(*host_value, numeric_error);
-    if (!numeric_error) co_return;
+}
 
-    const std::string host = *host_value;
-    const std::string port = port_value != nullptr ? *port_value : std::string();
+std::string join_list(const std::vector<std::string>& parts, std::size_t from) {
+    std::string joined;
+    for (std::size_t i = from; i < parts.size(); ++i) {
+        if (i > from) joined += ',';
+        joined += parts[i];
+    }
+    return joined;
+}
+
+// The addresses of one host name, looked up off the I/O threads within the deadline.
+asio::awaitable<std::vector<std::string>> lookup(asio::any_io_executor executor, std::string host,
+                                                 std::string port, Connection::Clock::time_point deadline) {
     auto race = std::make_shared<ResolveRace>(executor, deadline);
     // A named initiation, not a temporary in the co_await expression (GCC 12 destroys those twice).
     auto start = [race, host, service = port.empty() ? std::string("5432") : port](auto handler) {
@@ -145,21 +145,70 @@ asio::awaitable<void> resolve_host(asio::any_io_executor executor,
         }
     }
     if (addresses.empty()) unavailable("cannot resolve the database host", host + " has no addresses");
-    // libpq tries host[i]/hostaddr[i]/port[i] in order, as it would have after its own lookup; `host` stays
-    // the name for TLS verification and .pgpass.
-    std::string hosts, hostaddrs, ports;
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        const std::string_view comma = i == 0 ? "" : ",";
-        hosts += comma;
-        hosts += host;
-        hostaddrs += comma;
-        hostaddrs += addresses[i];
-        ports += comma;
-        ports += port;
+    co_return addresses;
+}
+
+bool is_numeric_address(const std::string& host) {
+    boost::system::error_code error;
+    asio::ip::make_address(host, error);
+    return !error;
+}
+
+// libpq would resolve host names itself, with a blocking getaddrinfo on the I/O thread: resolve them here and
+// hand libpq host[i]/hostaddr[i]/port[i] lists it tries in order, as it would have after its own lookup
+// (`host` stays the name, for TLS verification and .pgpass). A multi-host list (failover, ADR 0021) gets each
+// name resolved in turn; a name that does not resolve is left out while another host remains.
+asio::awaitable<void> resolve_host(asio::any_io_executor executor,
+                                   std::vector<std::pair<std::string, std::string>>& keywords,
+                                   Connection::Clock::time_point deadline) {
+    auto find = [&keywords](std::string_view key) -> std::string* {
+        for (auto& [k, v] : keywords) {
+            if (k == key) return &v;
+        }
+        return nullptr;
+    };
+    const std::string* host_value = find("host");
+    const std::string* port_value = find("port");
+    // Left to libpq: no host, an explicit hostaddr, Unix sockets, a port list that does not match.
+    if (host_value == nullptr || host_value->empty() || find("hostaddr") != nullptr) co_return;
+    const std::vector<std::string> hosts = split_list(*host_value);
+    const std::vector<std::string> ports =
+        port_value != nullptr ? split_list(*port_value) : std::vector<std::string>{};
+    if (ports.size() > 1 && ports.size() != hosts.size()) co_return;
+    bool any_name = false;
+    for (const std::string& host : hosts) {
+        if (host.empty() || host.front() == '/' || host.front() == '@') co_return;
+        any_name = any_name || !is_numeric_address(host);
     }
-    *find("host") = hosts;
-    if (!port.empty()) *find("port") = ports;
-    keywords.emplace_back("hostaddr", hostaddrs);
+    if (!any_name) co_return;  // numeric addresses need no lookup
+
+    std::vector<std::string> out_hosts, out_addresses, out_ports;
+    std::exception_ptr last_failure;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+        const std::string port = ports.empty() ? std::string() : ports.size() == 1 ? ports[0] : ports[i];
+        std::vector<std::string> addresses;
+        if (is_numeric_address(hosts[i])) {
+            addresses.push_back(hosts[i]);
+        } else {
+            try {
+                addresses = co_await lookup(executor, hosts[i], port, deadline);
+            } catch (const core::Problem&) {
+                last_failure = std::current_exception();  // the next host may still answer
+            }
+        }
+        for (std::string& address : addresses) {
+            out_hosts.push_back(hosts[i]);
+            out_addresses.push_back(std::move(address));
+            out_ports.push_back(port);
+        }
+    }
+    if (out_hosts.empty()) {
+        if (last_failure) std::rethrow_exception(last_failure);
+        unavailable("cannot resolve the database host");
+    }
+    *find("host") = join_list(out_hosts, 0);
+    if (!ports.empty()) *find("port") = join_list(out_ports, 0);
+    keywords.emplace_back("hostaddr", join_list(out_addresses, 0));
 }
 
 // COMMIT or END (what Transaction::commit sends), any case, blanks and a semicolon around it.
@@ -178,26 +227,6 @@ bool is_commit(std::string_view sql) {
         return true;
     };
     return equals("COMMIT") || equals("END");
-}
-
-std::vector<std::string> split_list(std::string_view list) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (;;) {
-        const auto comma = list.find(',', start);
-        parts.emplace_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
-        if (comma == std::string_view::npos) return parts;
-        start = comma + 1;
-    }
-}
-
-std::string join_list(const std::vector<std::string>& parts, std::size_t from) {
-    std::string joined;
-    for (std::size_t i = from; i < parts.size(); ++i) {
-        if (i > from) joined += ',';
-        joined += parts[i];
-    }
-    return joined;
 }
 
 }  // namespace
