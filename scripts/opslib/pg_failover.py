@@ -13,7 +13,7 @@ Marquee's URL lists every node, with target_session_attrs=read-write, in .local/
 MARQUEE_DATABASE_URL.
 
 Also a command line of its own, for tests and drills:
-  pg_failover.py up | down | status | url | primary | kill-primary | restore NODE | drill
+  pg_failover.py up | down | status | url | primary | kill-primary | restore NODE | drill | switchover
 `kill-primary` kill -9s the primary's Patroni and postmaster (by their recorded pids) and prints JSON with the
 node and the time; `restore` starts that node's Patroni again, which rejoins as a standby (pg_rewind when
 needed); `drill` does both and prints the measured times (`drill --writes`: also the write outage a client inserting every
@@ -383,6 +383,23 @@ class PgFailover:
         )
         return {"node": node["name"], "promoted_after_s": round(patroni_at - start, 2), "writable_at": time.time()}
 
+    def switchover(self) -> dict:
+        """A planned switchover (`patronictl switchover`): the primary hands over to the synchronous standby
+        and comes back as a standby itself; nothing is killed."""
+        leader = self.primary()
+        if leader is None:
+            raise RuntimeError("no primary to switch over from")
+        candidate = next(m["name"] for m in self.members() if m.get("role") == "sync_standby")
+        config = self._pg_home() / f"{leader['name']}.yml"
+        started = time.time()
+        subprocess.run(
+            ["patronictl", "-c", str(config), "switchover", "--leader", leader["name"], "--candidate", candidate,
+             "--force"],
+            check=True, capture_output=True, timeout=120, cwd="/",
+        )  # fmt: skip
+        log(f"switched over from {leader['name']} to {candidate}")
+        return {"from": leader["name"], "to": candidate, "started_at": started}
+
     def failures(self) -> list:
         """For `scripts/cluster chaos` (opslib/chaos.py): the primary killed, the standby promoted, the old
         primary back as a standby. Restoring waits for the promotion first: a node restarted while its leader
@@ -492,6 +509,23 @@ def main(argv: list[str]) -> int:
         print(json.dumps(component.kill_primary()))
     elif command == "restore":
         print(json.dumps(component.restore(argv[1])))
+    elif command == "switchover":
+        # --writes: the write outage a client inserting every 100 ms sees during a planned switchover.
+        probe = WriteProbe(component.url().replace("dbname=marquee", "dbname=postgres").replace("user=marquee", "user=postgres")).start() if "--writes" in argv else None
+        if probe:
+            time.sleep(2)
+        report = component.switchover()
+        wait_until(component._sync_standby_streaming, WAIT_S, "the old primary back as a synchronous standby", every=0.5)
+        report["standby_back_after_s"] = round(time.time() - report["started_at"], 2)
+        if probe:
+            time.sleep(3)
+            writes = probe.stop()
+            if writes.get("first_failed_at"):
+                writes["outage_from_start_s"] = round(writes["first_failed_at"] - report["started_at"], 2)
+                if writes.get("first_ok_after_at"):
+                    writes["writes_back_after_start_s"] = round(writes["first_ok_after_at"] - report["started_at"], 2)
+            report["writes"] = writes
+        print(json.dumps(report))
     elif command == "drill":
         # --writes: a client inserting every 100 ms through the URL measures the write outage too.
         probe = WriteProbe(component.url().replace("dbname=marquee", "dbname=postgres").replace("user=marquee", "user=postgres")).start() if "--writes" in argv else None
@@ -514,7 +548,7 @@ def main(argv: list[str]) -> int:
             report["writes"] = writes
         print(json.dumps(report))
     else:
-        print(f"usage: {Path(sys.argv[0]).name} up|down|status|url|primary|kill-primary|restore NODE|drill", file=sys.stderr)
+        print(f"usage: {Path(sys.argv[0]).name} up|down|status|url|primary|kill-primary|restore NODE|drill|switchover", file=sys.stderr)
         return 2
     return 0
 

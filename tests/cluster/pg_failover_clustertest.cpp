@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -127,6 +128,128 @@ class PgFailoverCluster : public ::testing::Test {
         }
     }
 
+    /// `count` fans, each admitted to a schedule of its own and holding its one seat.
+    static void prepare(int count, std::vector<AdmittedFan>& fans, std::vector<std::string>& reservations,
+                        std::string_view prefix) {
+        for (int i = 0; i < count; ++i) {
+            fans.push_back(admitted_fan(port(), 1, kPrice, {}, prefix));
+            reservations.push_back(hold_seats(port(), fans.back(), {0}));
+            ASSERT_FALSE(reservations.back().empty());
+            users_.push_back(fans.back().user_id);
+        }
+    }
+
+    /// Every fan pays on kThreads client threads, a second apart per thread; once 2 * kThreads payments were
+    /// answered, `action` runs (the failure) while the others go on. Returns the outcomes; `action`'s result
+    /// (the component's JSON report) goes to `report`.
+    template <class Action>
+    static std::vector<Outcome> pay_across(const std::vector<AdmittedFan>& fans,
+                                           const std::vector<std::string>& reservations, Action action,
+                                           std::string& report) {
+        std::vector<Outcome> outcomes(fans.size());
+        std::atomic<std::size_t> next{0};
+        std::atomic<int> answered{0};
+        std::vector<std::thread> payers;
+        for (int t = 0; t < kThreads; ++t) {
+            payers.emplace_back([&] {
+                for (std::size_t i = next++; i < fans.size(); i = next++) {
+                    outcomes[i] = pay(fans[i], reservations[i], 120s);
+                    ++answered;
+                    std::this_thread::sleep_for(1s);  // spread the payments across the failure
+                }
+            });
+        }
+        while (answered < kThreads * 2) std::this_thread::sleep_for(20ms);
+        const int answered_before = answered;
+        report = action();
+        for (auto& payer : payers) payer.join();
+        EXPECT_LT(answered_before, static_cast<int>(fans.size())) << "nothing ran across the failure";
+        return outcomes;
+    }
+
+    /// Every APPROVED answer is APPROVED in the database the URL reaches now (the read-write node); returns
+    /// how many there were.
+    static int expect_approved_are_there(const std::vector<Outcome>& outcomes) {
+        int approved = 0, unavailable_answers = 0, retried = 0;
+        std::map<std::string, int> answers;
+        for (const auto& outcome : outcomes) {
+            ++answers[std::to_string(outcome.status) + " " + outcome.state];
+            retried += outcome.unavailable > 0 ? 1 : 0;
+            unavailable_answers += outcome.unavailable;
+            if (outcome.state != "APPROVED") continue;
+            ++approved;
+            const auto row =
+                sql("SELECT state FROM payment.payments WHERE id = $1::uuid", db::params(outcome.id));
+            EXPECT_EQ(row.rows(), 1) << "payment " << outcome.id << " answered APPROVED is missing";
+            if (row.rows() == 1) {
+                EXPECT_EQ(row.get<std::string>(0, 0), "APPROVED") << outcome.id;
+            }
+        }
+        std::cout << "[ failover ] " << approved << " of " << outcomes.size() << " answered APPROVED, "
+                  << retried << " payments saw " << unavailable_answers
+                  << " 503s and were retried with their key\n";
+        for (const auto& [answer, n] : answers) {
+            std::cout << "[ failover ] final answer " << answer << ": " << n << "\n";
+        }
+        return approved;
+    }
+
+    /// The same process, never restarted, takes a payment again, and says it is ready.
+    static void expect_a_new_payment_goes_through() {
+        const auto late = admitted_fan(port(), 1, kPrice, {}, "failover-late");
+        users_.push_back(late.user_id);
+        const auto late_reservation = hold_seats(port(), late, {0});
+        const Outcome after = pay(late, late_reservation, 30s);
+        EXPECT_EQ(after.status, 201u);
+        EXPECT_EQ(after.state, "APPROVED");
+        EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 200u);
+    }
+
+    /// Recovery settles what the failure left PENDING (rows older than 5 s here); then no reservation has two
+    /// APPROVED payments, and what the gateway kept (approved minus refunded) is exactly the card amounts
+    /// Marquee approved, for every fan of this suite (they share its gateway).
+    static void expect_no_money_lost_or_doubled() {
+        std::string list;
+        for (const auto& user : users_) list += (list.empty() ? "" : ",") + user;
+        const std::string mine = " user_id::text = ANY (string_to_array($1, ','))";
+        const std::string pending_sql =
+            "SELECT count(*)::bigint FROM payment.payments WHERE state = 'PENDING' AND" + mine;
+        const auto settle_by = Clock::now() + 90s;
+        while (sql(pending_sql, db::params(list)).get<std::int64_t>(0, 0) > 0 && Clock::now() < settle_by) {
+            std::this_thread::sleep_for(500ms);
+        }
+        EXPECT_EQ(sql(pending_sql, db::params(list)).get<std::int64_t>(0, 0), 0) << "payments left PENDING";
+        // Where the payments ended. One whose PENDING row committed only after its caller was told 503 (its
+        // COMMIT waited for the standby) is replayed as 202 PENDING; recovery then finds no charge under its
+        // key and fails it (nothing charged), and the fan may pay the hold again.
+        const auto states =
+            sql("SELECT state || coalesce(' ' || failure_code, '') AS s, count(*)::bigint AS n "
+                "FROM payment.payments WHERE" +
+                    mine + " GROUP BY 1 ORDER BY 1",
+                db::params(list));
+        for (int row = 0; row < states.rows(); ++row) {
+            std::cout << "[ failover ] payments now " << states.get<std::string>(row, "s") << ": "
+                      << states.get<std::int64_t>(row, "n") << "\n";
+        }
+        const auto doubled =
+            sql("SELECT count(*)::bigint FROM (SELECT reservation_id FROM payment.payments WHERE "
+                "state = 'APPROVED' AND" +
+                    mine + " GROUP BY reservation_id HAVING count(*) > 1) d",
+                db::params(list));
+        EXPECT_EQ(doubled.get<std::int64_t>(0, 0), 0);
+        const auto card =
+            sql("SELECT coalesce(sum(card_amount), 0)::bigint FROM payment.payments WHERE state = "
+                "'APPROVED' AND" +
+                    mine,
+                db::params(list));
+        const auto books = gateway_->gateway().stats();
+        EXPECT_EQ(books.approved_amount - books.cancelled_amount, card.get<std::int64_t>(0, 0))
+            << "approved " << books.approved_amount << ", refunded " << books.cancelled_amount;
+        const auto check = check_invariants(users_, 120);
+        EXPECT_EQ(check.status, 0) << check.output;
+    }
+
+    static inline std::vector<std::string> users_;  ///< every fan of the suite (one gateway's books)
     static ClusterComponents* cluster_;
     static pg_sim::LocalServer* gateway_;
     static MarqueeProcess* process_;
@@ -136,56 +259,22 @@ pg_sim::LocalServer* PgFailoverCluster::gateway_ = nullptr;
 MarqueeProcess* PgFailoverCluster::process_ = nullptr;
 
 TEST_F(PgFailoverCluster, PaymentsApprovedBeforeThePrimaryDiedAreOnThePromotedPrimaryAndNoneIsChargedTwice) {
-    // Fans, holds: all before the kill, so the payments are what runs across it.
     std::vector<AdmittedFan> fans;
     std::vector<std::string> reservations;
-    for (int i = 0; i < kFans; ++i) {
-        fans.push_back(admitted_fan(port(), 1, kPrice, {}, "failover-fan"));
-        reservations.push_back(hold_seats(port(), fans.back(), {0}));
-        ASSERT_FALSE(reservations.back().empty());
-    }
+    prepare(kFans, fans, reservations, "failover-fan");  // all before the kill: the payments run across it
     const std::string before = primary_name();
 
-    std::vector<Outcome> outcomes(kFans);
-    std::atomic<int> next{0};
-    std::atomic<int> answered{0};
-    std::vector<std::thread> payers;
-    for (int t = 0; t < kThreads; ++t) {
-        payers.emplace_back([&] {
-            for (int i = next++; i < kFans; i = next++) {
-                outcomes[i] = pay(fans[i], reservations[i], 120s);
-                ++answered;
-                std::this_thread::sleep_for(1s);  // spread the payments across the failover
-            }
-        });
-    }
-    // Kill the primary once a few payments went through, while the rest are running.
-    while (answered < kThreads * 2) std::this_thread::sleep_for(20ms);
-    const int answered_before_kill = answered;
-    const std::string drill = cluster_script("pg_failover.py", "drill");
-    for (auto& payer : payers) payer.join();
+    std::string drill;
+    const auto outcomes = pay_across(
+        fans, reservations, [] { return cluster_script("pg_failover.py", "drill"); }, drill);
     std::cout << "[ failover ] " << drill << "\n";
     const auto report = json::parse(drill).as_object();
     const std::string killed(report.at("killed").at("node").as_string());
     const std::string promoted(report.at("promoted").at("node").as_string());
     EXPECT_EQ(killed, before);
     EXPECT_NE(promoted, killed);
-    EXPECT_LT(answered_before_kill, kFans) << "the kill came after the payments: nothing ran across it";
+    EXPECT_GT(expect_approved_are_there(outcomes), 0);
 
-    // Every APPROVED answer is APPROVED on the promoted primary (the URL reaches only the read-write node).
-    int approved = 0, unavailable_answers = 0, retried = 0;
-    for (int i = 0; i < kFans; ++i) {
-        retried += outcomes[i].unavailable > 0 ? 1 : 0;
-        unavailable_answers += outcomes[i].unavailable;
-        if (outcomes[i].state != "APPROVED") continue;
-        ++approved;
-        const auto row =
-            sql("SELECT state FROM payment.payments WHERE id = $1::uuid", db::params(outcomes[i].id));
-        ASSERT_EQ(row.rows(), 1) << "payment " << outcomes[i].id << " answered APPROVED is missing";
-        EXPECT_EQ(row.get<std::string>(0, 0), "APPROVED") << outcomes[i].id;
-    }
-    std::cout << "[ failover ] " << approved << " of " << kFans << " answered APPROVED, " << retried
-              << " payments saw " << unavailable_answers << " 503s and were retried with their key\n";
     // Figures for docs/reliability.md, on the drill's clock: how long callers saw errors, and how soon after
     // PostgreSQL took writes again the pool, never restarted, answered a payment.
     const double killed_at = report.at("killed").at("killed_at").to_number<double>();
@@ -208,64 +297,29 @@ TEST_F(PgFailoverCluster, PaymentsApprovedBeforeThePrimaryDiedAreOnThePromotedPr
               << (first_error > 0 ? first_error - killed_at : 0) << " s to +"
               << (last_error > 0 ? last_error - killed_at : 0) << " s; first APPROVED after the rejoin at +"
               << (first_success_after_rejoin > 0 ? first_success_after_rejoin - killed_at : 0) << " s\n";
-    EXPECT_GT(approved, 0);
-    std::map<std::string, int> answers;
-    for (const auto& outcome : outcomes) ++answers[std::to_string(outcome.status) + " " + outcome.state];
-    for (const auto& [answer, n] : answers)
-        std::cout << "[ failover ] final answer " << answer << ": " << n << "\n";
 
-    // The same process, never restarted, takes a payment again.
-    const auto late = admitted_fan(port(), 1, kPrice, {}, "failover-late");
-    const auto late_reservation = hold_seats(port(), late, {0});
-    const Outcome after = pay(late, late_reservation, 30s);
-    EXPECT_EQ(after.status, 201u);
-    EXPECT_EQ(after.state, "APPROVED");
-    EXPECT_EQ(http_request(port(), "GET", "/readyz").status, 200u);
+    expect_a_new_payment_goes_through();
+    expect_no_money_lost_or_doubled();
+}
 
-    // Recovery settles what the failover left PENDING (rows older than 5 s here).
-    std::vector<std::string> users;
-    for (const auto& fan : fans) users.push_back(fan.user_id);
-    users.push_back(late.user_id);
-    std::string list;
-    for (const auto& user : users) list += (list.empty() ? "" : ",") + user;
-    const std::string pending_sql =
-        "SELECT count(*)::bigint FROM payment.payments WHERE state = 'PENDING' AND user_id::text = ANY "
-        "(string_to_array($1, ','))";
-    const auto settle_by = Clock::now() + 90s;
-    while (sql(pending_sql, db::params(list)).get<std::int64_t>(0, 0) > 0 && Clock::now() < settle_by) {
-        std::this_thread::sleep_for(500ms);
-    }
-    EXPECT_EQ(sql(pending_sql, db::params(list)).get<std::int64_t>(0, 0), 0) << "payments left PENDING";
-    // Where each payment ended. A payment whose PENDING row committed only after its caller was told 503 (its
-    // COMMIT waited for the standby) is replayed as 202 PENDING; recovery then finds no charge under its key
-    // and fails it (nothing charged), and the fan may pay the hold again.
-    const auto states =
-        sql("SELECT state || coalesce(' ' || failure_code, '') AS s, count(*)::bigint AS n FROM "
-            "payment.payments WHERE "
-            "user_id::text = ANY (string_to_array($1, ',')) GROUP BY 1 ORDER BY 1",
-            db::params(list));
-    for (int row = 0; row < states.rows(); ++row) {
-        std::cout << "[ failover ] payments now " << states.get<std::string>(row, "s") << ": "
-                  << states.get<std::int64_t>(row, "n") << "\n";
-    }
-
-    // No double charge: at most one APPROVED payment per reservation, and what the gateway kept (approved
-    // minus refunded) is exactly the card amounts Marquee approved.
-    const auto doubled = sql(
-        "SELECT count(*)::bigint FROM (SELECT reservation_id FROM payment.payments WHERE state = 'APPROVED' "
-        "AND user_id::text = ANY (string_to_array($1, ',')) GROUP BY reservation_id HAVING count(*) > 1) d",
-        db::params(list));
-    EXPECT_EQ(doubled.get<std::int64_t>(0, 0), 0);
-    const auto card =
-        sql("SELECT coalesce(sum(card_amount), 0)::bigint FROM payment.payments WHERE state = 'APPROVED' AND "
-            "user_id::text = ANY (string_to_array($1, ','))",
-            db::params(list));
-    const auto books = gateway_->gateway().stats();
-    EXPECT_EQ(books.approved_amount - books.cancelled_amount, card.get<std::int64_t>(0, 0))
-        << "approved " << books.approved_amount << ", refunded " << books.cancelled_amount;
-
-    const auto check = check_invariants(users, 120);
-    EXPECT_EQ(check.status, 0) << check.output;
+TEST_F(PgFailoverCluster, PaymentsRunningThroughAPlannedSwitchoverAreNeitherLostNorDoubled) {
+    // `patronictl switchover`: the primary is demoted and restarted as a standby while connections to it are
+    // open (57P01, or 25006 on a write that reaches it read-only): the pool drops them and walks to the new
+    // one.
+    std::vector<AdmittedFan> fans;
+    std::vector<std::string> reservations;
+    prepare(kFans / 4, fans, reservations, "switchover-fan");
+    const std::string before = primary_name();
+    std::string switched;
+    const auto outcomes = pay_across(
+        fans, reservations, [] { return cluster_script("pg_failover.py", "switchover"); }, switched);
+    std::cout << "[ failover ] " << switched << "\n";
+    const auto report = json::parse(switched).as_object();
+    EXPECT_EQ(std::string(report.at("from").as_string()), before);
+    EXPECT_NE(primary_name(), before);
+    EXPECT_GT(expect_approved_are_there(outcomes), 0);
+    expect_a_new_payment_goes_through();
+    expect_no_money_lost_or_doubled();
 }
 
 }  // namespace
