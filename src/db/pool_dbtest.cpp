@@ -502,6 +502,49 @@ TEST_F(PoolDbTest, AMultiHostUrlWalksPastADeadHostToTheReadWriteServer) {
     EXPECT_FALSE(pool.stats().unreachable);
 }
 
+/// A host that takes the TCP connection (the kernel's backlog) and never says a word: a machine that died
+/// behind a load balancer or a NAT, as far as a client can tell. Closed when destroyed.
+class SilentHost {
+  public:
+    SilentHost() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(fd_, 16) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ADD_FAILURE() << "cannot listen";
+        }
+        port_ = ntohs(address.sin_port);
+    }
+    ~SilentHost() { ::close(fd_); }
+    SilentHost(const SilentHost&) = delete;
+    SilentHost& operator=(const SilentHost&) = delete;
+    int port() const { return port_; }
+
+  private:
+    int fd_;
+    int port_ = 0;
+};
+
+TEST_F(PoolDbTest, AHostThatNeverAnswersIsSkippedAfterConnectTimeout) {
+    // libpq enforces connect_timeout only in its blocking connect; without the pool's own per-host limit this
+    // connect would sit on the silent first host until the 6 s deadline and never reach the server.
+    const SilentHost silent;
+    const auto base = options();
+    const auto port_at = base.url.rfind(':');
+    const auto slash = base.url.find('/', port_at);
+    const std::string port = base.url.substr(port_at + 1, slash - port_at - 1);
+    PoolOptions o = options(1, 6s);
+    o.url = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(silent.port()) + "," + port +
+            " dbname=marquee user=marquee connect_timeout=2 target_session_attrs=read-write";
+    Pool pool(io_.get_executor(), o);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+    EXPECT_EQ(pool.stats().connect_errors, 0u);
+}
+
 TEST_F(PoolDbTest, AMultiHostUrlOfNamesIsResolvedHostByHostOffTheIoThreads) {
     // Production lists the nodes by name: each is looked up by Asio's resolver (libpq's own lookup would
     // block an I/O thread), and libpq walks the addresses of the first, then of the second.
