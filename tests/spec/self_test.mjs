@@ -11,6 +11,8 @@ const accept = [
   ['unknown path, 404', { method: 'GET', target: '/nope', status: 404, headers: pjson, body: problem(404, 'not-found', '/nope') }],
   ['templated path and query', { method: 'GET', target: '/api/v1/concerts/12?x=1', status: 404, headers: pjson, body: problem(404, 'not-found', '/api/v1/concerts/12') }],
   ['undeclared method, 405 with Allow', { method: 'DELETE', target: '/healthz', status: 405, headers: { ...pjson, allow: 'GET' }, body: problem(405, 'method-not-allowed', '/healthz') }],
+  ['metrics with the declared parameters', { method: 'GET', target: '/metrics', status: 200, headers: { ...rid, 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, bodyLength: 9 }],
+  ['problem extension members', { method: 'GET', target: '/nope', status: 404, headers: pjson, body: JSON.stringify({ ...JSON.parse(problem(404, 'not-found', '/nope')), extra: [1] }) }],
   ['event stream', { method: 'GET', target: '/api/v1/queue/me/events?scheduleId=1', status: 200, headers: { ...rid, 'content-type': 'text/event-stream' }, bodyLength: 100 }],
 ];
 const refuse = [
@@ -18,11 +20,13 @@ const refuse = [
   ['body off schema', { method: 'GET', target: '/healthz', status: 200, headers: json, body: '{"status":7}' }, /body/],
   ['body not JSON', { method: 'GET', target: '/healthz', status: 200, headers: json, body: 'ok' }, /not JSON/],
   ['undeclared content type', { method: 'GET', target: '/healthz', status: 200, headers: { ...rid, 'content-type': 'text/plain' }, bodyLength: 2 }, /content type/],
+  ['metrics in another format version', { method: 'GET', target: '/metrics', status: 200, headers: { ...rid, 'content-type': 'text/plain; version=1.0.0; charset=utf-8' }, bodyLength: 9 }, /content type/],
   ['unknown path answered 200', { method: 'GET', target: '/nope', status: 200, headers: json, body: '{}' }, /no path/],
   ['undeclared method answered 200', { method: 'PATCH', target: '/healthz', status: 200, headers: json, body: '{}' }, /declares no PATCH/],
   ['405 whose Allow differs', { method: 'DELETE', target: '/healthz', status: 405, headers: { ...pjson, allow: 'GET, POST' }, body: problem(405, 'method-not-allowed', '/healthz') }, /Allow/],
   ['required X-Request-Id missing', { method: 'GET', target: '/healthz', status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }, /X-Request-Id is missing/],
   ['Retry-After not an integer', { method: 'GET', target: '/readyz', status: 503, headers: { ...pjson, 'retry-after': 'soon' }, body: '{}' }, /Retry-After/],
+  ['a member the schema does not name', { method: 'GET', target: '/healthz', status: 200, headers: json, body: '{"status":"ok","uptime":3}' }, /\/uptime is a member the schema does not describe/],
   ['problem without its members', { method: 'GET', target: '/nope', status: 404, headers: pjson, body: '{"title":"x"}' }, /body/],
 ];
 

@@ -13,10 +13,10 @@
 //   node validate.mjs --spec api/openapi.yaml --records DIR [--self-test]
 // The npm packages come from tests/spec/package-lock.json, installed by tests/spec/run (NODE_PATH).
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 
-const require = createRequire(join(process.env.MARQUEE_SPEC_DEPS ?? process.cwd(), 'node_modules', 'x.js'));
+const require = createRequire(resolve(process.env.MARQUEE_SPEC_DEPS ?? process.cwd(), 'node_modules', 'x.js'));
 const SwaggerParser = require('@apidevtools/swagger-parser');
 const Ajv = require('ajv').default;
 const addFormats = require('ajv-formats').default;
@@ -36,6 +36,69 @@ function parseArgs(argv) {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
+
+/// A media type as (type, parameters): "text/plain; version=0.0.4" -> ["text/plain", {version: "0.0.4"}].
+function parseMediaType(text) {
+  const [base, ...params] = String(text).split(';');
+  const out = {};
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq > 0) out[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return [base.trim().toLowerCase(), out];
+}
+
+/// The declared media type object that fits the response's Content-Type: the same type (or `type/*`, `*/*`),
+/// and every parameter the declaration names (e.g. the metrics' `version=0.0.4`) with the same value.
+function mediaFor(content, contentType) {
+  const [type, params] = parseMediaType(contentType);
+  const candidates = Object.entries(content).map(([key, media]) => [...parseMediaType(key), media]);
+  for (const pattern of [type, type.replace(/\/.*/, '/*'), '*/*']) {
+    for (const [declared, declaredParams, media] of candidates) {
+      if (declared !== pattern) continue;
+      if (Object.entries(declaredParams).every(([k, v]) => params[k] === v)) return media;
+    }
+  }
+  return null;
+}
+
+/// The members of `value` that `schema` does not describe: an object's member is described when a `properties`
+/// of the schema (or of its `allOf` parts) names it, or when one of them allows more (`additionalProperties`,
+/// as `Problem` does for RFC 9457 extension members). OpenAPI 3.0 leaves objects open by default, so the schema
+/// check alone lets a member the document never mentions through; this is the drift it would miss.
+function undescribedMembers(schema, value, path) {
+  if (!schema || value === null || typeof value !== 'object') return [];
+  const parts = [];
+  const flatten = (s) => {
+    if (!s || typeof s !== 'object') return;
+    parts.push(s);
+    for (const sub of s.allOf ?? []) flatten(sub);
+  };
+  flatten(schema);
+  if (parts.some((s) => s.oneOf || s.anyOf)) return []; // not used by the document; not judged here
+  if (Array.isArray(value)) {
+    const items = { allOf: parts.filter((s) => s.items).map((s) => s.items) };
+    return items.allOf.length ? value.flatMap((v, i) => undescribedMembers(items, v, `${path}/${i}`)) : [];
+  }
+  const out = [];
+  for (const [key, member] of Object.entries(value)) {
+    // Every part that names the member describes it (allOf: all apply), e.g. `zones` of Schedule and of
+    // ScheduleWithAvailability.
+    const declared = parts.filter((s) => s.properties && Object.hasOwn(s.properties, key));
+    if (declared.length) {
+      out.push(...undescribedMembers({ allOf: declared.map((s) => s.properties[key]) }, member, `${path}/${key}`));
+      continue;
+    }
+    const more = parts.find((s) => s.additionalProperties !== undefined && s.additionalProperties !== false);
+    if (more) {
+      if (typeof more.additionalProperties === 'object')
+        out.push(...undescribedMembers(more.additionalProperties, member, `${path}/${key}`));
+      continue;
+    }
+    out.push(`${path}/${key} is a member the schema does not describe`);
+  }
+  return out;
+}
 
 /// The checker of one dereferenced OpenAPI document.
 export class SpecChecker {
@@ -148,9 +211,9 @@ export class SpecChecker {
       if (length > 0) problems.push(`${status} declares no content, yet a ${type || 'untyped'} body of ${length} bytes came`);
       return { operation: name, problems };
     }
-    const media = content[type] ?? content[type.replace(/\/.*/, '/*')] ?? content['*/*'];
+    const media = mediaFor(content, headers['content-type'] ?? '');
     if (!media) {
-      problems.push(`${status}: content type "${type}" is not declared (declared: ${Object.keys(content).join(', ')})`);
+      problems.push(`${status}: content type "${headers['content-type'] ?? ''}" is not declared (declared: ${Object.keys(content).join(', ')})`);
       return { operation: name, problems };
     }
     if (JSON_TYPE.test(type) && media.schema) problems.push(...this.jsonErrors(media.schema, x).map((e) => `${status} ${type} body: ${e}`));
@@ -165,7 +228,8 @@ export class SpecChecker {
     } catch (e) {
       return [`not JSON (${e.message}): ${x.body.slice(0, 200)}`];
     }
-    return this.schemaErrors(schema, doc);
+    const errors = this.schemaErrors(schema, doc);
+    return errors.length ? errors : undescribedMembers(schema, doc, '');
   }
 
   operations() {
