@@ -2,7 +2,7 @@
 // and exchanges it must refuse, each for the reason named. Fails when the checker lets a drift through.
 const problem = (status, slug, instance) =>
   JSON.stringify({ type: `https://marquee.dev/problems/${slug}`, title: 'T', status, detail: 'd', instance });
-const rid = { 'x-request-id': '4bf92f3577b34da6a3ce929d0e0e4736' };
+const rid = { 'x-request-id': '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
 const json = { ...rid, 'content-type': 'application/json' };
 const pjson = { ...rid, 'content-type': 'application/problem+json' };
 
@@ -25,6 +25,8 @@ const refuse = [
   ['undeclared method answered 200', { method: 'PATCH', target: '/healthz', status: 200, headers: json, body: '{}' }, /declares no PATCH/],
   ['405 whose Allow differs', { method: 'DELETE', target: '/healthz', status: 405, headers: { ...pjson, allow: 'GET, POST' }, body: problem(405, 'method-not-allowed', '/healthz') }, /Allow/],
   ['required X-Request-Id missing', { method: 'GET', target: '/healthz', status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' }, /X-Request-Id is missing/],
+  ['traceparent missing on an unknown path', { method: 'GET', target: '/nope', status: 404, headers: { 'x-request-id': 'a', 'content-type': 'application/problem+json' }, body: problem(404, 'not-found', '/nope') }, /traceparent is missing/],
+  ['traceparent malformed', { method: 'GET', target: '/healthz', status: 200, headers: { ...json, traceparent: '01-zz' }, body: '{"status":"ok"}' }, /header traceparent/],
   ['Retry-After not an integer', { method: 'GET', target: '/readyz', status: 503, headers: { ...pjson, 'retry-after': 'soon' }, body: '{}' }, /Retry-After/],
   ['a member the schema does not name', { method: 'GET', target: '/healthz', status: 200, headers: json, body: '{"status":"ok","uptime":3}' }, /\/uptime is a member the schema does not describe/],
   ['problem without its members', { method: 'GET', target: '/nope', status: 404, headers: pjson, body: '{"title":"x"}' }, /body/],

@@ -4,7 +4,7 @@
 //     of an undeclared method on a declared path whose Allow lists the declared methods);
 //   - the status is declared for that operation (exactly, as `NXX`, or `default`);
 //   - every header the response declares `required` is there, and every declared header that is there fits
-//     its schema;
+//     its schema; so are the headers of `x-every-response-headers` (X-Request-Id, traceparent) on every answer;
 //   - the content type is one the response declares, and a JSON body (application/json,
 //     application/problem+json) validates against the schema of that status and content type; a response
 //     that declares no content has an empty body.
@@ -159,6 +159,7 @@ export class SpecChecker {
     const headers = Object.fromEntries(Object.entries(x.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const route = this.route(path);
+    this.checkHeaders(this.api['x-every-response-headers'] ?? {}, headers, String(x.status), problems);
 
     const expectProblem = (status, why) => {
       if (x.status !== status) problems.push(`${why}, yet the answer is ${x.status} (only ${status} problem+json is described)`);
@@ -191,19 +192,7 @@ export class SpecChecker {
       return { operation: name, problems };
     }
 
-    for (const [headerName, header] of Object.entries(response.headers ?? {})) {
-      const value = headers[headerName.toLowerCase()];
-      if (value === undefined) {
-        if (header.required) problems.push(`${status}: the required header ${headerName} is missing`);
-        continue;
-      }
-      if (!header.schema) continue;
-      let typed = value;
-      if (header.schema.type === 'integer' || header.schema.type === 'number') {
-        typed = /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
-      }
-      for (const e of this.schemaErrors(header.schema, typed)) problems.push(`${status}: header ${headerName}: "${value}" ${e}`);
-    }
+    this.checkHeaders(response.headers ?? {}, headers, status, problems);
 
     const content = response.content;
     if (!content || Object.keys(content).length === 0) {
@@ -218,6 +207,23 @@ export class SpecChecker {
     }
     if (JSON_TYPE.test(type) && media.schema) problems.push(...this.jsonErrors(media.schema, x).map((e) => `${status} ${type} body: ${e}`));
     return { operation: name, problems };
+  }
+
+  /// Every declared header that is `required` is there; every declared header that is there fits its schema.
+  checkHeaders(declared, headers, status, problems) {
+    for (const [headerName, header] of Object.entries(declared)) {
+      const value = headers[headerName.toLowerCase()];
+      if (value === undefined) {
+        if (header.required) problems.push(`${status}: the required header ${headerName} is missing`);
+        continue;
+      }
+      if (!header.schema) continue;
+      let typed = value;
+      if (header.schema.type === 'integer' || header.schema.type === 'number') {
+        typed = /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+      }
+      for (const e of this.schemaErrors(header.schema, typed)) problems.push(`${status}: header ${headerName}: "${value}" ${e}`);
+    }
   }
 
   jsonErrors(schema, x) {
