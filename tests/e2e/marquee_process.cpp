@@ -270,8 +270,12 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         reply.headers[name] = std::string(field.value());
     }
-    ExchangeRecorder::instance().record(method, target, reply);
+    record_exchange(method, target, reply);
     return reply;
+}
+
+void record_exchange(const std::string& method, const std::string& target, const HttpReply& reply) {
+    ExchangeRecorder::instance().record(method, target, reply);
 }
 
 boost::json::object HttpReply::json() const {
