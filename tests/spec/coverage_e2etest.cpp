@@ -171,8 +171,9 @@ TEST_F(SpecCoverageEndToEnd, TheWebAppsFilesWithGetHeadAndRevalidation) {
         EXPECT_EQ(head.headers.count("etag") ? head.headers.at("etag") : "", got.headers.at("etag"))
             << target;
         // RFC 9110 section 8.6: a Content-Length on HEAD, if any, is the length GET sends.
-        if (head.headers.count("content-length"))
+        if (head.headers.count("content-length")) {
             EXPECT_EQ(head.headers.at("content-length"), std::to_string(got.body.size())) << target;
+        }
         const auto same =
             http_request(port(), "GET", target, {}, {{"If-None-Match", got.headers.at("etag")}});
         EXPECT_EQ(same.status, 304u) << target;
