@@ -278,9 +278,13 @@ start_redis() {
   mkdir -p "$MQ_LOCAL/redis"
   free_port port "${MQ_WANT_PORT_REDIS:-}"
   echo "$port" >"$MQ_RUN/redis.port"
-  # A cache and lock store for dev: no snapshots, no AOF; a restart starts empty.
+  # No snapshots; an append-only file fsynced every second (ADR 0022), so a restarted Redis comes back with
+  # the waiting room (at most the last second lost, which the queue rebuilds from PostgreSQL).
+  # MARQUEE_REDIS_AOF=no: no AOF, a restart starts empty (what the rebuild alone must survive).
+  local aof=(--appendonly yes --appendfsync everysec)
+  [[ ${MARQUEE_REDIS_AOF:-yes} == no ]] && aof=(--appendonly no)
   redis-server --bind 127.0.0.1 --port "$port" --dir "$MQ_LOCAL/redis" --daemonize yes \
-    --pidfile "$MQ_RUN/redis.pid" --logfile "$logfile" --save '' --appendonly no 9>&- ||
+    --pidfile "$MQ_RUN/redis.pid" --logfile "$logfile" --save '' "${aof[@]}" 9>&- ||
     die "redis-server did not start: see $logfile"
   spawned redis
   wait_for "Redis on port $port" "$logfile" is_redis_up "$port"

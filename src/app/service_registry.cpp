@@ -37,9 +37,10 @@ void install_wallet(ServiceContext& ctx) {
 }
 
 /// A WaitingRoom on the shared Redis, for booking and payment even in a process of their own: the queue-token
-/// check and a token's end need nothing more (no routes, no scheduler).
+/// check and a token's end need nothing more (no routes, no scheduler), except PostgreSQL to rebuild a room
+/// Redis lost (ADR 0022).
 std::shared_ptr<queue::WaitingRoom> waiting_room(ServiceContext& ctx) {
-    return std::make_shared<queue::WaitingRoom>(ctx.redis, queue::settings_from(ctx.config));
+    return queue::make_room(ctx.config, ctx.db, ctx.redis);
 }
 
 /// Queue's Gate as the function booking and payment call (they never include queue). It owns the room and

@@ -196,6 +196,8 @@ boost::asio::awaitable<MigrationReport> migrate(Pool& pool, fs::path dir, std::v
     // including a failure half-way, and the connection never goes back to the pool still holding it.
     session.discard();
     session.set_timeout(options.timeout);
+    // The pool sets the server's statement_timeout to its own deadline; this session's is longer.
+    co_await session.execute("SET statement_timeout = " + std::to_string(options.timeout.count()));
     co_await session.query("SELECT pg_advisory_lock($1)", params(kLockKey));
     co_await session.execute(kCreateTable);
 

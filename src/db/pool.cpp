@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/log.hpp"
 #include "core/problem.hpp"
 #include "db/detail/connection.hpp"
 #include "db/detail/pool_state.hpp"
@@ -46,7 +47,10 @@ PoolState::PoolState(asio::any_io_executor executor, PoolOptions options)
           options.size = std::max<std::size_t>(options.size, 1);
           return std::move(options);
       }()),
-      settings_(make_connect_settings(options_.url, options_.application_name)) {
+      // The server stops a statement a second after the caller's deadline: the caller has given up by then,
+      // and the server's stop is the one that never ends a COMMIT's wait for the standby (ADR 0021).
+      settings_(make_connect_settings(options_.url, options_.application_name,
+                                      options_.timeout + std::chrono::seconds(1))) {
     idle_.reserve(options_.size);  // release() must not allocate
 }
 
@@ -72,17 +76,56 @@ asio::awaitable<Session> PoolState::acquire() {
     // From here the session owns the slot: if connecting fails, its destructor frees the slot.
     Session session(shared_from_this(), std::move(grant.connection), options_.timeout);
     if (session.connection_ && !session.connection_->is_alive()) session.connection_.reset();
-    if (!session.connection_) {
-        session.connection_ = co_await Connection::open(executor_, settings_, deadline);
-        std::lock_guard lock(mutex_);
-        ++connects_;
-    }
+    if (!session.connection_) session.connection_ = co_await connect(deadline);
     {
         std::lock_guard lock(mutex_);
         ++acquired_;
         acquire_wait_ += Clock::now() - start;
     }
     co_return session;
+}
+
+asio::awaitable<std::unique_ptr<Connection>> PoolState::connect(Clock::time_point deadline) {
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = Clock::now();
+        if (connect_failures_ > 0 && (probing_ || now < retry_at_)) {
+            ++refused_unreachable_;
+            const auto wait = std::max(retry_at_ - now, Clock::duration{0});
+            const auto seconds = std::max<long>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+            throw core::Problem::unavailable("postgres",
+                                             "the database is unreachable (reconnecting after " +
+                                                 std::to_string(connect_failures_) + " failed attempts)",
+                                             std::chrono::seconds(seconds));
+        }
+        if (connect_failures_ > 0) probing_ = true;
+    }
+    std::exception_ptr failure;
+    std::unique_ptr<Connection> connection;
+    try {
+        connection = co_await Connection::open(executor_, settings_, deadline);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    std::lock_guard lock(mutex_);
+    probing_ = false;
+    if (connection) {
+        ++connects_;
+        if (connect_failures_ > 0) {
+            core::log_info("postgres reachable again", {{"failed_attempts", connect_failures_}});
+        }
+        connect_failures_ = 0;
+        co_return connection;
+    }
+    ++connect_errors_;
+    ++connect_failures_;
+    // 100 ms, 200 ms, ... up to 2 s, each between half and all of it, so a pool keeps knocking at least
+    // every 2 s for as long as the failover takes, and replicas do not knock in lockstep.
+    thread_local std::minstd_rand random{std::random_device{}()};
+    const long ceiling_ms = std::min(100L << std::min(connect_failures_ - 1, 5), 2'000L);
+    std::uniform_int_distribution<long> pick(ceiling_ms / 2, ceiling_ms);
+    retry_at_ = Clock::now() + std::chrono::milliseconds(pick(random));
+    std::rethrow_exception(failure);
 }
 
 PoolState::Grant PoolState::try_take_locked() {
@@ -218,6 +261,9 @@ Pool::Stats PoolState::stats() const {
     stats.acquire_timeouts = acquire_timeouts_;
     stats.shed = shed_;
     stats.connects = connects_;
+    stats.connect_errors = connect_errors_;
+    stats.refused_unreachable = refused_unreachable_;
+    stats.unreachable = connect_failures_ > 0;
     stats.acquire_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(acquire_wait_);
     return stats;
 }

@@ -56,6 +56,14 @@ using TransactionValue = typename AwaitableValue<std::invoke_result_t<F&, Transa
 /// `timeout`, at most `max_waiting` of them. Failures of the server or network, and every deadline, are
 /// core::Problem::unavailable
 /// ("postgres", 503); an SQL error is SqlError.
+///
+/// Failover (docs/decisions/0021-postgres-failover.md): give `url` every node
+/// (`host=a,b port=p,q target_session_attrs=read-write`); libpq walks the list to the read-write one. A
+/// connection that is lost or reaches a node that cannot write (SQLSTATE 08xxx, 57P01-57P03, 25006) is
+/// dropped, never reused. When a connect fails, later connects back off (100 ms doubling to 2 s, jittered)
+/// and only one caller at a time tries; the rest get 503 + Retry-After at once rather than wait out their
+/// deadline. Nothing is retried after a statement was sent: a COMMIT whose answer was lost is in doubt, and
+/// it is the caller's idempotency key that settles it.
 class Pool {
   public:
     struct Stats {
@@ -68,6 +76,9 @@ class Pool {
         std::uint64_t acquire_timeouts = 0;        ///< callers that gave up queueing
         std::uint64_t shed = 0;                    ///< callers refused at once: the queue was full
         std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
+        std::uint64_t connect_errors = 0;          ///< connects that failed (no primary reachable, deadline)
+        std::uint64_t refused_unreachable = 0;     ///< callers refused at once while reconnecting backs off
+        bool unreachable = false;                  ///< the last connect failed; backing off
         std::chrono::nanoseconds acquire_wait{0};  ///< total time spent acquiring (queueing + connecting)
     };
 

@@ -435,6 +435,131 @@ TEST_F(PoolDbTest, QueryPastDeadlineIsUnavailableAndPoolStaysUsable) {
     EXPECT_LE(pool.stats().open, 1u);
 }
 
+TEST_F(PoolDbTest, AWriteOnAReadOnlyNodeDropsTheConnection) {
+    // What a connection to a demoted primary sees: 25006 on its first write. It must not go back to the pool,
+    // or every later write through it would fail the same way; the next connect walks the host list.
+    Pool pool(io_.get_executor(), options(1));
+    const int status = problem_status([&] {
+        run(io_, [&]() -> asio::awaitable<void> {
+            Session session = co_await pool.session();
+            co_await session.execute("SET default_transaction_read_only = on");
+            co_await session.query("CREATE TABLE pool_dbtest_read_only (id int)");
+        }());
+    });
+    EXPECT_EQ(status, 503);
+    const Result r = run(io_, pool.query("SELECT current_setting('default_transaction_read_only') AS ro"));
+    EXPECT_EQ(r.get<std::string>(0, "ro"), "off");
+    EXPECT_EQ(pool.stats().connects, 2u);  // dropped, not reused
+}
+
+TEST_F(PoolDbTest, WhileNoServerAnswersOtherCallersAreRefusedAtOnceWithRetryAfter) {
+    PoolOptions o = options(4, 3s);
+    o.url = "postgresql://marquee@127.0.0.1:" + std::to_string(closed_port()) + "/marquee";
+    Pool pool(io_.get_executor(), o);
+    EXPECT_EQ(problem_status([&] { run(io_, pool.query("SELECT 1")); }), 503);
+    EXPECT_TRUE(pool.stats().unreachable);
+    std::optional<std::chrono::seconds> retry_after;
+    std::string detail;
+    try {
+        run(io_, pool.query("SELECT 1"));
+    } catch (const core::Problem& problem) {
+        retry_after = problem.retry_after();
+        detail = problem.detail();
+    }
+    ASSERT_TRUE(retry_after.has_value()) << "a 503 with Retry-After";
+    EXPECT_GE(retry_after->count(), 1);
+    EXPECT_NE(detail.find("unreachable"), std::string::npos) << detail;
+    EXPECT_EQ(pool.stats().refused_unreachable, 1u);
+    EXPECT_EQ(pool.stats().connect_errors, 1u);  // the second caller did not knock again
+    EXPECT_EQ(pool.stats().open, 0u);
+}
+
+TEST_F(PoolDbTest, AfterTheBackoffTheNextCallerKnocksAgain) {
+    PoolOptions o = options(2, 3s);
+    o.url = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(closed_port()) + ",1 dbname=marquee";
+    Pool broken(io_.get_executor(), o);
+    EXPECT_EQ(problem_status([&] { run(io_, broken.query("SELECT 1")); }), 503);
+    EXPECT_EQ(broken.stats().connect_errors, 1u);
+    std::this_thread::sleep_for(150ms);  // the first pause is at most 100 ms
+    EXPECT_EQ(problem_status([&] { run(io_, broken.query("SELECT 1")); }), 503);
+    EXPECT_EQ(broken.stats().connect_errors, 2u);
+    EXPECT_EQ(broken.stats().refused_unreachable, 0u);
+}
+
+TEST_F(PoolDbTest, AMultiHostUrlWalksPastADeadHostToTheReadWriteServer) {
+    // Two hosts, the first closed: libpq walks to the second, as it walks to a promoted standby.
+    // The same walk with the real server second succeeds, and no backoff is left behind.
+    const auto base = options();
+    PoolOptions walk = options(2, 3s);
+    const auto port_at = base.url.rfind(':');
+    const auto slash = base.url.find('/', port_at);
+    const std::string port = base.url.substr(port_at + 1, slash - port_at - 1);
+    walk.url = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(closed_port()) + "," + port +
+               " dbname=marquee user=marquee target_session_attrs=read-write";
+    Pool pool(io_.get_executor(), walk);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+    EXPECT_FALSE(pool.stats().unreachable);
+}
+
+/// A host that takes the TCP connection (the kernel's backlog) and never says a word: a machine that died
+/// behind a load balancer or a NAT, as far as a client can tell. Closed when destroyed.
+class SilentHost {
+  public:
+    SilentHost() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(fd_, 16) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ADD_FAILURE() << "cannot listen";
+        }
+        port_ = ntohs(address.sin_port);
+    }
+    ~SilentHost() { ::close(fd_); }
+    SilentHost(const SilentHost&) = delete;
+    SilentHost& operator=(const SilentHost&) = delete;
+    int port() const { return port_; }
+
+  private:
+    int fd_;
+    int port_ = 0;
+};
+
+TEST_F(PoolDbTest, AHostThatNeverAnswersIsSkippedAfterConnectTimeout) {
+    // libpq enforces connect_timeout only in its blocking connect; without the pool's own per-host limit this
+    // connect would sit on the silent first host until the 6 s deadline and never reach the server.
+    const SilentHost silent;
+    const auto base = options();
+    const auto port_at = base.url.rfind(':');
+    const auto slash = base.url.find('/', port_at);
+    const std::string port = base.url.substr(port_at + 1, slash - port_at - 1);
+    PoolOptions o = options(1, 6s);
+    o.url = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(silent.port()) + "," + port +
+            " dbname=marquee user=marquee connect_timeout=2 target_session_attrs=read-write";
+    Pool pool(io_.get_executor(), o);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+    EXPECT_EQ(pool.stats().connect_errors, 0u);
+}
+
+TEST_F(PoolDbTest, AMultiHostUrlOfNamesIsResolvedHostByHostOffTheIoThreads) {
+    // Production lists the nodes by name: each is looked up by Asio's resolver (libpq's own lookup would
+    // block an I/O thread), and libpq walks the addresses of the first, then of the second.
+    const auto base = options();
+    const auto port_at = base.url.rfind(':');
+    const auto slash = base.url.find('/', port_at);
+    const std::string port = base.url.substr(port_at + 1, slash - port_at - 1);
+    PoolOptions o = options(2, 5s);
+    o.url = "host=localhost,localhost port=" + std::to_string(closed_port()) + "," + port +
+            " dbname=marquee user=marquee target_session_attrs=read-write";
+    Pool pool(io_.get_executor(), o);
+    const Result r = run(io_, pool.query("SELECT 1 AS one"));
+    EXPECT_EQ(r.get<int>(0, "one"), 1);
+}
+
 TEST_F(PoolDbTest, ClosedPortIsUnavailableNotAHang) {
     PoolOptions o = options(2);
     o.url = "postgresql://marquee@127.0.0.1:" + std::to_string(closed_port()) + "/marquee";

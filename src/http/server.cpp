@@ -456,13 +456,21 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         out.keep_alive(keep_alive && !stopping);
         out.body() = std::move(response.body);
         out.prepare_payload();
-        const auto bytes_out = out.body().size();
+        // RFC 9110 section 9.3.2: no content in an answer to HEAD, whatever the status (a body would be read
+        // as the next answer on a kept-alive connection). Content-Length, when sent, is the length the
+        // handler's body has; a handler that already left the body out (the web files) gets none rather than
+        // a false 0.
+        const bool head = ctx->method() == "HEAD";
+        if (head && out.body().empty()) out.erase(bhttp::field::content_length);
+        const auto bytes_out = head ? 0 : out.body().size();
         // Recorded before the write so a client that has its response also sees it counted; the latency is
         // the server's time to produce the response.
         record(*ctx, route, response.status, std::chrono::steady_clock::now() - started, bytes_in, bytes_out,
                remote);
         stream->expires_after(limits.read_timeout);
-        auto [write_ec, written] = co_await bhttp::async_write(*stream, out, kTuple);
+        bhttp::response_serializer<bhttp::string_body> serializer{out};
+        auto [write_ec, written] = head ? co_await bhttp::async_write_header(*stream, serializer, kTuple)
+                                        : co_await bhttp::async_write(*stream, serializer, kTuple);
         connection->busy = false;
         if (write_ec || !out.keep_alive()) break;
     }

@@ -231,6 +231,24 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_EQ(server_->connections(), 1u);
 }
 
+TEST_F(ServerTest, AnswersToHeadCarryNoContentAndTheConnectionStaysInStep) {
+    auto socket = connect();
+    // An error answer to HEAD (404 here) has a body for GET; none of it may follow the head.
+    send(socket, "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    boost::beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> head_parser;
+    head_parser.skip(true);
+    bhttp::read(socket, buffer, head_parser);
+    EXPECT_EQ(head_parser.get().result_int(), 404);
+    EXPECT_TRUE(head_parser.get().keep_alive());
+    // The next answer on the same connection is read from its first byte.
+    send(socket, "GET /echo/7 HTTP/1.1\r\nHost: x\r\n\r\n");
+    bhttp::response<bhttp::string_body> next;
+    bhttp::read(socket, buffer, next);
+    EXPECT_EQ(next.result_int(), 200);
+    EXPECT_NE(next.body().find('7'), std::string::npos) << next.body();
+}
+
 TEST_F(ServerTest, ConnectionCloseIsHonoured) {
     auto socket = connect();
     send(socket, "GET /echo/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

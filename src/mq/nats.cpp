@@ -68,6 +68,20 @@ void on_connected(natsConnection*, void*) {
 
 }  // namespace
 
+std::vector<std::string> split_urls(std::string_view list) {
+    std::vector<std::string> urls;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        std::string_view url = list.substr(start, comma - start);
+        while (!url.empty() && url.front() == ' ') url.remove_prefix(1);
+        while (!url.empty() && url.back() == ' ') url.remove_suffix(1);
+        if (!url.empty()) urls.emplace_back(url);
+        start = comma + 1;
+    }
+    return urls;
+}
+
 std::optional<std::string> find_header(const Headers& headers, std::string_view name) {
     const auto it =
         std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
@@ -209,7 +223,16 @@ Nats::Impl::Impl(NatsOptions opts)
     if (natsOptions_Create(&raw) != NATS_OK) throw std::runtime_error("natsOptions_Create failed");
     const std::unique_ptr<natsOptions, OptionsFree> nats_options(raw);
     const auto timeout = static_cast<std::int64_t>(options.timeout.count());
-    if (natsOptions_SetURL(raw, options.url.c_str()) != NATS_OK) {
+    // libnats' SetURL takes one URL (it reads "a,b" as one unreachable server); a cluster's nodes go to
+    // SetServers, which tries them in turn and, after a node dies, reconnects to another.
+    const std::vector<std::string> urls = split_urls(options.url);
+    if (urls.empty()) throw core::ConfigError("nats url '" + options.url + "': no server named");
+    std::vector<const char*> servers;
+    for (const std::string& url : urls) servers.push_back(url.c_str());
+    const natsStatus set =
+        urls.size() == 1 ? natsOptions_SetURL(raw, servers[0])
+                         : natsOptions_SetServers(raw, servers.data(), static_cast<int>(servers.size()));
+    if (set != NATS_OK) {
         throw core::ConfigError("nats url '" + options.url + "': " + nats_GetLastError(nullptr));
     }
     natsOptions_SetName(raw, options.name.c_str());

@@ -15,7 +15,9 @@
 namespace marquee::mq {
 
 struct NatsOptions {
-    std::string url;  ///< nats://host:port (a comma-separated list for a cluster)
+    /// nats://host:port, or a cluster's nodes as a comma-separated list (each one tried; a dead node's
+    /// clients move to another).
+    std::string url;
     /// Deadline of one call (publish ack, stream/consumer admin, ack, ping), counted from the call.
     std::chrono::milliseconds timeout{2000};
     std::string name = "marquee";  ///< the connection name the server shows
@@ -25,6 +27,9 @@ struct NatsOptions {
 
 /// Message headers in order; a name may repeat. Nats-Msg-Id and W3C traceparent are headers like any other.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// The URLs in a comma-separated list, blanks around each trimmed, empty entries dropped.
+std::vector<std::string> split_urls(std::string_view list);
 
 /// The value of the first header called `name` (exact spelling, as NATS compares them).
 std::optional<std::string> find_header(const Headers& headers, std::string_view name);

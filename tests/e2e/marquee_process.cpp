@@ -1,8 +1,12 @@
 #include "marquee_process.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -115,6 +119,62 @@ std::string temp_log_path() {
     return "/tmp/" + unique_name("marquee_e2e") + ".log";
 }
 
+/// The spec check's recorder (ADR 0024): with MARQUEE_E2E_RECORD_DIR set (ctest sets it for label e2e), every
+/// exchange of http_request is appended as one JSON line to a file of this test process in that folder;
+/// tests/spec/validate.mjs checks them against api/openapi.yaml after the suites. Off (one getenv) otherwise.
+class ExchangeRecorder {
+  public:
+    static ExchangeRecorder& instance() {
+        static ExchangeRecorder recorder;
+        return recorder;
+    }
+
+    void record(const std::string& method, const std::string& target, const HttpReply& reply) {
+        if (fd_ < 0) return;
+        boost::json::object line{
+            {"test", current_test()}, {"method", method}, {"target", target}, {"status", reply.status}};
+        boost::json::object headers;
+        for (const auto& [k, v] : reply.headers) headers[k] = v;
+        line["headers"] = std::move(headers);
+        const auto type = reply.headers.find("content-type");
+        const bool json = type != reply.headers.end() && type->second.find("json") != std::string::npos;
+        // JSON bodies are what the schemas describe; of anything else (the metrics text, the document itself,
+        // web files, event streams) only the length is kept.
+        if (json)
+            line["body"] = reply.body;
+        else
+            line["bodyLength"] = reply.body.size();
+        auto text = boost::json::serialize(line);
+        text += '\n';
+        // One write of one line on an O_APPEND descriptor: lines of threads of this process never interleave.
+        const std::lock_guard lock(mutex_);
+        if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            ADD_FAILURE() << "cannot record the exchange " << method << " " << target;
+    }
+
+  private:
+    ExchangeRecorder() {
+        const char* dir = std::getenv("MARQUEE_E2E_RECORD_DIR");
+        if (dir == nullptr || *dir == '\0') return;
+        // One file per test process (ctest runs each discovered test in a process of its own): the program's
+        // name and pid, so parallel tests never share a file.
+        path_ = std::string(dir) + "/" + program_invocation_short_name + "-" + std::to_string(::getpid()) +
+                ".jsonl";
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd_ < 0) ADD_FAILURE() << "cannot open the record file " << path_ << ": " << std::strerror(errno);
+    }
+
+    static std::string current_test() {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        if (info == nullptr) return "(outside a test)";
+        return std::string(info->test_suite_name()) + "." + info->name();
+    }
+
+    int fd_ = -1;
+    std::string path_;
+    std::mutex mutex_;
+};
+
 }  // namespace
 
 std::uint16_t free_port() {
@@ -210,7 +270,12 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         reply.headers[name] = std::string(field.value());
     }
+    record_exchange(method, target, reply);
     return reply;
+}
+
+void record_exchange(const std::string& method, const std::string& target, const HttpReply& reply) {
+    ExchangeRecorder::instance().record(method, target, reply);
 }
 
 boost::json::object HttpReply::json() const {

@@ -54,6 +54,11 @@ struct HttpReply {
 HttpReply http_request(std::uint16_t port, const std::string& method, const std::string& target,
                        const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
 
+/// Adds one exchange to the spec check's record (ADR 0024), for answers a test reads without http_request (a
+/// HEAD, the head of an endless event stream). http_request records its own. A no-op unless
+/// MARQUEE_E2E_RECORD_DIR is set.
+void record_exchange(const std::string& method, const std::string& target, const HttpReply& reply);
+
 std::uint16_t free_port();
 
 /// Signs up a new fan (unique email with `prefix`) through the auth routes of the process on `port`, logs in,

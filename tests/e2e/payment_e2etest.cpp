@@ -4,6 +4,7 @@
 // this simulator about another test's payments. Every test ends with scripts/check-invariants.
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -13,7 +14,7 @@
 
 #include "local_services.hpp"
 #include "marquee_process.hpp"
-#include "pg_sim/local_server.hpp"
+#include "private_stack.hpp"
 
 namespace marquee::test {
 namespace {
@@ -62,35 +63,23 @@ std::string problem_type(const HttpReply& reply) {
 class PaymentEndToEnd : public ::testing::Test {
   protected:
     static void start(std::map<std::string, std::string> overrides) {
-        database_ = new PrivateDatabase();
-        gateway_ = new pg_sim::LocalServer(5);
-        overrides["MARQUEE_DATABASE_URL"] = database_->url();
-        overrides["MARQUEE_PAYMENT_GATEWAY_URL"] = gateway_->url();
         // Above the simulator's latency in the test that sets one, so that answer is not lost.
         overrides["MARQUEE_PAYMENT_GATEWAY_TIMEOUT_MS"] = "5000";
-        overrides["MARQUEE_QUEUE_ADMIT_PER_SECOND"] = "1000";
-        overrides["MARQUEE_QUEUE_TICK_MS"] = "50";
-        process_ = new MarqueeProcess({"--service=auth,queue,booking,wallet,payment"}, std::move(overrides));
+        stack_ = std::make_unique<PrivateStack>(
+            PrivateStack::Options{"--service=auth,queue,booking,wallet,payment", std::move(overrides), 5});
     }
     static void SetUpTestSuite() { start({}); }
-    static void TearDownTestSuite() {
-        delete process_;
-        process_ = nullptr;
-        delete gateway_;
-        gateway_ = nullptr;
-        delete database_;
-        database_ = nullptr;
-    }
-    void TearDown() override { gateway_->gateway().set_faults({}); }
+    static void TearDownTestSuite() { stack_.reset(); }
+    void TearDown() override { gateway().set_faults({}); }
 
-    static std::uint16_t port() { return process_->port(); }
-    static pg_sim::Gateway& gateway() { return gateway_->gateway(); }
+    static std::uint16_t port() { return stack_->port(); }
+    static pg_sim::Gateway& gateway() { return stack_->gateway(); }
     static db::Result query(const std::string& statement, db::Params params = {}) {
-        return sql(statement, std::move(params), database_->url());
+        return stack_->query(statement, std::move(params));
     }
 
     static Buyer buyer(int seats = 2) {
-        return admitted_fan(port(), seats, kPrice, database_->url(), "payment-fan");
+        return admitted_fan(port(), seats, kPrice, stack_->database_url(), "payment-fan");
     }
 
     /// Holds the seats with these indexes; returns the reservation id.
@@ -149,17 +138,12 @@ class PaymentEndToEnd : public ::testing::Test {
     }
 
     static void expect_invariants() {
-        const auto check = check_invariants({}, 120, database_->url());
+        const auto check = check_invariants({}, 120, stack_->database_url());
         EXPECT_EQ(check.status, 0) << check.output;
     }
 
-    static PrivateDatabase* database_;
-    static MarqueeProcess* process_;
-    static pg_sim::LocalServer* gateway_;
+    static inline std::unique_ptr<PrivateStack> stack_;
 };
-PrivateDatabase* PaymentEndToEnd::database_ = nullptr;
-MarqueeProcess* PaymentEndToEnd::process_ = nullptr;
-pg_sim::LocalServer* PaymentEndToEnd::gateway_ = nullptr;
 
 TEST_F(PaymentEndToEnd, PointsPaymentConfirmsTheReservationAndEndsTheQueueToken) {
     const auto b = buyer();

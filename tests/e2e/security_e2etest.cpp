@@ -34,7 +34,7 @@
 #include "jwt/token.hpp"
 #include "local_services.hpp"
 #include "marquee_process.hpp"
-#include "pg_sim/local_server.hpp"
+#include "private_stack.hpp"
 
 namespace marquee::test {
 namespace {
@@ -236,32 +236,19 @@ class RawConnection {
 class SecurityEndToEnd : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        database_ = new PrivateDatabase();
-        gateway_ = new pg_sim::LocalServer(7);
-        process_ =
-            new MarqueeProcess({"--service=auth,queue,catalog,booking,wallet,payment"},
-                               {{"MARQUEE_DATABASE_URL", database_->url()},
-                                {"MARQUEE_PAYMENT_GATEWAY_URL", gateway_->url()},
-                                {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "1000"},
-                                {"MARQUEE_QUEUE_TICK_MS", "50"},
-                                {"MARQUEE_READ_TIMEOUT_MS", std::to_string(kReadTimeoutMs)},
-                                {"MARQUEE_LOGIN_ATTEMPTS_PER_ACCOUNT", std::to_string(kLoginAttempts)},
-                                // Everything the process can say goes to the log the secrets test reads.
-                                {"MARQUEE_LOG_LEVEL", "debug"}});
+        stack_ = std::make_unique<PrivateStack>(
+            PrivateStack::Options{"--service=auth,queue,catalog,booking,wallet,payment",
+                                  {{"MARQUEE_READ_TIMEOUT_MS", std::to_string(kReadTimeoutMs)},
+                                   {"MARQUEE_LOGIN_ATTEMPTS_PER_ACCOUNT", std::to_string(kLoginAttempts)},
+                                   // Everything the process can say goes to the log the secrets test reads.
+                                   {"MARQUEE_LOG_LEVEL", "debug"}}});
     }
-    static void TearDownTestSuite() {
-        delete process_;
-        process_ = nullptr;
-        delete gateway_;
-        gateway_ = nullptr;
-        delete database_;
-        database_ = nullptr;
-    }
+    static void TearDownTestSuite() { stack_.reset(); }
 
-    static std::uint16_t port() { return process_->port(); }
-    static pg_sim::Gateway& gateway() { return gateway_->gateway(); }
+    static std::uint16_t port() { return stack_->port(); }
+    static pg_sim::Gateway& gateway() { return stack_->gateway(); }
     static db::Result query(const std::string& statement, db::Params params = {}) {
-        return sql(statement, std::move(params), database_->url());
+        return stack_->query(statement, std::move(params));
     }
 
     /// The server is still up and answering after an abuse.
@@ -271,7 +258,7 @@ class SecurityEndToEnd : public ::testing::Test {
             health = http_request(port(), "GET", "/healthz");
         } catch (const std::exception& e) {
             ADD_FAILURE() << "/healthz unreachable after " << after << ": " << e.what() << "\n"
-                          << process_->output();
+                          << stack_->process().output();
             return;
         }
         EXPECT_EQ(health.status, 200u) << "after " << after << ": " << health.body;
@@ -290,7 +277,7 @@ class SecurityEndToEnd : public ::testing::Test {
         return post_json("/api/v1/payments", body, std::move(buyer));
     }
 
-    static AdmittedFan buyer() { return admitted_fan(port(), 2, kPrice, database_->url(), "sec-fan"); }
+    static AdmittedFan buyer() { return admitted_fan(port(), 2, kPrice, stack_->database_url(), "sec-fan"); }
     static std::string hold(const AdmittedFan& b, std::size_t seat) { return hold_seats(port(), b, {seat}); }
     static std::int64_t balance_of(const std::string& user) {
         const auto r = query("SELECT balance FROM wallet.wallets WHERE user_id = $1::uuid", db::params(user));
@@ -300,17 +287,12 @@ class SecurityEndToEnd : public ::testing::Test {
         return query("SELECT count(*)::bigint FROM " + statement, std::move(params)).get<std::int64_t>(0, 0);
     }
     static void expect_invariants(const std::vector<std::string>& users) {
-        const auto check = check_invariants(users, 120, database_->url());
+        const auto check = check_invariants(users, 120, stack_->database_url());
         EXPECT_EQ(check.status, 0) << check.output;
     }
 
-    static PrivateDatabase* database_;
-    static pg_sim::LocalServer* gateway_;
-    static MarqueeProcess* process_;
+    static inline std::unique_ptr<PrivateStack> stack_;
 };
-PrivateDatabase* SecurityEndToEnd::database_ = nullptr;
-pg_sim::LocalServer* SecurityEndToEnd::gateway_ = nullptr;
-MarqueeProcess* SecurityEndToEnd::process_ = nullptr;
 
 // ---- API1 broken object-level authorization ------------------------------------------------------------
 
@@ -1133,7 +1115,7 @@ TEST_F(SecurityEndToEnd, NoSecretInAnyResponseOrLogLine) {
     keep(http_request(port(), "GET", "/api/v1/auth/me", {}, {{"Authorization", "Bearer " + access2 + "x"}}));
 
     // Money: a top-up, a hold and a card payment under this fan.
-    const auto seats = make_schedules(1, 1, kPrice, database_->url()).front();
+    const auto seats = make_schedules(1, 1, kPrice, stack_->database_url()).front();
     fan = admitted(port(), fan, seats.schedule);
     keep(top_up(port(), fan, 50'000));
     const auto held = keep(post_hold(port(), hold_body(seats.schedule, {seats.ids.at(0)}), fan));
@@ -1169,7 +1151,7 @@ TEST_F(SecurityEndToEnd, NoSecretInAnyResponseOrLogLine) {
     const std::string last_id = last.headers.count("x-request-id") ? last.headers.at("x-request-id") : "?";
     std::string log;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while ((log = process_->output()).find(last_id) == std::string::npos &&
+    while ((log = stack_->process().output()).find(last_id) == std::string::npos &&
            std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(50ms);
     ASSERT_NE(log.find(last_id), std::string::npos) << "the access log is not captured";

@@ -23,7 +23,7 @@
 #include "core/trace_context.hpp"
 #include "local_services.hpp"
 #include "marquee_process.hpp"
-#include "pg_sim/local_server.hpp"
+#include "private_stack.hpp"
 
 namespace marquee::test {
 namespace {
@@ -132,41 +132,24 @@ class TracingEndToEnd : public ::testing::Test {
         spdlog::default_logger()->sinks().push_back(sink);
         spdlog::default_logger()->set_level(spdlog::level::info);
 
-        database_ = new PrivateDatabase();
-        gateway_ = new pg_sim::LocalServer(7);
-        process_ = new MarqueeProcess({"--service=auth,queue,booking,wallet,payment"},
-                                      {{"MARQUEE_DATABASE_URL", database_->url()},
-                                       {"MARQUEE_PAYMENT_GATEWAY_URL", gateway_->url()},
-                                       {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "1000"},
-                                       {"MARQUEE_QUEUE_TICK_MS", "50"},
-                                       {"MARQUEE_LOG_LEVEL", "info"}});
+        stack_ = std::make_unique<PrivateStack>(PrivateStack::Options{
+            "--service=auth,queue,booking,wallet,payment", {{"MARQUEE_LOG_LEVEL", "info"}}});
     }
     static void TearDownTestSuite() {
-        delete process_;
-        process_ = nullptr;
-        delete gateway_;
-        gateway_ = nullptr;
-        delete database_;
-        database_ = nullptr;
+        stack_.reset();
         spdlog::default_logger()->sinks().pop_back();
         delete gateway_log_;
         gateway_log_ = nullptr;
     }
-    static std::uint16_t port() { return process_->port(); }
+    static std::uint16_t port() { return stack_->port(); }
 
-    static PrivateDatabase* database_;
-    static pg_sim::LocalServer* gateway_;
-    static MarqueeProcess* process_;
-    static std::ostringstream* gateway_log_;
+    static inline std::unique_ptr<PrivateStack> stack_;
+    static inline std::ostringstream* gateway_log_ = nullptr;
 };
-PrivateDatabase* TracingEndToEnd::database_ = nullptr;
-pg_sim::LocalServer* TracingEndToEnd::gateway_ = nullptr;
-MarqueeProcess* TracingEndToEnd::process_ = nullptr;
-std::ostringstream* TracingEndToEnd::gateway_log_ = nullptr;
 
 TEST_F(TracingEndToEnd, OnePurchaseCanBeFollowedByItsTraceIdAcrossServicesAndEvents) {
     EventTap events;
-    const auto fan = admitted_fan(port(), 2, kPrice, database_->url(), "trace-fan");
+    const auto fan = admitted_fan(port(), 2, kPrice, stack_->database_url(), "trace-fan");
     const std::string trace_id = core::TraceContext::start().trace_id();
 
     // The hold, as a client span of the purchase's trace.
@@ -205,7 +188,7 @@ TEST_F(TracingEndToEnd, OnePurchaseCanBeFollowedByItsTraceIdAcrossServicesAndEve
     // (Each access line is written before its response; the poll only covers the pipe's buffering.)
     std::vector<json::object> access;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while ((access = lines_of(process_->output(), "access", trace_id)).size() < 2 &&
+    while ((access = lines_of(stack_->process().output(), "access", trace_id)).size() < 2 &&
            std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(50ms);
     }
@@ -216,8 +199,8 @@ TEST_F(TracingEndToEnd, OnePurchaseCanBeFollowedByItsTraceIdAcrossServicesAndEve
         parents.insert(std::string(line.at("parent_span_id").as_string()));
         EXPECT_EQ(line.at("span_id").as_string().size(), 16u);
     }
-    EXPECT_TRUE(routes.count("/api/v1/reservations")) << process_->output();
-    EXPECT_TRUE(routes.count("/api/v1/payments")) << process_->output();
+    EXPECT_TRUE(routes.count("/api/v1/reservations")) << stack_->process().output();
+    EXPECT_TRUE(routes.count("/api/v1/payments")) << stack_->process().output();
     EXPECT_EQ(parents, (std::set<std::string>{"1111111111111111", "2222222222222222"}));
 
     // The gateway received the trace as a child span of the payment request's span.
@@ -235,7 +218,8 @@ TEST_F(TracingEndToEnd, AnInvalidTraceparentGetsAFreshTraceAndTheRequestIsServed
         core::TraceContext::parse(reply.headers.count("traceparent") ? reply.headers.at("traceparent") : "");
     ASSERT_TRUE(answered);
     EXPECT_NE(answered->trace_id(), "0af7651916cd43dd8448eb211c80319c");
-    EXPECT_EQ(lines_of(process_->output(), "access", answered->trace_id()).size(), 1u) << process_->output();
+    EXPECT_EQ(lines_of(stack_->process().output(), "access", answered->trace_id()).size(), 1u)
+        << stack_->process().output();
 }
 
 }  // namespace

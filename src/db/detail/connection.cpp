@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
+#include <charconv>
+#include <exception>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -22,6 +26,7 @@
 #include "core/log.hpp"
 #include "core/problem.hpp"
 #include "db/detail/parked.hpp"
+#include "db/server_error.hpp"
 #include "db/sql_error.hpp"
 
 namespace marquee::db::detail {
@@ -82,30 +87,29 @@ struct ResolveRace {
     Parked handler;
 };
 
-asio::awaitable<void> resolve_host(asio::any_io_executor executor,
-                                   std::vector<std::pair<std::string, std::string>>& keywords,
-                                   Connection::Clock::time_point deadline) {
-    auto find = [&keywords](std::string_view key) -> std::string* {
-        for (auto& [k, v] : keywords) {
-            if (k == key) return &v;
-        }
-        return nullptr;
-    };
-    const std::string* host_value = find("host");
-    const std::string* port_value = find("port");
-    // Leave to libpq what it does without DNS: numeric addresses, Unix sockets, explicit hostaddr; and
-    // multi-host lists, which it tries in order.
-    if (host_value == nullptr || host_value->empty() || find("hostaddr") != nullptr ||
-        host_value->find(',') != std::string::npos || host_value->front() == '/' ||
-        host_value->front() == '@' || (port_value != nullptr && port_value->find(',') != std::string::npos)) {
-        co_return;
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = list.find(',', start);
+        parts.emplace_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+        if (comma == std::string_view::npos) return parts;
+        start = comma + 1;
     }
-    boost::system::error_code numeric_error;
-    asio::ip::make_address(*host_value, numeric_error);
-    if (!numeric_error) co_return;
+}
 
-    const std::string host = *host_value;
-    const std::string port = port_value != nullptr ? *port_value : std::string();
+std::string join_list(const std::vector<std::string>& parts, std::size_t from) {
+    std::string joined;
+    for (std::size_t i = from; i < parts.size(); ++i) {
+        if (i > from) joined += ',';
+        joined += parts[i];
+    }
+    return joined;
+}
+
+// The addresses of one host name, looked up off the I/O threads within the deadline.
+asio::awaitable<std::vector<std::string>> lookup(asio::any_io_executor executor, std::string host,
+                                                 std::string port, Connection::Clock::time_point deadline) {
     auto race = std::make_shared<ResolveRace>(executor, deadline);
     // A named initiation, not a temporary in the co_await expression (GCC 12 destroys those twice).
     auto start = [race, host, service = port.empty() ? std::string("5432") : port](auto handler) {
@@ -141,26 +145,139 @@ asio::awaitable<void> resolve_host(asio::any_io_executor executor,
         }
     }
     if (addresses.empty()) unavailable("cannot resolve the database host", host + " has no addresses");
-    // libpq tries host[i]/hostaddr[i]/port[i] in order, as it would have after its own lookup; `host` stays
-    // the name for TLS verification and .pgpass.
-    std::string hosts, hostaddrs, ports;
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        const std::string_view comma = i == 0 ? "" : ",";
-        hosts += comma;
-        hosts += host;
-        hostaddrs += comma;
-        hostaddrs += addresses[i];
-        ports += comma;
-        ports += port;
+    co_return addresses;
+}
+
+bool is_numeric_address(const std::string& host) {
+    boost::system::error_code error;
+    asio::ip::make_address(host, error);
+    return !error;
+}
+
+// libpq would resolve host names itself, with a blocking getaddrinfo on the I/O thread: resolve them here and
+// hand libpq host[i]/hostaddr[i]/port[i] lists it tries in order, as it would have after its own lookup
+// (`host` stays the name, for TLS verification and .pgpass). A multi-host list (failover, ADR 0021) gets each
+// name resolved in turn; a name that does not resolve is left out while another host remains.
+asio::awaitable<void> resolve_host(asio::any_io_executor executor,
+                                   std::vector<std::pair<std::string, std::string>>& keywords,
+                                   Connection::Clock::time_point deadline) {
+    auto find = [&keywords](std::string_view key) -> std::string* {
+        for (auto& [k, v] : keywords) {
+            if (k == key) return &v;
+        }
+        return nullptr;
+    };
+    const std::string* host_value = find("host");
+    const std::string* port_value = find("port");
+    // Left to libpq: no host, an explicit hostaddr, Unix sockets, a port list that does not match.
+    if (host_value == nullptr || host_value->empty() || find("hostaddr") != nullptr) co_return;
+    const std::vector<std::string> hosts = split_list(*host_value);
+    const std::vector<std::string> ports =
+        port_value != nullptr ? split_list(*port_value) : std::vector<std::string>{};
+    if (ports.size() > 1 && ports.size() != hosts.size()) co_return;
+    bool any_name = false;
+    for (const std::string& host : hosts) {
+        if (host.empty() || host.front() == '/' || host.front() == '@') co_return;
+        any_name = any_name || !is_numeric_address(host);
     }
-    *find("host") = hosts;
-    if (!port.empty()) *find("port") = ports;
-    keywords.emplace_back("hostaddr", hostaddrs);
+    if (!any_name) co_return;  // numeric addresses need no lookup
+
+    std::vector<std::string> out_hosts, out_addresses, out_ports;
+    std::exception_ptr last_failure;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+        const std::string port = ports.empty() ? std::string() : ports.size() == 1 ? ports[0] : ports[i];
+        std::vector<std::string> addresses;
+        if (is_numeric_address(hosts[i])) {
+            addresses.push_back(hosts[i]);
+        } else {
+            try {
+                addresses = co_await lookup(executor, hosts[i], port, deadline);
+            } catch (const core::Problem&) {
+                last_failure = std::current_exception();  // the next host may still answer
+            }
+        }
+        for (std::string& address : addresses) {
+            out_hosts.push_back(hosts[i]);
+            out_addresses.push_back(std::move(address));
+            out_ports.push_back(port);
+        }
+    }
+    if (out_hosts.empty()) {
+        if (last_failure) std::rethrow_exception(last_failure);
+        unavailable("cannot resolve the database host");
+    }
+    *find("host") = join_list(out_hosts, 0);
+    if (!ports.empty()) *find("port") = join_list(out_ports, 0);
+    keywords.emplace_back("hostaddr", join_list(out_addresses, 0));
+}
+
+// COMMIT or END (what Transaction::commit sends), any case, blanks and a semicolon around it.
+bool is_commit(std::string_view sql) {
+    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n' || sql.front() == '\t'))
+        sql.remove_prefix(1);
+    while (!sql.empty() &&
+           (sql.back() == ' ' || sql.back() == '\n' || sql.back() == ';' || sql.back() == '\t')) {
+        sql.remove_suffix(1);
+    }
+    const auto equals = [sql](std::string_view word) {
+        if (sql.size() != word.size()) return false;
+        for (std::size_t i = 0; i < word.size(); ++i) {
+            if (std::toupper(static_cast<unsigned char>(sql[i])) != word[i]) return false;
+        }
+        return true;
+    };
+    return equals("COMMIT") || equals("END");
 }
 
 }  // namespace
 
-ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name) {
+std::optional<std::chrono::seconds> per_host_timeout(const Keywords& keywords) {
+    for (const auto& [key, value] : keywords) {
+        if (key != "connect_timeout") continue;
+        int seconds = 0;
+        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (error != std::errc{} || end != value.data() + value.size() || seconds <= 0) return std::nullopt;
+        return std::chrono::seconds(std::max(seconds, 2));  // libpq's own floor: 1 s would fail too eagerly
+    }
+    return std::nullopt;
+}
+
+std::optional<Keywords> hosts_after(Keywords keywords, std::string_view host, std::string_view port,
+                                    std::string_view address) {
+    std::string* hosts = nullptr;
+    std::string* ports = nullptr;
+    std::string* addresses = nullptr;
+    for (auto& [key, value] : keywords) {
+        if (key == "host") hosts = &value;
+        if (key == "port") ports = &value;
+        if (key == "hostaddr") addresses = &value;
+    }
+    const std::vector<std::string> host_list =
+        hosts != nullptr ? split_list(*hosts) : std::vector<std::string>{};
+    const std::vector<std::string> address_list =
+        addresses != nullptr ? split_list(*addresses) : std::vector<std::string>{};
+    const std::vector<std::string> port_list =
+        ports != nullptr ? split_list(*ports) : std::vector<std::string>{};
+    const std::size_t count = std::max(host_list.size(), address_list.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        const bool host_matches =
+            host_list.size() != count || host_list[i] == host ||
+            (host_list[i].empty() && address_list.size() == count && address_list[i] == host);
+        const bool address_matches =
+            address_list.size() != count || address.empty() || address_list[i] == address;
+        const bool port_matches = port_list.size() != count || port_list[i] == port;
+        if (!host_matches || !address_matches || !port_matches) continue;
+        if (i + 1 >= count) return std::nullopt;  // it was the last one
+        if (host_list.size() == count) *hosts = join_list(host_list, i + 1);
+        if (address_list.size() == count) *addresses = join_list(address_list, i + 1);
+        if (port_list.size() == count) *ports = join_list(port_list, i + 1);
+        return keywords;
+    }
+    return std::nullopt;
+}
+
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name,
+                                      std::chrono::milliseconds statement_timeout) {
     ConnectSettings settings;
     char* error = nullptr;
     PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
@@ -169,12 +286,16 @@ ConnectSettings make_connect_settings(const std::string& url, const std::string&
         PQfreemem(error);
         return settings;
     }
-    std::string server_options;
+    // First, so that a statement_timeout in the URL's own options wins.
+    std::string server_options = statement_timeout.count() > 0
+                                     ? "-c statement_timeout=" + std::to_string(statement_timeout.count())
+                                     : "";
     for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
         if (option->val == nullptr) continue;
         const std::string_view keyword = option->keyword;
         if (keyword == "options") {
-            server_options = option->val;
+            server_options += server_options.empty() ? "" : " ";
+            server_options += option->val;
         } else if (keyword == "client_encoding" ||
                    (keyword == "application_name" && !application_name.empty())) {
             continue;
@@ -198,37 +319,72 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_execu
     if (!settings.error.empty()) unavailable("the database URL is invalid", settings.error);
     co_await resolve_host(executor, settings.keywords, deadline);
 
-    std::vector<const char*> keys;
-    std::vector<const char*> values;
-    for (const auto& [key, value] : settings.keywords) {
-        keys.push_back(key.c_str());
-        values.push_back(value.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    pg_conn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
-    if (raw == nullptr) unavailable("cannot allocate a connection");
-    std::unique_ptr<Connection> connection(new Connection(executor, raw));
-    PQsetNoticeProcessor(raw, &log_notice, nullptr);
-    if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
-
-    // libpq: "if you have yet to call PQconnectPoll, behave as if it last returned PGRES_POLLING_WRITING".
+    const std::optional<std::chrono::seconds> host_timeout = per_host_timeout(settings.keywords);
     asio::steady_timer timer(executor, deadline);
-    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-    while (status != PGRES_POLLING_OK) {
-        if (status == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
-        if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
-            // The socket can change while libpq tries the next address.
-            connection->track_socket();
-            if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) == Wait::DeadlineExceeded) {
-                unavailable("connecting to the database did not finish before the deadline");
-            }
+    for (;;) {  // one pass of libpq over the hosts still to try
+        std::vector<const char*> keys;
+        std::vector<const char*> values;
+        for (const auto& [key, value] : settings.keywords) {
+            keys.push_back(key.c_str());
+            values.push_back(value.c_str());
         }
-        status = PQconnectPoll(raw);
+        keys.push_back(nullptr);
+        values.push_back(nullptr);
+        pg_conn* raw = PQconnectStartParams(keys.data(), values.data(), 0);
+        if (raw == nullptr) unavailable("cannot allocate a connection");
+        std::unique_ptr<Connection> connection(new Connection(executor, raw));
+        PQsetNoticeProcessor(raw, &log_notice, nullptr);
+        if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
+
+        // libpq walks a multi-host list inside PQconnectPoll (a refused host, or one that is read-only under
+        // target_session_attrs=read-write, moves it to the next), but only its blocking connect enforces
+        // connect_timeout per host. Here a host that does not answer within connect_timeout is skipped by
+        // starting again with the hosts after it; without that, a primary that vanished without a RST would
+        // hold every connect until the deadline and the new primary, further down the list, would never
+        // be reached.
+        // libpq: "if you have yet to call PQconnectPoll, behave as if it last returned
+        // PGRES_POLLING_WRITING".
+        PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+        bool skip_host = false;
+        while (status != PGRES_POLLING_OK) {
+            if (status == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
+            if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
+                // The socket changes while libpq tries the next address or host.
+                if (connection->track_socket() && host_timeout) {
+                    timer.expires_at(std::min(deadline, Clock::now() + *host_timeout));
+                }
+                if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) ==
+                    Wait::DeadlineExceeded) {
+                    if (Clock::now() >= deadline) {
+                        unavailable("connecting to the database did not finish before the deadline");
+                    }
+                    skip_host = true;
+                    break;
+                }
+            }
+            status = PQconnectPoll(raw);
+        }
+        if (skip_host) {
+            const char* host = PQhost(raw);
+            const char* port = PQport(raw);
+            const char* address = PQhostaddr(raw);
+            const std::string where =
+                std::string(host != nullptr ? host : "") + ":" + (port != nullptr ? port : "");
+            auto rest = hosts_after(settings.keywords, host != nullptr ? host : "",
+                                    port != nullptr ? port : "", address != nullptr ? address : "");
+            if (!rest) {
+                unavailable("connecting to the database did not finish before the deadline",
+                            where + " did not answer within connect_timeout and no host is left");
+            }
+            core::log_warn("postgres host did not answer within connect_timeout, trying the next",
+                           {{"host", where}});
+            settings.keywords = std::move(*rest);
+            continue;
+        }
+        if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot make the connection non-blocking");
+        connection->track_socket();
+        co_return connection;
     }
-    if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot make the connection non-blocking");
-    connection->track_socket();
-    co_return connection;
 }
 
 Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
@@ -245,6 +401,7 @@ asio::awaitable<Result> Connection::query(const std::string& sql, const Params& 
     for (std::size_t i = 0; i < params.size(); ++i) {
         values[i] = params.is_null(i) ? nullptr : params.text(i).data();  // backed by std::string: NUL-ended
     }
+    may_be_committing_ = PQtransactionStatus(conn_) == PQTRANS_IDLE || is_commit(sql);
     if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                           nullptr, nullptr, 0) == 0) {
         fail("cannot send the statement");
@@ -253,6 +410,7 @@ asio::awaitable<Result> Connection::query(const std::string& sql, const Params& 
 }
 
 asio::awaitable<Result> Connection::execute(const std::string& script, std::chrono::milliseconds timeout) {
+    may_be_committing_ = PQtransactionStatus(conn_) == PQTRANS_IDLE || is_commit(script);
     if (PQsendQuery(conn_, script.c_str()) == 0) fail("cannot send the statements");
     co_return co_await finish(timeout);
 }
@@ -260,9 +418,18 @@ asio::awaitable<Result> Connection::execute(const std::string& script, std::chro
 asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
     asio::steady_timer deadline(executor_, timeout);
     auto on_deadline = [&]() {
-        // The server is still working on the statement: ask it to stop, and never reuse this connection.
+        broken_ = true;  // never reuse this connection
+        if (may_be_committing_) {
+            // It may be waiting for the synchronous standby to confirm its commit. A cancel would end that
+            // wait and commit on this node alone, visible to the next reader; closing leaves the server
+            // waiting (its own statement_timeout stops a statement that merely runs long). The outcome is
+            // unknown to the caller either way: it is settled by idempotency keys (docs/decisions/0021).
+            cancel_sent_ = true;
+            unavailable("the statement took longer than " + std::to_string(timeout.count()) +
+                        " ms; its outcome is unknown");
+        }
+        // Inside a transaction and not its COMMIT: ask the server to stop the statement.
         cancel_in_background();
-        broken_ = true;
         unavailable("the statement took longer than " + std::to_string(timeout.count()) +
                     " ms and was cancelled");
     };
@@ -315,11 +482,11 @@ asio::awaitable<Connection::Wait> Connection::wait(bool for_write, asio::steady_
     co_return Wait::Ready;
 }
 
-void Connection::track_socket() {
+bool Connection::track_socket() {
     const int fd = PQsocket(conn_);
     struct stat info {};
     if (fd < 0 || ::fstat(fd, &info) != 0) fail("the connection has no socket");
-    if (socket_.is_open() && info.st_ino == socket_inode_) return;
+    if (socket_.is_open() && info.st_ino == socket_inode_) return false;
     boost::system::error_code ignored;
     socket_.close(ignored);
     const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -331,6 +498,7 @@ void Connection::track_socket() {
         fail("cannot watch the socket: " + error.message());
     }
     socket_inode_ = info.st_ino;
+    return true;
 }
 
 bool Connection::is_reusable() const noexcept {
@@ -374,13 +542,17 @@ void Connection::throw_error(const ResultPtr& error) {
         broken_ = true;
         unavailable("the database connection failed", message);
     }
-    // The server, not the statement, is the problem: connection exceptions (08), insufficient resources
-    // (53), shutdown or cancelled (57P01-57P03, 57014 from a statement_timeout).
-    const std::string_view klass = std::string_view(state).substr(0, 2);
-    if (klass == "08" || klass == "53" || state == "57P01" || state == "57P02" || state == "57P03" ||
-        state == "57014") {
-        if (state != "57014" && klass != "53") broken_ = true;
-        unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+    // The server, not the statement, is the problem (db/server_error.hpp): a lost connection or a node that
+    // can no longer take writes (08, 57P01-57P03, 25006) is dropped, so the next connect walks the host list
+    // to the current primary; overload or a cancel (53, 57014) keeps it.
+    switch (classify_sqlstate(state)) {
+        case ServerFault::ConnectionLost:
+            broken_ = true;
+            unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+        case ServerFault::Busy:
+            unavailable("the database is unavailable (SQLSTATE " + state + ")", message);
+        case ServerFault::None:
+            break;
     }
     throw SqlError(std::move(state), std::move(message), field(PG_DIAG_CONSTRAINT_NAME),
                    field(PG_DIAG_MESSAGE_DETAIL), field(PG_DIAG_TABLE_NAME));

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,7 +29,23 @@ struct ConnectSettings {
     std::string error;
 };
 
-ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name);
+/// `statement_timeout` becomes the server's statement_timeout (0: none): the server, not the client, stops a
+/// statement that runs too long, because a client-side cancel would also end a COMMIT's wait for the
+/// synchronous standby and make that commit visible on one node only (docs/decisions/0021).
+ConnectSettings make_connect_settings(const std::string& url, const std::string& application_name,
+                                      std::chrono::milliseconds statement_timeout = std::chrono::milliseconds{
+                                          0});
+
+using Keywords = std::vector<std::pair<std::string, std::string>>;
+
+/// connect_timeout from the URL, which Connection::open applies to each host (libpq enforces it only in its
+/// blocking connect); at least 2 s, as libpq does; none when absent or not a positive number.
+std::optional<std::chrono::seconds> per_host_timeout(const Keywords& keywords);
+
+/// `keywords` with the host, hostaddr and port lists cut to the hosts after the one libpq was trying
+/// (PQhost/PQport/PQhostaddr); nullopt when it was the last or cannot be found.
+std::optional<Keywords> hosts_after(Keywords keywords, std::string_view host, std::string_view port,
+                                    std::string_view address);
 
 class Connection {
   public:
@@ -67,7 +85,8 @@ class Connection {
 
     Connection(boost::asio::any_io_executor executor, pg_conn* conn);
 
-    void track_socket();
+    /// Watches libpq's current socket; true when it is a new one (libpq moved to another address or host).
+    bool track_socket();
     boost::asio::awaitable<Wait> wait(bool for_write, boost::asio::steady_timer& deadline);
     boost::asio::awaitable<Result> finish(std::chrono::milliseconds timeout);
     [[noreturn]] void fail(std::string what);
@@ -82,6 +101,8 @@ class Connection {
     unsigned long socket_inode_ = 0;
     bool broken_ = false;
     bool cancel_sent_ = false;
+    // The statement in flight may be committing (auto-commit, or COMMIT itself): never cancelled from here.
+    bool may_be_committing_ = false;
 };
 
 }  // namespace marquee::db::detail

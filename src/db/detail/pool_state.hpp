@@ -47,6 +47,9 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     };
 
     Grant try_take_locked();
+    /// Opens a connection for a granted slot, unless the database was unreachable a moment ago: then only one
+    /// caller at a time tries again (after a growing pause) and the others are refused at once with 503.
+    boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline);
     boost::asio::awaitable<Grant> wait(Clock::time_point deadline);
     void expire(const std::shared_ptr<Waiter>& waiter) noexcept;
 
@@ -64,6 +67,13 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     std::uint64_t acquire_timeouts_ = 0;
     std::uint64_t shed_ = 0;
     std::uint64_t connects_ = 0;
+    // Reconnect backoff (docs/decisions/0021-postgres-failover.md): consecutive failed connects, the time
+    // before which no new connect is tried, and whether one caller is trying now.
+    int connect_failures_ = 0;
+    Clock::time_point retry_at_{};
+    bool probing_ = false;
+    std::uint64_t connect_errors_ = 0;
+    std::uint64_t refused_unreachable_ = 0;
     Clock::duration acquire_wait_{0};
 };
 

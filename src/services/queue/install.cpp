@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "db/pool.hpp"
+#include "services/queue/recovery.hpp"
 
 namespace marquee::queue {
 
@@ -30,11 +31,18 @@ Settings settings_from(const core::Config& config) {
     return settings;
 }
 
+std::shared_ptr<WaitingRoom> make_room(const core::Config& config, db::Pool& db, redis::Client& redis) {
+    Settings settings = settings_from(config);
+    auto room = std::make_shared<WaitingRoom>(redis, settings);
+    room->set_recovery(std::make_shared<Recovery>(redis, db, std::move(settings)));
+    return room;
+}
+
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
                                    boost::asio::any_io_executor executor) {
     auto installed = std::make_shared<Installed>();
-    installed->room = std::make_shared<WaitingRoom>(redis, settings_from(config));
+    installed->room = make_room(config, db, redis);
     installed->store = std::make_shared<Store>(db);
     installed->gate = std::make_shared<Gate>(*installed->room);
     Routes::ScheduleCheck exists = [store = installed->store](std::int64_t schedule_id) {

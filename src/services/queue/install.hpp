@@ -37,6 +37,10 @@ struct Installed {
 
 Settings settings_from(const core::Config& config);
 
+/// A WaitingRoom with its Recovery (ADR 0022): what the queue service and booking's and payment's
+/// queue-token checks use, so that each of them notices a Redis that lost the queue and rebuilds it.
+std::shared_ptr<WaitingRoom> make_room(const core::Config& config, db::Pool& db, redis::Client& redis);
+
 /// Adds the queue routes to `router` and starts the admission scheduler on `executor`. (Services may not
 /// include app/, so app's `install_queue(ServiceContext&)` calls this with the context's parts.)
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,

@@ -31,6 +31,7 @@ end
 )lua";
 
 constexpr const char* kJoin = R"lua(
+if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 0 then return 'RECOVER' end
 local now = now_ms()
 local scanned = redis.call('EXISTS', KEYS[7])
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -65,6 +66,7 @@ return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned}
 )lua";
 
 constexpr const char* kStatus = R"lua(
+if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 0 then return 'RECOVER' end
 local id = redis.call('GET', KEYS[1])
 if not id then return {} end
 local tk = ARGV[1] .. 'token:' .. id
@@ -88,10 +90,12 @@ return {id, state, 0, 0}
 )lua";
 
 constexpr const char* kCheck = R"lua(
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then return 'RECOVER' end
 local id = ARGV[2]
 local tk = ARGV[1] .. 'token:' .. id
-local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires', 'checked')
-if not v[3] or v[1] ~= ARGV[3] or v[2] ~= ARGV[4] then return {'INVALID', 0} end
+local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires', 'checked', 'aexp')
+if not v[3] then return {'MISSING', 0} end
+if v[1] ~= ARGV[3] or v[2] ~= ARGV[4] then return {'INVALID', 0} end
 local now = now_ms()
 if v[3] == 'WAITING' then
   local rank = redis.call('ZRANK', KEYS[1], id)
@@ -111,6 +115,13 @@ elseif v[3] == 'ACTIVE' then
     expires = now + ttl
     redis.call('HSET', tk, 'expires', expires)
     redis.call('ZADD', KEYS[2], 'XX', expires, id)
+    -- ADR 0022: a slide that moved the expiry a step past the one PostgreSQL last heard of is audited, so a
+    -- rebuild from queue.queue_tokens knows the fan's turn within a step.
+    local step = tonumber(ARGV[7] or '0')
+    if step > 0 and expires - (tonumber(v[6]) or 0) >= step then
+      redis.call('HSET', tk, 'aexp', expires)
+      audit(KEYS[3], tk, id)
+    end
   end
   return {'ACTIVE', expires}
 end
@@ -120,8 +131,10 @@ return {'ENDED', 0}
 // A purchase done: the token ends USED, and the schedule's admission counters (KEYS[3], ADR 0016) count it
 // with its purchase time (first passed check -> now) and its time in ACTIVE (admitted -> now).
 constexpr const char* kRelease = R"lua(
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then return 'RECOVER' end
 local tk = ARGV[1] .. 'token:' .. ARGV[2]
 local v = redis.call('HMGET', tk, 'state', 'admitted', 'checked')
+if not v[1] then return -1 end
 if v[1] ~= 'ACTIVE' then return 0 end
 local now = now_ms()
 redis.call('ZREM', KEYS[1], ARGV[2])
@@ -140,6 +153,7 @@ return 1
 // Redis (KEYS[5] = the time in ms up to which admissions are spent), shared by every scheduler process, so
 // two processes together still admit at the configured rate; at most `burst` accumulate while idle.
 constexpr const char* kAdmit = R"lua(
+if KEYS[9] and redis.call('EXISTS', KEYS[9]) == 0 then return 'RECOVER' end
 local now = now_ms()
 local prefix = ARGV[1]
 local limit = tonumber(ARGV[8])
@@ -183,7 +197,7 @@ if allowance > 0 and room > 0 then
     local tk = prefix .. 'token:' .. id
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZADD', KEYS[3], expires, id)
-    redis.call('HSET', tk, 'state', 'ACTIVE', 'admitted', now, 'expires', expires)
+    redis.call('HSET', tk, 'state', 'ACTIVE', 'admitted', now, 'expires', expires, 'aexp', expires)
     audit(KEYS[4], tk, id)
     admitted = admitted + 1
   end
@@ -213,6 +227,58 @@ for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+)lua";
+
+// ADR 0022: tokens put back from queue.queue_tokens after Redis came back empty or behind. Idempotent: a
+// token whose hash exists is left alone (Redis knows better), so two rebuilders, or a rebuilder behind live
+// traffic, change nothing twice. A WAITING token goes back at its arrival number (the waiting set's score),
+// so FIFO order holds; an ACTIVE one keeps its turn: PostgreSQL's expiry lags the real one by less than a
+// step (the check audits slides of a step or more), so a token whose recorded expiry is a step or more in the
+// past is surely over (it ends EXPIRED, with an audit event), and any other gets max(recorded, now) + grace,
+// where grace (ARGV[4]) is twice that step: the fan never loses time to the rebuild.
+constexpr const char* kRestore = R"lua(
+local now = now_ms()
+local prefix = ARGV[1]
+local grace = tonumber(ARGV[4])
+local top = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[5]))
+local restored = 0
+for i = 6, #ARGV - 6, 7 do
+  local id, user, state = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local pos = tonumber(ARGV[i + 3])
+  local tk = prefix .. 'token:' .. id
+  if redis.call('EXISTS', tk) == 0 then
+    redis.call('HSET', tk, 'user', user, 'schedule', ARGV[2], 'seq', pos, 'issued', ARGV[i + 4], 'restored', now)
+    local live = true
+    if state == 'WAITING' then
+      redis.call('HSET', tk, 'state', 'WAITING', 'seen', now)
+      redis.call('ZADD', KEYS[2], pos, id)
+      redis.call('ZADD', KEYS[3], now, id)
+    else
+      local recorded = tonumber(ARGV[i + 6]) or 0
+      if recorded + grace / 2 > now then
+        local expires = math.max(recorded, now) + grace
+        redis.call('HSET', tk, 'state', 'ACTIVE', 'admitted', ARGV[i + 5], 'expires', expires, 'aexp', expires)
+        redis.call('ZADD', KEYS[4], expires, id)
+      else
+        redis.call('HSET', tk, 'admitted', ARGV[i + 5], 'expires', recorded)
+        finish(prefix, KEYS[5], id, 'EXPIRED', now, ARGV[3])
+        live = false
+      end
+    end
+    local uk = prefix .. 'user:' .. user
+    local current = redis.call('GET', uk)
+    local current_seq = nil
+    if current then current_seq = tonumber(redis.call('HGET', prefix .. 'token:' .. current, 'seq')) end
+    if not current_seq or current_seq < pos then
+      redis.call('SET', uk, id)
+      if not live then redis.call('PEXPIRE', uk, ARGV[3]) end
+    end
+    if pos > top then top = pos end
+    restored = restored + 1
+  end
+end
+if top > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], top) end
+return {restored, top}
 )lua";
 
 constexpr const char* kForget = R"lua(
@@ -248,6 +314,10 @@ const redis::Script& admit() {
 }
 const redis::Script& admission_save() {
     static const redis::Script script(kAdmissionSave);
+    return script;
+}
+const redis::Script& restore() {
+    static const redis::Script script(std::string(kPrelude) + kRestore);
     return script;
 }
 const redis::Script& forget() {

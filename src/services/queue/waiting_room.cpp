@@ -5,8 +5,10 @@
 #include <cmath>
 #include <utility>
 
+#include "core/problem.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
+#include "services/queue/recovery.hpp"
 #include "services/queue/scripts.hpp"
 #include "services/queue/token_id.hpp"
 #include "services/queue/token_rules.hpp"
@@ -67,6 +69,24 @@ std::string decimal(double value) {
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings) : redis_(redis), settings_(settings) {}
 
+asio::awaitable<redis::Reply> WaitingRoom::eval_room(std::int64_t schedule_id, redis::Script script,
+                                                     std::vector<std::string> keys,
+                                                     std::vector<std::string> args) {
+    if (!recovery_) co_return (co_await redis_.eval(script, std::move(keys), std::move(args))).or_throw();
+    keys.push_back(key_prefix(schedule_id) + "epoch");
+    for (int attempt = 0;; ++attempt) {
+        redis::Reply reply = co_await redis_.eval(script, keys, args);
+        const bool lost = reply.kind() == redis::Reply::Kind::String && reply.as_string() == "RECOVER";
+        if (!lost) co_return std::move(reply).or_throw();
+        if (attempt > 0) {
+            // Lost again right after a rebuild (Redis restarted once more): the caller retries later.
+            throw core::Problem::unavailable("redis", "The waiting room is being restored; retry shortly.",
+                                             std::chrono::seconds(1));
+        }
+        co_await recovery_->rebuild(schedule_id);
+    }
+}
+
 asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t schedule_id) {
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "seq",    prefix + "waiting",         prefix + "seen",
@@ -75,7 +95,7 @@ asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t sche
     std::vector<std::string> args{prefix, user_id, std::to_string(schedule_id), new_token_id(),
                                   ms(settings_.ended_ttl)};
     const redis::Reply reply =
-        (co_await redis_.eval(scripts::join(), std::move(keys), std::move(args))).or_throw();
+        co_await eval_room(schedule_id, scripts::join(), std::move(keys), std::move(args));
     const auto& e = reply.elements();
     Joined joined;
     joined.created = integer_at(e, 0) == 1;
@@ -108,10 +128,25 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
         prefix + "user:" + user_id, prefix + "waiting", prefix + "seen", prefix + "active",
         prefix + "audit",           prefix + "scanned", prefix + "seq"};
     std::vector<std::string> args{prefix, ms(settings_.ended_ttl)};
-    const redis::Reply reply =
-        (co_await redis_.eval(scripts::status(), std::move(keys), std::move(args))).or_throw();
+    redis::Reply reply = co_await eval_room(schedule_id, scripts::status(), keys, args);
+    if (reply.elements().empty()) {
+        // ADR 0022: Redis does not know the user's token; PostgreSQL may (Redis came back behind).
+        if (!recovery_) co_return std::nullopt;
+        const std::optional<TokenRow> row = co_await recovery_->find_latest(schedule_id, user_id);
+        if (!row) co_return std::nullopt;
+        if (is_ended(row->state)) {
+            TokenStatus ended;
+            ended.token = row->id;
+            ended.schedule_id = schedule_id;
+            ended.state = row->state;
+            co_return ended;
+        }
+        std::vector<TokenRow> rows(1, *row);
+        co_await recovery_->restore(schedule_id, std::move(rows));
+        reply = co_await eval_room(schedule_id, scripts::status(), std::move(keys), std::move(args));
+        if (reply.elements().empty()) co_return std::nullopt;
+    }
     const auto& e = reply.elements();
-    if (e.empty()) co_return std::nullopt;
     TokenStatus status;
     status.token = e.at(0).as_string();
     status.schedule_id = schedule_id;
@@ -134,11 +169,26 @@ asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t 
                                   std::to_string(schedule_id),
                                   ms(settings_.active_ttl),
                                   ms(settings_.ended_ttl)};
-    const redis::Reply reply =
-        (co_await redis_.eval(scripts::check(), std::move(keys), std::move(args))).or_throw();
+    if (recovery_) args.push_back(ms(audit_step(settings_)));
+    redis::Reply reply = co_await eval_room(schedule_id, scripts::check(), keys, args);
+    GateCheck check;
+    if (reply.elements().at(0).as_string() == "MISSING") {
+        // ADR 0022: not in Redis. PostgreSQL tells a forged token (403) from an ended one (410) and from a
+        // live one Redis lost (put back, then checked again).
+        check.outcome = GateOutcome::Invalid;
+        if (!recovery_) co_return check;
+        const std::optional<TokenRow> row = co_await recovery_->find_token(token);
+        if (!row || row->user_id != user_id || row->schedule_id != schedule_id) co_return check;
+        if (is_ended(row->state)) {
+            check.outcome = GateOutcome::Ended;
+            co_return check;
+        }
+        std::vector<TokenRow> rows(1, *row);
+        co_await recovery_->restore(schedule_id, std::move(rows));
+        reply = co_await eval_room(schedule_id, scripts::check(), std::move(keys), std::move(args));
+    }
     const auto& e = reply.elements();
     const std::string& verdict = e.at(0).as_string();
-    GateCheck check;
     if (verdict == "ACTIVE") {
         check.outcome = GateOutcome::Active;
         check.expires_at = integer_at(e, 1);
@@ -157,8 +207,16 @@ asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "active", prefix + "audit", prefix + "admission"};
     std::vector<std::string> args{prefix, token, ms(settings_.ended_ttl)};
-    const redis::Reply reply =
-        (co_await redis_.eval(scripts::release(), std::move(keys), std::move(args))).or_throw();
+    redis::Reply reply = co_await eval_room(schedule_id, scripts::release(), keys, args);
+    if (reply.as_integer() == -1 && recovery_) {
+        // ADR 0022: a live token Redis lost is put back first, so the purchase frees its slot.
+        const std::optional<TokenRow> row = co_await recovery_->find_token(token);
+        if (row && row->schedule_id == schedule_id && !is_ended(row->state)) {
+            std::vector<TokenRow> rows(1, *row);
+            co_await recovery_->restore(schedule_id, std::move(rows));
+            reply = co_await eval_room(schedule_id, scripts::release(), std::move(keys), std::move(args));
+        }
+    }
     co_return reply.as_integer() == 1;
 }
 
@@ -186,7 +244,7 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
                                   ms(settings_.tick),
                                   ms(scanned_ttl(settings_.tick))};
     const redis::Reply reply =
-        (co_await redis_.eval(scripts::admit(), std::move(keys), std::move(args))).or_throw();
+        co_await eval_room(schedule_id, scripts::admit(), std::move(keys), std::move(args));
     const auto& e = reply.elements();
     AdmitStep step;
     step.admitted = integer_at(e, 0);

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,9 +15,13 @@
 
 namespace marquee::redis {
 class Client;
-}
+class Reply;
+class Script;
+}  // namespace marquee::redis
 
 namespace marquee::queue {
+
+class Recovery;
 
 /// The waiting room's live state in Redis (docs/architecture.md lists the keys): every step that changes a
 /// token is one Lua script (scripts.hpp), so any number of queue processes may call these at once.
@@ -26,6 +31,13 @@ class WaitingRoom {
     WaitingRoom(redis::Client& redis, Settings settings);
 
     const Settings& settings() const noexcept { return settings_; }
+
+    /// ADR 0022: with a Recovery, the room notices when Redis lost a schedule (its `epoch` marker is gone)
+    /// and rebuilds it from queue.queue_tokens before answering, and a token (or a user's token) that
+    /// PostgreSQL knows but Redis does not is put back instead of being refused. Without one (tests, tools),
+    /// the room behaves as before ADR 0022. Set it before the room is used.
+    void set_recovery(std::shared_ptr<Recovery> recovery) { recovery_ = std::move(recovery); }
+    const std::shared_ptr<Recovery>& recovery() const noexcept { return recovery_; }
 
     /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
     boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
@@ -60,10 +72,16 @@ class WaitingRoom {
     boost::asio::awaitable<void> push_back_audit(std::int64_t schedule_id, std::vector<std::string> events);
 
   private:
+    /// eval of a script that takes the schedule's epoch marker as its last key (with a Recovery): a
+    /// "RECOVER" answer rebuilds the schedule and runs the script once more.
+    boost::asio::awaitable<redis::Reply> eval_room(std::int64_t schedule_id, redis::Script script,
+                                                   std::vector<std::string> keys,
+                                                   std::vector<std::string> args);
     boost::asio::awaitable<void> add_to_scan_set(std::int64_t schedule_id, std::int64_t sequence);
 
     redis::Client& redis_;
     Settings settings_;
+    std::shared_ptr<Recovery> recovery_;
     mutable std::mutex rates_mutex_;
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
 };
