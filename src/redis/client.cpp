@@ -3,6 +3,7 @@
 #include <map>
 #include <utility>
 
+#include "core/problem.hpp"
 #include "redis/cluster_map.hpp"
 #include "redis/detail/cluster.hpp"
 #include "redis/detail/connection.hpp"
@@ -51,6 +52,23 @@ class Client::Impl {
     std::shared_ptr<detail::Cluster> cluster;  ///< cluster mode
 };
 
+namespace {
+
+/// A single Redis that answers LOADING (reading its AOF or RDB after a restart) or MASTERDOWN (a replica cut
+/// off from its primary) refuses every command for a while: the dependency is unavailable (503 with
+/// Retry-After), not a bug in the caller (which an error reply would become: 500). Cluster mode waits these
+/// out per node (detail::Cluster).
+void throw_if_not_serving(const Reply& reply) {
+    if (!reply.is_error()) return;
+    const ClusterError kind = classify_error(reply.as_string());
+    if (kind == ClusterError::Loading || kind == ClusterError::MasterDown) {
+        throw core::Problem::unavailable(detail::kDependency,
+                                         "redis is not serving yet: " + reply.as_string());
+    }
+}
+
+}  // namespace
+
 Client::Client(asio::any_io_executor executor, ClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(executor), std::move(options))) {}
 
@@ -61,6 +79,7 @@ awaitable<Reply> Client::command(std::vector<std::string> args) {
     std::string payload;
     detail::append_command(payload, args);
     std::vector<Reply> replies = co_await impl_->single->execute(std::move(payload), 1);
+    throw_if_not_serving(replies.front());
     co_return std::move(replies.front());
 }
 
@@ -69,7 +88,9 @@ awaitable<std::vector<Reply>> Client::pipeline(std::vector<std::vector<std::stri
     if (impl_->cluster) co_return co_await impl_->cluster->pipeline(commands);
     std::string payload;
     for (const auto& args : commands) detail::append_command(payload, args);
-    co_return co_await impl_->single->execute(std::move(payload), commands.size());
+    std::vector<Reply> replies = co_await impl_->single->execute(std::move(payload), commands.size());
+    for (const Reply& reply : replies) throw_if_not_serving(reply);
+    co_return replies;
 }
 
 awaitable<Reply> Client::eval(Script script, std::vector<std::string> keys, std::vector<std::string> args) {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -6,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
@@ -357,6 +359,48 @@ TEST_F(RedisClientDbTest, ClosedPortFailsFastWith503) {
     }
     EXPECT_FALSE(run(client.ping()));
     EXPECT_EQ(client.stats().pending, 0u);
+}
+
+// A Redis reading its AOF after a restart answers LOADING to everything: a 503 with Retry-After, never a 500
+// (the `redis` fault recipe saw two 500s on holds before this).
+TEST_F(RedisClientDbTest, LoadingAfterARestartIsUnavailableNotAnError) {
+    asio::io_context server_io;
+    asio::ip::tcp::acceptor acceptor(server_io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    std::thread server([&] {
+        asio::ip::tcp::socket socket(server_io);
+        acceptor.accept(socket);
+        std::array<char, 4096> buffer{};
+        boost::system::error_code error;
+        // One error reply per command received (each starts with '*': this test's keys have none).
+        for (std::size_t n = 0; (n = socket.read_some(asio::buffer(buffer), error)) > 0 && !error;) {
+            const auto commands =
+                std::count(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), '*');
+            for (std::ptrdiff_t i = 0; i < commands; ++i) {
+                asio::write(socket,
+                            asio::buffer(std::string("-LOADING Redis is loading the dataset in memory\r\n")),
+                            error);
+            }
+        }
+    });
+    {
+        Client client(io_.get_executor(), ClientOptions{"redis://127.0.0.1:" + std::to_string(port), 1, 2s});
+        for (const bool pipelined : {false, true}) {
+            try {
+                if (pipelined) {
+                    run(client.pipeline({{"GET", "a"}, {"GET", "b"}}));
+                } else {
+                    run(client.command({"GET", "a"}));
+                }
+                FAIL() << "a loading Redis serves nothing";
+            } catch (const core::Problem& problem) {
+                EXPECT_EQ(problem.status(), 503);
+                EXPECT_TRUE(problem.retry_after().has_value());
+                EXPECT_NE(problem.detail().find("LOADING"), std::string::npos) << problem.detail();
+            }
+        }
+    }
+    server.join();
 }
 
 TEST_F(RedisClientDbTest, PingIsTrueWhenRedisAnswers) {
