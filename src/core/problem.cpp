@@ -45,6 +45,10 @@ Problem Problem::gone(std::string type, std::string detail) {
     return {410, std::move(type), "Gone", std::move(detail)};
 }
 
+Problem Problem::unprocessable(std::string type, std::string detail) {
+    return {422, std::move(type), "Unprocessable Content", std::move(detail)};
+}
+
 Problem Problem::payload_too_large(std::string detail) {
     return {413, "payload-too-large", "Payload too large", std::move(detail)};
 }

@@ -30,6 +30,9 @@ class Problem : public std::exception {
     static Problem method_not_allowed(std::string detail);
     static Problem conflict(std::string type, std::string detail);
     static Problem gone(std::string type, std::string detail);
+    /// 422: the request is well formed but cannot be processed as it stands (e.g. an Idempotency-Key reused
+    /// with another request, draft-ietf-httpapi-idempotency-key-header).
+    static Problem unprocessable(std::string type, std::string detail);
     static Problem payload_too_large(std::string detail);
     static Problem unsupported_media_type(std::string detail);
     static Problem too_many_requests(std::chrono::seconds retry_after, std::string detail);

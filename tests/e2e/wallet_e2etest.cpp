@@ -63,7 +63,7 @@ TEST_F(WalletEndToEnd, TopUpIsChargedOncePerIdempotencyKey) {
     EXPECT_EQ(wallet.at("ledger").as_array()[0].at("kind").as_string(), "CHARGE");
 
     const auto other_amount = charge(fan, R"({"amount":60000})", key);
-    EXPECT_EQ(other_amount.status, 409u);
+    EXPECT_EQ(other_amount.status, 422u);
     EXPECT_EQ(json_of(other_amount).at("type").as_string(),
               "https://marquee.dev/problems/idempotency-key-reused");
 }

@@ -181,7 +181,7 @@ TEST_F(PaymentDbTest, SameKeyReplaysTheFirstOutcomeAndMovesMoneyOnce) {
     EXPECT_EQ(ledger_rows(user, "PAYMENT"), 1);
     const auto other_body = pay_problem(user, "once", request(hold, Method::Card));
     ASSERT_TRUE(other_body);
-    EXPECT_EQ(other_body->status(), 409);
+    EXPECT_EQ(other_body->status(), 422);
     EXPECT_EQ(other_body->type(), "idempotency-key-reused");
     const auto other_key = pay_problem(user, "another", request(hold, Method::Points));
     ASSERT_TRUE(other_key);

@@ -126,8 +126,8 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
 
 PayOutcome Service::replay(Payment existing, const std::string& request_hash, std::int64_t balance) {
     if (existing.request_hash != request_hash) {
-        throw core::Problem::conflict("idempotency-key-reused",
-                                      "this Idempotency-Key was used for another payment request");
+        throw core::Problem::unprocessable("idempotency-key-reused",
+                                           "this Idempotency-Key was used for another payment request");
     }
     if (existing.state == "FAILED") throw failure_problem(existing);
     return PayOutcome{std::move(existing), balance, true};

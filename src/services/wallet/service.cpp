@@ -31,8 +31,8 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
     auto begun = co_await store_.begin(user_id, idempotency_key, hash, amount);
     if (!begun.created) {
         if (begun.charge.request_hash != hash) {
-            throw core::Problem::conflict("idempotency-key-reused",
-                                          "this Idempotency-Key was used for a charge of another amount");
+            throw core::Problem::unprocessable(
+                "idempotency-key-reused", "this Idempotency-Key was used for a charge of another amount");
         }
         co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
     }

@@ -98,14 +98,14 @@ TEST_F(WalletDbTest, ApprovedChargeCreditsOnceAndReplaysByKey) {
     EXPECT_EQ(pg_.stats().approved, 1u);
 }
 
-TEST_F(WalletDbTest, SameKeyWithAnotherAmountIs409) {
+TEST_F(WalletDbTest, SameKeyWithAnotherAmountIs422) {
     const auto user = new_user();
     (void)charge(user, "k", 10'000);
     try {
         (void)charge(user, "k", 20'000);
         FAIL();
     } catch (const core::Problem& p) {
-        EXPECT_EQ(p.status(), 409);
+        EXPECT_EQ(p.status(), 422);
         EXPECT_EQ(p.type(), "idempotency-key-reused");
     }
     EXPECT_EQ(balance(user), 10'000);
