@@ -718,8 +718,16 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     Headers charge_headers{{"Authorization", auth},
                            {"Idempotency-Key", o.run_id + "-charge-" + std::to_string(user)}};
     path = "/api/v1/wallet/charges";
-    Response r =
-        co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers, st.deadline);
+    // A 202 (still in progress) or a 409 (the same key still in flight after a retried 503) is asked again
+    // with the same Idempotency-Key until it is final, as the fans scenario does: abandoning it would count a
+    // fan failed whose top-up the server is still settling, and leave its hold to block the seat.
+    Response r;
+    for (int again = 0; again < 30 && Clock::now() < st.deadline; ++again) {
+        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        r = co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers,
+                                        st.deadline);
+        if (r.status != 202 && r.status != 409) break;
+    }
     if (r.status != 201) {
         ++st.failed;
         co_return;
@@ -729,7 +737,11 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     Headers pay_headers = headers;
     pay_headers.emplace_back("Idempotency-Key", o.run_id + "-pay-" + std::to_string(user));
     path = "/api/v1/payments";
-    r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, st.deadline);
+    for (int again = 0; again < 30 && Clock::now() < st.deadline; ++again) {
+        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, st.deadline);
+        if (r.status != 202 && r.status != 409) break;
+    }
     if (r.status != 201) {
         ++st.failed;
         co_return;

@@ -113,7 +113,9 @@ AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSam
         next.bound = std::max(r.floor, bound * law.decrease);
         next.probing = false;
         decision.move = AdmissionMove::Decrease;
-    } else if (holding_back) {
+    } else if (holding_back && measured) {
+        // Growth needs evidence: an interval with too few completions says nothing about how the system takes
+        // the bound (a stalled sale completes nothing), so it holds (ADR 0019).
         next.bound = std::min(r.ceiling, state.probing ? bound * 2 : bound + std::max(1.0, r.start / 4));
         decision.move = next.bound > bound ? AdmissionMove::Increase : AdmissionMove::Hold;
     } else {

@@ -155,11 +155,28 @@ TEST(Admission, TooFewCompletionsSayNothingAboutLatency) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
     state = admission_step(state, s.second(100, 50, 300, 40), limits()).next;  // base 50
-    // Three purchases of 500 ms each: below min_samples, no verdict; the bound may still grow.
+    // Three purchases of 500 ms each: below min_samples, no verdict either way (and no growth, ADR 0019).
     const auto d = admission_step(state, s.second(3, 500, 900, 80), limits());
-    EXPECT_NE(d.move, AdmissionMove::Decrease);
+    EXPECT_EQ(d.move, AdmissionMove::Hold);
     EXPECT_DOUBLE_EQ(d.purchase_ms, 0);
     EXPECT_DOUBLE_EQ(d.next.base_ms, 50);
+}
+
+TEST(Admission, IntervalsWithTooFewCompletionsDoNotGrowTheBound) {
+    // A stalled sale (the machine starved, a pool or Redis queue in the way): fans wait, the room is full,
+    // and almost nothing completes. Growing the bound on no evidence admitted thousands into the stall.
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    state = admission_step(state, s.second(100, 50, 300, 40), limits()).next;  // measured and fast: 80
+    ASSERT_DOUBLE_EQ(state.bound, 80);
+    for (int i = 0; i < 30; ++i) {
+        const auto d = admission_step(state, s.second(i % 4, 50, 300, 80), limits());
+        EXPECT_EQ(d.move, AdmissionMove::Hold) << "step " << i;
+        state = d.next;
+    }
+    EXPECT_DOUBLE_EQ(state.bound, 80);
+    // Evidence again, fast: growth resumes where it stopped.
+    EXPECT_EQ(admission_step(state, s.second(100, 50, 300, 80), limits()).move, AdmissionMove::Increase);
 }
 
 TEST(Admission, TheBaseFollowsTheFastestRecentPurchaseAndCreepsUpSlowly) {
