@@ -113,9 +113,11 @@ AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSam
         next.bound = std::max(r.floor, bound * law.decrease);
         next.probing = false;
         decision.move = AdmissionMove::Decrease;
-    } else if (holding_back && measured) {
+    } else if (holding_back && done >= std::max<std::int64_t>(
+                                           1, std::min(law.min_samples, static_cast<std::int64_t>(bound)))) {
         // Growth needs evidence: an interval with too few completions says nothing about how the system takes
-        // the bound (a stalled sale completes nothing), so it holds (ADR 0019).
+        // the bound (a stalled sale completes nothing), so it holds (ADR 0019). A room smaller than
+        // min_samples needs only as many completions as it holds, or it could never grow.
         next.bound = std::min(r.ceiling, state.probing ? bound * 2 : bound + std::max(1.0, r.start / 4));
         decision.move = next.bound > bound ? AdmissionMove::Increase : AdmissionMove::Hold;
     } else {

@@ -72,8 +72,9 @@ bool admission_due(const AdmissionState& state, std::int64_t now, const Admissio
 ///  - congested (pool sheds, or purchase time > max(tolerance x base, budget)): bound x decrease, slow start
 ///    ends;
 ///  - the bound holds fans back (some wait, ACTIVE >= full x bound), the interval measured at least
-///    `min_samples` completions and no congestion: slow start doubles the bound, afterwards it grows by
-///    start / 4 per step (an interval with fewer completions holds: no growth without evidence, ADR 0019);
+///    `min_samples` completions (or the bound's, if fewer) and no congestion: slow start doubles the bound,
+///    afterwards it grows by start / 4 per step (an interval with fewer completions holds: no growth without
+///    evidence, ADR 0019);
 ///  - otherwise it holds.
 /// The bound stays in [floor, ceiling]. admits/s = headroom x bound / (mean time in ACTIVE), so the room
 /// refills in half the time a fan spends in it; in [floor, 10 x ceiling] per second. Pure: no I/O, no clock.
