@@ -20,6 +20,17 @@ std::string idempotency_key(std::optional<std::string_view> header) {
     return std::string(*header);
 }
 
+bool first_request_may_be_running(std::string_view state, std::chrono::system_clock::time_point created_at,
+                                  std::chrono::seconds recovery_age) {
+    return state == "PENDING" && std::chrono::system_clock::now() - created_at < recovery_age;
+}
+
+void throw_key_in_flight() {
+    throw core::Problem(409, "idempotency-key-in-flight", "Conflict",
+                        "the first request with this Idempotency-Key is still being processed; ask again")
+        .with_header("Retry-After", "1");
+}
+
 std::string request_hash(std::string_view canonical) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,5 +15,15 @@ std::string idempotency_key(std::optional<std::string_view> header);
 /// another request is refused (422 `idempotency-key-reused`, as draft-ietf-httpapi-idempotency-key-header
 /// asks).
 std::string request_hash(std::string_view canonical);
+
+/// Whether the first request with a key may still be running: its row is PENDING and younger than the age at
+/// which recovery takes PENDING rows over (until then the request that made it may still be waiting on the
+/// gateway). Such a repeat is answered by key_in_flight(), an older PENDING row by a 202 replay.
+bool first_request_may_be_running(std::string_view state, std::chrono::system_clock::time_point created_at,
+                                  std::chrono::seconds recovery_age);
+
+/// 409 `idempotency-key-in-flight` with Retry-After: 1, as draft-ietf-httpapi-idempotency-key-header asks for
+/// a request repeated while the first with its key is still being processed.
+[[noreturn]] void throw_key_in_flight();
 
 }  // namespace marquee::http

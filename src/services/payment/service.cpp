@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "core/log_context.hpp"
 #include "core/problem.hpp"
+#include "http/idempotency.hpp"
 #include "services/payment/rules.hpp"
 
 namespace marquee::payment {
@@ -124,12 +125,15 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
     co_return PayOutcome{std::move(settled.payment), settled.balance, false};
 }
 
-PayOutcome Service::replay(Payment existing, const std::string& request_hash, std::int64_t balance) {
+PayOutcome Service::replay(Payment existing, const std::string& request_hash, std::int64_t balance) const {
     if (existing.request_hash != request_hash) {
         throw core::Problem::unprocessable("idempotency-key-reused",
                                            "this Idempotency-Key was used for another payment request");
     }
     if (existing.state == "FAILED") throw failure_problem(existing);
+    if (http::first_request_may_be_running(existing.state, existing.created_at, options_.recovery_age)) {
+        http::throw_key_in_flight();
+    }
     return PayOutcome{std::move(existing), balance, true};
 }
 

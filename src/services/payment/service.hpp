@@ -59,7 +59,7 @@ class Service {
 
   private:
     /// An earlier request's outcome under the same key: 409 for another request, its failure again, or it.
-    static PayOutcome replay(Payment existing, const std::string& request_hash, std::int64_t balance);
+    PayOutcome replay(Payment existing, const std::string& request_hash, std::int64_t balance) const;
     /// Applies the gateway's answer to a PENDING payment; Unknown leaves it PENDING for recovery.
     boost::asio::awaitable<Store::Settled> settle(Payment payment, payment_gateway::Charge answer,
                                                   std::int64_t schedule_id);

@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "core/log_context.hpp"
 #include "core/problem.hpp"
+#include "http/idempotency.hpp"
 #include "services/wallet/charge_rules.hpp"
 
 namespace marquee::wallet {
@@ -33,6 +34,10 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
         if (begun.charge.request_hash != hash) {
             throw core::Problem::unprocessable(
                 "idempotency-key-reused", "this Idempotency-Key was used for a charge of another amount");
+        }
+        if (http::first_request_may_be_running(begun.charge.state, begun.charge.created_at,
+                                               options_.recovery_age)) {
+            http::throw_key_in_flight();
         }
         co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
     }

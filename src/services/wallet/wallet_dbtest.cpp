@@ -1,4 +1,5 @@
 // The wallet against the real PostgreSQL and the payment-gateway simulator (served in-process on loopback).
+#include <algorithm>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -109,6 +110,36 @@ TEST_F(WalletDbTest, SameKeyWithAnotherAmountIs422) {
         EXPECT_EQ(p.type(), "idempotency-key-reused");
     }
     EXPECT_EQ(balance(user), 10'000);
+}
+
+// A repeat while the first request with its key may still be running (its charge PENDING and younger than
+// the recovery age): 409 idempotency-key-in-flight with Retry-After, and no second gateway call. Once
+// recovery owns the charge, a repeat is the 202 replay of the PENDING row.
+TEST_F(WalletDbTest, ARepeatWhileTheFirstIsInFlightIs409AndLaterAReplay) {
+    const auto user = new_user();
+    auto [pending, created] =
+        run(store_->begin_charge(user, "in-flight", charge_request_hash(30'000), 30'000));
+    ASSERT_TRUE(created);
+    try {
+        (void)charge(user, "in-flight", 30'000);
+        FAIL() << "the first request may still be waiting on the gateway";
+    } catch (const core::Problem& p) {
+        EXPECT_EQ(p.status(), 409);
+        EXPECT_EQ(p.type(), "idempotency-key-in-flight");
+        const auto& headers = p.headers();
+        EXPECT_NE(std::find(headers.begin(), headers.end(),
+                            std::pair<std::string, std::string>{"Retry-After", "1"}),
+                  headers.end());
+    }
+    EXPECT_EQ(pg_.stats().approved, 0u) << "no second charge at the gateway";
+
+    run(pool_->query(
+        "UPDATE wallet.charges SET created_at = now() - interval '2 minutes' WHERE id = $1::uuid",
+        db::params(pending.id)));
+    const auto later = charge(user, "in-flight", 30'000);
+    EXPECT_TRUE(later.replayed);
+    EXPECT_EQ(later.charge.id, pending.id);
+    EXPECT_EQ(later.charge.state, "PENDING");
 }
 
 TEST_F(WalletDbTest, DeclinedChargeMovesNothing) {
