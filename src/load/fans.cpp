@@ -22,6 +22,7 @@
 #include "load/pool.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
+#include "load/support.hpp"
 
 namespace marquee::load {
 
@@ -31,55 +32,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-std::optional<json::object> parse_object(const std::string& body) {
-    boost::system::error_code ec;
-    auto value = json::parse(body, ec);
-    if (ec || !value.is_object()) return std::nullopt;
-    return value.as_object();
-}
-
-std::int64_t int_field(const json::object& o, std::string_view name) {
-    const auto* v = o.if_contains(name);
-    if (v == nullptr) return -1;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-    return -1;
-}
-
-std::string string_field(const json::object& o, std::string_view name) {
-    const auto* v = o.if_contains(name);
-    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-bool bool_field(const json::object& o, std::string_view name) {
-    const auto* v = o.if_contains(name);
-    return v != nullptr && v->is_bool() && v->as_bool();
-}
-
-std::string quote_sql(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) {
-        out += c;
-        if (c == '\'') out += '\'';
-    }
-    return out + "'";
-}
-
-std::string psql(const Options& o, const std::string& sql) {
-    const std::vector<std::string> argv{o.psql, "-X",           "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                                        "-d",   o.database_url, "-c", sql};
-    auto [status, output] = run_command(argv);
-    if (status != 0) throw std::runtime_error("psql failed (" + std::to_string(status) + "): " + output);
-    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
-    return output;
-}
-
-asio::awaitable<void> sleep_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(duration);
-    co_await timer.async_wait(kTuple);
-}
 
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -234,20 +186,6 @@ asio::awaitable<void> log_in(Fans& f, unsigned fan) {
     if (r.status == 200 && doc) f.auth[fan] = "Bearer " + string_field(*doc, "accessToken");
 }
 
-std::vector<std::size_t> free_seats(const json::object& availability, std::size_t seats) {
-    std::vector<std::size_t> out;
-    std::string bits;
-    try {
-        bits = decode_base64(string_field(availability, "taken"));
-    } catch (const std::invalid_argument&) {
-        return out;
-    }
-    for (std::size_t i = 0; i < seats && i / 8 < bits.size(); ++i) {
-        if ((static_cast<unsigned char>(bits[i / 8]) & (0x80u >> (i % 8))) == 0) out.push_back(i);
-    }
-    return out;
-}
-
 /// An ACTIVE fan buys one seat: availability, hold (another seat on 409), top-up, points payment. False when
 /// no seat was free or a step failed.
 asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
@@ -368,22 +306,6 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
     ++f.gave_up;
 }
 
-template <typename Make>
-void spawn_all(asio::io_context& ioc, unsigned n, Make make, unsigned& crashed) {
-    for (unsigned i = 0; i < n; ++i) {
-        asio::co_spawn(ioc, make(i), [&crashed](std::exception_ptr error) {
-            if (!error) return;
-            if (crashed++ < 3) {
-                try {
-                    std::rethrow_exception(error);
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "marquee-load: a fan failed: %s\n", e.what());
-                }
-            }
-        });
-    }
-}
-
 }  // namespace
 
 Result run_fans(const Options& o) {
@@ -405,7 +327,7 @@ Result run_fans(const Options& o) {
     const auto login_start = Clock::now();
     f.auth.assign(o.users, std::string());
     spawn_all(
-        ioc, o.users, [&](unsigned i) { return log_in(f, i); }, crashed);
+        ioc, o.users, [&](unsigned i) { return log_in(f, i); }, crashed, "a fan");
     ioc.run();
     ioc.restart();
     const auto logged_in = static_cast<unsigned>(
@@ -421,7 +343,7 @@ Result run_fans(const Options& o) {
     f.retries = 0;
     f.told.reserve(o.users);
     spawn_all(
-        ioc, o.users, [&](unsigned i) { return fan_at_sale(f, i); }, crashed);
+        ioc, o.users, [&](unsigned i) { return fan_at_sale(f, i); }, crashed, "a fan");
     ioc.run();
     const auto end = Clock::now();
     result.seconds = std::chrono::duration<double>(end - sale_start).count();

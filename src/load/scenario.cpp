@@ -24,6 +24,7 @@
 #include "load/fans.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
+#include "load/support.hpp"
 
 namespace marquee::load {
 
@@ -44,48 +45,11 @@ struct Schedule {
     std::string availability_etag;
 };
 
-std::optional<json::object> parse_object(const std::string& body) {
-    boost::system::error_code ec;
-    auto value = json::parse(body, ec);
-    if (ec || !value.is_object()) return std::nullopt;
-    return value.as_object();
-}
-
-std::int64_t int_field(const json::object& o, std::string_view name) {
-    const auto* v = o.if_contains(name);
-    if (v == nullptr) return -1;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-    return -1;
-}
-
-std::string string_field(const json::object& o, std::string_view name) {
-    const auto* v = o.if_contains(name);
-    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::string quote_sql(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) {
-        out += c;
-        if (c == '\'') out += '\'';
-    }
-    return out + "'";
-}
-
 std::string user_email(const Options& o, unsigned i) {
     return "load-" + o.run_id + "-" + std::to_string(i) + "@load.test";
 }
 
 /// psql -c SQL against the run's database; the rows as '|'-separated lines. Throws on failure.
-std::string psql(const Options& o, const std::string& sql) {
-    const std::vector<std::string> argv{o.psql, "-X",           "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                                        "-d",   o.database_url, "-c", sql};
-    auto [status, output] = run_command(argv);
-    if (status != 0) throw std::runtime_error("psql failed (" + std::to_string(status) + "): " + output);
-    return output;
-}
-
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
@@ -168,12 +132,6 @@ class Run {
     std::uint64_t retries_ = 0;
     std::mt19937_64 rng_{42};
 };
-
-asio::awaitable<void> sleep_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(duration);
-    co_await timer.async_wait(kTuple);
-}
 
 asio::awaitable<void> sleep_until(Clock::time_point when) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -610,19 +568,8 @@ void logged_in_or_not(FlashState& st, unsigned users) {
 
 /// Seat indexes free in an availability document (bit i set = taken).
 std::vector<std::size_t> free_seats(const json::object& availability) {
-    std::vector<std::size_t> out;
-    const auto count =
-        static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(availability, "seatCount")));
-    std::string bits;
-    try {
-        bits = decode_base64(string_field(availability, "taken"));
-    } catch (const std::invalid_argument&) {
-        return out;
-    }
-    for (std::size_t i = 0; i < count && i / 8 < bits.size(); ++i) {
-        if ((static_cast<unsigned char>(bits[i / 8]) & (0x80u >> (i % 8))) == 0) out.push_back(i);
-    }
-    return out;
+    return load::free_seats(availability, static_cast<std::size_t>(std::max<std::int64_t>(
+                                              0, int_field(availability, "seatCount"))));
 }
 
 asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
@@ -758,23 +705,6 @@ double per_second(double count, double seconds) {
     return seconds > 0 ? count / seconds : 0.0;
 }
 
-template <typename Coroutine>
-void spawn_all(asio::io_context& ioc, unsigned users, Coroutine make, unsigned& crashed) {
-    for (unsigned i = 0; i < users; ++i) {
-        auto handler = [&crashed](std::exception_ptr error) {
-            if (!error) return;
-            if (crashed++ < 3) {
-                try {
-                    std::rethrow_exception(error);
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "marquee-load: a virtual user failed: %s\n", e.what());
-                }
-            }
-        };
-        asio::co_spawn(ioc, make(i), std::move(handler));
-    }
-}
-
 }  // namespace
 
 std::string decode_base64(std::string_view text) {
@@ -838,7 +768,7 @@ Result run_scenario(const Options& o) {
         BrowseState st{Pacer(o.requests, start, start + o.duration, o.rate), schedule->id,
                        schedule->seat_map_etag, schedule->availability_etag};
         spawn_all(
-            ioc, o.users, [&](unsigned i) { return browse_user(run, st, i); }, crashed);
+            ioc, o.users, [&](unsigned i) { return browse_user(run, st, i); }, crashed, "a virtual user");
         ioc.run();
         const auto end = Clock::now();
         result.seconds = seconds_between(start, end);
@@ -870,7 +800,7 @@ Result run_scenario(const Options& o) {
         st.gate->expires_after(kSetupBound + o.ramp);
         const auto setup_start = Clock::now();
         spawn_all(
-            ioc, o.users, [&](unsigned i) { return hot_seat_user(run, st, i); }, crashed);
+            ioc, o.users, [&](unsigned i) { return hot_seat_user(run, st, i); }, crashed, "a virtual user");
         ioc.run();
         const auto end = Clock::now();
         result.seconds = st.pacer ? seconds_between(st.started, end) : 0.0;
@@ -915,7 +845,7 @@ Result run_scenario(const Options& o) {
         st.gate.emplace(ioc);
         st.gate->expires_after(kSetupBound + o.ramp);
         spawn_all(
-            ioc, o.users, [&](unsigned i) { return flash_sale_user(run, st, i); }, crashed);
+            ioc, o.users, [&](unsigned i) { return flash_sale_user(run, st, i); }, crashed, "a virtual user");
         ioc.run();
         const auto sale_start = st.sale_start.value_or(start);
         result.seconds = seconds_between(sale_start, Clock::now());
@@ -947,7 +877,7 @@ Result run_scenario(const Options& o) {
         st.seen.assign(st.schedule.seat_ids.size(), false);
         st.holding = o.users;
         spawn_all(
-            ioc, o.users, [&](unsigned i) { return events_holder(run, st, i); }, crashed);
+            ioc, o.users, [&](unsigned i) { return events_holder(run, st, i); }, crashed, "a virtual user");
         auto watch = [&]() -> asio::awaitable<void> { co_await events_watcher(run, st); };
         asio::co_spawn(ioc, watch(), [&crashed](std::exception_ptr e) { crashed += e ? 1 : 0; });
         ioc.run();
