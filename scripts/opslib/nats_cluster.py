@@ -19,20 +19,18 @@ import json
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from opslib.cluster_env import update_env  # noqa: E402
-    from opslib.net import free_ports, wait_until  # noqa: E402
+    from opslib.net import free_ports, http_json, wait_until  # noqa: E402
     from opslib.paths import CLUSTER, StateDir  # noqa: E402
     from opslib.proc import Processes  # noqa: E402
 else:
     from .cluster_env import update_env
-    from .net import free_ports, wait_until
+    from .net import free_ports, http_json, wait_until
     from .paths import CLUSTER, StateDir
     from .proc import Processes
 
@@ -43,16 +41,6 @@ WAIT_S = 60.0
 
 def log(message: str) -> None:
     print(f"[nats] {message}", file=sys.stderr, flush=True)
-
-
-def _get_json(url: str, timeout: float = 1.0) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-    except (urllib.error.URLError, OSError, ValueError):
-        return 0, {}
 
 
 class NatsCluster:
@@ -128,11 +116,11 @@ cluster {{
 
     def healthy(self, node: dict) -> bool:
         """JetStream on the node is up and current with the cluster's meta group (and its streams)."""
-        return _get_json(f"http://127.0.0.1:{node['monitor']}/healthz")[0] == 200
+        return http_json(f"http://127.0.0.1:{node['monitor']}/healthz")[0] == 200
 
     def meta_leader(self) -> Optional[str]:
         for node in self.topology()["nodes"]:
-            status, body = _get_json(f"http://127.0.0.1:{node['monitor']}/jsz")
+            status, body = http_json(f"http://127.0.0.1:{node['monitor']}/jsz")
             leader = (body.get("meta_cluster") or {}).get("leader") if status == 200 else None
             if leader:
                 return str(leader)
@@ -141,7 +129,7 @@ cluster {{
     def stream_leader(self, stream: str) -> Optional[str]:
         """The node leading the stream's RAFT group (the one whose loss forces an election)."""
         for node in self.topology()["nodes"]:
-            status, body = _get_json(f"http://127.0.0.1:{node['monitor']}/jsz?accounts=true&streams=true")
+            status, body = http_json(f"http://127.0.0.1:{node['monitor']}/jsz?accounts=true&streams=true")
             if status != 200:
                 continue
             for account in body.get("account_details") or []:
@@ -153,7 +141,7 @@ cluster {{
     def connection_node(self, client_name: str) -> Optional[str]:
         """The node a client (by its connection name) is connected to now."""
         for node in self.topology()["nodes"]:
-            status, body = _get_json(f"http://127.0.0.1:{node['monitor']}/connz?limit=4096")
+            status, body = http_json(f"http://127.0.0.1:{node['monitor']}/connz?limit=4096")
             if status == 200 and any(c.get("name") == client_name for c in body.get("connections") or []):
                 return node["name"]
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
@@ -84,6 +85,20 @@ def http_status(url: str, timeout: float = 2.0) -> int:
         return error.code
     except (urllib.error.URLError, OSError):
         return 0
+
+
+def http_json(url: str, timeout: float = 1.0) -> tuple[int, dict]:
+    """(status, JSON body) of a GET, an error status's body included; (0, {}) when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"{}")
+        except ValueError:
+            return error.code, {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return 0, {}
 
 
 def wait_http(url: str, timeout: float, status: int = 200) -> None:

@@ -28,20 +28,18 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from opslib.cluster_env import update_env  # noqa: E402
-    from opslib.net import free_ports, is_port_open, wait_port, wait_until  # noqa: E402
+    from opslib.net import free_ports, http_json, is_port_open, wait_port, wait_until  # noqa: E402
     from opslib.paths import CLUSTER, StateDir  # noqa: E402
     from opslib.proc import Processes  # noqa: E402
 else:
     from .cluster_env import update_env
-    from .net import free_ports, is_port_open, wait_port, wait_until
+    from .net import free_ports, http_json, is_port_open, wait_port, wait_until
     from .paths import CLUSTER, StateDir
     from .proc import Processes
 
@@ -57,20 +55,6 @@ WAIT_S = 90.0
 
 def log(message: str) -> None:
     print(f"[postgres] {message}", file=sys.stderr, flush=True)
-
-
-def _http_json(url: str, timeout: float = 1.0) -> tuple[int, dict]:
-    """(status, JSON body) of a GET; (0, {}) when nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read() or b"{}")
-        except ValueError:
-            return error.code, {}
-    except (urllib.error.URLError, OSError, ValueError):
-        return 0, {}
 
 
 class PgFailover:
@@ -268,21 +252,21 @@ class PgFailover:
 
     def role(self, node: dict) -> str:
         """Patroni's view of the node: master/primary, replica, or '' when its REST API does not answer."""
-        status, body = _http_json(f"http://127.0.0.1:{node['rest']}/patroni")
+        status, body = http_json(f"http://127.0.0.1:{node['rest']}/patroni")
         if status == 0 or body.get("state") != "running":
             return ""
         return "primary" if body.get("role") in ("master", "primary") else str(body.get("role", ""))
 
     def primary(self) -> Optional[dict]:
         for node in self.topology()["nodes"]:
-            if _http_json(f"http://127.0.0.1:{node['rest']}/primary")[0] == 200:
+            if http_json(f"http://127.0.0.1:{node['rest']}/primary")[0] == 200:
                 return node
         return None
 
     def members(self) -> list[dict]:
         """Patroni's member list (name, role: leader / sync_standby / replica, state, lag), from any node."""
         for node in self.topology()["nodes"]:
-            status, body = _http_json(f"http://127.0.0.1:{node['rest']}/cluster")
+            status, body = http_json(f"http://127.0.0.1:{node['rest']}/cluster")
             if status == 200:
                 return list(body.get("members", []))
         return []
