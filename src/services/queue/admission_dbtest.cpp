@@ -18,13 +18,8 @@ using testing::unique_user;
 
 /// Automatic admission (ADR 0016) against the real scripts: the bound the scheduler applies moves, and only
 /// within floor and ceiling; an operator's fixed numbers win.
-class QueueAdmissionDbTest : public testing::RedisTest {
+class QueueAdmissionDbTest : public testing::QueueDbTest {
   protected:
-    void SetUp() override {
-        std::vector<std::string> services{"queue"};
-        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
-    }
-
     static Settings automatic() {
         Settings s = test_settings();
         s.auto_max_active = true;
@@ -62,8 +57,6 @@ class QueueAdmissionDbTest : public testing::RedisTest {
                 .or_throw();
         return r.is_nil() ? std::string() : r.as_string();
     }
-
-    db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 2, 5s}};
 };
 
 TEST_F(QueueAdmissionDbTest, TheAutomaticBoundGrowsAndShrinksWithinFloorAndCeiling) {

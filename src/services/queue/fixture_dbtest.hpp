@@ -5,15 +5,20 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include "core/problem.hpp"
 #include "coroutines.hpp"
+#include "db/migrations.hpp"
+#include "db/pool.hpp"
 #include "local_services.hpp"
 #include "redis/client.hpp"
+#include "services/queue/gate.hpp"
 #include "services/queue/model.hpp"
 #include "services/queue/token_id.hpp"
 
@@ -57,9 +62,38 @@ class RedisTest : public ::testing::Test {
         return test::run_here(io_, std::move(task));
     }
 
+    /// The Problem require_active throws, or a Problem 0 if it passed.
+    core::Problem refusal(Gate& gate, const std::string& user, std::int64_t schedule,
+                          const std::string& token) {
+        try {
+            run(gate.require_active(user, schedule, token));
+        } catch (const core::Problem& problem) {
+            return problem;
+        }
+        return core::Problem(0, "passed", "passed");
+    }
+
     asio::io_context io_;
     redis::Client redis_{io_.get_executor(),
                          redis::ClientOptions{test::redis_url(), 8, std::chrono::seconds(5)}};
+};
+
+/// RedisTest with the queue's PostgreSQL schema migrated and a pool on it (store, admission, recovery).
+class QueueDbTest : public RedisTest {
+  protected:
+    void SetUp() override {
+        std::vector<std::string> services{"queue"};
+        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
+    }
+
+    /// The token's state in queue.queue_tokens; empty when it has no row.
+    std::string state_in_db(const std::string& token) {
+        const db::Result r =
+            run(db_.query("SELECT state FROM queue.queue_tokens WHERE id = $1::uuid", db::params(token)));
+        return r.empty() ? "" : r.get<std::string>(0, "state");
+    }
+
+    db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 4, std::chrono::seconds(5)}};
 };
 
 }  // namespace marquee::queue::testing

@@ -15,16 +15,6 @@ using testing::unique_user;
 
 class GateDbTest : public testing::RedisTest {
   protected:
-    /// The Problem require_active throws, or a Problem 0 if it passed.
-    core::Problem refusal(Gate& gate, const std::string& user, std::int64_t schedule,
-                          const std::string& token) {
-        try {
-            run(gate.require_active(user, schedule, token));
-        } catch (const core::Problem& problem) {
-            return problem;
-        }
-        return core::Problem(0, "passed", "passed");
-    }
     Joined join(WaitingRoom& room, const std::string& user, std::int64_t schedule) {
         return run(room.join(user, schedule));
     }

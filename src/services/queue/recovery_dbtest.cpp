@@ -28,13 +28,8 @@ using testing::test_settings;
 using testing::unique_schedule;
 using testing::unique_user;
 
-class QueueRecoveryDbTest : public testing::RedisTest {
+class QueueRecoveryDbTest : public testing::QueueDbTest {
   protected:
-    void SetUp() override {
-        std::vector<std::string> services{"queue"};
-        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
-    }
-
     /// A room as the queue service makes it: with its own Recovery (one per process).
     std::shared_ptr<WaitingRoom> room_with_recovery(const Settings& settings, redis::Client& redis) {
         auto room = std::make_shared<WaitingRoom>(redis, settings);
@@ -64,25 +59,6 @@ class QueueRecoveryDbTest : public testing::RedisTest {
         const redis::Reply reply = run(redis_.command(std::move(scan))).or_throw();
         return static_cast<std::int64_t>(reply.elements().at(1).elements().size());
     }
-
-    /// The Problem require_active throws, or a Problem 0 if it passed.
-    core::Problem refusal(Gate& gate, const std::string& user, std::int64_t schedule,
-                          const std::string& token) {
-        try {
-            run(gate.require_active(user, schedule, token));
-        } catch (const core::Problem& problem) {
-            return problem;
-        }
-        return core::Problem(0, "passed", "passed");
-    }
-
-    std::string state_in_db(const std::string& token) {
-        const db::Result r =
-            run(db_.query("SELECT state FROM queue.queue_tokens WHERE id = $1::uuid", db::params(token)));
-        return r.empty() ? "" : r.get<std::string>(0, "state");
-    }
-
-    db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 4, 5s}};
 };
 
 struct Fan {

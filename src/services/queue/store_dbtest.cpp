@@ -15,21 +15,7 @@ using testing::test_settings;
 using testing::unique_schedule;
 using testing::unique_user;
 
-class QueueStoreDbTest : public testing::RedisTest {
-  protected:
-    void SetUp() override {
-        std::vector<std::string> services{"queue"};
-        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), services));
-    }
-
-    std::string state_in_db(const std::string& token) {
-        const db::Result r =
-            run(db_.query("SELECT state FROM queue.queue_tokens WHERE id = $1::uuid", db::params(token)));
-        return r.empty() ? "" : r.get<std::string>(0, "state");
-    }
-
-    db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 2, 5s}};
-};
+using QueueStoreDbTest = testing::QueueDbTest;
 
 TEST_F(QueueStoreDbTest, UpsertOnlyMovesForward) {
     Store store(db_);
