@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -138,6 +139,28 @@ class Row:
         return self.last_error_s - self.first_error_s
 
 
+# What marquee-load calls each route (its report's endpoint names), for the table's statuses.
+ROUTE_NAMES = (
+    (re.compile(r"^/api/v1/reservations$"), "hold"),
+    (re.compile(r"^/api/v1/wallet/charges$"), "top-up"),
+    (re.compile(r"^/api/v1/payments$"), "payment"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/queue$"), "queue join"),
+    (re.compile(r"^/api/v1/queue/me"), "queue poll"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/availability"), "availability"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/seats"), "seat map"),
+    (re.compile(r"^/api/v1/auth/"), "login"),
+)
+
+
+def route_name(path: str) -> str:
+    """The endpoint a path is (hold, top-up, payment, ...), or the path with its numbers as N."""
+    bare = path.split("?", 1)[0]
+    for pattern, name in ROUTE_NAMES:
+        if pattern.match(bare):
+            return name
+    return re.sub(r"/[0-9]+", "/N", bare)
+
+
 def charge(rows: list[Row], answers: Sequence[Answer], end: float) -> None:
     """Charges each answer to the failure whose kill it followed (until the next kill, or `end`)."""
     ran = [row for row in rows if row.ran]
@@ -151,7 +174,7 @@ def charge(rows: list[Row], answers: Sequence[Answer], end: float) -> None:
                 continue
             row.errors += 1
             label = str(answer.status) if answer.status >= 0 else "no answer"
-            row.statuses[f"{label} {answer.method}"] += 1
+            row.statuses[f"{label} {answer.method} {route_name(answer.path)}"] += 1
             since = answer.at - row.killed_at
             row.first_error_s = since if row.first_error_s is None else min(row.first_error_s, since)
             row.last_error_s = since if row.last_error_s is None else max(row.last_error_s, since)
@@ -166,7 +189,7 @@ def baseline(answers: Sequence[Answer], until: float) -> tuple[int, Counter]:
             continue
         count += 1
         if answer.error:
-            errors[f"{answer.status if answer.status >= 0 else 'no answer'} {answer.method}"] += 1
+            errors[f"{answer.status if answer.status >= 0 else 'no answer'} {answer.method} {route_name(answer.path)}"] += 1
     return count, errors
 
 
@@ -270,6 +293,7 @@ class Verdict:
     availability_agreed_s: Optional[float] = None  # after the sale's end (holds expired), until they agreed
     availability_differs: int = 0
     held_twice: int = 0  # fans with two holds on the sale: a hold that reached booking twice
+    holds_5xx: int = 0  # holds the balancer logged as answered 5xx (the fan sends them again)
     dropped: dict = field(default_factory=dict)  # endpoint -> fans' requests answered by a closed connection
     unsold: int = 0
     cut_purchases: int = 0  # POSTs of a purchase the balancer answered 5xx or not at all
@@ -491,14 +515,22 @@ def run_chaos(
         for name, count in verdict.dropped.items():
             ran[0].errors += count
             ran[0].statuses[f"no answer (connection closed) {name}"] += count
-    # marquee-load resends a request whose connection closed unanswered, holds included (as a fan pressing
-    # again). A fan holds twice only where that happened: a hold the balancer itself sent twice would show as
-    # more fans holding twice than hold connections dropped.
-    if verdict.held_twice > verdict.dropped.get("hold", 0):
+    # marquee-load resends a hold whose connection closed unanswered, or that was answered 503 (as a fan
+    # pressing again after "try again"). A hold answered 503 may still have been applied: during a PostgreSQL
+    # failover a COMMIT whose answer was lost, or that waited for the standby, is answered 503 with its outcome
+    # unknown (ADR 0021), and holds carry no Idempotency-Key, so the fan's second try is a second hold. A fan
+    # holds twice only where one of these happened: more fans holding twice than holds dropped or answered 5xx
+    # would mean a hold reached booking twice without the fan sending it twice.
+    verdict.holds_5xx = sum(
+        1 for a in answers if a.status >= 500 and a.method == "POST" and a.path == "/api/v1/reservations"
+    )
+    resent = verdict.dropped.get("hold", 0) + verdict.holds_5xx
+    if verdict.held_twice > resent:
         verdict.fail(
             "seats",
             f"{verdict.held_twice} fans hold two seats but only {verdict.dropped.get('hold', 0)} hold connections "
-            "dropped: a hold reached booking twice without the fan sending it twice",
+            f"dropped and {verdict.holds_5xx} holds answered 5xx: a hold reached booking twice without the fan "
+            "sending it twice",
         )
     verdict.cut_purchases = sum(
         1 for a in answers if a.error and a.method == "POST" and a.path in PURCHASE_PATHS and a.at >= first_kill
@@ -542,7 +574,8 @@ def run_chaos(
     summary = (
         f"Sale: {sale.users:,} fans for {sale.seats:,} seats (schedule {verdict.schedule}); "
         f"{verdict.sold:,} seats SOLD ({verdict.sold_distinct:,} distinct), {verdict.unsold:,} unsold; "
-        f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} fans holding twice; "
+        f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} fans holding twice "
+        f"({verdict.holds_5xx} holds answered 5xx, resent by their fans); "
         "fans' requests answered by a closed connection (not in the balancer's log): "
         f"{_statuses(Counter(verdict.dropped))}; fans: {o.get('paid', '?')} paid, "
         f"{o.get('sold_out_users', '?')} found the seats gone, {o.get('failed_users', '?')} stopped without a seat "

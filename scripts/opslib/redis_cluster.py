@@ -304,6 +304,14 @@ class RedisCluster:
                 found.append(name)
         return sorted(found)
 
+    def is_replica(self, name: str) -> bool:
+        """The recorded node `name` runs and the cluster lists it as a replica (a killed primary back in place)."""
+        if not name or not self.procs.alive(name):
+            return False
+        port = self.port_of(name)
+        return any(n["port"] == port and "slave" in n["flags"] and not ({"fail", "fail?"} & n["flags"])
+                   for n in self.nodes())  # fmt: skip
+
     def kill_primary(self, name: Optional[str] = None) -> str:
         """kill -9 of a primary (the first one, or `name`) by its recorded pid; returns its name."""
         self._primaries_before = set(self.primary_names())
@@ -369,9 +377,9 @@ class RedisCluster:
         def recovered() -> bool:
             try:
                 self.wait_ok(1)
-                return True
             except Exception:  # noqa: BLE001 -- not yet
                 return False
+            return self.is_replica(state.get("victim", ""))
 
         return [
             Failure(

@@ -13,6 +13,7 @@ from opslib.chaos import (  # noqa: E402
     charge,
     failures_of,
     parse_log_line,
+    route_name,
     table,
     taken_indexes,
 )
@@ -39,17 +40,24 @@ class ChargeTest(unittest.TestCase):
         charge(rows, answers, end=300.0)
         a, skipped, b = rows
         self.assertEqual((a.requests, a.errors), (3, 2))
-        self.assertEqual(dict(a.statuses), {"502 POST": 1, "503 GET": 1})
+        self.assertEqual(dict(a.statuses), {"502 POST /api/v1/concerts": 1, "503 GET /api/v1/concerts": 1})
         self.assertAlmostEqual(a.first_error_s, 0.5)
         self.assertAlmostEqual(a.error_window_s, 2.0)
         self.assertEqual((skipped.requests, b.requests, b.errors), (0, 1, 0))
         self.assertEqual(b.error_window_s, 0.0)
         count, errors = baseline(answers, until=100.0)
-        self.assertEqual((count, dict(errors)), (1, {"503 GET": 1}))
+        self.assertEqual((count, dict(errors)), (1, {"503 GET /api/v1/concerts": 1}))
         text = table(rows)
         self.assertIn("| a |", text)
         self.assertIn("not run: the sale had ended", text)
-        self.assertIn("1× 502 POST", text)
+        self.assertIn("1× 502 POST /api/v1/concerts", text)
+
+    def test_routes_are_named_as_the_load_names_them(self) -> None:
+        self.assertEqual(route_name("/api/v1/reservations"), "hold")
+        self.assertEqual(route_name("/api/v1/schedules/42/queue"), "queue join")
+        self.assertEqual(route_name("/api/v1/queue/me?scheduleId=42"), "queue poll")
+        self.assertEqual(route_name("/api/v1/wallet/charges"), "top-up")
+        self.assertEqual(route_name("/api/v1/concerts/7/schedules"), "/api/v1/concerts/N/schedules")
 
 
 class AvailabilityTest(unittest.TestCase):
