@@ -95,6 +95,11 @@ class Answer:
     def error(self) -> bool:
         return self.status >= 500 or self.status < 0
 
+    @property
+    def answered_at(self) -> float:
+        """When the fan got the answer (or the balancer gave up)."""
+        return self.at + max(self.total_ms, 0) / 1000.0
+
 
 def parse_log_line(line: str) -> Optional[Answer]:
     """One line of balancer.py's log-format: `%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP`."""
@@ -162,12 +167,14 @@ def route_name(path: str) -> str:
 
 
 def charge(rows: list[Row], answers: Sequence[Answer], end: float) -> None:
-    """Charges each answer to the failure whose kill it followed (until the next kill, or `end`)."""
+    """Charges each answer to the failure whose kill it followed (until the next kill, or `end`), by the time
+    the fan got it (accepted + total time): a request accepted just before a kill and failed by it is that
+    kill's."""
     ran = [row for row in rows if row.ran]
     for i, row in enumerate(ran):
         until = ran[i + 1].killed_at if i + 1 < len(ran) else end
         for answer in answers:
-            if not row.killed_at <= answer.at < until:
+            if not row.killed_at <= answer.answered_at < until:
                 continue
             row.requests += 1
             if not answer.error:
@@ -175,7 +182,7 @@ def charge(rows: list[Row], answers: Sequence[Answer], end: float) -> None:
             row.errors += 1
             label = str(answer.status) if answer.status >= 0 else "no answer"
             row.statuses[f"{label} {answer.method} {route_name(answer.path)}"] += 1
-            since = answer.at - row.killed_at
+            since = answer.answered_at - row.killed_at
             row.first_error_s = since if row.first_error_s is None else min(row.first_error_s, since)
             row.last_error_s = since if row.last_error_s is None else max(row.last_error_s, since)
 
@@ -185,7 +192,7 @@ def baseline(answers: Sequence[Answer], until: float) -> tuple[int, Counter]:
     errors: Counter = Counter()
     count = 0
     for answer in answers:
-        if answer.at >= until:
+        if answer.answered_at >= until:
             continue
         count += 1
         if answer.error:

@@ -304,6 +304,18 @@ class RedisCluster:
                 found.append(name)
         return sorted(found)
 
+    def busiest_primary(self) -> Optional[str]:
+        """The live primary serving the most commands per second now: during a sale, the one holding the hot
+        schedule's slot (all its keys share one hash tag, ADR 0020), whose loss the fans feel. None: the first."""
+        rates: dict[str, int] = {}
+        for name in self.primary_names():
+            try:
+                info = parse_cluster_info(self.cli(self.port_of(name), "INFO", "stats"))
+                rates[name] = int(info.get("instantaneous_ops_per_sec", "0") or 0)
+            except (subprocess.SubprocessError, OSError, ValueError):
+                continue
+        return max(sorted(rates), key=lambda n: rates[n]) if rates else None
+
     def is_replica(self, name: str) -> bool:
         """The recorded node `name` runs and the cluster lists it as a replica (a killed primary back in place)."""
         if not name or not self.procs.alive(name):
@@ -358,14 +370,14 @@ class RedisCluster:
         self.wait_ok(timeout)
 
     def failures(self) -> list:
-        """For `scripts/cluster chaos` (opslib.chaos): one primary killed with -9 and started again; recovered when
+        """For `scripts/cluster chaos` (opslib.chaos): the busiest primary (the hot schedule's slot) killed with -9 and started again; recovered when
         a replica took its slots and the restarted node rejoined (as a replica)."""
         from .chaos import Failure  # noqa: PLC0415 -- only the chaos run needs it
 
         state: dict[str, str] = {}
 
         def kill() -> str:
-            state["victim"] = self.kill_primary()
+            state["victim"] = self.kill_primary(self.busiest_primary())
             return state["victim"]
 
         def restore() -> None:

@@ -36,14 +36,17 @@ class LogTest(unittest.TestCase):
 class ChargeTest(unittest.TestCase):
     def test_errors_go_to_the_failure_they_followed(self) -> None:
         rows = [Row("a", ran=True, killed_at=100.0), Row("skipped", note="the sale had ended"), Row("b", ran=True, killed_at=200.0)]
-        answers = [answer(50, 503), answer(100.5, 502, "POST"), answer(101, 200), answer(102.5, 503), answer(201, 200)]
+        # A request accepted just before b's kill and answered after it (199.9 + 3 ms) is b's.
+        late = parse_log_line("199.999 503 POST booking/marquee-booking-1 0 ---- 3 /api/v1/reservations")
+        answers = [answer(50, 503), answer(100.5, 502, "POST"), answer(101, 200), answer(102.5, 503), late, answer(201, 200)]
         charge(rows, answers, end=300.0)
         a, skipped, b = rows
         self.assertEqual((a.requests, a.errors), (3, 2))
         self.assertEqual(dict(a.statuses), {"502 POST /api/v1/concerts": 1, "503 GET /api/v1/concerts": 1})
-        self.assertAlmostEqual(a.first_error_s, 0.5)
+        self.assertAlmostEqual(a.first_error_s, 0.503)  # answered 3 ms after it was accepted
         self.assertAlmostEqual(a.error_window_s, 2.0)
-        self.assertEqual((skipped.requests, b.requests, b.errors), (0, 1, 0))
+        self.assertEqual((skipped.requests, b.requests, b.errors), (0, 2, 1))
+        self.assertEqual(dict(b.statuses), {"503 POST hold": 1})
         self.assertEqual(b.error_window_s, 0.0)
         count, errors = baseline(answers, until=100.0)
         self.assertEqual((count, dict(errors)), (1, {"503 GET /api/v1/concerts": 1}))

@@ -26,26 +26,29 @@ class RedisFailureTest(unittest.TestCase):
         self.cluster = RedisCluster(StateDir(Path(self.folder.name)))
         self.steps = Steps()
         self.view = ""  # CLUSTER NODES as the survivors see it
-        self.cluster.kill_primary = lambda name=None: self.steps("kill", "redis-0") or "redis-0"
+        self.cluster.kill_primary = lambda name=None: self.steps("kill", name) or name
+        self.cluster.primary_names = lambda: ["redis-0", "redis-1", "redis-2"]
+        self.rates = {7000: 40, 7001: 9000, 7002: 35}  # redis-1 serves the hot schedule's slot
+        self.cluster.cli = lambda port, *args, timeout=5.0: f"# Stats\r\ninstantaneous_ops_per_sec:{self.rates[port]}\r\n"
         self.cluster.wait_promoted = lambda victim, timeout=30: self.steps("promoted?", victim) or "redis-3"
         self.cluster.restart = lambda name, timeout=30: self.steps("restart", name)
         self.cluster.wait_ok = lambda timeout: None
         self.cluster.nodes = lambda port=None: parse_cluster_nodes(self.view)
-        self.cluster.port_of = lambda name: {"redis-0": 7000, "redis-3": 7003}[name]
+        self.cluster.port_of = lambda name: {"redis-0": 7000, "redis-1": 7001, "redis-2": 7002, "redis-3": 7003}[name]
         self.cluster.procs.alive = lambda name: True
 
     def tearDown(self) -> None:
         self.folder.cleanup()
 
-    def test_a_primary_is_killed_then_restarted_after_its_replica_took_over_and_recovers_as_a_replica(self) -> None:
+    def test_the_busiest_primary_is_killed_then_restarted_after_its_replica_took_over_and_recovers_as_a_replica(self) -> None:
         (failure,) = self.cluster.failures()
         failure.kill()
         failure.restore()
-        self.assertEqual(self.steps, [("kill", "redis-0"), ("promoted?", "redis-0"), ("restart", "redis-0")])
+        self.assertEqual(self.steps, [("kill", "redis-1"), ("promoted?", "redis-1"), ("restart", "redis-1")])
         # The restarted node is still a primary in the cluster's eyes (no slots yet): not recovered.
-        self.view = "a 127.0.0.1:7000@17000 master - 0 0 1 connected\nb 127.0.0.1:7003@17003 myself,master - 0 0 2 connected 0-5460\n"
+        self.view = "a 127.0.0.1:7001@17001 master - 0 0 1 connected\nb 127.0.0.1:7003@17003 myself,master - 0 0 2 connected 0-5460\n"
         self.assertFalse(failure.recovered())
-        self.view = "a 127.0.0.1:7000@17000 slave b 0 0 1 connected\nb 127.0.0.1:7003@17003 myself,master - 0 0 2 connected 0-5460\n"
+        self.view = "a 127.0.0.1:7001@17001 slave b 0 0 1 connected\nb 127.0.0.1:7003@17003 myself,master - 0 0 2 connected 0-5460\n"
         self.assertTrue(failure.recovered())
         self.cluster.wait_ok = lambda timeout: (_ for _ in ()).throw(RuntimeError("cluster_state:fail"))
         self.assertFalse(failure.recovered())
