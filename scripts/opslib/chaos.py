@@ -102,12 +102,18 @@ class Answer:
 
 
 def parse_log_line(line: str) -> Optional[Answer]:
-    """One line of balancer.py's log-format: `%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP`."""
+    """One line of balancer.py's log-format: `%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP %Th %Ti`. `%Ts` is when
+    the connection was accepted or its previous request ended; the request arrived `%Th` + `%Ti` ms later
+    (handshake, idle: -1 when not measured), and that is the Answer's `at`. Lines without them (an older
+    format) keep `%Ts`."""
     parts = line.split()
     if len(parts) < 8:
         return None
     try:
-        return Answer(float(parts[0]), int(parts[1]), parts[2], parts[3], parts[4], parts[5], int(parts[6]), parts[7])
+        at = float(parts[0])
+        if len(parts) >= 10:
+            at += (max(int(parts[8]), 0) + max(int(parts[9]), 0)) / 1000.0
+        return Answer(at, int(parts[1]), parts[2], parts[3], parts[4], parts[5], int(parts[6]), parts[7])
     except ValueError:
         return None
 

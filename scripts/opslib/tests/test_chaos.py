@@ -31,6 +31,10 @@ class LogTest(unittest.TestCase):
         self.assertTrue(parse_log_line("1.000 -1 GET booking/<NOSRV> 0 CD-- 1 /x").error)
         self.assertFalse(parse_log_line("1.000 409 POST booking/b 0 ---- 1 /x").error)
         self.assertIsNone(parse_log_line("[NOTICE]   (2935) : haproxy version is 2.6.12"))
+        # A request on a kept-alive connection 2.5 s after the previous one ended (idle 2,500 ms).
+        later = parse_log_line("1796585784.405 201 POST queue/marquee-queue-1 0 ---- 12 /api/v1/schedules/1/queue 0 2500")
+        self.assertAlmostEqual(later.at, 1796585786.905)
+        self.assertAlmostEqual(parse_log_line("10.000 200 GET a/b 0 ---- 1 /x -1 -1").at, 10.0)
 
 
 class ChargeTest(unittest.TestCase):
