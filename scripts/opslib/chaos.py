@@ -20,8 +20,13 @@ A component offers its failures like this (the replicas' are in marquee_replicas
                         recovered=self.every_slot_served)]
 
 What the fans saw comes from the balancer's log (one line per answer: time, status, method, server, path):
-every 5xx answer and every request the balancer could not answer, from the kill until the next failure, is
-charged to that failure.
+every 5xx answer and every request the balancer could not answer, answered between the kill and the next
+failure, is charged to that failure, named by its route (hold, top-up, queue poll, ...).
+
+At the end the run judges issue 16's pass conditions (CONDITIONS; `conditions()` prints one line each): seats
+sold at most once and the sale complete, money (scripts/check-invariants, and pg-sim's books against
+Marquee's), the outbox's events delivered and consumed (outbox_check.py), and the availability bitset against
+booking.seat_states(). docs/decisions/0029-chaos-with-engine-kills-and-end-to-end-checks.md.
 """
 
 from __future__ import annotations
