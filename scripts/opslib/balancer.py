@@ -172,8 +172,10 @@ def render_config(
         "    mode http",
         "    log global",
         # Epoch with milliseconds, status, method, backend/server, retries, termination state, total time,
-        # path: what the chaos runner reads back (chaos.py).
-        '    log-format "%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP"',
+        # path, then the handshake and idle times: what the chaos runner reads back (chaos.py). The epoch is
+        # when the connection was accepted, or when its previous request ended (keep-alive), so the request
+        # itself arrived %Th + %Ti ms later: a fan's queue join on the connection of its login, seconds after.
+        '    log-format "%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP %Th %Ti"',
         "    option forwardfor",
         # Keep-alive on both sides. A server that dies holding a request: the fan gets 502 if it was the first
         # request of the fan's connection; on a later one haproxy closes the fan's connection without an answer

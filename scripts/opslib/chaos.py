@@ -20,8 +20,13 @@ A component offers its failures like this (the replicas' are in marquee_replicas
                         recovered=self.every_slot_served)]
 
 What the fans saw comes from the balancer's log (one line per answer: time, status, method, server, path):
-every 5xx answer and every request the balancer could not answer, from the kill until the next failure, is
-charged to that failure.
+every 5xx answer and every request the balancer could not answer, answered between the kill and the next
+failure, is charged to that failure, named by its route (hold, top-up, queue poll, ...).
+
+At the end the run judges issue 16's pass conditions (CONDITIONS; `conditions()` prints one line each): seats
+sold at most once and the sale complete, money (scripts/check-invariants, and pg-sim's books against
+Marquee's), the outbox's events delivered and consumed (outbox_check.py), and the availability bitset against
+booking.seat_states(). docs/decisions/0029-chaos-with-engine-kills-and-end-to-end-checks.md.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -39,6 +45,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Protocol, Sequence
 
 from .net import WaitTimeout, wait_until
+from . import outbox_check
+from .outbox_check import EventsReport
 from .paths import BUILD, ROOT
 
 
@@ -92,14 +100,25 @@ class Answer:
     def error(self) -> bool:
         return self.status >= 500 or self.status < 0
 
+    @property
+    def answered_at(self) -> float:
+        """When the fan got the answer (or the balancer gave up)."""
+        return self.at + max(self.total_ms, 0) / 1000.0
+
 
 def parse_log_line(line: str) -> Optional[Answer]:
-    """One line of balancer.py's log-format: `%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP`."""
+    """One line of balancer.py's log-format: `%Ts.%ms %ST %HM %b/%s %rc %tsc %Ta %HP %Th %Ti`. `%Ts` is when
+    the connection was accepted or its previous request ended; the request arrived `%Th` + `%Ti` ms later
+    (handshake, idle: -1 when not measured), and that is the Answer's `at`. Lines without them (an older
+    format) keep `%Ts`."""
     parts = line.split()
     if len(parts) < 8:
         return None
     try:
-        return Answer(float(parts[0]), int(parts[1]), parts[2], parts[3], parts[4], parts[5], int(parts[6]), parts[7])
+        at = float(parts[0])
+        if len(parts) >= 10:
+            at += (max(int(parts[8]), 0) + max(int(parts[9]), 0)) / 1000.0
+        return Answer(at, int(parts[1]), parts[2], parts[3], parts[4], parts[5], int(parts[6]), parts[7])
     except ValueError:
         return None
 
@@ -136,21 +155,45 @@ class Row:
         return self.last_error_s - self.first_error_s
 
 
+# What marquee-load calls each route (its report's endpoint names), for the table's statuses.
+ROUTE_NAMES = (
+    (re.compile(r"^/api/v1/reservations$"), "hold"),
+    (re.compile(r"^/api/v1/wallet/charges$"), "top-up"),
+    (re.compile(r"^/api/v1/payments$"), "payment"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/queue$"), "queue join"),
+    (re.compile(r"^/api/v1/queue/me"), "queue poll"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/availability"), "availability"),
+    (re.compile(r"^/api/v1/schedules/[0-9]+/seats"), "seat map"),
+    (re.compile(r"^/api/v1/auth/"), "login"),
+)
+
+
+def route_name(path: str) -> str:
+    """The endpoint a path is (hold, top-up, payment, ...), or the path with its numbers as N."""
+    bare = path.split("?", 1)[0]
+    for pattern, name in ROUTE_NAMES:
+        if pattern.match(bare):
+            return name
+    return re.sub(r"/[0-9]+", "/N", bare)
+
+
 def charge(rows: list[Row], answers: Sequence[Answer], end: float) -> None:
-    """Charges each answer to the failure whose kill it followed (until the next kill, or `end`)."""
+    """Charges each answer to the failure whose kill it followed (until the next kill, or `end`), by the time
+    the fan got it (accepted + total time): a request accepted just before a kill and failed by it is that
+    kill's."""
     ran = [row for row in rows if row.ran]
     for i, row in enumerate(ran):
         until = ran[i + 1].killed_at if i + 1 < len(ran) else end
         for answer in answers:
-            if not row.killed_at <= answer.at < until:
+            if not row.killed_at <= answer.answered_at < until:
                 continue
             row.requests += 1
             if not answer.error:
                 continue
             row.errors += 1
             label = str(answer.status) if answer.status >= 0 else "no answer"
-            row.statuses[f"{label} {answer.method}"] += 1
-            since = answer.at - row.killed_at
+            row.statuses[f"{label} {answer.method} {route_name(answer.path)}"] += 1
+            since = answer.answered_at - row.killed_at
             row.first_error_s = since if row.first_error_s is None else min(row.first_error_s, since)
             row.last_error_s = since if row.last_error_s is None else max(row.last_error_s, since)
 
@@ -160,11 +203,11 @@ def baseline(answers: Sequence[Answer], until: float) -> tuple[int, Counter]:
     errors: Counter = Counter()
     count = 0
     for answer in answers:
-        if answer.at >= until:
+        if answer.answered_at >= until:
             continue
         count += 1
         if answer.error:
-            errors[f"{answer.status if answer.status >= 0 else 'no answer'} {answer.method}"] += 1
+            errors[f"{answer.status if answer.status >= 0 else 'no answer'} {answer.method} {route_name(answer.path)}"] += 1
     return count, errors
 
 
@@ -268,16 +311,52 @@ class Verdict:
     availability_agreed_s: Optional[float] = None  # after the sale's end (holds expired), until they agreed
     availability_differs: int = 0
     held_twice: int = 0  # fans with two holds on the sale: a hold that reached booking twice
+    holds_5xx: int = 0  # holds the balancer logged as answered 5xx (the fan sends them again)
     dropped: dict = field(default_factory=dict)  # endpoint -> fans' requests answered by a closed connection
     unsold: int = 0
     cut_purchases: int = 0  # POSTs of a purchase the balancer answered 5xx or not at all
     invariants_exit: Optional[int] = None
     invariants_output: str = ""
+    money_gateway: Optional[int] = None  # what the gateway (pg-sim) kept during the run, KRW
+    money_marquee: Optional[int] = None  # card money Marquee booked during the run (payments' card parts, top-ups)
+    events: Optional[EventsReport] = None  # the outbox check (outbox_check.py)
     problems: list[str] = field(default_factory=list)
+    failed: dict[str, list[str]] = field(default_factory=dict)  # condition -> its problems
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def fail(self, condition: str, problem: str) -> None:
+        """One more reason the run fails, under the pass condition (CONDITIONS) it breaks."""
+        self.problems.append(problem)
+        self.failed.setdefault(condition, []).append(problem)
+
+
+# The pass conditions of issue 16, in the order the run prints them, and what each one checks.
+CONDITIONS = {
+    "seats": "every seat sold at most once, and the sale completes",
+    "money": "0 lost or doubled money (scripts/check-invariants; pg-sim's books = Marquee's)",
+    "events": "every outbox event delivered at least once and consumed once",
+    "availability": "the availability bitset equals booking.seat_states() at the end",
+    "recovery": "every failed node recovered",
+}
+
+
+def conditions(verdict: Verdict, checked: Iterable[str] = CONDITIONS) -> list[str]:
+    """One PASS/FAIL line per pass condition, with its first problem (or NOT CHECKED when it could not run)."""
+    lines = []
+    for key in checked:
+        problems = verdict.failed.get(key, [])
+        if key == "events" and verdict.events is None and not problems:
+            lines.append(f"NOT CHECKED  {CONDITIONS[key]} (no NATS URL or gateway given)")
+            continue
+        if not problems:
+            lines.append(f"PASS  {CONDITIONS[key]}")
+            continue
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        lines.append(f"FAIL  {CONDITIONS[key]}: {problems[0].splitlines()[0]}{more}")
+    return lines
 
 
 PURCHASE_PATHS = ("/api/v1/reservations", "/api/v1/wallet/charges", "/api/v1/payments")
@@ -293,13 +372,22 @@ def run_chaos(
     settle_s: float = 3.0,
     hold_ttl_s: int = 300,
     log: Callable[[str], None] = print,
+    nats_urls: str = "",
+    gateway_url: str = "",
 ) -> tuple[list[Row], Verdict, str]:
     """Runs the sale through `target`, the failures one at a time mid-sale, and judges the outcome.
 
+    With `nats_urls` and `gateway_url` it also checks the outbox's events end to end and the gateway's books
+    against Marquee's (outbox_check.py), from a snapshot taken before the sale.
     Returns the table rows, the verdict and a summary paragraph (baseline errors, the load's outcome).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     load_demo(database_url)
+    query = lambda text: sql(database_url, text)  # noqa: E731
+    events_start = books_start = None
+    if nats_urls and gateway_url:
+        events_start = outbox_check.events_before(nats_urls, query)
+        books_start = outbox_check.books(gateway_url, query)
     offset = balancer_log.stat().st_size if balancer_log.exists() else 0
     report = workdir / "chaos-load.json"
     report.unlink(missing_ok=True)
@@ -352,7 +440,7 @@ def run_chaos(
                     wait_until(failure.recovered, failure.recover_timeout_s, f"{failure.name} recovered", every=0.1)
                     row.back_after_s = time.time() - row.killed_at
                 except WaitTimeout as error:
-                    verdict.problems.append(str(error))
+                    verdict.fail("recovery", str(error))
             else:
                 row.back_after_s = row.restored_after_s
             log(f"{failure.name}: back after {_seconds(row.back_after_s)} s")
@@ -361,7 +449,7 @@ def run_chaos(
         try:
             verdict.load_exit = load.wait(timeout=sale.duration_s + 120)
         except subprocess.TimeoutExpired:
-            verdict.problems.append(f"the sale did not end within {sale.duration_s + 120} s")
+            verdict.fail("seats", f"the sale did not end within {sale.duration_s + 120} s")
     finally:
         if load.poll() is None:
             os.killpg(load.pid, 9)
@@ -378,11 +466,11 @@ def run_chaos(
         doc = json.loads(report.read_text())
     except (OSError, ValueError):
         doc = {}
-        verdict.problems.append(f"no report from marquee-load (see {workdir / 'chaos-load.log'})")
+        verdict.fail("seats", f"no report from marquee-load (see {workdir / 'chaos-load.log'})")
     verdict.load_outcome = doc.get("outcome", {})
     verdict.schedule = int(verdict.load_outcome.get("schedule", 0) or 0)
     if int(verdict.load_outcome.get("crashed_users", 0) or 0):
-        verdict.problems.append(f"{verdict.load_outcome['crashed_users']} virtual fans crashed")
+        verdict.fail("seats", f"{verdict.load_outcome['crashed_users']} virtual fans crashed")
     if verdict.schedule:
         schedule = verdict.schedule
         # Holds whose answer a kill cut go back on sale after the hold TTL: wait for the sweeper.
@@ -397,7 +485,7 @@ def run_chaos(
         try:
             wait_until(no_live_holds, hold_ttl_s + 60, "every hold of the sale paid or expired", every=1)
         except WaitTimeout as error:
-            verdict.problems.append(str(error))
+            verdict.fail("seats", str(error))
         sold = sql(
             database_url,
             f"SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats "
@@ -406,7 +494,7 @@ def run_chaos(
         verdict.sold, verdict.sold_distinct = int(sold[0]), int(sold[1])
         verdict.unsold = sale.seats - verdict.sold_distinct
         if verdict.sold != verdict.sold_distinct:
-            verdict.problems.append(f"{verdict.sold - verdict.sold_distinct} seats sold twice")
+            verdict.fail("seats", f"{verdict.sold - verdict.sold_distinct} seats sold twice")
         # The availability bitset the fans read equals booking's live seats: events and the reconcile (every
         # 10 s, ADR 0014) have caught up within a minute of the last hold expiring.
         checked_at = time.time()
@@ -417,8 +505,9 @@ def run_chaos(
             verdict.availability_agreed_s = time.time() - checked_at
         except WaitTimeout:
             verdict.availability_differs = availability_difference(target, database_url, schedule)
-            verdict.problems.append(
-                f"the availability bitset differs from booking.seat_states() on {verdict.availability_differs} seats"
+            verdict.fail(
+                "availability",
+                f"the availability bitset differs from booking.seat_states() on {verdict.availability_differs} seats",
             )
         # A virtual fan holds one seat: after a 409 it picks another (nothing was held), after a 5xx it gives up.
         # Two holds of one fan mean a hold request reached booking twice.
@@ -430,7 +519,7 @@ def run_chaos(
             )
         )
     else:
-        verdict.problems.append("the sale made no schedule")
+        verdict.fail("seats", "the sale made no schedule")
     # What the fans saw that the balancer's log cannot show: a request on a kept-alive connection whose server
     # died gets no answer and no log line (balancer.py); marquee-load counts it as a transport error.
     verdict.dropped = {
@@ -444,13 +533,22 @@ def run_chaos(
         for name, count in verdict.dropped.items():
             ran[0].errors += count
             ran[0].statuses[f"no answer (connection closed) {name}"] += count
-    # marquee-load resends a request whose connection closed unanswered, holds included (as a fan pressing
-    # again). A fan holds twice only where that happened: a hold the balancer itself sent twice would show as
-    # more fans holding twice than hold connections dropped.
-    if verdict.held_twice > verdict.dropped.get("hold", 0):
-        verdict.problems.append(
+    # marquee-load resends a hold whose connection closed unanswered, or that was answered 503 (as a fan
+    # pressing again after "try again"). A hold answered 503 may still have been applied: during a PostgreSQL
+    # failover a COMMIT whose answer was lost, or that waited for the standby, is answered 503 with its outcome
+    # unknown (ADR 0021), and holds carry no Idempotency-Key, so the fan's second try is a second hold. A fan
+    # holds twice only where one of these happened: more fans holding twice than holds dropped or answered 5xx
+    # would mean a hold reached booking twice without the fan sending it twice.
+    verdict.holds_5xx = sum(
+        1 for a in answers if a.status >= 500 and a.method == "POST" and a.path == "/api/v1/reservations"
+    )
+    resent = verdict.dropped.get("hold", 0) + verdict.holds_5xx
+    if verdict.held_twice > resent:
+        verdict.fail(
+            "seats",
             f"{verdict.held_twice} fans hold two seats but only {verdict.dropped.get('hold', 0)} hold connections "
-            "dropped: a hold reached booking twice without the fan sending it twice"
+            f"dropped and {verdict.holds_5xx} holds answered 5xx: a hold reached booking twice without the fan "
+            "sending it twice",
         )
     verdict.cut_purchases = sum(
         1 for a in answers if a.error and a.method == "POST" and a.path in PURCHASE_PATHS and a.at >= first_kill
@@ -459,12 +557,13 @@ def run_chaos(
     # failure cut (a fan whose hold or payment got a 5xx gives up; a hold a dropped connection made twice keeps
     # its first seat until the hold TTL; by then the fans who would have bought it may all be gone).
     if verdict.load_exit is None:
-        verdict.problems.append("the sale did not end by itself")
+        verdict.fail("seats", "the sale did not end by itself")
     expected_sold = min(sale.users, sale.seats)
     if expected_sold - verdict.sold_distinct > verdict.cut_purchases:
-        verdict.problems.append(
+        verdict.fail(
+            "seats",
             f"{expected_sold - verdict.sold_distinct} seats unsold, more than the {verdict.cut_purchases}"
-            " purchase requests the failures cut"
+            " purchase requests the failures cut",
         )
     # The money checks for the sale's fans (every fan who paid or topped up held a seat of it first), so rows
     # other suites wrote in a shared database do not count; the seat checks are always global.
@@ -484,13 +583,17 @@ def run_chaos(
     verdict.invariants_exit = inv.returncode
     verdict.invariants_output = inv.stdout
     if inv.returncode != 0:
-        verdict.problems.append(f"scripts/check-invariants exited {inv.returncode}:\n{inv.stdout}")
+        verdict.fail("money", f"scripts/check-invariants exited {inv.returncode}:\n{inv.stdout}")
+    events_note = ""
+    if events_start is not None and books_start is not None:
+        events_note = judge_events_and_books(verdict, nats_urls, gateway_url, query, events_start, books_start)
 
     o = verdict.load_outcome
     summary = (
         f"Sale: {sale.users:,} fans for {sale.seats:,} seats (schedule {verdict.schedule}); "
         f"{verdict.sold:,} seats SOLD ({verdict.sold_distinct:,} distinct), {verdict.unsold:,} unsold; "
-        f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} fans holding twice; "
+        f"{verdict.cut_purchases} purchase requests cut by the failures, {verdict.held_twice} fans holding twice "
+        f"({verdict.holds_5xx} holds answered 5xx, resent by their fans); "
         "fans' requests answered by a closed connection (not in the balancer's log): "
         f"{_statuses(Counter(verdict.dropped))}; fans: {o.get('paid', '?')} paid, "
         f"{o.get('sold_out_users', '?')} found the seats gone, {o.get('failed_users', '?')} stopped without a seat "
@@ -502,7 +605,60 @@ def run_chaos(
             if verdict.availability_agreed_s is not None
             else f"NOT (differs on {verdict.availability_differs} seats). "
         )
+        + events_note
         + f"Before the first kill: {base_count:,} requests, errors: {_statuses(base_errors)}. "
         f"Whole run {ended - started:.0f} s."
     )
     return rows, verdict, summary
+
+
+def judge_events_and_books(
+    verdict: Verdict,
+    nats_urls: str,
+    gateway_url: str,
+    query: Callable[[str], str],
+    events_start: outbox_check.EventsBefore,
+    books_start: outbox_check.Books,
+    settle_timeout_s: float = 180.0,
+) -> str:
+    """The outbox and money checks, once the run has settled: every outbox row of the run published, the
+    durable drained, no payment or top-up PENDING (recovery finishes those after MARQUEE_RECOVERY_AGE_S).
+    Returns the summary's sentences."""
+    try:
+        wait_until(lambda: outbox_check.settled(nats_urls, query, events_start), settle_timeout_s,
+                   "every outbox event of the run published and consumed", every=1)  # fmt: skip
+    except WaitTimeout as error:
+        verdict.fail("events", str(error))
+    try:
+        wait_until(lambda: query(outbox_check.UNRESOLVED) == "0", settle_timeout_s,
+                   "no payment or top-up left PENDING", every=1)  # fmt: skip
+    except WaitTimeout as error:
+        verdict.fail("money", str(error))
+    note = ""
+    try:
+        report = outbox_check.events_after(nats_urls, query, events_start)
+        verdict.events = report
+        for problem in report.problems:
+            verdict.fail("events", problem)
+        note += outbox_check.describe_events(report)
+    except (OSError, RuntimeError, ValueError) as error:
+        verdict.fail("events", f"the outbox check could not run: {error}")
+    try:
+        books_end = outbox_check.books(gateway_url, query)
+        verdict.money_gateway = books_end.gateway - books_start.gateway
+        verdict.money_marquee = books_end.marquee - books_start.marquee
+        difference = outbox_check.money_difference(books_start, books_end)
+        if difference:
+            verdict.fail(
+                "money",
+                f"the gateway kept {verdict.money_gateway:,} KRW during the run, Marquee booked "
+                f"{verdict.money_marquee:,} KRW of card money: {difference:+,} KRW",
+            )
+        note += (
+            f"Money: the gateway (pg-sim) kept {verdict.money_gateway:,} KRW during the run, Marquee booked "
+            f"{verdict.money_marquee:,} KRW (card parts of APPROVED payments and APPROVED top-ups): "
+            f"difference {difference:+,}. "
+        )
+    except (OSError, RuntimeError, ValueError) as error:
+        verdict.fail("money", f"pg-sim's books could not be read: {error}")
+    return note

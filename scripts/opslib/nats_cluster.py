@@ -16,6 +16,7 @@ until it is healthy (caught up with the stream's RAFT group).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -210,7 +211,9 @@ cluster {{
 
 
 def main(argv: list[str]) -> int:
-    component = NatsCluster()
+    # MARQUEE_CLUSTER_STATE: another state folder (tests/cluster/run's private one), as pg_failover.py reads it.
+    state = StateDir(Path(os.environ["MARQUEE_CLUSTER_STATE"])) if os.environ.get("MARQUEE_CLUSTER_STATE") else CLUSTER
+    component = NatsCluster(state)
     command = argv[0] if argv else "status"
     if command == "up":
         component.up()

@@ -304,6 +304,26 @@ class RedisCluster:
                 found.append(name)
         return sorted(found)
 
+    def busiest_primary(self) -> Optional[str]:
+        """The live primary serving the most commands per second now: during a sale, the one holding the hot
+        schedule's slot (all its keys share one hash tag, ADR 0020), whose loss the fans feel. None: the first."""
+        rates: dict[str, int] = {}
+        for name in self.primary_names():
+            try:
+                info = parse_cluster_info(self.cli(self.port_of(name), "INFO", "stats"))
+                rates[name] = int(info.get("instantaneous_ops_per_sec", "0") or 0)
+            except (subprocess.SubprocessError, OSError, ValueError):
+                continue
+        return max(sorted(rates), key=lambda n: rates[n]) if rates else None
+
+    def is_replica(self, name: str) -> bool:
+        """The recorded node `name` runs and the cluster lists it as a replica (a killed primary back in place)."""
+        if not name or not self.procs.alive(name):
+            return False
+        port = self.port_of(name)
+        return any(n["port"] == port and "slave" in n["flags"] and not ({"fail", "fail?"} & n["flags"])
+                   for n in self.nodes())  # fmt: skip
+
     def kill_primary(self, name: Optional[str] = None) -> str:
         """kill -9 of a primary (the first one, or `name`) by its recorded pid; returns its name."""
         self._primaries_before = set(self.primary_names())
@@ -350,14 +370,14 @@ class RedisCluster:
         self.wait_ok(timeout)
 
     def failures(self) -> list:
-        """For `scripts/cluster chaos` (opslib.chaos): one primary killed with -9 and started again; recovered when
+        """For `scripts/cluster chaos` (opslib.chaos): the busiest primary (the hot schedule's slot) killed with -9 and started again; recovered when
         a replica took its slots and the restarted node rejoined (as a replica)."""
         from .chaos import Failure  # noqa: PLC0415 -- only the chaos run needs it
 
         state: dict[str, str] = {}
 
         def kill() -> str:
-            state["victim"] = self.kill_primary()
+            state["victim"] = self.kill_primary(self.busiest_primary())
             return state["victim"]
 
         def restore() -> None:
@@ -369,9 +389,9 @@ class RedisCluster:
         def recovered() -> bool:
             try:
                 self.wait_ok(1)
-                return True
             except Exception:  # noqa: BLE001 -- not yet
                 return False
+            return self.is_replica(state.get("victim", ""))
 
         return [
             Failure(

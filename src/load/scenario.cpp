@@ -103,7 +103,10 @@ class Run {
             Headers h = headers;
             Response r = co_await call(recorder, connection, endpoint, method, t, b, h, kAtSend);
             const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
-            if (!shed || attempt >= 40 || Clock::now() >= deadline) co_return r;
+            // A top-up that FAILED for good answers its key the same 503 forever: the caller takes a new key.
+            if (!shed || charge_failed_for_its_key(r.status, r.body) || attempt >= 40 ||
+                Clock::now() >= deadline)
+                co_return r;
             std::chrono::milliseconds wait = backoff;
             if (const auto after = r.header("Retry-After")) {
                 int seconds = 0;
@@ -662,17 +665,24 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
 
     const json::object charge{{"amount", std::max<std::int64_t>(total, 1000)}};
     std::string body = json::serialize(charge);
-    Headers charge_headers{{"Authorization", auth},
-                           {"Idempotency-Key", o.run_id + "-charge-" + std::to_string(user)}};
+    const std::string charge_key = o.run_id + "-charge-" + std::to_string(user);
+    Headers charge_headers{{"Authorization", auth}, {"Idempotency-Key", charge_key}};
     path = "/api/v1/wallet/charges";
     // A 202 (still in progress) or a 409 (the same key still in flight after a retried 503) is asked again
     // with the same Idempotency-Key until it is final, as the fans scenario does: abandoning it would count a
-    // fan failed whose top-up the server is still settling, and leave its hold to block the seat.
+    // fan failed whose top-up the server is still settling, and leave its hold to block the seat. A charge
+    // that FAILED for good (503 naming its chargeId: nothing was charged) is final for its key: the fan tries
+    // again with a new key, as api/openapi.yaml says, a few times.
     Response r;
+    int new_keys = 0;
     for (int again = 0; again < 30 && Clock::now() < st.deadline; ++again) {
         if (again > 0) co_await sleep_for(std::chrono::seconds(1));
         r = co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers,
                                         st.deadline);
+        if (charge_failed_for_its_key(r.status, r.body) && new_keys < 3) {
+            charge_headers.back().second = charge_key + "-" + std::to_string(++new_keys);
+            continue;
+        }
         if (r.status != 202 && r.status != 409) break;
     }
     if (r.status != 201) {

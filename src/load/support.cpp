@@ -26,6 +26,12 @@ std::optional<json::object> parse_object(const std::string& body) {
     return value.as_object();
 }
 
+bool charge_failed_for_its_key(unsigned status, const std::string& body) {
+    if (status != 503) return false;
+    const auto doc = parse_object(body);
+    return doc && !string_field(*doc, "chargeId").empty();
+}
+
 std::int64_t int_field(const json::object& o, std::string_view name) {
     const auto* v = o.if_contains(name);
     if (v == nullptr) return -1;

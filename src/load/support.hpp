@@ -29,6 +29,11 @@ std::string string_field(const boost::json::object& o, std::string_view name);
 /// A boolean member; false when it is missing or not a boolean.
 bool bool_field(const boost::json::object& o, std::string_view name);
 
+/// Whether an answer to a top-up is a charge that FAILED for good: 503 (the gateway could not take it) whose
+/// problem names its `chargeId`. Such a charge is final for its Idempotency-Key (api/openapi.yaml, "retry
+/// with a new key"): the same key gets the same 503 again, so a client retries with a new key, not the same.
+bool charge_failed_for_its_key(unsigned status, const std::string& body);
+
 /// `text` as an SQL string literal.
 std::string quote_sql(const std::string& text);
 /// Runs one statement with psql against the run's database; its unaligned, tuples-only output without the

@@ -13,6 +13,7 @@ from opslib.chaos import (  # noqa: E402
     charge,
     failures_of,
     parse_log_line,
+    route_name,
     table,
     taken_indexes,
 )
@@ -30,26 +31,40 @@ class LogTest(unittest.TestCase):
         self.assertTrue(parse_log_line("1.000 -1 GET booking/<NOSRV> 0 CD-- 1 /x").error)
         self.assertFalse(parse_log_line("1.000 409 POST booking/b 0 ---- 1 /x").error)
         self.assertIsNone(parse_log_line("[NOTICE]   (2935) : haproxy version is 2.6.12"))
+        # A request on a kept-alive connection 2.5 s after the previous one ended (idle 2,500 ms).
+        later = parse_log_line("1796585784.405 201 POST queue/marquee-queue-1 0 ---- 12 /api/v1/schedules/1/queue 0 2500")
+        self.assertAlmostEqual(later.at, 1796585786.905)
+        self.assertAlmostEqual(parse_log_line("10.000 200 GET a/b 0 ---- 1 /x -1 -1").at, 10.0)
 
 
 class ChargeTest(unittest.TestCase):
     def test_errors_go_to_the_failure_they_followed(self) -> None:
         rows = [Row("a", ran=True, killed_at=100.0), Row("skipped", note="the sale had ended"), Row("b", ran=True, killed_at=200.0)]
-        answers = [answer(50, 503), answer(100.5, 502, "POST"), answer(101, 200), answer(102.5, 503), answer(201, 200)]
+        # A request accepted just before b's kill and answered after it (199.9 + 3 ms) is b's.
+        late = parse_log_line("199.999 503 POST booking/marquee-booking-1 0 ---- 3 /api/v1/reservations")
+        answers = [answer(50, 503), answer(100.5, 502, "POST"), answer(101, 200), answer(102.5, 503), late, answer(201, 200)]
         charge(rows, answers, end=300.0)
         a, skipped, b = rows
         self.assertEqual((a.requests, a.errors), (3, 2))
-        self.assertEqual(dict(a.statuses), {"502 POST": 1, "503 GET": 1})
-        self.assertAlmostEqual(a.first_error_s, 0.5)
+        self.assertEqual(dict(a.statuses), {"502 POST /api/v1/concerts": 1, "503 GET /api/v1/concerts": 1})
+        self.assertAlmostEqual(a.first_error_s, 0.503)  # answered 3 ms after it was accepted
         self.assertAlmostEqual(a.error_window_s, 2.0)
-        self.assertEqual((skipped.requests, b.requests, b.errors), (0, 1, 0))
+        self.assertEqual((skipped.requests, b.requests, b.errors), (0, 2, 1))
+        self.assertEqual(dict(b.statuses), {"503 POST hold": 1})
         self.assertEqual(b.error_window_s, 0.0)
         count, errors = baseline(answers, until=100.0)
-        self.assertEqual((count, dict(errors)), (1, {"503 GET": 1}))
+        self.assertEqual((count, dict(errors)), (1, {"503 GET /api/v1/concerts": 1}))
         text = table(rows)
         self.assertIn("| a |", text)
         self.assertIn("not run: the sale had ended", text)
-        self.assertIn("1× 502 POST", text)
+        self.assertIn("1× 502 POST /api/v1/concerts", text)
+
+    def test_routes_are_named_as_the_load_names_them(self) -> None:
+        self.assertEqual(route_name("/api/v1/reservations"), "hold")
+        self.assertEqual(route_name("/api/v1/schedules/42/queue"), "queue join")
+        self.assertEqual(route_name("/api/v1/queue/me?scheduleId=42"), "queue poll")
+        self.assertEqual(route_name("/api/v1/wallet/charges"), "top-up")
+        self.assertEqual(route_name("/api/v1/concerts/7/schedules"), "/api/v1/concerts/N/schedules")
 
 
 class AvailabilityTest(unittest.TestCase):
