@@ -148,14 +148,23 @@ BEGIN
 END
 $$;
 
+-- Best available reads the live rows of one zone in one range scan (equality on both leading columns): the
+-- zone's seats minus these is its free seats, without a probe per seat.
+CREATE INDEX reservation_seats_live_by_zone ON booking.reservation_seats (schedule_id, zone_id, seat_id)
+    WHERE state IN ('HELD', 'SOLD');
+
 -- Best available: the server picks `p_count` free seats of zone `p_zone` and holds them, all or nothing, in one
 -- statement, with the same ticket limit, the same rows and the same reservation.held event as booking.hold.
 --
--- Choice: free seats are those with no live row in reservation_seats_one_live_per_seat, or whose hold is
--- overdue (it is expired here, as booking.hold does). Preferred are p_count seats side by side in one row
--- (consecutive places along x), the row nearest the stage first (lowest row_y), then the run whose middle is
--- nearest the middle of the row, then the leftmost. When no row has such a run, the p_count best single seats
--- (nearest row, most central) are taken, so a fan is refused only when fewer than p_count seats are free.
+-- Choice: the zone's seats (catalog.zone_seats_for_hold) minus its live rows (one range scan of
+-- reservation_seats_live_by_zone), matched by sorting both on seat_id (a window, never a join that could become
+-- a nested loop). Preferred are p_count seats side by side in one row (consecutive places along x, counted
+-- over all the row's seats), the row nearest the stage first (lowest row_y), then the run whose middle is nearest
+-- the middle of the row, then the leftmost. When no row has such a run, the p_count best single seats (nearest
+-- row, then most central) are taken, so a fan is refused only when fewer than p_count seats are free.
+-- A hold past its expires_at that the sweeper has not ended yet still has a live row: the first pass counts its
+-- seats as taken; only when that pass finds too few seats does a second pass count them as free, and the
+-- overdue holds of the chosen seats are expired here, as booking.hold does.
 --
 -- Concurrency: claims in one zone are serialized by a transaction-scoped advisory lock on (schedule, zone),
 -- taken after the fan's lock and held until commit; each claim then reads the zone with a new snapshot that
@@ -176,12 +185,16 @@ DECLARE
     v_open    boolean;
     v_limit   int;
     v_count   int;
+    v_overdue bigint[] := '{}';   -- seats of overdue holds, counted as free (second pass only)
+    v_pass    int;
     v_seats   bigint[];
     v_prices  bigint[];
     v_indexes int[];
-    v_holds   uuid[];
     v_found   int;
     v_total   bigint;
+    v_seat    bigint;
+    v_hold    uuid;
+    v_holds   uuid[];
     v_ended   uuid;
     v_id      uuid;
     v_expires timestamptz;
@@ -211,68 +224,93 @@ BEGIN
 
     PERFORM pg_advisory_xact_lock(1704, hashtext(p_schedule::text || '/' || p_zone::text));
 
-    -- One read of the zone (its seats from catalog, one probe of the unique index per seat), a new snapshot.
-    WITH zone AS (
-        SELECT z.seat_id, z.seat_index, z.row_y, z.row_label, z.price,
-               row_number() OVER (PARTITION BY z.row_y, z.row_label ORDER BY z.x, z.number) AS place,
-               count(*) OVER (PARTITION BY z.row_y, z.row_label) AS row_seats
-          FROM catalog.zone_seats_for_hold(p_schedule, p_zone) z
-    ), free AS MATERIALIZED (
-        SELECT zone.*, live.reservation_id AS overdue_hold
-          FROM zone
-          LEFT JOIN LATERAL (
-              SELECT s.reservation_id, r.state = 'HELD' AND r.expires_at <= now() AS overdue
-                FROM booking.reservation_seats s
-                JOIN booking.reservations r ON r.id = s.reservation_id
-               WHERE s.schedule_id = p_schedule AND s.seat_id = zone.seat_id AND s.state IN ('HELD', 'SOLD')
-              OFFSET 0) live ON true
-         WHERE live.reservation_id IS NULL OR live.overdue
-    ), runs AS (
-        -- A run of p_count free seats side by side starts at `first` when the free seat p_count - 1 further
-        -- along the row is exactly p_count - 1 places on.
-        SELECT f.row_y, f.row_label, f.row_seats, f.place AS first,
-               lead(f.place, p_count - 1) OVER (PARTITION BY f.row_y, f.row_label ORDER BY f.place) AS last
-          FROM free f
-    ), best_run AS (
-        SELECT r.row_y, r.row_label, r.first
-          FROM runs r
-         WHERE r.last = r.first + p_count - 1
-         ORDER BY r.row_y, r.row_label, abs(r.first + r.last - (r.row_seats + 1)), r.first
-         LIMIT 1
-    ), pick AS (
-        SELECT f.seat_id, f.seat_index, f.price, f.overdue_hold
-          FROM free f JOIN best_run b
-            ON f.row_y = b.row_y AND f.row_label = b.row_label AND f.place BETWEEN b.first AND b.first + p_count - 1
-        UNION ALL
-        (SELECT f.seat_id, f.seat_index, f.price, f.overdue_hold
-           FROM free f
-          WHERE NOT EXISTS (SELECT 1 FROM best_run)
-          ORDER BY f.row_y, f.row_label, abs(2 * f.place - (f.row_seats + 1)), f.place
-          LIMIT p_count)
-    )
-    SELECT array_agg(p.seat_id ORDER BY p.seat_id), array_agg(p.price ORDER BY p.seat_id),
-           array_agg(p.seat_index ORDER BY p.seat_id),
-           array_agg(DISTINCT p.overdue_hold) FILTER (WHERE p.overdue_hold IS NOT NULL), count(*), sum(p.price)
-      INTO v_seats, v_prices, v_indexes, v_holds, v_found, v_total
-      FROM pick p;
+    FOR v_pass IN 1..2 LOOP
+        IF v_pass = 2 THEN
+            -- Too few free seats: those of overdue holds count as free too.
+            SELECT coalesce(array_agg(s.seat_id), '{}') INTO v_overdue
+              FROM booking.reservation_seats s
+              JOIN booking.reservations r ON r.id = s.reservation_id
+             WHERE s.schedule_id = p_schedule AND s.zone_id = p_zone AND s.state = 'HELD'
+               AND r.state = 'HELD' AND r.expires_at <= now();
+            EXIT WHEN cardinality(v_overdue) = 0;
+        END IF;
+        -- A new statement, a new snapshot: it sees every claim of this zone that held the lock before us.
+        WITH zone AS (
+            SELECT z.seat_id, z.seat_index, z.row_y, z.row_label, z.price,
+                   row_number() OVER (PARTITION BY z.row_y, z.row_label ORDER BY z.x, z.number) AS place,
+                   count(*) OVER (PARTITION BY z.row_y, z.row_label) AS row_seats
+              FROM catalog.zone_seats_for_hold(p_schedule, p_zone) z
+        ), marks AS (
+            SELECT zone.*, false AS live FROM zone
+            UNION ALL
+            SELECT s.seat_id, NULL, NULL, NULL, NULL, NULL, NULL, true
+              FROM booking.reservation_seats s
+             WHERE s.schedule_id = p_schedule AND s.zone_id = p_zone AND s.state IN ('HELD', 'SOLD')
+               AND s.seat_id <> ALL (v_overdue)
+        ), free AS MATERIALIZED (
+            -- In (seat_id, live) order a seat's live row, if any, comes right after its zone row.
+            SELECT m.seat_id, m.seat_index, m.row_y, m.row_label, m.price, m.place, m.row_seats
+              FROM (SELECT marks.*, lead(marks.seat_id) OVER (ORDER BY marks.seat_id, marks.live) AS next
+                      FROM marks) m
+             WHERE NOT m.live AND m.next IS DISTINCT FROM m.seat_id
+        ), runs AS (
+            -- A run of p_count free seats side by side starts at `first` when the free seat p_count - 1 further
+            -- along the row is exactly p_count - 1 places on.
+            SELECT f.row_y, f.row_label, f.row_seats, f.place AS first,
+                   lead(f.place, p_count - 1) OVER (PARTITION BY f.row_y, f.row_label ORDER BY f.place) AS last
+              FROM free f
+        ), best_run AS (
+            SELECT r.row_y, r.row_label, r.first
+              FROM runs r
+             WHERE r.last = r.first + p_count - 1
+             ORDER BY r.row_y, r.row_label, abs(r.first + r.last - (r.row_seats + 1)), r.first
+             LIMIT 1
+        ), pick AS (
+            SELECT f.seat_id, f.seat_index, f.price
+              FROM free f JOIN best_run b
+                ON f.row_y = b.row_y AND f.row_label = b.row_label
+               AND f.place BETWEEN b.first AND b.first + p_count - 1
+            UNION ALL
+            (SELECT f.seat_id, f.seat_index, f.price
+               FROM free f
+              WHERE NOT EXISTS (SELECT 1 FROM best_run)
+              ORDER BY f.row_y, f.row_label, abs(2 * f.place - (f.row_seats + 1)), f.place
+              LIMIT p_count)
+        )
+        SELECT array_agg(p.seat_id ORDER BY p.seat_id), array_agg(p.price ORDER BY p.seat_id),
+               array_agg(p.seat_index ORDER BY p.seat_id), count(*), sum(p.price)
+          INTO v_seats, v_prices, v_indexes, v_found, v_total
+          FROM pick p;
+        EXIT WHEN v_found >= p_count;
+    END LOOP;
     IF v_found < p_count THEN
         RETURN QUERY SELECT 'NO_SEATS'::text, NULL::uuid, NULL::timestamptz, NULL::timestamptz,
                             NULL::bigint, NULL::bigint, NULL::bigint, NULL::int, NULL::int;
         RETURN;
     END IF;
 
-    -- Overdue holds of the chosen seats end now, as in booking.hold.
-    IF v_holds IS NOT NULL THEN
-        FOR v_ended IN
-            UPDATE booking.reservations r SET state = 'EXPIRED', ended_at = now()
-             WHERE r.id = ANY (v_holds) AND r.state = 'HELD' AND r.expires_at <= now()
-            RETURNING r.id
-        LOOP
-            INSERT INTO booking.outbox (event_type, aggregate_id, payload)
-            VALUES ('reservation.expired', v_ended, booking.event_payload(v_ended, 'HELD'));
-            UPDATE booking.reservation_seats s SET state = 'RELEASED'
-             WHERE s.reservation_id = v_ended AND s.state = 'HELD';
+    -- Overdue holds of the chosen seats (second pass only) end now, as in booking.hold: one probe per seat.
+    IF cardinality(v_overdue) > 0 THEN
+        FOREACH v_seat IN ARRAY v_seats LOOP
+            SELECT s.reservation_id INTO v_hold
+              FROM booking.reservation_seats s
+             WHERE s.schedule_id = p_schedule AND s.seat_id = v_seat AND s.state = 'HELD';
+            IF FOUND THEN
+                v_holds := v_holds || v_hold;
+            END IF;
         END LOOP;
+        IF v_holds IS NOT NULL THEN
+            FOR v_ended IN
+                UPDATE booking.reservations r SET state = 'EXPIRED', ended_at = now()
+                 WHERE r.id = ANY (v_holds) AND r.state = 'HELD' AND r.expires_at <= now()
+                RETURNING r.id
+            LOOP
+                INSERT INTO booking.outbox (event_type, aggregate_id, payload)
+                VALUES ('reservation.expired', v_ended, booking.event_payload(v_ended, 'HELD'));
+                UPDATE booking.reservation_seats s SET state = 'RELEASED'
+                 WHERE s.reservation_id = v_ended AND s.state = 'HELD';
+            END LOOP;
+        END IF;
     END IF;
 
     INSERT INTO booking.reservations (user_id, schedule_id, queue_token_id, seat_count, total_price, expires_at)
