@@ -234,6 +234,8 @@ TEST_F(LimitAndBestDbTest, BestAvailableSplitsAGroupOnlyWhenNoRowHasThemSideBySi
     const auto none = problem_of([&] { (void)best(new_uuid(), s, 1); });
     ASSERT_TRUE(none);
     EXPECT_EQ(none->type(), "no-seats-available");
+    EXPECT_EQ(metrics_.counter("booking_holds_total", "").with({{"outcome", "no-seats-available"}}).value(),
+              2u);
 }
 
 TEST_F(LimitAndBestDbTest, BestAvailableReclaimsOverdueHoldsAndWritesTheSameEvents) {
@@ -278,6 +280,9 @@ TEST_F(LimitAndBestDbTest, BestAvailableCountsTowardsAndIsBoundByTheTicketLimit)
     });
     ASSERT_TRUE(seat);
     EXPECT_EQ(seat->type(), "ticket-limit-reached");
+    auto& holds = metrics_.counter("booking_holds_total", "");
+    EXPECT_EQ(holds.with({{"outcome", "held-best-available"}}).value(), 2u);
+    EXPECT_EQ(holds.with({{"outcome", "ticket-limit-reached"}}).value(), 2u);
 }
 
 TEST_F(LimitAndBestDbTest, SeatsChosenByTheServerAreRefusedToSeatHolds) {

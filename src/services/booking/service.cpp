@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -82,6 +83,10 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
                     .with({{"outcome", "seat-taken-db"}})),
       best_held_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
                      .with({{"outcome", "held-best-available"}})),
+      limit_refused_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                         .with({{"outcome", "ticket-limit-reached"}})),
+      no_seats_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                    .with({{"outcome", "no-seats-available"}})),
       expired_(metrics.counter("booking_holds_expired_total", "Holds the sweeper expired").with({})) {}
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
@@ -133,13 +138,26 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     } else {
         co_await unlock(held_keys, lock_token);
     }
-    if (failure) std::rethrow_exception(failure);
+    if (failure) {
+        count_refusal(failure);
+        std::rethrow_exception(failure);
+    }
     if (!outcome.reservation) {
         taken_db_.inc();
         throw seat_taken(outcome.taken);
     }
     held_.inc();
     co_return std::move(*outcome.reservation);
+}
+
+void Service::count_refusal(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const core::Problem& p) {
+        if (p.type() == "ticket-limit-reached") limit_refused_.inc();
+        if (p.type() == "no-seats-available") no_seats_.inc();
+    } catch (...) {
+    }
 }
 
 asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string token_id,
@@ -157,7 +175,18 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
     hold.count = request.count;
     hold.ttl = options_.hold_ttl;
     const auto asked = TakenMemory::Clock::now();
-    Reservation reservation = co_await store_.hold_best(hold);
+    std::optional<Reservation> held;
+    std::exception_ptr failure;
+    try {
+        held = co_await store_.hold_best(hold);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        count_refusal(failure);
+        std::rethrow_exception(failure);
+    }
+    Reservation reservation = std::move(*held);
     std::vector<std::int64_t> seats;
     for (const auto& seat : reservation.seats) seats.push_back(seat.seat_id);
     taken_memory_.remember(request.schedule_id, seats, asked);

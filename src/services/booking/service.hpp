@@ -68,6 +68,8 @@ class Service {
     static constexpr int kListLimit = 20;
 
   private:
+    /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
+    void count_refusal(const std::exception_ptr& failure);
     /// Best available (ADR 0025): the store's one statement picks and holds the seats.
     boost::asio::awaitable<Reservation> hold_best(std::string user_id, std::string token_id,
                                                   HoldRequest request);
@@ -93,13 +95,15 @@ class Service {
     TakenMemory taken_memory_;
     /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock
     /// (shed by the Redis lock), seat-taken-db (refused by the unique index), held-best-available (seats the
-    /// database chose); looked up once, not per request. booking_holds_expired_total: holds the sweeper
-    /// expired.
+    /// database chose), ticket-limit-reached, no-seats-available (ADR 0025); looked up once, not per request.
+    /// booking_holds_expired_total: holds the sweeper expired.
     core::Counter& held_;
     core::Counter& taken_memory_refused_;
     core::Counter& taken_lock_;
     core::Counter& taken_db_;
     core::Counter& best_held_;
+    core::Counter& limit_refused_;
+    core::Counter& no_seats_;
     core::Counter& expired_;
     std::atomic<bool> stopped_{false};
 };
