@@ -156,12 +156,10 @@ asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
     for (int attempt = 1;; ++attempt) {
         std::optional<db::Result> rows;
         try {
-            // One statement (migrations/booking/0008): choose, expire overdue holds of the chosen seats,
-            // write.
+            // One statement (migrations/booking/0008): choose, expire overdue holds of them, write.
             rows = co_await pool_.query(
                 "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, "
-                "price, "
-                "ticket_limit, tickets_taken "
+                "price, ticket_limit, tickets_taken "
                 "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7)",
                 db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, hold.zone_id, hold.count,
                            ttl_seconds, traceparent));
