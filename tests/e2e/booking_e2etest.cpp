@@ -101,5 +101,72 @@ TEST_F(BookingEndToEnd, HoldNeedsAJwtAnActiveQueueTokenAndValidSeats) {
     EXPECT_EQ(post_hold(body, ready).status, 201);
 }
 
+// The per-fan ticket limit (ADR 0025): one fan's second hold of 4 seats on a schedule is 409
+// ticket-limit-reached with `limit` and `taken`; releasing the first gives the places back.
+TEST_F(BookingEndToEnd, ASecondHoldPastTheTicketLimitIs409WithLimitAndTaken) {
+    const auto seats = make_seats(8);
+    const auto fan = admitted(new_fan(port(), "limit-fan"), seats.schedule);
+    const auto first =
+        post_hold(hold_body(seats.schedule, {seats.ids[0], seats.ids[1], seats.ids[2], seats.ids[3]}), fan);
+    ASSERT_EQ(first.status, 201) << first.body;
+    const auto second =
+        post_hold(hold_body(seats.schedule, {seats.ids[4], seats.ids[5], seats.ids[6], seats.ids[7]}), fan);
+    ASSERT_EQ(second.status, 409) << second.body;
+    EXPECT_EQ(second.headers.at("content-type"), "application/problem+json");
+    const auto problem = json_of(second);
+    EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/ticket-limit-reached");
+    EXPECT_EQ(problem.at("status").as_int64(), 409);
+    EXPECT_EQ(problem.at("limit").as_int64(), 4);
+    EXPECT_EQ(problem.at("taken").as_int64(), 4);
+    const std::string id(json_of(first).at("id").as_string());
+    ASSERT_EQ(http_request(port(), "DELETE", "/api/v1/reservations/" + id, {}, fan).status, 204);
+    EXPECT_EQ(
+        post_hold(hold_body(seats.schedule, {seats.ids[4], seats.ids[5], seats.ids[6], seats.ids[7]}), fan)
+            .status,
+        201);
+}
+
+// Best available (ADR 0025): {scheduleId, zoneId, count} answers 201 with the seats the server chose, side by
+// side; 409 no-seats-available when the zone has fewer free; 400 for both seatIds and zoneId, or a bad count.
+TEST_F(BookingEndToEnd, BestAvailableHoldsSeatsTheServerChoosesOr409WhenTheZoneIsFull) {
+    const auto seats = make_seats(5);
+    const auto zone = sql("SELECT zone_id FROM catalog.seats WHERE id = $1", db::params(seats.ids[0]))
+                          .get<std::int64_t>(0, 0);
+    const auto best_body = [&](int count) {
+        return R"({"scheduleId":)" + std::to_string(seats.schedule) + R"(,"zoneId":)" + std::to_string(zone) +
+               R"(,"count":)" + std::to_string(count) + "}";
+    };
+    const auto fan = admitted(new_fan(port(), "best-fan"), seats.schedule);
+    const auto held = post_hold(best_body(3), fan);
+    ASSERT_EQ(held.status, 201) << held.body;
+    const auto body = json_of(held);
+    EXPECT_EQ(body.at("state").as_string(), "HELD");
+    EXPECT_EQ(body.at("totalPrice").as_int64(), 3 * 90000);
+    ASSERT_EQ(body.at("seats").as_array().size(), 3U);
+    // Five seats in one row: the middle three.
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(body.at("seats").as_array().at(i).as_object().at("seatId").as_int64(), seats.ids[i + 1]);
+        EXPECT_EQ(body.at("seats").as_array().at(i).as_object().at("zoneId").as_int64(), zone);
+    }
+    const std::string id(body.at("id").as_string());
+    EXPECT_EQ(held.headers.at("location"), "/api/v1/reservations/" + id);
+
+    const auto other = admitted(new_fan(port(), "best-fan"), seats.schedule);
+    const auto full = post_hold(best_body(3), other);
+    ASSERT_EQ(full.status, 409) << full.body;
+    EXPECT_EQ(json_of(full).at("type").as_string(), "https://marquee.dev/problems/no-seats-available");
+    EXPECT_EQ(post_hold(best_body(2), other).status, 201);
+
+    const auto both = post_hold(R"({"scheduleId":)" + std::to_string(seats.schedule) + R"(,"zoneId":)" +
+                                    std::to_string(zone) + R"(,"count":1,"seatIds":[)" +
+                                    std::to_string(seats.ids[0]) + "]}",
+                                other);
+    EXPECT_EQ(both.status, 400);
+    EXPECT_EQ(json_of(both).at("field").as_string(), "zoneId");
+    const auto bad = post_hold(best_body(5), other);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(json_of(bad).at("field").as_string(), "count");
+}
+
 }  // namespace
 }  // namespace marquee::test

@@ -125,9 +125,11 @@ TEST_F(SpecCoverageEndToEnd, AnAdminMakesAConcertAScheduleAndItsSeatMapThenFansS
         http_request(port(), "POST", "/api/v1/admin/concerts/" + std::to_string(concert_id) + "/schedules",
                      json::serialize(json::object{{"startsAt", at(std::chrono::hours(72))},
                                                   {"bookingOpensAt", at(std::chrono::hours(-1))},
-                                                  {"bookingClosesAt", at(std::chrono::hours(48))}}),
+                                                  {"bookingClosesAt", at(std::chrono::hours(48))},
+                                                  {"ticketLimit", 2}}),
                      admin);
     ASSERT_EQ(schedule.status, 201u) << schedule.body;
+    EXPECT_EQ(schedule.json().at("ticketLimit").as_int64(), 2);  // the per-fan ticket limit (ADR 0025)
     const auto schedule_id = std::to_string(schedule.json().at("id").as_int64());
 
     const std::string layout = json::serialize(json::object{

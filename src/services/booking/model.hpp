@@ -40,8 +40,12 @@ struct NewHold {
     std::string user_id;
     std::int64_t schedule_id = 0;
     std::string queue_token_id;
-    std::vector<std::int64_t> seat_ids;  ///< 1..4 distinct, checked by rules
+    std::vector<std::int64_t> seat_ids;  ///< 1..4 distinct, checked by rules; empty for best available
     std::chrono::milliseconds ttl{0};
+    /// Best available (ADR 0025): `count` (1..4) seats of this zone chosen by the database; 0 for a seat
+    /// hold.
+    std::int64_t zone_id = 0;
+    int count = 0;
 };
 
 /// What a hold attempt came to: the reservation, or the seats that someone else holds or bought.

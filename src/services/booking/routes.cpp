@@ -34,7 +34,8 @@ void Routes::add_to(http::Router& router) {
     router.del("/api/v1/reservations/{reservationId}", [this](http::Context& ctx) { return release(ctx); });
 }
 
-// POST /api/v1/reservations {scheduleId, seatIds}: hold 1..4 seats for the hold TTL.
+// POST /api/v1/reservations {scheduleId, seatIds} or {scheduleId, zoneId, count} (best available, ADR 0025):
+// hold 1..4 seats for the hold TTL.
 asio::awaitable<http::Response> Routes::hold(http::Context& ctx) {
     const std::string user = ctx.user().user_id;
     const auto request = hold_request_from(ctx.json_object());

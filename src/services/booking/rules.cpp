@@ -27,6 +27,24 @@ HoldRequest hold_request_from(const json::object& body) {
     request.schedule_id = positive_id(*schedule, "scheduleId");
 
     const auto* seats = body.if_contains("seatIds");
+    const auto* zone = body.if_contains("zoneId");
+    if (zone != nullptr && seats != nullptr) {
+        throw core::Problem::invalid_field("zoneId", "send either seatIds, or zoneId and count, not both");
+    }
+    if (zone != nullptr) {
+        request.zone_id = positive_id(*zone, "zoneId");
+        const auto* count = body.if_contains("count");
+        if (count == nullptr) throw core::Problem::invalid_field("count", "is required with zoneId: 1 to 4");
+        const bool in_range =
+            (count->is_int64() && count->get_int64() >= 1 &&
+             count->get_int64() <= static_cast<std::int64_t>(kMaxSeatsPerHold)) ||
+            (count->is_uint64() && count->get_uint64() >= 1 && count->get_uint64() <= kMaxSeatsPerHold);
+        if (!in_range) throw core::Problem::invalid_field("count", "must be an integer from 1 to 4");
+        request.count =
+            count->is_int64() ? static_cast<int>(count->get_int64()) : static_cast<int>(count->get_uint64());
+        return request;
+    }
+
     if (seats == nullptr || !seats->is_array()) {
         throw core::Problem::invalid_field("seatIds", "is required: an array of 1 to 4 seat ids");
     }

@@ -16,11 +16,16 @@ inline constexpr std::chrono::milliseconds kDefaultHoldTtl = std::chrono::minute
 
 struct HoldRequest {
     std::int64_t schedule_id = 0;
-    std::vector<std::int64_t> seat_ids;  ///< sorted, distinct
+    std::vector<std::int64_t> seat_ids;  ///< sorted, distinct; empty for best available
+    /// Best available (ADR 0025): the server picks `count` seats of zone `zone_id`; 0 for a seat hold.
+    std::int64_t zone_id = 0;
+    int count = 0;
+    bool best_available() const noexcept { return zone_id != 0; }
 };
 
-/// Reads {scheduleId, seatIds[1..4]} from a POST /api/v1/reservations body; 400 naming the field otherwise
-/// (missing, not positive integers, duplicates, too few or too many seats).
+/// Reads {scheduleId, seatIds[1..4]} or {scheduleId, zoneId, count 1..4} from a POST /api/v1/reservations
+/// body; 400 naming the field otherwise (missing, not positive integers, duplicates, too few or too many
+/// seats, both seatIds and zoneId).
 HoldRequest hold_request_from(const boost::json::object& body);
 
 /// A PostgreSQL bigint[] literal, e.g. "{3,7}", for `$n::bigint[]` parameters.

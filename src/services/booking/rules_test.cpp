@@ -61,5 +61,28 @@ TEST(SeatLockKey, NamesScheduleAndSeat) {
     EXPECT_EQ(seat_lock_key(42, 9), "booking:{42}:seat-lock:9");
 }
 
+TEST(HoldRequest, ReadsBestAvailableZoneAndCount) {
+    const auto r = parse(R"({"scheduleId": 7, "zoneId": 3, "count": 2})");
+    EXPECT_TRUE(r.best_available());
+    EXPECT_EQ(r.schedule_id, 7);
+    EXPECT_EQ(r.zone_id, 3);
+    EXPECT_EQ(r.count, 2);
+    EXPECT_TRUE(r.seat_ids.empty());
+    EXPECT_FALSE(parse(R"({"scheduleId": 7, "seatIds": [1]})").best_available());
+}
+
+TEST(HoldRequest, BestAvailableNeedsACountFromOneToFourAndNoSeatIds) {
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "seatIds": [1]})"), "zoneId");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "count": 0})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "count": 5})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "count": -1})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "count": 2.0})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 3, "count": "2"})"), "count");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": 0, "count": 2})"), "zoneId");
+    EXPECT_EQ(rejected_field(R"({"scheduleId": 1, "zoneId": "3", "count": 2})"), "zoneId");
+    EXPECT_EQ(rejected_field(R"({"zoneId": 3, "count": 2})"), "scheduleId");
+}
+
 }  // namespace
 }  // namespace marquee::booking

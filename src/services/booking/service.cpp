@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -80,11 +81,18 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
                       .with({{"outcome", "seat-taken-lock"}})),
       taken_db_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
                     .with({{"outcome", "seat-taken-db"}})),
+      best_held_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                     .with({{"outcome", "held-best-available"}})),
+      limit_refused_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                         .with({{"outcome", "ticket-limit-reached"}})),
+      no_seats_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
+                    .with({{"outcome", "no-seats-available"}})),
       expired_(metrics.counter("booking_holds_expired_total", "Holds the sweeper expired").with({})) {}
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
                                            HoldRequest request) {
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
+    if (request.best_available()) co_return co_await hold_best(std::move(user_id), token_id, request);
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
     // whatever is not refused here goes on to the lock and the database, which alone grant.
@@ -130,13 +138,60 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     } else {
         co_await unlock(held_keys, lock_token);
     }
-    if (failure) std::rethrow_exception(failure);
+    if (failure) {
+        count_refusal(failure);
+        std::rethrow_exception(failure);
+    }
     if (!outcome.reservation) {
         taken_db_.inc();
         throw seat_taken(outcome.taken);
     }
     held_.inc();
     co_return std::move(*outcome.reservation);
+}
+
+void Service::count_refusal(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const core::Problem& p) {
+        if (p.type() == "ticket-limit-reached") limit_refused_.inc();
+        if (p.type() == "no-seats-available") no_seats_.inc();
+    } catch (...) {
+    }
+}
+
+asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string token_id,
+                                                HoldRequest request) {
+    // No seat is named, so there is nothing for TakenMemory to refuse or for a Redis seat lock to shed: the
+    // statement chooses among the seats free in the database, and the unique index decides a race with a
+    // seat hold. The seats it chose are then remembered as taken, like those of a seat hold, so that seat
+    // holds of them are refused from memory; a release forgets them as it forgets any hold's seats. Redis
+    // `taken` markers are not written: they only shed repeat attempts that the database refused once.
+    NewHold hold;
+    hold.user_id = std::move(user_id);
+    hold.schedule_id = request.schedule_id;
+    hold.queue_token_id = std::move(token_id);
+    hold.zone_id = request.zone_id;
+    hold.count = request.count;
+    hold.ttl = options_.hold_ttl;
+    const auto asked = TakenMemory::Clock::now();
+    std::optional<Reservation> held;
+    std::exception_ptr failure;
+    try {
+        held = co_await store_.hold_best(hold);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        count_refusal(failure);
+        std::rethrow_exception(failure);
+    }
+    Reservation reservation = std::move(*held);
+    std::vector<std::int64_t> seats;
+    for (const auto& seat : reservation.seats) seats.push_back(seat.seat_id);
+    taken_memory_.remember(request.schedule_id, seats, asked);
+    best_held_.inc();
+    co_return reservation;
 }
 
 asio::awaitable<std::vector<std::int64_t>> Service::lock(std::int64_t schedule_id,

@@ -48,8 +48,9 @@ class Service {
     Service(Store& store, redis::Client& redis, QueueCheck queue_check, core::MetricsRegistry& metrics,
             ServiceOptions options = {});
 
-    /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat, 409 `seat-taken`
-    /// with the `seats` extension, 409 `booking-closed`.
+    /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat (or zone), 409
+    /// `seat-taken` with the `seats` extension, 409 `booking-closed`, 409 `ticket-limit-reached` with `limit`
+    /// and `taken`, 409 `no-seats-available` (best available: request.zone_id and count, ADR 0025).
     boost::asio::awaitable<Reservation> hold(std::string user_id, std::string queue_token,
                                              HoldRequest request);
     /// The caller's reservation; 404 for a malformed id or another user's.
@@ -67,6 +68,11 @@ class Service {
     static constexpr int kListLimit = 20;
 
   private:
+    /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
+    void count_refusal(const std::exception_ptr& failure);
+    /// Best available (ADR 0025): the store's one statement picks and holds the seats.
+    boost::asio::awaitable<Reservation> hold_best(std::string user_id, std::string token_id,
+                                                  HoldRequest request);
     /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else.
     boost::asio::awaitable<std::vector<std::int64_t>> lock(std::int64_t schedule_id,
                                                            std::vector<std::int64_t> seat_ids,
@@ -88,12 +94,16 @@ class Service {
     ServiceOptions options_;
     TakenMemory taken_memory_;
     /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock
-    /// (shed by the Redis lock), seat-taken-db (refused by the unique index); looked up once, not per
-    /// request. booking_holds_expired_total: holds the sweeper expired.
+    /// (shed by the Redis lock), seat-taken-db (refused by the unique index), held-best-available (seats the
+    /// database chose), ticket-limit-reached, no-seats-available (ADR 0025); looked up once, not per request.
+    /// booking_holds_expired_total: holds the sweeper expired.
     core::Counter& held_;
     core::Counter& taken_memory_refused_;
     core::Counter& taken_lock_;
     core::Counter& taken_db_;
+    core::Counter& best_held_;
+    core::Counter& limit_refused_;
+    core::Counter& no_seats_;
     core::Counter& expired_;
     std::atomic<bool> stopped_{false};
 };

@@ -64,6 +64,19 @@ Reservation reservation_from(const db::Result& r, int row) {
     return out;
 }
 
+/// 409 `ticket-limit-reached` from a LIMIT_REACHED answer: the schedule's limit and the seats the fan already
+/// holds or bought for it (ADR 0025).
+core::Problem limit_reached(const db::Result& result) {
+    const auto limit = result.get<std::int32_t>(0, "ticket_limit");
+    const auto taken = result.get<std::int32_t>(0, "tickets_taken");
+    return core::Problem::conflict("ticket-limit-reached",
+                                   "this hold would take you past the schedule's ticket limit of " +
+                                       std::to_string(limit) + " (you hold or bought " +
+                                       std::to_string(taken) + ")")
+        .with("limit", limit)
+        .with("taken", taken);
+}
+
 std::string uuid_array(const std::vector<std::string>& ids) {
     std::string out = "{";
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -87,8 +100,8 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     bool unique_violation = false;
     try {
         rows = co_await pool_.query(
-            "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, price "
-            "FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6)",
+            "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, price, "
+            "ticket_limit, tickets_taken FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6)",
             db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, seat_array, ttl_seconds,
                        traceparent));
     } catch (const db::SqlError& e) {
@@ -108,12 +121,18 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     if (kind == "BOOKING_CLOSED") {
         throw core::Problem::conflict("booking-closed", "booking for this schedule is not open");
     }
+    if (kind == "LIMIT_REACHED") throw limit_reached(result);
     if (kind == "TAKEN") {
         for (int i = 0; i < result.rows(); ++i)
             outcome.taken.push_back(result.get<std::int64_t>(i, "seat_id"));
         co_return outcome;
     }
     if (kind != "HELD") throw std::runtime_error("booking.hold answered '" + kind + "'");
+    outcome.reservation = held_reservation(hold, result);
+    co_return outcome;
+}
+
+Reservation Store::held_reservation(const NewHold& hold, const db::Result& result) {
     Reservation reservation;
     reservation.id = result.get<std::string>(0, "id");
     reservation.expires_at = result.get<core::TimePoint>(0, "expires_at");
@@ -128,8 +147,48 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
         reservation.total_price += seat.price;
         reservation.seats.push_back(seat);
     }
-    outcome.reservation = std::move(reservation);
-    co_return outcome;
+    return reservation;
+}
+
+asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
+    const double ttl_seconds = static_cast<double>(hold.ttl.count()) / 1000.0;
+    const std::optional<std::string> traceparent = core::current_traceparent();
+    for (int attempt = 1;; ++attempt) {
+        std::optional<db::Result> rows;
+        try {
+            // One statement (migrations/booking/0008): choose, expire overdue holds of them, write.
+            rows = co_await pool_.query(
+                "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, "
+                "price, ticket_limit, tickets_taken "
+                "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7)",
+                db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, hold.zone_id, hold.count,
+                           ttl_seconds, traceparent));
+        } catch (const db::SqlError& e) {
+            // A seat hold of a chosen seat committed first and the unique index refused ours: a new statement
+            // sees that hold and chooses around it.
+            if (!e.is_unique_violation(kUniqueSeatIndex)) throw;
+            if (attempt >= kBestAvailableAttempts) {
+                throw core::Problem::unavailable("booking",
+                                                 "the zone's seats are changing too fast; ask again");
+            }
+            continue;
+        }
+        const db::Result& result = *rows;
+        const std::string kind = result.rows() > 0 ? result.get<std::string>(0, "outcome") : std::string();
+        if (kind == "NOT_FOUND") throw core::Problem::not_found("no such zone in this schedule");
+        if (kind == "BOOKING_CLOSED") {
+            throw core::Problem::conflict("booking-closed", "booking for this schedule is not open");
+        }
+        if (kind == "LIMIT_REACHED") throw limit_reached(result);
+        if (kind == "NO_SEATS") {
+            throw core::Problem::conflict("no-seats-available",
+                                          "the zone has fewer free seats than asked for")
+                .with("zoneId", hold.zone_id)
+                .with("count", hold.count);
+        }
+        if (kind != "HELD") throw std::runtime_error("booking.hold_best answered '" + kind + "'");
+        co_return held_reservation(hold, result);
+    }
 }
 
 asio::awaitable<std::vector<std::int64_t>> Store::live_seats(std::int64_t schedule_id,

@@ -25,6 +25,15 @@ class Store {
     /// the seats someone else holds or bought in `taken`.
     boost::asio::awaitable<HoldOutcome> hold(NewHold hold);
 
+    /// Best available (booking.hold_best, ADR 0025): the database picks `hold.count` free seats of
+    /// `hold.zone_id` (side by side in the row nearest the stage where it can) and holds them in one
+    /// statement. 404 for a zone not in the schedule, 409 `booking-closed`, `ticket-limit-reached` or
+    /// `no-seats-available`. A seat hold that took a chosen seat first is met by asking again.
+    boost::asio::awaitable<Reservation> hold_best(NewHold hold);
+
+    /// How many times hold_best asks again after a seat hold took one of its chosen seats first.
+    static constexpr int kBestAvailableAttempts = 5;
+
     /// The user's own reservation, expired on read; another user's is nullopt (no existence leak).
     boost::asio::awaitable<std::optional<Reservation>> find(std::string user_id, std::string reservation_id);
     /// The user's reservations, newest first.
@@ -39,6 +48,8 @@ class Store {
     boost::asio::awaitable<int> expire_due(int limit);
 
   private:
+    /// The reservation of a HELD answer of booking.hold or booking.hold_best.
+    static Reservation held_reservation(const NewHold& hold, const db::Result& result);
     boost::asio::awaitable<std::vector<std::int64_t>> live_seats(std::int64_t schedule_id,
                                                                  std::vector<std::int64_t> seat_ids);
     boost::asio::awaitable<std::vector<Reservation>> with_seats(db::Result rows);

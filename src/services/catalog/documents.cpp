@@ -34,6 +34,7 @@ json::object to_json(const Schedule& schedule) {
                         {"bookingOpensAt", core::to_rfc3339(schedule.booking_opens_at)},
                         {"bookingClosesAt", core::to_rfc3339(schedule.booking_closes_at)},
                         {"seatCount", schedule.seat_count},
+                        {"ticketLimit", schedule.ticket_limit},
                         {"zones", std::move(zones)}};
 }
 

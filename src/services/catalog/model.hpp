@@ -9,6 +9,11 @@
 
 namespace marquee::catalog {
 
+/// A schedule's per-fan ticket limit when its creator names none, and the largest one allowed
+/// (migrations/catalog/0006).
+inline constexpr int kDefaultTicketLimit = 4;
+inline constexpr int kMaxTicketLimit = 100;
+
 struct Concert {
     std::int64_t id = 0;
     std::string title;
@@ -41,6 +46,8 @@ struct Schedule {
     core::TimePoint booking_opens_at;
     core::TimePoint booking_closes_at;
     int seat_count = 0;
+    /// Seats one fan may hold and buy for this schedule, live holds and confirmed ones together (1인 N매).
+    int ticket_limit = kDefaultTicketLimit;
     std::vector<Zone> zones;
 };
 
@@ -48,6 +55,7 @@ struct NewSchedule {
     core::TimePoint starts_at;
     core::TimePoint booking_opens_at;
     core::TimePoint booking_closes_at;
+    int ticket_limit = kDefaultTicketLimit;  ///< optional `ticketLimit` of the request
 };
 
 /// One seat of the static layout; `index` is its bit in the availability bitset (dense, 0..N-1).

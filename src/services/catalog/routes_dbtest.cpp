@@ -127,6 +127,7 @@ TEST_F(CatalogRoutesDbTest, AdminCreatesAConcertAScheduleAndATenThousandSeatMap)
     ASSERT_EQ(schedule.status, 201u) << schedule.body;
     const std::int64_t schedule_id = schedule.json().at("id").as_int64();
     EXPECT_EQ(schedule.json().at("startsAt").as_string(), "2027-06-01T10:00:00.000Z");
+    EXPECT_EQ(schedule.json().at("ticketLimit").as_int64(), 4);  // the default (migrations/catalog/0006)
 
     const auto started = std::chrono::steady_clock::now();
     const Reply map =

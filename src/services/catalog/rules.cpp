@@ -88,6 +88,10 @@ NewSchedule parse_new_schedule(const json::object& body) {
     if (schedule.booking_closes_at > schedule.starts_at) {
         throw core::Problem::invalid_field("bookingClosesAt", "must not be after startsAt");
     }
+    if (const json::value* limit = body.if_contains("ticketLimit"); limit != nullptr && !limit->is_null()) {
+        schedule.ticket_limit =
+            static_cast<int>(integer_field(body, "ticketLimit", "ticketLimit", 1, kMaxTicketLimit));
+    }
     return schedule;
 }
 

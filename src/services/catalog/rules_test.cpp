@@ -119,6 +119,27 @@ TEST(ScheduleRules, ParsesTimesAndChecksTheirOrder) {
               "startsAt");
 }
 
+TEST(ScheduleRules, TicketLimitIsOptionalFromOneToAHundred) {
+    const auto parse = [](std::string_view extra) {
+        return parse_new_schedule(json::parse(std::string(R"({"startsAt":"2026-12-24T19:00:00Z",)") +
+                                              R"("bookingOpensAt":"2026-12-01T10:00:00Z",)" +
+                                              R"("bookingClosesAt":"2026-12-24T09:00:00Z")" +
+                                              std::string(extra) + "}")
+                                      .as_object());
+    };
+    EXPECT_EQ(parse("").ticket_limit, kDefaultTicketLimit);
+    EXPECT_EQ(parse(R"(,"ticketLimit":null)").ticket_limit, 4);
+    EXPECT_EQ(parse(R"(,"ticketLimit":2)").ticket_limit, 2);
+    EXPECT_EQ(parse(R"(,"ticketLimit":100)").ticket_limit, 100);
+    const auto field = [&](std::string_view extra) {
+        return rejected_field([&](const json::object&) { return parse(extra); }, "{}");
+    };
+    EXPECT_EQ(field(R"(,"ticketLimit":0)"), "ticketLimit");
+    EXPECT_EQ(field(R"(,"ticketLimit":101)"), "ticketLimit");
+    EXPECT_EQ(field(R"(,"ticketLimit":"4")"), "ticketLimit");
+    EXPECT_EQ(field(R"(,"ticketLimit":2.5)"), "ticketLimit");
+}
+
 TEST(ConcertRules, RequiresTitleArtistVenue) {
     const auto field = [](std::string_view body) {
         return rejected_field([](const json::object& o) { return parse_new_concert(o); }, body);

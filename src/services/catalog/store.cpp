@@ -24,6 +24,7 @@ Schedule schedule_at(const db::Result& r, int row) {
     s.booking_opens_at = r.get<core::TimePoint>(row, "booking_opens_at");
     s.booking_closes_at = r.get<core::TimePoint>(row, "booking_closes_at");
     s.seat_count = r.get<std::int32_t>(row, "seat_count");
+    s.ticket_limit = r.get<std::int16_t>(row, "ticket_limit");
     return s;
 }
 
@@ -40,7 +41,7 @@ Zone zone_at(const db::Result& r, int row) {
 
 constexpr const char* kConcertColumns = "id, title, artist, venue, description";
 constexpr const char* kScheduleColumns =
-    "id, concert_id, starts_at, booking_opens_at, booking_closes_at, seat_count";
+    "id, concert_id, starts_at, booking_opens_at, booking_closes_at, seat_count, ticket_limit";
 // Zones with their seat counts, for a set of schedules.
 constexpr const char* kZonesOf = R"sql(
     SELECT z.schedule_id, z.id, z.name, z.price, z.color, z.sort_order,
@@ -125,11 +126,13 @@ asio::awaitable<Schedule> Store::insert_schedule(std::int64_t concert_id, NewSch
     ++queries_;
     const db::Result r = co_await db_.query(
         std::string(
-            "INSERT INTO catalog.schedules (concert_id, starts_at, booking_opens_at, booking_closes_at) "
-            "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM catalog.concerts WHERE id = $1) "
+            "INSERT INTO catalog.schedules (concert_id, starts_at, booking_opens_at, booking_closes_at, "
+            "ticket_limit) "
+            "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM catalog.concerts WHERE id = $1) "
             "RETURNING ") +
             kScheduleColumns,
-        db::params(concert_id, schedule.starts_at, schedule.booking_opens_at, schedule.booking_closes_at));
+        db::params(concert_id, schedule.starts_at, schedule.booking_opens_at, schedule.booking_closes_at,
+                   schedule.ticket_limit));
     if (r.empty()) throw core::Problem::not_found("no concert " + std::to_string(concert_id));
     co_return schedule_at(r, 0);
 }
