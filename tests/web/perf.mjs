@@ -23,6 +23,7 @@ const option = (name, fallback) => {
 const webDir = path.resolve(option('--web', path.join(sourceDir, 'web')));
 const label = option('--label', path.basename(path.dirname(webDir)) + '/web');
 const openZone = args.includes('--zone');
+const shot = option('--shot', null); // a screenshot of the page after the run (to look at)
 const kSchedule = 9103;
 const kEvents = 50;
 const kPerEvent = 20;
@@ -173,6 +174,7 @@ try {
     consoleErrors: errors.length,
   };
   console.log(JSON.stringify(result));
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
 } finally {
   for (const res of streams) res.end();
   await browser.close();

@@ -2,6 +2,9 @@
 // real `marquee` binary and the local PostgreSQL, Redis, NATS and pg-sim. Run by tests/web/run (ctest label
 // `web`). No sleeps: every wait is for something the page shows.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -31,11 +34,43 @@ function watchErrors(page) {
 const hashStartsWith = (page, prefix) =>
   page.waitForFunction((p) => location.hash.startsWith(p), prefix, { timeout: 30_000 });
 
-/// From anywhere to the seat map of `scheduleId`, through the waiting room.
+/// From anywhere to the zone overview of `scheduleId`, through the waiting room.
 async function throughWaitingRoom(page, scheduleId) {
   await page.goto(`/#/queue/${scheduleId}`);
   await hashStartsWith(page, `#/seats/${scheduleId}`);
-  await page.locator('svg.seatmap circle.seat').first().waitFor();
+  await page.locator('.zone-overview[data-ready]').waitFor();
+}
+
+/// Opens a zone's seat grid from the overview.
+async function openZone(page, zoneId) {
+  await page.locator(`.zone-overview [data-zone-id="${zoneId}"]`).click();
+  await page.locator(`.seatgrid[data-zone-id="${zoneId}"] canvas`).waitFor();
+}
+
+/// Where a seat is on the canvas (shown at `minCell` px at least), in page coordinates.
+const seatPoint = (page, seatId, minCell = 0) =>
+  page.evaluate(([id, min]) => document.querySelector('.seatgrid').seatGrid.pointOf(id, min), [seatId, minCell]);
+const seatState = (page, seatId) =>
+  page.evaluate((id) => document.querySelector('.seatgrid')?.seatGrid.stateOf(id) ?? null, seatId);
+
+async function clickSeat(page, seatId) {
+  const p = await seatPoint(page, seatId, 20);
+  await page.mouse.click(p.x, p.y);
+}
+
+// axe-core (pinned in package-lock.json) on the page as it is: no serious or critical violation. Evaluated
+// through the DevTools protocol, so the page's Content-Security-Policy stays as it is.
+const axeSource = fs.readFileSync(
+  createRequire(path.join(process.env.MARQUEE_WEB_DEPS ?? path.resolve(import.meta.dirname, '../../.local/web-deps'), 'package.json'))
+    .resolve('axe-core/axe.min.js'), 'utf8');
+async function assertAccessible(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `axe on ${what}`);
 }
 
 describe('with the default hold time', () => {
@@ -86,20 +121,47 @@ describe('with the default hold time', () => {
     await login.getByRole('button', { name: '로그인' }).click();
     await page.locator('#nav .who').getByText(name).waitFor();
 
+    await assertAccessible(page, 'login');
     await page.getByRole('link', { name: '공연' }).click();
+    await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).waitFor();
+    await assertAccessible(page, 'concerts');
     await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).getByRole('link', { name: '예매하기' }).click();
     await hashStartsWith(page, `#/seats/${data.schedule.id}`);
+    const overview = page.locator('.zone-overview[data-ready]');
+    await overview.waitFor();
+    // The overview: each zone with its price and seats left.
+    assert.match(await overview.locator(`[data-zone-id="${data.seats[0].zoneId}"]`).textContent(), /VIP.*154,000.*잔여 24석/);
+    await assertAccessible(page, 'zone overview');
 
+    // Keyboard only: the zone, then one Tab stop for the grid, arrows and Space.
     const [first, second] = data.seats;
-    await page.locator(`circle[data-seat-id="${first.id}"]`).click();
-    // Keyboard works too: focus the second seat and press Space.
-    await page.locator(`circle[data-seat-id="${second.id}"]`).focus();
+    await overview.locator(`[data-zone-id="${first.zoneId}"]`).focus();
+    await page.keyboard.press('Enter');
+    const grid = page.getByRole('grid', { name: 'VIP 구역 좌석' });
+    await grid.waitFor();
+    const tabStops = await page.locator('.seatgrid-viewport').evaluate((v) =>
+      [v, ...v.querySelectorAll('*')].filter((n) => n.tabIndex >= 0).length);
+    assert.equal(tabStops, 1, 'the seat grid is one Tab stop');
+    // Choosing the zone put the focus on its grid.
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    const active = async () => page.locator(`#${await grid.getAttribute('aria-activedescendant')}`);
+    assert.equal(await (await active()).textContent(), 'VIP, A열 1번, ₩154,000, 선택 가능');
     await page.keyboard.press('Space');
+    assert.equal(await (await active()).getAttribute('aria-selected'), 'true');
+    assert.match(await (await active()).textContent(), /선택함$/);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await (await active()).getAttribute('data-seat-id'), String(second.id));
+    await page.keyboard.press('Enter');
     await page.locator('#selected-seats li').nth(1).waitFor();
+    assert.equal(await seatState(page, first.id), 'selected');
+    assert.equal(await seatState(page, second.id), 'selected');
+    await assertAccessible(page, 'zone seat grid');
     assert.match(await page.locator('#total').textContent(), /308,000/);
     await page.locator('#hold').click();
     await hashStartsWith(page, '#/checkout/');
     assert.match(await page.locator('#countdown').textContent(), /^[45]:\d\d$/);
+    assert.equal(await page.locator('#hold-warning').textContent(), '', 'no warning with minutes left');
+    await assertAccessible(page, 'checkout');
 
     // No points yet: paying with points is refused (402), and the message says to top up.
     await page.getByLabel('포인트', { exact: true }).check();
@@ -112,6 +174,7 @@ describe('with the default hold time', () => {
     await page.getByRole('button', { name: '충전하기' }).click();
     await page.locator('.notice.success').waitFor();
     await page.locator('#balance').getByText('400,000').waitFor();
+    await assertAccessible(page, 'wallet');
 
     // The hold is still there: back to it from my reservations, and pay.
     await page.getByRole('link', { name: '내 예매' }).click();
@@ -123,6 +186,7 @@ describe('with the default hold time', () => {
     const row = page.locator('#reservations tbody tr').first();
     await row.getByText('예매 확정').waitFor();
     assert.match(await row.textContent(), /308,000/);
+    await assertAccessible(page, 'my reservations');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
@@ -138,10 +202,13 @@ describe('with the default hold time', () => {
       pages.push(page);
     }
     const [a, b, observer] = pages;
-    for (const page of [a, b]) {
-      await page.locator(`circle[data-seat-id="${seat.id}"]`).click();
-      await page.locator(`circle[data-seat-id="${seat.id}"][aria-checked=true]`).waitFor();
+    for (const page of pages) {
+      await openZone(page, seat.zoneId);
+      await clickSeat(page, seat.id);
+      assert.equal(await seatState(page, seat.id), 'selected');
     }
+    const zoneLeft = observer.locator(`.zone-overview [data-zone-id="${seat.zoneId}"] .zone-left`);
+    assert.equal(await zoneLeft.textContent(), '36 seats left');
     // Both at once. `force`: if the winner's hold reaches the other page's live map first, that page has already
     // dropped the seat and disabled its button; the click then does nothing and the page shows why.
     await Promise.all([a.locator('#hold').click({ force: true }), b.locator('#hold').click({ force: true })]);
@@ -156,11 +223,91 @@ describe('with the default hold time', () => {
     const loser = results[0] === 'lost' ? a : b;
     const message = loser.locator('[data-problem="seat-taken"]');
     assert.match(await message.textContent(), new RegExp(`Row ${seat.row}, seat ${seat.number}`));
-    assert.equal(await loser.locator(`circle[data-seat-id="${seat.id}"]`).getAttribute('aria-checked'), 'false');
-    // The observer clicked nothing: the seat greys on its map from the availability stream.
-    await observer.locator(`circle.taken[data-seat-id="${seat.id}"]`).waitFor({ timeout: 30_000 });
+    assert.equal(await seatState(loser, seat.id), 'taken');
+    // The loser is offered the nearest free seats instead, and one click takes one.
+    const instead = message.getByRole('button', { name: /^Take Row .* instead$/ }).first();
+    await instead.click();
+    await loser.locator('#selected-seats li[data-seat-id]').first().waitFor();
+    // The observer only selected the seat: it is taken from the availability stream, said politely, the zone's
+    // count drops, and nearby seats are offered.
+    await observer.waitForFunction((id) => document.querySelector('.seatgrid').seatGrid.stateOf(id) === 'taken', seat.id,
+      { timeout: 30_000 });
+    assert.match(await observer.locator('#seat-status[role=status]').textContent(),
+      new RegExp(`Taken by another fan: R, Row ${seat.row}, seat ${seat.number}`));
+    await observer.locator('[data-problem="seat-taken"]').getByRole('button', { name: /^Take Row/ }).first().waitFor();
+    assert.equal(await zoneLeft.textContent(), '35 seats left');
+    assert.equal(await observer.locator('#selected-seats li[data-seat-id]').count(), 0);
     for (const page of pages) assert.deepEqual(page.errors, []);
     for (const page of pages) await page.context().close();
+  });
+
+  test('best available sits next to the manual choice, and goes away when the API does not take it', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webbest'));
+    await throughWaitingRoom(page, data.schedule.id);
+    const zone = data.seats.at(-1).zoneId;
+    await openZone(page, zone);
+    await page.locator('#best-count').selectOption('2');
+    await page.locator('#best').click();
+    // A server with best available holds two seats of the zone; one without it answers 400 and the control goes.
+    await page.waitForFunction(() => location.hash.startsWith('#/checkout/') ||
+      document.querySelector('[data-problem="best-available-unsupported"]'));
+    if (await page.evaluate(() => location.hash.startsWith('#/checkout/'))) {
+      await page.locator('#held-seats li').nth(1).waitFor();
+    } else {
+      assert.equal(await page.locator('.best-available').isHidden(), true);
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    }
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a phone (390×844, touch): the whole purchase, with seats at least 44 px across when a finger picks them', async () => {
+    const fan = await newFan(marquee.url, 'webphone');
+    await call(marquee.url, 'POST', '/api/v1/wallet/charges', {
+      token: await login(marquee.url, fan), headers: { 'Idempotency-Key': uniqueName('phone') }, body: { amount: 200000 },
+    });
+    const context = await browser.newContext({
+      locale: 'ko-KR', baseURL: marquee.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 3,
+      isMobile: true, hasTouch: true,
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, fan);
+    await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).getByRole('link', { name: '예매하기' }).tap();
+    await hashStartsWith(page, `#/seats/${data.schedule.id}`);
+    await page.locator('.zone-overview[data-ready]').waitFor();
+    const seat = data.seats.find((s, i) => i > 40 && s.zoneId === data.seats.at(-1).zoneId);
+    await page.locator(`.zone-overview [data-zone-id="${seat.zoneId}"]`).tap();
+    await page.locator('.seatgrid canvas').waitFor();
+    // Every control of the zone grid is a 44 px touch target.
+    for (const box of await page.locator('.zone-overview button, .seatgrid-tools button, .best-available select, .best-available button')
+      .evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect()).map((r) => ({ w: r.width, h: r.height })))) {
+      assert.ok(box.w >= 44 && box.h >= 44, `touch target ${box.w}×${box.h}`);
+    }
+    // A tap on seats drawn smaller than a finger zooms in; the next tap, on a seat ≥ 44 px, selects it.
+    const before = await page.evaluate(() => document.querySelector('.seatgrid').seatGrid.cellSize);
+    let p = await seatPoint(page, seat.id);
+    await page.touchscreen.tap(p.x, p.y);
+    if (before < 44) assert.equal(await seatState(page, seat.id), 'free');
+    const size = await page.evaluate(() => document.querySelector('.seatgrid').seatGrid.cellSize);
+    assert.ok(size >= 44, `seat drawn ${size} px across`);
+    p = await seatPoint(page, seat.id);
+    await page.touchscreen.tap(p.x, p.y);
+    assert.equal(await seatState(page, seat.id), 'selected');
+    await assertAccessible(page, 'zone seat grid on a phone');
+    await page.locator('#hold').tap();
+    await hashStartsWith(page, '#/checkout/');
+    await page.getByLabel('포인트', { exact: true }).check();
+    await page.getByRole('button', { name: /결제하기/ }).tap();
+    await hashStartsWith(page, '#/reservations');
+    await page.locator('#reservations tbody tr').first().getByText('예매 확정').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone`);
+    assert.deepEqual(errors, []);
+    await context.close();
   });
 });
 
@@ -179,10 +326,13 @@ describe('with a 5-second hold', () => {
     const errors = watchErrors(page);
     await loginThroughUi(page, await newFan(marquee.url, 'webexpiry'));
     await throughWaitingRoom(page, data.schedule.id);
-    await page.locator(`circle[data-seat-id="${data.seats[5].id}"]`).click();
+    await openZone(page, data.seats[5].zoneId);
+    await clickSeat(page, data.seats[5].id);
     await page.locator('#hold').click();
     await hashStartsWith(page, '#/checkout/');
     await page.locator('#countdown').waitFor();
+    // Under a minute from the start: the warning is there, in a polite status region.
+    await page.locator('#hold-warning[role=status]').getByText('Less than a minute left').waitFor();
 
     const expired = page.locator('[data-problem="hold-expired"]');
     await expired.waitFor({ timeout: 30_000 });
