@@ -111,6 +111,21 @@ try {
       for (const e of list.getEntries()) window.__bench.longtasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
   }, kSchedule);
+  // The ceiling in the same run: frames of a page doing nothing, 2 s (the display's own pace here).
+  const idle = await context.newPage();
+  await idle.setContent('<p>idle</p>');
+  const idleFrames = await idle.evaluate(() => new Promise((resolve) => {
+    const out = [];
+    let last = performance.now();
+    const frame = (now) => {
+      out.push(now - last);
+      last = now;
+      if (out.length < 120) requestAnimationFrame(frame);
+      else resolve(out.slice(1).sort((a, b) => a - b));
+    };
+    requestAnimationFrame(frame);
+  }));
+  await idle.close();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -172,6 +187,7 @@ try {
     longTasks: run.longtasks.length,
     longestTaskMs: Math.round(Math.max(0, ...run.longtasks.map((t) => t.duration))),
     consoleErrors: errors.length,
+    idleP95FrameMs: Number(idleFrames[Math.floor(0.95 * idleFrames.length)].toFixed(1)),
   };
   console.log(JSON.stringify(result));
   if (shot) await page.screenshot({ path: shot, fullPage: true });
