@@ -353,7 +353,8 @@ describe('with a payment gateway of its own', () => {
   let marquee;
   before(async () => {
     pg = await startPgSim();
-    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url });
+    // Recovery settles a PENDING payment once it is 1 s old (it looks every 5 s).
+    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url, MARQUEE_RECOVERY_AGE_S: '1' });
   });
   after(async () => {
     await marquee?.stop();
@@ -380,6 +381,39 @@ describe('with a payment gateway of its own', () => {
 
     const wallet = await call(marquee.url, 'GET', '/api/v1/wallet', { token: await login(marquee.url, fan) });
     assert.equal(wallet.balance, 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a card payment whose answer is lost shows that it is being settled, and settles by itself', async () => {
+    const data = await makeSchedule(marquee.url, await adminToken(marquee.url));
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webpending'));
+    await throughWaitingRoom(page, data.schedule.id);
+    await openZone(page, data.seats[3].zoneId);
+    await clickSeat(page, data.seats[3].id);
+    await page.locator('#hold').click();
+    await hashStartsWith(page, '#/checkout/');
+    await page.getByLabel('Card', { exact: true }).check();
+    // The gateway approves and its answer never reaches Marquee; once the charge is recorded, the gateway is
+    // slower than Marquee's call deadline, so neither the retries nor the lookup by key get an answer: 202.
+    const lostBefore = (await call(pg.url, 'GET', '/v1/admin/stats')).lost;
+    await pg.setFaults({ down: false, declineRate: 0, lostRate: 1, latencyMs: 0 });
+    await page.locator('#pay').click();
+    for (const deadline = Date.now() + 20_000; (await call(pg.url, 'GET', '/v1/admin/stats')).lost === lostBefore;) {
+      assert.ok(Date.now() < deadline, 'the gateway recorded no charge');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await pg.setFaults({ lostRate: 0, latencyMs: 5000 });
+    const progress = page.locator('.pending[role=status]');
+    await progress.locator('progress').waitFor({ timeout: 60_000 });
+    // The gateway answers again: recovery asks it by key, and the page goes on by itself.
+    await pg.setFaults({ latencyMs: 0 });
+    await progress.getByText(/being confirmed with the card company \(\d+ s\)/).waitFor({ timeout: 30_000 });
+    await hashStartsWith(page, '#/reservations');
+    await page.locator('.notice.success').waitFor();
+    await page.locator('#reservations tbody tr').first().getByText('Confirmed').waitFor();
     assert.deepEqual(errors, []);
     await page.context().close();
   });
