@@ -289,9 +289,13 @@ async function renderSeats(scheduleId, signal) {
   if (!token) return navigate(`#/queue/${scheduleId}`);
   main.replaceChildren(h('h1', {}, t('seatMapTitle')), h('p', { class: 'muted' }, t('loading')));
   const layout = (await api('GET', `/api/v1/schedules/${scheduleId}/seat-map`, { signal, auth: false })).body;
-  const byId = new Map(layout.seats.map((s) => [s.id, s]));
+  // The layout was parsed in this task; build the map in the next one, so neither is a long task at 10,000 seats.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const zones = new Map(layout.zones.map((z) => [z.id, z]));
-  const name = (id) => seatName(layout, id);
+  const name = (id) => {
+    const seat = picker.byId.get(id);
+    return seat ? t('seatLabel', { row: seat.row, number: seat.number }) : `#${id}`;
+  };
   const context = { scheduleId, seatName: name };
 
   const list = h('ul', { class: 'plain', id: 'selected-seats', 'aria-live': 'polite' });
@@ -336,7 +340,7 @@ async function renderSeats(scheduleId, signal) {
         lost.forEach((id) => picker.selected.delete(id));
       }
       showProblem(error, context);
-      if (lost.length && byId.has(lost[0])) addNoticeActions(instead(picker.nearestFree(byId.get(lost[0]), 3)));
+      if (lost.length && picker.byId.has(lost[0])) addNoticeActions(instead(picker.nearestFree(picker.byId.get(lost[0]), 3)));
       refresh();
     }
   });

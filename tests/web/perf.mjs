@@ -1,9 +1,10 @@
 // The seat map's benchmark (issue 18): Chromium through playwright-core, a page of the web app on a
 // 10,000-seat schedule shaped like the demo's schedule 9103 (VIP 10×100, R 20×100, S 30×100, A 40×100), and
 // 1,000 seats changing state over 5 s on the availability stream. Prints figures; asserts nothing.
-//   tests/web/run perf.mjs [--web DIR] [--label NAME] [--zone]
+//   tests/web/run perf.mjs [--web DIR] [--label NAME] [--zone] [--scale N] [--shot FILE]
 // --web: the web/ folder to serve (default this tree's; give an old copy to measure the old map the same way).
 // --zone: open the largest zone's grid (the zone-first app only) before the changes start.
+// --scale N: N times the rows (N × 10,000 seats), for "and beyond".
 //
 // The API is played by this script (documented shapes of GET /seat-map, /availability and its event stream,
 // api/openapi.yaml), not by the marquee binary: what is measured is the browser's work, the same for both
@@ -23,6 +24,7 @@ const option = (name, fallback) => {
 const webDir = path.resolve(option('--web', path.join(sourceDir, 'web')));
 const label = option('--label', path.basename(path.dirname(webDir)) + '/web');
 const openZone = args.includes('--zone');
+const scale = Number(option('--scale', '1')); // rows × scale: --scale 4 is a 40,000-seat venue
 const shot = option('--shot', null); // a screenshot of the page after the run (to look at)
 const kSchedule = 9103;
 const kEvents = 50;
@@ -38,10 +40,10 @@ const zones = [];
 const seats = [];
 let rowNo = 0;
 zoneDefs.forEach(([name, price, color, rows, perRow], z) => {
-  zones.push({ id: z + 1, name, price, color, seatCount: rows * perRow });
-  for (let r = 0; r < rows; ++r, ++rowNo) {
+  zones.push({ id: z + 1, name, price, color, seatCount: rows * scale * perRow });
+  for (let r = 0; r < rows * scale; ++r, ++rowNo) {
     const row = rowNo < 26 ? String.fromCharCode(65 + rowNo)
-      : String.fromCharCode(64 + Math.floor(rowNo / 26)) + String.fromCharCode(65 + (rowNo % 26));
+      : String.fromCharCode(64 + Math.floor(rowNo / 26) % 26 + 1) + String.fromCharCode(65 + (rowNo % 26));
     for (let n = 1; n <= perRow; ++n) {
       seats.push({ id: 100000 + seats.length, index: seats.length, row, number: n, x: n, y: rowNo + 1, zoneId: z + 1 });
     }
@@ -175,7 +177,7 @@ try {
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
   const result = {
     label,
-    view: openZone ? 'zone A grid (4,000 seats) open' : 'first view',
+    view: openZone ? `zone A grid (${zones[3].seatCount} seats) open` : 'first view',
     seats: seatCount,
     changes: kEvents * kPerEvent,
     interactiveMs: Math.round(interactiveMs),

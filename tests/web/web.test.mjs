@@ -263,6 +263,55 @@ describe('with the default hold time', () => {
     await page.context().close();
   });
 
+  test('before the opening, the waiting room counts down to it (PRE_QUEUE with opensAt; the join answer played here)', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webprequeue'));
+    const opensAt = new Date(Date.now() + 90_000).toISOString();
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/queue`, (route) => route.fulfill({
+      status: 201, contentType: 'application/json',
+      body: JSON.stringify({ token: 'pre', scheduleId: data.schedule.id, state: 'PRE_QUEUE', status: 'PRE_QUEUE', opensAt }),
+    }));
+    // The event stream stays open with nothing to say until the opening.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    await page.route('**/api/v1/queue/me/events**', async (route) => {
+      await held;
+      await route.abort().catch(() => {});
+    });
+    await page.goto(`/#/queue/${data.schedule.id}`);
+    await page.locator('#queue-eta').getByText(/^Booking opens in 1:[23]\d\./).waitFor();
+    assert.equal(await page.locator('#queue-position').textContent(), '—');
+    await assertAccessible(page, 'pre-queue waiting room');
+    assert.deepEqual(errors, []);
+    release();
+    await page.context().close();
+  });
+
+  test('every seat taken: the zones read sold out and the page says what the fan can do next', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'websoldout'));
+    // The availability played here: every bit set.
+    const all = Buffer.alloc(Math.ceil(data.seats.length / 8), 0xff).toString('base64');
+    const doc = { scheduleId: data.schedule.id, version: 1, seatCount: data.seats.length, taken: all };
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/availability`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(doc) }));
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/availability/events`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: availability\nid: 1\ndata: ${JSON.stringify(doc)}\n\n` }));
+    await throughWaitingRoom(page, data.schedule.id);
+    const soldOut = page.locator('#sold-out');
+    await soldOut.getByRole('heading', { name: 'Sold out for now' }).waitFor();
+    await soldOut.getByRole('link', { name: 'Other dates' }).waitFor();
+    for (const zone of await page.locator('.zone-overview .zone-button').all()) {
+      assert.equal(await zone.getAttribute('aria-disabled'), 'true');
+      assert.match(await zone.textContent(), /Sold out$/);
+    }
+    await assertAccessible(page, 'sold out');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a phone (390×844, touch): the whole purchase, with seats at least 44 px across when a finger picks them', async () => {
     const fan = await newFan(marquee.url, 'webphone');
     await call(marquee.url, 'POST', '/api/v1/wallet/charges', {
@@ -353,8 +402,9 @@ describe('with a payment gateway of its own', () => {
   let marquee;
   before(async () => {
     pg = await startPgSim();
-    // Recovery settles a PENDING payment once it is 1 s old (it looks every 5 s).
-    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url, MARQUEE_RECOVERY_AGE_S: '1' });
+    // Recovery settles a PENDING payment once it is 20 s old (it looks every 5 s): older than the pending test's
+    // request takes to give up (about 14 s), so recovery first asks once the gateway answers again.
+    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url, MARQUEE_RECOVERY_AGE_S: '20' });
   });
   after(async () => {
     await marquee?.stop();
@@ -385,7 +435,7 @@ describe('with a payment gateway of its own', () => {
     await page.context().close();
   });
 
-  test('a card payment whose answer is lost shows that it is being settled, and settles by itself', async () => {
+  test('a card payment whose answer is lost shows that it is being settled, and settles by itself', { timeout: 180_000 }, async () => {
     const data = await makeSchedule(marquee.url, await adminToken(marquee.url));
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
@@ -411,7 +461,7 @@ describe('with a payment gateway of its own', () => {
     // The gateway answers again: recovery asks it by key, and the page goes on by itself.
     await pg.setFaults({ latencyMs: 0 });
     await progress.getByText(/being confirmed with the card company \(\d+ s\)/).waitFor({ timeout: 30_000 });
-    await hashStartsWith(page, '#/reservations');
+    await page.waitForFunction(() => location.hash.startsWith('#/reservations'), null, { timeout: 60_000 });
     await page.locator('.notice.success').waitFor();
     await page.locator('#reservations tbody tr').first().getByText('Confirmed').waitFor();
     assert.deepEqual(errors, []);
