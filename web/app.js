@@ -301,19 +301,7 @@ async function renderSeats(scheduleId, signal) {
   const list = h('ul', { class: 'plain', id: 'selected-seats', 'aria-live': 'polite' });
   const total = h('strong', { id: 'total' });
   const holdButton = h('button', { type: 'button', id: 'hold', disabled: true }, t('holdButton'));
-  // Seats lost to another fan: the nearest free seats of the same zone, one button each.
-  const instead = (suggestions) => suggestions.map((s) => ({
-    label: t('takeInstead', { seat: name(s.id) }),
-    run: () => {
-      if (picker.pick(s.id)) clearNotice();
-    },
-  }));
-  const picker = new SeatPicker(layout, {
-    onChange: refresh,
-    onMax: () => notice('info', t('maxSeats')),
-    onLost: (lost, suggestions) =>
-      notice('info', t('seatJustTaken', { seats: lost.map((s) => name(s.id)).join(', ') }), instead(suggestions), 'seat-taken'),
-  });
+  const picker = new SeatPicker(layout, { onChange: refresh, onMax: () => notice('info', t('maxSeats')) });
   function refresh(seats = picker.selectedSeats()) {
     list.replaceChildren(
       ...(seats.length
@@ -336,11 +324,17 @@ async function renderSeats(scheduleId, signal) {
     } catch (error) {
       const lost = error instanceof ApiError && Array.isArray(error.problem?.seats) ? error.problem.seats : [];
       if (lost.length) {
-        picker.markTaken(lost); // may announce the loss; the problem below says it again with what to do
-        lost.forEach((id) => picker.selected.delete(id));
+        picker.markTaken(lost);
+        picker.lostBox.hidden = true; // the problem below says it, with the seats to take instead
       }
       showProblem(error, context);
-      if (lost.length && picker.byId.has(lost[0])) addNoticeActions(instead(picker.nearestFree(picker.byId.get(lost[0]), 3)));
+      const first = picker.byId.get(lost[0]);
+      if (first) {
+        // The nearest free seats, one button each, on the problem's notice; taking one closes it.
+        const buttons = picker.insteadButtons(first);
+        buttons.forEach((b) => b.addEventListener('click', clearNotice));
+        noticeBox.querySelector('.notice')?.append(...buttons);
+      }
       refresh();
     }
   });
@@ -406,12 +400,6 @@ async function renderSeats(scheduleId, signal) {
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-}
-
-/// More buttons on the notice shown now (after showProblem).
-function addNoticeActions(actions) {
-  const box = noticeBox.querySelector('.notice');
-  for (const a of actions) box?.append(h('button', { class: 'secondary', type: 'button', onclick: a.run }, a.label));
 }
 
 async function renderCheckout(reservationId, signal) {

@@ -10,13 +10,12 @@ import { SeatGrid } from './seatgrid.js';
 import { ZoneOverview } from './zones.js';
 
 export class SeatPicker {
-  /// onChange(selectedSeats) after every change of the selection; onLost(lost, suggestions) when selected
-  /// seats were taken by someone else; onMax() when the fan tries to pick more than `max`.
-  constructor(layout, { max = 4, onChange = () => {}, onLost = () => {}, onMax = () => {} } = {}) {
+  /// onChange(selectedSeats) after every change of the selection; onMax() when the fan tries to pick more
+  /// than `max`; seatName(seat) the short name of a seat ("Row A, seat 3").
+  constructor(layout, { max = 4, onChange = () => {}, onMax = () => {} } = {}) {
     this.layout = layout;
     this.max = max;
     this.onChange = onChange;
-    this.onLost = onLost;
     this.onMax = onMax;
     this.zones = new Map(layout.zones.map((z) => [z.id, { ...z, seats: [] }]));
     this.byId = new Map();
@@ -38,7 +37,13 @@ export class SeatPicker {
     this.zone = null;
 
     this.overview = new ZoneOverview([...this.zones.values()], (zone) => this.openZone(zone.id, { focus: true }));
+    // A seat lost to another fan: said in a polite status region (not the page's assertive alert: the fan did
+    // nothing), and shown with the nearest free seats to take instead.
     this.status = h('p', { id: 'seat-status', class: 'sr-only', role: 'status', 'aria-live': 'polite' });
+    this.lostText = h('p');
+    this.lostActions = h('div', { class: 'row' });
+    this.lostBox = h('div', { class: 'notice info seat-lost', id: 'seat-lost', hidden: true },
+      this.lostText, this.lostActions);
     this.zoneTitle = h('h2', { id: 'zone-title', tabindex: '-1' });
     this.gridHost = h('div', { class: 'grid-host' });
     this.tools = h('div', { class: 'row zone-tools' });
@@ -49,7 +54,7 @@ export class SeatPicker {
       this.zoneTitle, this.tools, this.legend, this.gridHost);
     this.soldOut = soldOutPanel();
     this.soldOut.hidden = true;
-    this.element = h('div', { class: 'seatpicker' }, this.soldOut, this.overview.element, this.zonePanel, this.status);
+    this.element = h('div', { class: 'seatpicker' }, this.lostBox, this.soldOut, this.overview.element, this.zonePanel, this.status);
   }
 
   seatName(seat) {
@@ -92,6 +97,7 @@ export class SeatPicker {
   }
 
   toggle(seat) {
+    this.lostBox.hidden = true;
     if (this.selected.has(seat.id)) this.selected.delete(seat.id);
     else if (bitSet(this.taken, seat.index)) return;
     else if (this.selected.size >= this.max) return this.onMax();
@@ -156,10 +162,22 @@ export class SeatPicker {
   }
 
   lose(lost) {
-    const suggestions = this.nearestFree(lost[0], 3);
     this.status.textContent = t('seatLostPolite', { seats: lost.map((s) => this.describe(s, 'taken')).join('; ') });
+    this.lostText.textContent = t('seatJustTaken', { seats: lost.map((s) => this.seatName(s)).join(', ') });
+    this.lostActions.replaceChildren(...this.insteadButtons(lost[0]));
+    this.lostBox.hidden = false;
     this.onChange(this.selectedSeats());
-    this.onLost(lost, suggestions);
+  }
+
+  /// Buttons that take one of the nearest free seats to `seat` instead.
+  insteadButtons(seat) {
+    return this.nearestFree(seat, 3).map((other) => h('button', {
+      type: 'button',
+      class: 'secondary',
+      onclick: () => {
+        if (this.pick(other.id)) this.lostBox.hidden = true;
+      },
+    }, t('takeInstead', { seat: this.seatName(other) })));
   }
 
   /// The `count` free, unselected seats of the same zone nearest to `seat` (rows count a little more than

@@ -213,15 +213,17 @@ describe('with the default hold time', () => {
     // dropped the seat and disabled its button; the click then does nothing and the page shows why.
     await Promise.all([a.locator('#hold').click({ force: true }), b.locator('#hold').click({ force: true })]);
     const outcome = async (page) => {
+      // Lost either way: the hold's 409 (an alert), or the winner's hold seen first on the live map (polite).
       await page.waitForFunction(
-        () => location.hash.startsWith('#/checkout/') || document.querySelector('[data-problem="seat-taken"]'),
+        () => location.hash.startsWith('#/checkout/') || document.querySelector('[data-problem="seat-taken"]') ||
+          document.getElementById('seat-lost')?.hidden === false,
       );
       return page.evaluate(() => (location.hash.startsWith('#/checkout/') ? 'won' : 'lost'));
     };
     const results = await Promise.all([outcome(a), outcome(b)]);
     assert.deepEqual([...results].sort(), ['lost', 'won']);
     const loser = results[0] === 'lost' ? a : b;
-    const message = loser.locator('[data-problem="seat-taken"]');
+    const message = loser.locator('#notice [data-problem="seat-taken"], #seat-lost:not([hidden])');
     assert.match(await message.textContent(), new RegExp(`Row ${seat.row}, seat ${seat.number}`));
     assert.equal(await seatState(loser, seat.id), 'taken');
     // The loser is offered the nearest free seats instead, and one click takes one.
@@ -234,9 +236,13 @@ describe('with the default hold time', () => {
       { timeout: 30_000 });
     assert.match(await observer.locator('#seat-status[role=status]').textContent(),
       new RegExp(`Taken by another fan: R, Row ${seat.row}, seat ${seat.number}`));
-    await observer.locator('[data-problem="seat-taken"]').getByRole('button', { name: /^Take Row/ }).first().waitFor();
+    const lostBox = observer.locator('#seat-lost');
+    assert.match(await lostBox.textContent(), new RegExp(`Row ${seat.row}, seat ${seat.number} was just taken`));
+    await lostBox.getByRole('button', { name: /^Take Row/ }).first().click();
+    await observer.locator('#selected-seats li[data-seat-id]').first().waitFor();
+    assert.equal(await lostBox.isHidden(), true);
+    await observer.locator('#selected-seats li[data-seat-id]').first().waitFor();
     assert.equal(await zoneLeft.textContent(), '35 seats left');
-    assert.equal(await observer.locator('#selected-seats li[data-seat-id]').count(), 0);
     for (const page of pages) assert.deepEqual(page.errors, []);
     for (const page of pages) await page.context().close();
   });
