@@ -1,5 +1,5 @@
-// One zone's seats on a canvas (docs/decisions/0031-zone-first-canvas-seat-map.md): zoomed with the wheel,
-// a pinch or the buttons, panned by dragging, and redrawn only where something changed (a full frame only
+// One zone's seats on a canvas (docs/decisions/0031-zone-first-canvas-seat-map.md): zoomed with Ctrl + wheel,
+// a pinch or the buttons, panned by dragging or the wheel, and redrawn only where something changed (a full frame only
 // after a zoom or a pan, and then only the rows and columns in view).
 //
 // For assistive technology the canvas is hidden and the grid is a `role="grid"` element with one Tab stop:
@@ -386,9 +386,21 @@ export class SeatGrid {
     });
     v.addEventListener('keydown', (e) => this.onKey(e));
     const c = this.canvas;
+    // Ctrl + wheel (and a trackpad's pinch, which Chromium sends as one) zooms around the pointer; a plain wheel
+    // pans a zone larger than the view and otherwise scrolls the page, so the map never traps the page's scroll.
     c.addEventListener('wheel', (e) => {
+      if (e.ctrlKey || e.metaKey) {
+        e.preventDefault();
+        this.zoomAt(Math.exp(-e.deltaY * 0.01), e.offsetX, e.offsetY);
+        return;
+      }
+      const [ox, oy] = [this.ox, this.oy];
+      this.ox -= e.deltaX;
+      this.oy -= e.deltaY;
+      this.clampPan();
+      if (this.ox === ox && this.oy === oy) return; // nothing to pan: the page scrolls
       e.preventDefault();
-      this.zoomAt(Math.exp(-e.deltaY * 0.0015), e.offsetX, e.offsetY);
+      this.invalidate();
     }, { passive: false });
     c.addEventListener('pointerdown', (e) => {
       c.setPointerCapture(e.pointerId);

@@ -273,6 +273,41 @@ describe('with the default hold time', () => {
     await page.context().close();
   });
 
+  test('a zone grid zooms with its buttons and Ctrl + wheel, pans with a drag, and a drag selects nothing', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webzoom'));
+    await throughWaitingRoom(page, data.schedule.id);
+    const zone = data.seats.at(-1).zoneId;
+    await openZone(page, zone);
+    const view = () => page.evaluate(() => {
+      const g = document.querySelector('.seatgrid').seatGrid;
+      return { size: g.cellSize, ox: g.ox, oy: g.oy };
+    });
+    const fit = await view();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    const zoomed = await view();
+    assert.ok(zoomed.size > fit.size * 1.4, `zoom in: ${fit.size} → ${zoomed.size}`);
+    await page.getByRole('button', { name: 'Whole zone' }).click();
+    assert.equal((await view()).size, fit.size);
+    const box = await page.locator('.seatgrid canvas').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, -100);
+    await page.keyboard.up('Control');
+    await page.waitForFunction((s) => document.querySelector('.seatgrid').seatGrid.cellSize > s, fit.size);
+    const before = await view();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 5, { steps: 6 });
+    await page.mouse.up();
+    const after = await view();
+    assert.ok(after.ox > before.ox, `drag pans: ${before.ox} → ${after.ox}`);
+    assert.equal(await page.locator('#selected-seats li[data-seat-id]').count(), 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('before the opening, the waiting room counts down to it (PRE_QUEUE with opensAt; the join answer played here)', async () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
