@@ -217,14 +217,15 @@ async function renderQueue(scheduleId, signal) {
     h('div', { class: 'card' }, h('p', {}, t('queuePosition')), position, eta, h('p', { class: 'muted' }, t('queueKeepOpen'))),
   );
   const context = { scheduleId };
-  let counting = false;
+  let stopCountdown = null;
   const show = (token) => {
     // Before the opening (PRE_QUEUE, with opensAt): no place in line yet, a countdown to the opening.
     if ((token.state ?? token.status) === 'PRE_QUEUE' && token.opensAt) {
       position.textContent = '—';
-      if (!counting) preQueueCountdown(eta, token.opensAt, signal);
-      counting = true;
+      stopCountdown ??= preQueueCountdown(eta, token.opensAt, signal);
     } else if (token.state === 'WAITING') {
+      stopCountdown?.();
+      stopCountdown = null;
       position.textContent = String(token.position);
       eta.textContent = t('queueEta', { seconds: token.etaSeconds });
     }

@@ -12,14 +12,19 @@ export function countdownText(iso, now = Date.now()) {
   return hh > 0 ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
-/// Keeps `element` counting down to `opensAt` every second until `signal` aborts or the time comes.
+/// Keeps `element` counting down to `opensAt` every second until `signal` aborts, the time comes, or the
+/// returned function is called (the token became WAITING).
 export function preQueueCountdown(element, opensAt, signal) {
+  let stopped = false;
   const tick = () => {
-    if (signal.aborted) return;
+    if (signal.aborted || stopped) return;
     element.textContent = t('preQueueOpensIn', { time: countdownText(opensAt) });
     if (Date.parse(opensAt) > Date.now()) setTimeout(tick, 1000 - (Date.now() % 1000));
   };
   tick();
+  return () => {
+    stopped = true;
+  };
 }
 
 /// The sold-out screen: nothing left now, and what the fan can still do.

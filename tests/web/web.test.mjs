@@ -308,7 +308,7 @@ describe('with the default hold time', () => {
     await page.context().close();
   });
 
-  test('before the opening, the waiting room counts down to it (PRE_QUEUE with opensAt; the join answer played here)', async () => {
+  test('before the opening, the waiting room counts down to it, then shows the place in line (PRE_QUEUE with opensAt; answers played here)', async () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
     await loginThroughUi(page, await newFan(marquee.url, 'webprequeue'));
@@ -317,19 +317,30 @@ describe('with the default hold time', () => {
       status: 201, contentType: 'application/json',
       body: JSON.stringify({ token: 'pre', scheduleId: data.schedule.id, state: 'PRE_QUEUE', status: 'PRE_QUEUE', opensAt }),
     }));
-    // The event stream stays open with nothing to say until the opening.
-    let release;
-    const held = new Promise((resolve) => { release = resolve; });
-    await page.route('**/api/v1/queue/me/events**', async (route) => {
-      await held;
-      await route.abort().catch(() => {});
+    // The event stream says nothing until the opening; then the token is WAITING with a place in line.
+    const waiting = { token: 'pre', scheduleId: data.schedule.id, state: 'WAITING', position: 3, etaSeconds: 9 };
+    let open;
+    const opening = new Promise((resolve) => { open = resolve; });
+    let streams = 0;
+    let closing;
+    const closed = new Promise((resolve) => { closing = resolve; });
+    await page.route((url) => url.pathname === '/api/v1/queue/me/events', async (route) => {
+      if (++streams === 1) await opening;
+      else await closed; // later streams stay open until the test ends
+      await route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: position\ndata: ${JSON.stringify(waiting)}\n\n` })
+        .catch(() => {});
     });
+    await page.route((url) => url.pathname === '/api/v1/queue/me', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(waiting) }));
     await page.goto(`/#/queue/${data.schedule.id}`);
     await page.locator('#queue-eta').getByText(/^Booking opens in 1:[23]\d\./).waitFor();
     assert.equal(await page.locator('#queue-position').textContent(), '—');
     await assertAccessible(page, 'pre-queue waiting room');
+    open();
+    await page.locator('#queue-position').getByText('3', { exact: true }).waitFor();
+    assert.doesNotMatch(await page.locator('#queue-eta').textContent(), /Booking opens/);
     assert.deepEqual(errors, []);
-    release();
+    closing();
     await page.context().close();
   });
 
