@@ -324,10 +324,7 @@ async function renderSeats(scheduleId, signal) {
       navigate(`#/checkout/${held.body.id}`);
     } catch (error) {
       const lost = error instanceof ApiError && Array.isArray(error.problem?.seats) ? error.problem.seats : [];
-      if (lost.length) {
-        picker.markTaken(lost);
-        picker.lostBox.hidden = true; // the problem below says it, with the seats to take instead
-      }
+      if (lost.length) picker.markTaken(lost); // the problem below says it, with the seats to take instead
       showProblem(error, context);
       const first = picker.byId.get(lost[0]);
       if (first) {

@@ -127,8 +127,9 @@ export class SeatPicker {
     this.onChange([]);
   }
 
-  /// Applies a new bitset: zone counts, only the changed seats redrawn, selected seats lost announced.
-  applyAvailability(bytes) {
+  /// Applies a new bitset: zone counts, only the changed seats redrawn, selected seats lost announced (unless
+  /// `quiet`: the caller says it itself).
+  applyAvailability(bytes, { quiet = false } = {}) {
     const first = this.taken === null;
     const changed = changedIndexes(this.taken, bytes, this.layout.seatCount);
     this.taken = bytes;
@@ -148,17 +149,19 @@ export class SeatPicker {
     this.grid?.refresh(changed);
     const total = [...this.left.values()].reduce((a, b) => a + b, 0);
     this.soldOut.hidden = total > 0;
-    if (lost.length) this.lose(lost);
+    if (lost.length && !quiet) this.lose(lost);
+    else if (lost.length) this.onChange(this.selectedSeats());
   }
 
-  /// Seats the server says are taken (a 409 seat-taken): marked taken here before the stream says so.
+  /// Seats the server says are taken (a 409 seat-taken): marked taken here before the stream says so, and
+  /// dropped from the selection without a word (the 409's own message says it).
   markTaken(seatIds) {
     const bytes = Uint8Array.from(this.taken ?? new Uint8Array(Math.ceil(this.layout.seatCount / 8)));
     for (const id of seatIds) {
       const seat = this.byId.get(id);
       if (seat) bytes[seat.index >> 3] |= 0x80 >> (seat.index & 7);
     }
-    this.applyAvailability(bytes);
+    this.applyAvailability(bytes, { quiet: true });
   }
 
   lose(lost) {
