@@ -22,7 +22,7 @@ test('every problem the booking flow can meet has a message saying what to do, i
     'queue-token-invalid', 'queue-token-required', 'queue-token-not-found', 'insufficient-points',
     'card-declined', 'dependency-unavailable', 'payment-in-progress', 'already-confirmed',
     'idempotency-key-reused', 'invalid-credentials', 'email-taken', 'rate-limited', 'unauthorized',
-    'invalid-field', 'not-found',
+    'invalid-field', 'not-found', 'no-seats-available', 'ticket-limit-reached', 'sales-closed',
   ];
   for (const slug of slugs) {
     const { key } = describeProblem({ type: `https://marquee.dev/problems/${slug}`, status: 400 });
