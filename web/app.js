@@ -277,6 +277,8 @@ async function renderQueue(scheduleId, signal) {
     if (now.state === 'ACTIVE') return admitted(now);
     if (now.state !== 'WAITING' && (now.state ?? now.status) !== 'PRE_QUEUE') return ended(now);
     show(now);
+    // A stream that ends at once before the opening is not asked again in a tight loop.
+    if ((now.state ?? now.status) === 'PRE_QUEUE') await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
