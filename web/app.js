@@ -1,9 +1,11 @@
 // Marquee's web app: hash routes, one view at a time. Each view gets an AbortSignal that ends its streams
 // and timers when the fan navigates away.
-import { api, ApiError, session, saveSession, idempotencyKey, readEvents, takenIndexes } from './api.js';
+import { api, ApiError, session, saveSession, idempotencyKey, readEvents } from './api.js';
+import { decodeBitset } from './availability.js';
 import { t, setLanguage, language, formatWon, formatDate } from './i18n.js';
 import { describe } from './errors.js';
-import { SeatMap } from './seatmap.js';
+import { SeatPicker } from './seatmap.js';
+import { preQueueCountdown, settlePayment, soldOutPanel } from './moments.js';
 
 const main = document.getElementById('main');
 const noticeBox = document.getElementById('notice');
@@ -215,8 +217,15 @@ async function renderQueue(scheduleId, signal) {
     h('div', { class: 'card' }, h('p', {}, t('queuePosition')), position, eta, h('p', { class: 'muted' }, t('queueKeepOpen'))),
   );
   const context = { scheduleId };
+  let stopCountdown = null;
   const show = (token) => {
-    if (token.state === 'WAITING') {
+    // Before the opening (PRE_QUEUE, with opensAt): no place in line yet, a countdown to the opening.
+    if ((token.state ?? token.status) === 'PRE_QUEUE' && token.opensAt) {
+      position.textContent = '—';
+      stopCountdown ??= preQueueCountdown(eta, token.opensAt, signal);
+    } else if (token.state === 'WAITING') {
+      stopCountdown?.();
+      stopCountdown = null;
       position.textContent = String(token.position);
       eta.textContent = t('queueEta', { seconds: token.etaSeconds });
     }
@@ -226,8 +235,9 @@ async function renderQueue(scheduleId, signal) {
     notice('success', t('queueAdmitted'));
     navigate(`#/seats/${scheduleId}`, { keepNotice: true });
   };
-  const ended = () => {
+  const ended = (token) => {
     sessionStorage.removeItem(queueKey(scheduleId));
+    if (token?.soldOut) return main.replaceChildren(h('h1', {}, t('queueTitle')), soldOutPanel());
     position.textContent = '—';
     eta.textContent = '';
     notice('error', t('queueEnded'), [{ label: t('rejoinQueue'), run: () => navigate(`#/queue/${scheduleId}`) }], 'queue-token-expired');
@@ -254,7 +264,7 @@ async function renderQueue(scheduleId, signal) {
             admitted(update);
           } else if (event === 'ended' || update.state === 'USED' || update.state === 'EXPIRED') {
             done = true;
-            ended();
+            ended(update);
           } else show(update);
         },
       });
@@ -265,8 +275,10 @@ async function renderQueue(scheduleId, signal) {
     if (done || signal.aborted) return;
     const now = (await api('GET', `/api/v1/queue/me?scheduleId=${scheduleId}`, { signal })).body;
     if (now.state === 'ACTIVE') return admitted(now);
-    if (now.state !== 'WAITING') return ended();
+    if (now.state !== 'WAITING' && (now.state ?? now.status) !== 'PRE_QUEUE') return ended(now);
     show(now);
+    // A stream that ends at once before the opening is not asked again in a tight loop.
+    if ((now.state ?? now.status) === 'PRE_QUEUE') await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
@@ -280,25 +292,20 @@ async function renderSeats(scheduleId, signal) {
   if (!token) return navigate(`#/queue/${scheduleId}`);
   main.replaceChildren(h('h1', {}, t('seatMapTitle')), h('p', { class: 'muted' }, t('loading')));
   const layout = (await api('GET', `/api/v1/schedules/${scheduleId}/seat-map`, { signal, auth: false })).body;
-  const byId = new Map(layout.seats.map((s) => [s.id, s]));
+  // The layout was parsed in this task; build the map in the next one, so neither is a long task at 10,000 seats.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const zones = new Map(layout.zones.map((z) => [z.id, z]));
-  const selected = new Set();
-  let taken = new Set();
-  const name = (id) => seatName(layout, id);
+  const name = (id) => {
+    const seat = picker.byId.get(id);
+    return seat ? t('seatLabel', { row: seat.row, number: seat.number }) : `#${id}`;
+  };
   const context = { scheduleId, seatName: name };
 
   const list = h('ul', { class: 'plain', id: 'selected-seats', 'aria-live': 'polite' });
   const total = h('strong', { id: 'total' });
   const holdButton = h('button', { type: 'button', id: 'hold', disabled: true }, t('holdButton'));
-  const map = new SeatMap(layout, (seat) => {
-    if (selected.has(seat.id)) selected.delete(seat.id);
-    else if (selected.size >= 4) return notice('info', t('maxSeats'));
-    else selected.add(seat.id);
-    refresh();
-  });
-  function refresh() {
-    map.setSelected(selected);
-    const seats = [...selected].map((id) => byId.get(id));
+  const picker = new SeatPicker(layout, { onChange: refresh, onMax: () => notice('info', t('maxSeats')) });
+  function refresh(seats = picker.selectedSeats()) {
     list.replaceChildren(
       ...(seats.length
         ? seats.map((s) => h('li', { 'data-seat-id': s.id }, `${zones.get(s.zoneId)?.name} ${name(s.id)} · ${formatWon(zones.get(s.zoneId)?.price ?? 0)}`))
@@ -307,56 +314,73 @@ async function renderSeats(scheduleId, signal) {
     total.textContent = formatWon(seats.reduce((sum, s) => sum + (zones.get(s.zoneId)?.price ?? 0), 0));
     holdButton.disabled = seats.length === 0;
   }
-  function applyTaken(next) {
-    taken = next;
-    map.setTaken(taken);
-    const lost = [...selected].filter((id) => taken.has(byId.get(id).index));
-    if (lost.length) {
-      lost.forEach((id) => selected.delete(id));
-      notice('info', t('seatJustTaken', { seats: lost.map(name).join(', ') }), [], 'seat-taken');
-    }
-    refresh();
-  }
 
   holdButton.addEventListener('click', async () => {
     holdButton.disabled = true;
     try {
       const held = await api('POST', '/api/v1/reservations', {
-        body: { scheduleId: Number(scheduleId), seatIds: [...selected] },
+        body: { scheduleId: Number(scheduleId), seatIds: picker.selectedSeats().map((s) => s.id) },
         headers: { 'X-Queue-Token': token },
       });
       clearNotice();
       navigate(`#/checkout/${held.body.id}`);
     } catch (error) {
-      if (error instanceof ApiError && Array.isArray(error.problem?.seats)) {
-        const next = new Set(taken);
-        error.problem.seats.forEach((id) => byId.has(id) && next.add(byId.get(id).index));
-        error.problem.seats.forEach((id) => selected.delete(id));
-        map.setTaken(next);
-        taken = next;
-        refresh();
-      }
+      const lost = error instanceof ApiError && Array.isArray(error.problem?.seats) ? error.problem.seats : [];
+      if (lost.length) picker.markTaken(lost); // the problem below says it, with the seats to take instead
       showProblem(error, context);
-      holdButton.disabled = selected.size === 0;
+      const first = picker.byId.get(lost[0]);
+      if (first) {
+        // The nearest free seats, one button each, on the problem's notice; taking one closes it.
+        const buttons = picker.insteadButtons(first);
+        buttons.forEach((b) => b.addEventListener('click', clearNotice));
+        noticeBox.querySelector('.notice')?.append(...buttons);
+      }
+      refresh();
     }
   });
 
+  // Best available (POST /reservations with zoneId and count): hidden for good once the API answers that it
+  // does not take that shape (400 or 422), as an older server does.
+  const bestKey = 'marquee.best-available';
+  const bestCount = h('select', { id: 'best-count' }, [1, 2, 3, 4].map((n) => h('option', { value: String(n) }, String(n))));
+  const bestButton = h('button', { type: 'button', id: 'best', class: 'secondary' }, t('bestAvailable'));
+  const best = h('div', { class: 'row best-available', hidden: sessionStorage.getItem(bestKey) === 'no' },
+    h('label', { class: 'inline' }, t('bestCount'), bestCount), bestButton);
+  bestButton.addEventListener('click', async () => {
+    bestButton.disabled = true;
+    try {
+      const held = await api('POST', '/api/v1/reservations', {
+        body: { scheduleId: Number(scheduleId), zoneId: picker.zone.id, count: Number(bestCount.value) },
+        headers: { 'X-Queue-Token': token },
+      });
+      clearNotice();
+      navigate(`#/checkout/${held.body.id}`);
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 400 || error.status === 422)) {
+        sessionStorage.setItem(bestKey, 'no');
+        best.hidden = true;
+        notice('info', t('bestUnavailable'), [], 'best-available-unsupported');
+        picker.grid?.viewport.focus();
+      } else showProblem(error, context);
+    } finally {
+      bestButton.disabled = false;
+    }
+  });
+  picker.tools.append(best);
+
   main.replaceChildren(
     h('h1', {}, t('seatMapTitle')),
-    h('div', { class: 'zones' },
-      layout.zones.map((z) => h('span', { class: 'zone' }, h('span', { class: 'swatch', style: { background: z.color } }), `${z.name} ${formatWon(z.price)}`)),
-      h('span', { class: 'zone' }, h('span', { class: 'swatch taken' }), t('legendTaken')),
-      h('span', { class: 'zone' }, h('span', { class: 'swatch selected' }), t('legendSelected'))),
-    map.element,
+    picker.element,
     h('section', { class: 'card', 'aria-labelledby': 'selected-title' },
       h('h2', { id: 'selected-title' }, t('selectedSeats')), list,
       h('p', {}, `${t('total')}: `, total),
       h('div', { class: 'row' }, holdButton,
-        h('button', { type: 'button', class: 'secondary', onclick: () => { selected.clear(); refresh(); } }, t('clearSelection')))),
+        h('button', { type: 'button', class: 'secondary', onclick: () => picker.clear() }, t('clearSelection')))),
   );
-  refresh();
+  if (layout.zones.length === 1) picker.openZone(layout.zones[0].id);
+  refresh([]);
   const first = await api('GET', `/api/v1/schedules/${scheduleId}/availability`, { signal, auth: false });
-  applyTaken(takenIndexes(first.body.taken, layout.seatCount));
+  picker.applyAvailability(decodeBitset(first.body.taken));
   // Live: one `availability` event per version; reconnect with Last-Event-ID when the stream ends.
   let lastId = String(first.body.version);
   while (!signal.aborted) {
@@ -368,8 +392,7 @@ async function renderSeats(scheduleId, signal) {
         onEvent: ({ event, data, id }) => {
           if (event !== 'availability') return;
           if (id) lastId = id;
-          const doc = JSON.parse(data);
-          applyTaken(takenIndexes(doc.taken, doc.seatCount));
+          picker.applyAvailability(decodeBitset(JSON.parse(data).taken));
         },
       });
     } catch (error) {
@@ -389,6 +412,9 @@ async function renderCheckout(reservationId, signal) {
   const balance = (await api('GET', '/api/v1/wallet', { signal })).body.balance;
 
   const countdown = h('div', { class: 'countdown', id: 'countdown', role: 'timer', 'aria-live': 'off' });
+  // Said once, politely, when a minute is left (the timer itself is not read out every second).
+  const warning = h('p', { class: 'hold-warning', id: 'hold-warning', role: 'status', 'aria-live': 'polite' });
+  let warned = false;
   const payButton = h('button', { type: 'submit', id: 'pay' }, t('payButton', { amount: formatWon(reservation.totalPrice) }));
   const pointsInput = h('input', {
     type: 'number', name: 'pointsAmount', min: '1', max: String(Math.max(1, reservation.totalPrice - 1)),
@@ -420,6 +446,10 @@ async function renderCheckout(reservationId, signal) {
     const s = Math.ceil(left / 1000);
     countdown.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
     countdown.classList.toggle('low', s <= 60);
+    if (s <= 60 && left > 0 && !warned) {
+      warned = true;
+      warning.textContent = t('holdWarning');
+    }
     if (left <= 0) {
       expired = true;
       payButton.disabled = true;
@@ -443,8 +473,8 @@ async function renderCheckout(reservationId, signal) {
       });
       expired = true;  // stops the countdown
       sessionStorage.removeItem(queueKey(scheduleId));
-      if (paid.status === 202) notice('info', t('paymentPending'));
-      else notice('success', t('paid'));
+      if (paid.status === 202) return await followPending(paid.body);
+      notice('success', t('paid'));
       navigate('#/reservations', { keepNotice: true });
     } catch (error) {
       if (error instanceof ApiError && error.problem?.type?.endsWith('/hold-expired')) {
@@ -454,6 +484,25 @@ async function renderCheckout(reservationId, signal) {
         payButton.disabled = false;
       }
       showProblem(error, { ...context, retry: () => pay() });
+    }
+  };
+  // A 202: the card company's answer was lost and recovery will settle the payment; show that it is being
+  // settled, follow it, and go on by itself when it is.
+  const followPending = async (payment) => {
+    const progress = h('progress', { 'aria-label': t('paymentSettling') });
+    const said = h('p', { id: 'payment-progress' }, t('paymentSettling'));
+    form.replaceChildren(h('div', { class: 'pending', role: 'status', 'aria-live': 'polite' }, said, progress));
+    const settled = await settlePayment(api, payment.id, {
+      signal,
+      onProgress: (attempt, seconds) => { said.textContent = t('paymentSettlingFor', { seconds }); },
+    });
+    if (settled.state === 'APPROVED') {
+      notice('success', t('paid'));
+      navigate('#/reservations', { keepNotice: true });
+    } else {
+      notice('error', t('paymentNotTaken'), [{ label: t('navReservations'), run: () => navigate('#/reservations') }], 'payment-failed');
+      said.textContent = t('paymentNotTaken');
+      progress.remove();
     }
   };
   const form = h('form', { onsubmit: pay, 'aria-label': t('checkoutTitle') },
@@ -479,7 +528,7 @@ async function renderCheckout(reservationId, signal) {
     h('h1', {}, t('checkoutTitle')),
     h('div', { class: 'split' },
       h('section', { class: 'card' },
-        h('p', {}, t('holdCountdown')), countdown, h('p', { class: 'muted' }, t('holdExpiresHint')),
+        h('p', {}, t('holdCountdown')), countdown, warning, h('p', { class: 'muted' }, t('holdExpiresHint')),
         h('ul', { class: 'plain', id: 'held-seats' },
           reservation.seats.map((s) => h('li', {}, `${layout.zones.find((z) => z.id === s.zoneId)?.name ?? ''} ${seatName(layout, s.seatId)} · ${formatWon(s.price)}`))),
         h('p', {}, `${t('total')}: `, h('strong', {}, formatWon(reservation.totalPrice)))),

@@ -26,6 +26,8 @@ const kActions = {
   'unauthorized': ['login'],
   'invalid-refresh-token': ['login'],
   'email-taken': ['login'],
+  'ticket-limit-reached': ['reservations'],
+  'sales-closed': [],
 };
 
 /// { key, params, actions, slug, status } for a problem object (or a network failure when `problem` is null).
@@ -44,6 +46,7 @@ export function describe(problem, { seatName = (id) => String(id) } = {}) {
     seats: Array.isArray(problem.seats) ? problem.seats.map(seatName).join(', ') : '',
     field: problem.field ?? problem['invalid-params']?.[0]?.name ?? '',
     detail: problem.detail ?? '',
+    limit: problem.limit ?? '?',
   };
   const key = `err_${slug.replaceAll('-', '_')}`;
   return { key, params, actions: kActions[slug] ?? [], slug: slug || 'unknown', status };

@@ -58,9 +58,14 @@ try {
   await shot(page, 'waiting-room');
 
   await waitHash(page, `#/seats/${id}`);
-  await page.locator('circle.taken').first().waitFor();
-  await page.locator(`circle[data-seat-id="${data.seats[1].id}"]`).click();
-  await page.locator(`circle[data-seat-id="${data.seats[2].id}"]`).click();
+  await page.locator('.zone-overview[data-ready]').waitFor();
+  await shot(page, 'zones');
+  await page.locator(`.zone-overview [data-zone-id="${data.seats[1].zoneId}"]`).click();
+  await page.locator('.seatgrid canvas').waitFor();
+  for (const seat of [data.seats[1], data.seats[2]]) {
+    const p = await page.evaluate((sid) => document.querySelector('.seatgrid').seatGrid.pointOf(sid, 20), seat.id);
+    await page.mouse.click(p.x, p.y);
+  }
   await shot(page, 'seat-map');
 
   await page.locator('#hold').click();
@@ -76,6 +81,36 @@ try {
   await page.goto('/#/wallet');
   await page.locator('#balance').waitFor();
   await shot(page, 'wallet');
+
+  // A phone (390×844, touch), in Korean: the zone overview, a zone's seats zoomed to finger size, checkout.
+  const phone = await browser.newContext({
+    locale: 'ko-KR', baseURL: marquee.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
+    isMobile: true, hasTouch: true,
+  });
+  const mobile = await phone.newPage();
+  const phoneFan = await newFan(marquee.url, 'shotphone');
+  await loginThroughUi(mobile, phoneFan);
+  await call(marquee.url, 'POST', '/api/v1/wallet/charges', {
+    token: await login(marquee.url, phoneFan), headers: { 'Idempotency-Key': `shot-phone-${Date.now()}` }, body: { amount: 500000 },
+  });
+  await mobile.goto(`/#/queue/${id}`);
+  await waitHash(mobile, `#/seats/${id}`);
+  await mobile.locator('.zone-overview[data-ready]').waitFor();
+  await shot(mobile, 'phone-zones', false);
+  const seat = data.seats[40];
+  await mobile.locator(`.zone-overview [data-zone-id="${seat.zoneId}"]`).tap();
+  await mobile.locator('.seatgrid canvas').waitFor();
+  let p = await mobile.evaluate((sid) => document.querySelector('.seatgrid').seatGrid.pointOf(sid), seat.id);
+  await mobile.touchscreen.tap(p.x, p.y); // zooms to finger size
+  p = await mobile.evaluate((sid) => document.querySelector('.seatgrid').seatGrid.pointOf(sid), seat.id);
+  await mobile.touchscreen.tap(p.x, p.y); // selects
+  await mobile.locator('#zone-panel').scrollIntoViewIfNeeded();
+  await shot(mobile, 'phone-seats', false);
+  await mobile.locator('#hold').tap();
+  await waitHash(mobile, '#/checkout/');
+  await mobile.locator('#countdown').waitFor();
+  await shot(mobile, 'phone-checkout', false);
+  await phone.close();
 } finally {
   await browser.close();
   await marquee.stop();

@@ -22,7 +22,7 @@ test('every problem the booking flow can meet has a message saying what to do, i
     'queue-token-invalid', 'queue-token-required', 'queue-token-not-found', 'insufficient-points',
     'card-declined', 'dependency-unavailable', 'payment-in-progress', 'already-confirmed',
     'idempotency-key-reused', 'invalid-credentials', 'email-taken', 'rate-limited', 'unauthorized',
-    'invalid-field', 'not-found',
+    'invalid-field', 'not-found', 'no-seats-available', 'ticket-limit-reached', 'sales-closed',
   ];
   for (const slug of slugs) {
     const { key } = describeProblem({ type: `https://marquee.dev/problems/${slug}`, status: 400 });
@@ -61,4 +61,23 @@ test('the availability bitset is read most significant bit first', () => {
   // 0x80 0x01 → seat 0 and seat 15 taken.
   assert.deepEqual([...takenIndexes(Buffer.from([0x80, 0x01]).toString('base64'), 16)], [0, 15]);
   assert.deepEqual([...takenIndexes('AAA=', 16)], []);
+});
+
+test('the seat map redraws only the seats whose bit changed between two versions', async () => {
+  const { changedIndexes, bitSet } = await import('../../web/availability.js');
+  const before = Uint8Array.from([0x80, 0x00, 0x00]);
+  const after = Uint8Array.from([0x00, 0x01, 0x40]);
+  assert.deepEqual(changedIndexes(before, after, 20), [0, 15, 17]);
+  assert.deepEqual(changedIndexes(null, after, 16), [15]); // bits past seatCount are ignored
+  assert.equal(bitSet(after, 15), true);
+  assert.equal(bitSet(after, 0), false);
+  assert.equal(bitSet(null, 3), false);
+});
+
+test('the pre-queue countdown reads hours, minutes and seconds, and stops at 0:00', async () => {
+  const { countdownText } = await import('../../web/moments.js');
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  assert.equal(countdownText('2026-12-06T12:00:05Z', now), '0:05');
+  assert.equal(countdownText('2026-12-06T13:02:03Z', now), '1:02:03');
+  assert.equal(countdownText('2026-12-06T11:00:00Z', now), '0:00');
 });

@@ -2,6 +2,9 @@
 // real `marquee` binary and the local PostgreSQL, Redis, NATS and pg-sim. Run by tests/web/run (ctest label
 // `web`). No sleeps: every wait is for something the page shows.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -31,11 +34,47 @@ function watchErrors(page) {
 const hashStartsWith = (page, prefix) =>
   page.waitForFunction((p) => location.hash.startsWith(p), prefix, { timeout: 30_000 });
 
-/// From anywhere to the seat map of `scheduleId`, through the waiting room.
+/// From anywhere to the zone overview of `scheduleId`, through the waiting room.
 async function throughWaitingRoom(page, scheduleId) {
   await page.goto(`/#/queue/${scheduleId}`);
   await hashStartsWith(page, `#/seats/${scheduleId}`);
-  await page.locator('svg.seatmap circle.seat').first().waitFor();
+  await page.locator('.zone-overview[data-ready]').waitFor();
+}
+
+/// Opens a zone's seat grid from the overview.
+async function openZone(page, zoneId) {
+  await page.locator(`.zone-overview [data-zone-id="${zoneId}"]`).click();
+  await page.locator(`.seatgrid[data-zone-id="${zoneId}"] canvas`).waitFor();
+}
+
+/// Where a seat is on the canvas (shown at `minCell` px at least), in page coordinates.
+const seatPoint = (page, seatId, minCell = 0) =>
+  page.evaluate(([id, min]) => document.querySelector('.seatgrid').seatGrid.pointOf(id, min), [seatId, minCell]);
+const seatState = (page, seatId) =>
+  page.evaluate((id) => document.querySelector('.seatgrid')?.seatGrid.stateOf(id) ?? null, seatId);
+
+async function clickSeat(page, seatId) {
+  const p = await seatPoint(page, seatId, 20);
+  await page.mouse.click(p.x, p.y);
+}
+
+// axe-core (pinned in package-lock.json) on the page as it is: no serious or critical violation. Evaluated
+// through the DevTools protocol, so the page's Content-Security-Policy stays as it is.
+const axeSource = fs.readFileSync(
+  createRequire(path.join(process.env.MARQUEE_WEB_DEPS ?? path.resolve(import.meta.dirname, '../../.local/web-deps'), 'package.json'))
+    .resolve('axe-core/axe.min.js'), 'utf8');
+async function assertAccessible(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return {
+      passes: result.passes.length,
+      bad: result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    };
+  });
+  assert.ok(violations.passes > 10, `axe ran its rules on ${what}`);
+  assert.deepEqual(violations.bad, [], `axe on ${what}`);
 }
 
 describe('with the default hold time', () => {
@@ -86,20 +125,47 @@ describe('with the default hold time', () => {
     await login.getByRole('button', { name: '로그인' }).click();
     await page.locator('#nav .who').getByText(name).waitFor();
 
+    await assertAccessible(page, 'login');
     await page.getByRole('link', { name: '공연' }).click();
+    await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).waitFor();
+    await assertAccessible(page, 'concerts');
     await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).getByRole('link', { name: '예매하기' }).click();
     await hashStartsWith(page, `#/seats/${data.schedule.id}`);
+    const overview = page.locator('.zone-overview[data-ready]');
+    await overview.waitFor();
+    // The overview: each zone with its price and seats left.
+    assert.match(await overview.locator(`[data-zone-id="${data.seats[0].zoneId}"]`).textContent(), /VIP.*154,000.*잔여 24석/);
+    await assertAccessible(page, 'zone overview');
 
+    // Keyboard only: the zone, then one Tab stop for the grid, arrows and Space.
     const [first, second] = data.seats;
-    await page.locator(`circle[data-seat-id="${first.id}"]`).click();
-    // Keyboard works too: focus the second seat and press Space.
-    await page.locator(`circle[data-seat-id="${second.id}"]`).focus();
+    await overview.locator(`[data-zone-id="${first.zoneId}"]`).focus();
+    await page.keyboard.press('Enter');
+    const grid = page.getByRole('grid', { name: 'VIP 구역 좌석' });
+    await grid.waitFor();
+    const tabStops = await page.locator('.seatgrid-viewport').evaluate((v) =>
+      [v, ...v.querySelectorAll('*')].filter((n) => n.tabIndex >= 0).length);
+    assert.equal(tabStops, 1, 'the seat grid is one Tab stop');
+    // Choosing the zone put the focus on its grid.
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    const active = async () => page.locator(`#${await grid.getAttribute('aria-activedescendant')}`);
+    assert.equal(await (await active()).textContent(), 'VIP, A열 1번, ₩154,000, 선택 가능');
     await page.keyboard.press('Space');
+    assert.equal(await (await active()).getAttribute('aria-selected'), 'true');
+    assert.match(await (await active()).textContent(), /선택함$/);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await (await active()).getAttribute('data-seat-id'), String(second.id));
+    await page.keyboard.press('Enter');
     await page.locator('#selected-seats li').nth(1).waitFor();
+    assert.equal(await seatState(page, first.id), 'selected');
+    assert.equal(await seatState(page, second.id), 'selected');
+    await assertAccessible(page, 'zone seat grid');
     assert.match(await page.locator('#total').textContent(), /308,000/);
     await page.locator('#hold').click();
     await hashStartsWith(page, '#/checkout/');
     assert.match(await page.locator('#countdown').textContent(), /^[45]:\d\d$/);
+    assert.equal(await page.locator('#hold-warning').textContent(), '', 'no warning with minutes left');
+    await assertAccessible(page, 'checkout');
 
     // No points yet: paying with points is refused (402), and the message says to top up.
     await page.getByLabel('포인트', { exact: true }).check();
@@ -112,6 +178,7 @@ describe('with the default hold time', () => {
     await page.getByRole('button', { name: '충전하기' }).click();
     await page.locator('.notice.success').waitFor();
     await page.locator('#balance').getByText('400,000').waitFor();
+    await assertAccessible(page, 'wallet');
 
     // The hold is still there: back to it from my reservations, and pay.
     await page.getByRole('link', { name: '내 예매' }).click();
@@ -123,6 +190,7 @@ describe('with the default hold time', () => {
     const row = page.locator('#reservations tbody tr').first();
     await row.getByText('예매 확정').waitFor();
     assert.match(await row.textContent(), /308,000/);
+    await assertAccessible(page, 'my reservations');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
@@ -138,29 +206,213 @@ describe('with the default hold time', () => {
       pages.push(page);
     }
     const [a, b, observer] = pages;
-    for (const page of [a, b]) {
-      await page.locator(`circle[data-seat-id="${seat.id}"]`).click();
-      await page.locator(`circle[data-seat-id="${seat.id}"][aria-checked=true]`).waitFor();
+    for (const page of pages) {
+      await openZone(page, seat.zoneId);
+      await clickSeat(page, seat.id);
+      assert.equal(await seatState(page, seat.id), 'selected');
     }
+    const zoneLeft = observer.locator(`.zone-overview [data-zone-id="${seat.zoneId}"] .zone-left`);
+    assert.equal(await zoneLeft.textContent(), '36 seats left');
     // Both at once. `force`: if the winner's hold reaches the other page's live map first, that page has already
     // dropped the seat and disabled its button; the click then does nothing and the page shows why.
     await Promise.all([a.locator('#hold').click({ force: true }), b.locator('#hold').click({ force: true })]);
     const outcome = async (page) => {
+      // Lost either way: the hold's 409 (an alert), or the winner's hold seen first on the live map (polite).
       await page.waitForFunction(
-        () => location.hash.startsWith('#/checkout/') || document.querySelector('[data-problem="seat-taken"]'),
+        () => location.hash.startsWith('#/checkout/') || document.querySelector('[data-problem="seat-taken"]') ||
+          document.getElementById('seat-lost')?.hidden === false,
       );
       return page.evaluate(() => (location.hash.startsWith('#/checkout/') ? 'won' : 'lost'));
     };
     const results = await Promise.all([outcome(a), outcome(b)]);
     assert.deepEqual([...results].sort(), ['lost', 'won']);
     const loser = results[0] === 'lost' ? a : b;
-    const message = loser.locator('[data-problem="seat-taken"]');
+    const message = loser.locator('#notice [data-problem="seat-taken"], #seat-lost:not([hidden])');
     assert.match(await message.textContent(), new RegExp(`Row ${seat.row}, seat ${seat.number}`));
-    assert.equal(await loser.locator(`circle[data-seat-id="${seat.id}"]`).getAttribute('aria-checked'), 'false');
-    // The observer clicked nothing: the seat greys on its map from the availability stream.
-    await observer.locator(`circle.taken[data-seat-id="${seat.id}"]`).waitFor({ timeout: 30_000 });
+    assert.equal(await seatState(loser, seat.id), 'taken');
+    // The loser is offered the nearest free seats instead, and one click takes one.
+    const instead = message.getByRole('button', { name: /^Take Row .* instead$/ }).first();
+    await instead.click();
+    await loser.locator('#selected-seats li[data-seat-id]').first().waitFor();
+    // The observer only selected the seat: it is taken from the availability stream, said politely, the zone's
+    // count drops, and nearby seats are offered.
+    await observer.waitForFunction((id) => document.querySelector('.seatgrid').seatGrid.stateOf(id) === 'taken', seat.id,
+      { timeout: 30_000 });
+    assert.match(await observer.locator('#seat-status[role=status]').textContent(),
+      new RegExp(`Taken by another fan: R, Row ${seat.row}, seat ${seat.number}`));
+    const lostBox = observer.locator('#seat-lost');
+    assert.match(await lostBox.textContent(), new RegExp(`Row ${seat.row}, seat ${seat.number} was just taken`));
+    await lostBox.getByRole('button', { name: /^Take Row/ }).first().click();
+    await observer.locator('#selected-seats li[data-seat-id]').first().waitFor();
+    assert.equal(await lostBox.isHidden(), true);
+    await observer.locator('#selected-seats li[data-seat-id]').first().waitFor();
+    assert.equal(await zoneLeft.textContent(), '35 seats left');
     for (const page of pages) assert.deepEqual(page.errors, []);
     for (const page of pages) await page.context().close();
+  });
+
+  test('best available sits next to the manual choice, and goes away when the API does not take it', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webbest'));
+    await throughWaitingRoom(page, data.schedule.id);
+    const zone = data.seats.at(-1).zoneId;
+    await openZone(page, zone);
+    await page.locator('#best-count').selectOption('2');
+    await page.locator('#best').click();
+    // A server with best available holds two seats of the zone; one without it answers 400 and the control goes.
+    await page.waitForFunction(() => location.hash.startsWith('#/checkout/') ||
+      document.querySelector('[data-problem="best-available-unsupported"]'));
+    if (await page.evaluate(() => location.hash.startsWith('#/checkout/'))) {
+      await page.locator('#held-seats li').nth(1).waitFor();
+    } else {
+      assert.equal(await page.locator('.best-available').isHidden(), true);
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    }
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a zone grid zooms with its buttons and Ctrl + wheel, pans with a drag, and a drag selects nothing', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webzoom'));
+    await throughWaitingRoom(page, data.schedule.id);
+    const zone = data.seats.at(-1).zoneId;
+    await openZone(page, zone);
+    const view = () => page.evaluate(() => {
+      const g = document.querySelector('.seatgrid').seatGrid;
+      return { size: g.cellSize, ox: g.ox, oy: g.oy };
+    });
+    const fit = await view();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    const zoomed = await view();
+    assert.ok(zoomed.size > fit.size * 1.4, `zoom in: ${fit.size} → ${zoomed.size}`);
+    await page.getByRole('button', { name: 'Whole zone' }).click();
+    assert.equal((await view()).size, fit.size);
+    const box = await page.locator('.seatgrid canvas').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, -100);
+    await page.keyboard.up('Control');
+    await page.waitForFunction((s) => document.querySelector('.seatgrid').seatGrid.cellSize > s, fit.size);
+    const before = await view();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 5, { steps: 6 });
+    await page.mouse.up();
+    const after = await view();
+    assert.ok(after.ox > before.ox, `drag pans: ${before.ox} → ${after.ox}`);
+    assert.equal(await page.locator('#selected-seats li[data-seat-id]').count(), 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('before the opening, the waiting room counts down to it, then shows the place in line (PRE_QUEUE with opensAt; answers played here)', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webprequeue'));
+    const opensAt = new Date(Date.now() + 90_000).toISOString();
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/queue`, (route) => route.fulfill({
+      status: 201, contentType: 'application/json',
+      body: JSON.stringify({ token: 'pre', scheduleId: data.schedule.id, state: 'PRE_QUEUE', status: 'PRE_QUEUE', opensAt }),
+    }));
+    // The event stream says nothing until the opening; then the token is WAITING with a place in line.
+    const waiting = { token: 'pre', scheduleId: data.schedule.id, state: 'WAITING', position: 3, etaSeconds: 9 };
+    let open;
+    const opening = new Promise((resolve) => { open = resolve; });
+    let streams = 0;
+    let closing;
+    const closed = new Promise((resolve) => { closing = resolve; });
+    await page.route((url) => url.pathname === '/api/v1/queue/me/events', async (route) => {
+      if (++streams === 1) await opening;
+      else await closed; // later streams stay open until the test ends
+      await route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: position\ndata: ${JSON.stringify(waiting)}\n\n` })
+        .catch(() => {});
+    });
+    await page.route((url) => url.pathname === '/api/v1/queue/me', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(waiting) }));
+    await page.goto(`/#/queue/${data.schedule.id}`);
+    await page.locator('#queue-eta').getByText(/^Booking opens in 1:[23]\d\./).waitFor();
+    assert.equal(await page.locator('#queue-position').textContent(), '—');
+    await assertAccessible(page, 'pre-queue waiting room');
+    open();
+    await page.locator('#queue-position').getByText('3', { exact: true }).waitFor();
+    assert.doesNotMatch(await page.locator('#queue-eta').textContent(), /Booking opens/);
+    assert.deepEqual(errors, []);
+    closing();
+    await page.context().close();
+  });
+
+  test('every seat taken: the zones read sold out and the page says what the fan can do next', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'websoldout'));
+    // The availability played here: every bit set.
+    const all = Buffer.alloc(Math.ceil(data.seats.length / 8), 0xff).toString('base64');
+    const doc = { scheduleId: data.schedule.id, version: 1, seatCount: data.seats.length, taken: all };
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/availability`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(doc) }));
+    await page.route(`**/api/v1/schedules/${data.schedule.id}/availability/events`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: availability\nid: 1\ndata: ${JSON.stringify(doc)}\n\n` }));
+    await throughWaitingRoom(page, data.schedule.id);
+    const soldOut = page.locator('#sold-out');
+    await soldOut.getByRole('heading', { name: 'Sold out for now' }).waitFor();
+    await soldOut.getByRole('link', { name: 'Other dates' }).waitFor();
+    for (const zone of await page.locator('.zone-overview .zone-button').all()) {
+      assert.equal(await zone.getAttribute('aria-disabled'), 'true');
+      assert.match(await zone.textContent(), /Sold out$/);
+    }
+    await assertAccessible(page, 'sold out');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a phone (390×844, touch): the whole purchase, with seats at least 44 px across when a finger picks them', async () => {
+    const fan = await newFan(marquee.url, 'webphone');
+    await call(marquee.url, 'POST', '/api/v1/wallet/charges', {
+      token: await login(marquee.url, fan), headers: { 'Idempotency-Key': uniqueName('phone') }, body: { amount: 200000 },
+    });
+    const context = await browser.newContext({
+      locale: 'ko-KR', baseURL: marquee.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 3,
+      isMobile: true, hasTouch: true,
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, fan);
+    await page.locator(`li[data-schedule-id="${data.schedule.id}"]`).getByRole('link', { name: '예매하기' }).tap();
+    await hashStartsWith(page, `#/seats/${data.schedule.id}`);
+    await page.locator('.zone-overview[data-ready]').waitFor();
+    const seat = data.seats.find((s, i) => i > 40 && s.zoneId === data.seats.at(-1).zoneId);
+    await page.locator(`.zone-overview [data-zone-id="${seat.zoneId}"]`).tap();
+    await page.locator('.seatgrid canvas').waitFor();
+    // Every control of the zone grid is a 44 px touch target.
+    for (const box of await page.locator('.zone-overview button, .seatgrid-tools button, .best-available select, .best-available button')
+      .evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect()).map((r) => ({ w: r.width, h: r.height })))) {
+      assert.ok(box.w >= 44 && box.h >= 44, `touch target ${box.w}×${box.h}`);
+    }
+    // A tap on seats drawn smaller than a finger zooms in; the next tap, on a seat ≥ 44 px, selects it.
+    const before = await page.evaluate(() => document.querySelector('.seatgrid').seatGrid.cellSize);
+    let p = await seatPoint(page, seat.id);
+    await page.touchscreen.tap(p.x, p.y);
+    if (before < 44) assert.equal(await seatState(page, seat.id), 'free');
+    const size = await page.evaluate(() => document.querySelector('.seatgrid').seatGrid.cellSize);
+    assert.ok(size >= 44, `seat drawn ${size} px across`);
+    p = await seatPoint(page, seat.id);
+    await page.touchscreen.tap(p.x, p.y);
+    assert.equal(await seatState(page, seat.id), 'selected');
+    await assertAccessible(page, 'zone seat grid on a phone');
+    await page.locator('#hold').tap();
+    await hashStartsWith(page, '#/checkout/');
+    await page.getByLabel('포인트', { exact: true }).check();
+    await page.getByRole('button', { name: /결제하기/ }).tap();
+    await hashStartsWith(page, '#/reservations');
+    await page.locator('#reservations tbody tr').first().getByText('예매 확정').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone`);
+    assert.deepEqual(errors, []);
+    await context.close();
   });
 });
 
@@ -179,15 +431,19 @@ describe('with a 5-second hold', () => {
     const errors = watchErrors(page);
     await loginThroughUi(page, await newFan(marquee.url, 'webexpiry'));
     await throughWaitingRoom(page, data.schedule.id);
-    await page.locator(`circle[data-seat-id="${data.seats[5].id}"]`).click();
+    await openZone(page, data.seats[5].zoneId);
+    await clickSeat(page, data.seats[5].id);
     await page.locator('#hold').click();
     await hashStartsWith(page, '#/checkout/');
     await page.locator('#countdown').waitFor();
+    // Under a minute from the start: the warning is there, in a polite status region.
+    await page.locator('#hold-warning[role=status]').getByText('Less than a minute left').waitFor();
 
     const expired = page.locator('[data-problem="hold-expired"]');
     await expired.waitFor({ timeout: 30_000 });
     assert.match(await expired.textContent(), /hold has expired.*pick your seats again/);
     assert.equal(await page.locator('#pay').isDisabled(), true);
+    await assertAccessible(page, 'checkout, hold expired');
     await expired.getByRole('button', { name: 'Back to the seat map' }).click();
     await hashStartsWith(page, `#/seats/${data.schedule.id}`);
 
@@ -203,7 +459,9 @@ describe('with a payment gateway of its own', () => {
   let marquee;
   before(async () => {
     pg = await startPgSim();
-    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url });
+    // Recovery settles a PENDING payment once it is 20 s old (it looks every 5 s): older than the pending test's
+    // request takes to give up (about 14 s), so recovery first asks once the gateway answers again.
+    marquee = await startMarquee({ MARQUEE_PAYMENT_GATEWAY_URL: pg.url, MARQUEE_RECOVERY_AGE_S: '20' });
   });
   after(async () => {
     await marquee?.stop();
@@ -227,9 +485,44 @@ describe('with a payment gateway of its own', () => {
     await declined.getByRole('button', { name: 'Try again' }).click();
     const down = page.locator('[data-problem="pg-unavailable"]');
     assert.match(await down.textContent(), /card company is not answering.*Nothing was charged: try again in \d+ s/);
+    await assertAccessible(page, 'wallet, gateway down');
 
     const wallet = await call(marquee.url, 'GET', '/api/v1/wallet', { token: await login(marquee.url, fan) });
     assert.equal(wallet.balance, 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a card payment whose answer is lost shows that it is being settled, and settles by itself', { timeout: 180_000 }, async () => {
+    const data = await makeSchedule(marquee.url, await adminToken(marquee.url));
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webpending'));
+    await throughWaitingRoom(page, data.schedule.id);
+    await openZone(page, data.seats[3].zoneId);
+    await clickSeat(page, data.seats[3].id);
+    await page.locator('#hold').click();
+    await hashStartsWith(page, '#/checkout/');
+    await page.getByLabel('Card', { exact: true }).check();
+    // The gateway approves and its answer never reaches Marquee; once the charge is recorded, the gateway is
+    // slower than Marquee's call deadline, so neither the retries nor the lookup by key get an answer: 202.
+    const lostBefore = (await call(pg.url, 'GET', '/v1/admin/stats')).lost;
+    await pg.setFaults({ down: false, declineRate: 0, lostRate: 1, latencyMs: 0 });
+    await page.locator('#pay').click();
+    for (const deadline = Date.now() + 20_000; (await call(pg.url, 'GET', '/v1/admin/stats')).lost === lostBefore;) {
+      assert.ok(Date.now() < deadline, 'the gateway recorded no charge');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await pg.setFaults({ lostRate: 0, latencyMs: 5000 });
+    const progress = page.locator('.pending[role=status]');
+    await progress.locator('progress').waitFor({ timeout: 60_000 });
+    await assertAccessible(page, 'checkout, payment pending');
+    // The gateway answers again: recovery asks it by key, and the page goes on by itself.
+    await pg.setFaults({ latencyMs: 0 });
+    await progress.getByText(/being confirmed with the card company \(\d+ s\)/).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => location.hash.startsWith('#/reservations'), null, { timeout: 60_000 });
+    await page.locator('.notice.success').waitFor();
+    await page.locator('#reservations tbody tr').first().getByText('Confirmed').waitFor();
     assert.deepEqual(errors, []);
     await page.context().close();
   });
