@@ -79,9 +79,19 @@ void start_outbox_relay(ServiceContext& ctx, std::string table) {
         outbox::start_relay(ctx.executor, ctx.db, ctx.nats, ctx.metrics, std::move(options)));
 }
 
+/// Booking's view of the operators' controls (ADR 0027): this process's copy, shared with the queue service.
+booking::SaleControls sale_controls(ServiceContext& ctx) {
+    auto controls = queue::shared_controls(ctx.db, ctx.metrics, ctx.executor);
+    return [controls](std::int64_t schedule_id) {
+        const queue::ScheduleControls c = controls->get(schedule_id);
+        return booking::SaleControl{c.sales_closed, std::chrono::seconds(c.hold_extension_seconds)};
+    };
+}
+
 void install_booking(ServiceContext& ctx) {
     ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis,
-                                              queue_check(waiting_room(ctx)), ctx.executor));
+                                              queue_check(waiting_room(ctx)), ctx.executor,
+                                              sale_controls(ctx)));
     start_outbox_relay(ctx, "booking.outbox");
 }
 

@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
 
 namespace marquee::redis {
@@ -51,8 +52,10 @@ class WaitingRoom {
     /// ACTIVE -> USED, freeing the slot at once (a finished purchase). False if the token was not ACTIVE.
     boost::asio::awaitable<bool> release(std::int64_t schedule_id, std::string token);
 
-    /// One admission step for one schedule (expire, then admit within rate and maximum).
-    boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id);
+    /// One admission step for one schedule (expire, then admit within rate and maximum). An operator's
+    /// controls (ADR 0027) win over the automatic or configured numbers: paused admits nobody (expiry still
+    /// runs), admits/min and max ACTIVE replace the rate and the bound while set.
+    boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id, ScheduleControls controls = {});
     /// Stores the controller's next state unless another process stored a step since `at_text` was read
     /// (ADR 0016). True when stored.
     boost::asio::awaitable<bool> save_admission(std::int64_t schedule_id, std::string at_text,
