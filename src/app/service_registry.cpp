@@ -40,7 +40,10 @@ void install_wallet(ServiceContext& ctx) {
 /// check and a token's end need nothing more (no routes, no scheduler), except PostgreSQL to rebuild a room
 /// Redis lost (ADR 0022).
 std::shared_ptr<queue::WaitingRoom> waiting_room(ServiceContext& ctx) {
-    return queue::make_room(ctx.config, ctx.db, ctx.redis);
+    auto room = queue::make_room(ctx.config, ctx.db, ctx.redis);
+    // ADR 0027: a hold extension lengthens the queue token's idle TTL in the checks too.
+    room->set_controls(queue::shared_controls(ctx.db, ctx.metrics, ctx.executor));
+    return room;
 }
 
 /// Queue's Gate as the function booking and payment call (they never include queue). It owns the room and

@@ -170,5 +170,25 @@ TEST_F(QueueControlsDbTest, PausedAdmitsNobodyAndTheOperatorsBoundWins) {
     EXPECT_EQ(report.admitted, 3) << "back to the configured bound";
 }
 
+TEST_F(QueueControlsDbTest, AHoldExtensionAlsoLengthensTheQueueTokensIdleTtl) {
+    auto room = std::make_shared<WaitingRoom>(redis_, test_settings());  // ACTIVE idle TTL 10 min
+    auto store = std::make_shared<Store>(db_);
+    auto controls = std::make_shared<Controls>(db_, nullptr);
+    room->set_controls(controls);
+    Scheduler scheduler(room, store, nullptr);
+    const auto schedule = unique_schedule();
+    const std::string user = join(*room, schedule, 1).front();
+    run(scheduler.tick());
+    const auto status = run(room->find_status(user, schedule));
+    ASSERT_TRUE(status && status->state == TokenState::Active);
+
+    const GateCheck before = run(room->check(user, schedule, status->token));
+    change(*controls, schedule, R"({"holdExtensionSeconds": 600})");
+    const GateCheck after = run(room->check(user, schedule, status->token));
+    ASSERT_EQ(after.outcome, GateOutcome::Active);
+    EXPECT_NEAR(static_cast<double>(after.expires_at - before.expires_at), 600'000, 5'000)
+        << "the token lives the extension longer, so it outlives the longer hold";
+}
+
 }  // namespace
 }  // namespace marquee::queue

@@ -68,6 +68,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
         std::make_shared<SoldOut>(redis, db, installed->room, config.queue_sold_out_check, &metrics);
     installed->routes->set_sold_out(installed->sold_out);
     installed->controls = shared_controls(db, metrics, executor);
+    installed->room->set_controls(installed->controls);
     installed->routes->set_controls(installed->controls);
     installed->routes->add_to(router);
     installed->stats = std::make_shared<Stats>(db, redis, installed->room, &metrics);

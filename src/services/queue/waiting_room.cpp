@@ -163,11 +163,16 @@ asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t 
                                               std::string token) {
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "waiting", prefix + "active", prefix + "audit"};
+    // ADR 0027: a hold extension lengthens the sliding idle TTL too (0 stays 0: no sliding).
+    std::chrono::milliseconds extended_sliding_ttl = settings_.active_ttl;
+    if (controls_ && extended_sliding_ttl.count() > 0) {
+        extended_sliding_ttl += std::chrono::seconds(controls_->get(schedule_id).hold_extension_seconds);
+    }
     std::vector<std::string> args{prefix,
                                   token,
                                   user_id,
                                   std::to_string(schedule_id),
-                                  ms(settings_.active_ttl),
+                                  ms(extended_sliding_ttl),
                                   ms(settings_.ended_ttl)};
     if (recovery_) args.push_back(ms(audit_step(settings_)));
     redis::Reply reply = co_await eval_room(schedule_id, scripts::check(), keys, args);
@@ -252,11 +257,14 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
         bound = 0;
         auto_bound = auto_rate = false;
     }
+    // A new admission's expiry: a hold extension lengthens it too (ADR 0027).
+    const std::chrono::milliseconds active_ttl =
+        settings_.active_ttl + std::chrono::seconds(controls.hold_extension_seconds);
     std::vector<std::string> args{prefix,
                                   rate_text,
                                   std::to_string(burst),
                                   std::to_string(bound),
-                                  ms(settings_.active_ttl),
+                                  ms(active_ttl),
                                   ms(settings_.waiting_ttl),
                                   ms(settings_.ended_ttl),
                                   std::to_string(kExpiryBatch),

@@ -39,6 +39,9 @@ class WaitingRoom {
     /// the room behaves as before ADR 0022. Set it before the room is used.
     void set_recovery(std::shared_ptr<Recovery> recovery) { recovery_ = std::move(recovery); }
     const std::shared_ptr<Recovery>& recovery() const noexcept { return recovery_; }
+    /// ADR 0027: the operators' controls. A schedule's hold extension also lengthens its ACTIVE tokens' idle
+    /// TTL, so that a token outlives the longer hold it is to pay for. Set before the room is used.
+    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
     /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
     boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
@@ -85,6 +88,7 @@ class WaitingRoom {
     redis::Client& redis_;
     Settings settings_;
     std::shared_ptr<Recovery> recovery_;
+    std::shared_ptr<Controls> controls_;
     mutable std::mutex rates_mutex_;
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
 };
