@@ -14,6 +14,8 @@ Installed::~Installed() {
     if (scheduler) scheduler->stop();
     if (sold_out) sold_out->stop();
     if (stats) stats->stop();
+    // The copy's poll ends too; a booking service in this process keeps reading the last copy (shutdown only).
+    if (controls) controls->stop();
 }
 
 std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& metrics,
