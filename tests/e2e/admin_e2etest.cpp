@@ -47,9 +47,13 @@ double time_of(const json::value& text) {
 class AdminEndToEnd : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        process_ = new MarqueeProcess({}, {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
-                                           {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "1000"},
-                                           {"MARQUEE_QUEUE_TICK_MS", "50"}});
+        process_ = new MarqueeProcess(
+            {}, {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
+                 {"MARQUEE_QUEUE_ADMIT_PER_SECOND", "1000"},
+                 {"MARQUEE_QUEUE_TICK_MS", "50"},
+                 // Only this process admits this suite's schedules: another test's
+                 // process would apply a pause only at its next poll (ADR 0027).
+                 {"MARQUEE_QUEUE_SCHEDULES_KEY", "queue:schedules:" + unique_name("admin-e2e")}});
     }
     static void TearDownTestSuite() {
         delete process_;
