@@ -14,7 +14,8 @@ Installed::~Installed() {
     if (scheduler) scheduler->stop();
     if (sold_out) sold_out->stop();
     if (stats) stats->stop();
-    // The copy's poll ends too; a booking service in this process keeps reading the last copy (shutdown only).
+    // The copy's poll ends too; a booking service in this process keeps reading the last copy (shutdown
+    // only).
     if (controls) controls->stop();
 }
 
