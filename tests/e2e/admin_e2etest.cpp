@@ -219,6 +219,34 @@ TEST_F(AdminEndToEnd, AHoldExtensionMovesLiveHoldsAndLengthensNewOnes) {
     EXPECT_NEAR(ttl, before - created + 600, 0.01) << "a new hold gets the configured TTL plus the extension";
 }
 
+TEST_F(AdminEndToEnd, AnotherReplicaAppliesAChangeAtItsNextPoll) {
+    // A second process on the same PostgreSQL and Redis, as another replica (booking and queue only).
+    MarqueeProcess replica(
+        {"--service=auth,queue,booking"},
+        {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
+         {"MARQUEE_QUEUE_SCHEDULES_KEY", "queue:schedules:" + unique_name("admin-replica")}});
+    const auto seats = make_seats(1);
+    const auto admin = new_admin();
+    const auto fan = new_fan(replica.port());
+    ASSERT_EQ(patch(admin, seats.schedule, R"({"salesClosed": true})").status, 200u);
+    HttpReply refused;
+    EXPECT_TRUE(eventually([&] {
+        refused = http_request(replica.port(), "POST",
+                               "/api/v1/schedules/" + std::to_string(seats.schedule) + "/queue", {}, fan);
+        return refused.status == 403u;
+    })) << refused.status
+        << " " << refused.body;
+    EXPECT_EQ(problem_type(refused), "sales-closed");
+    ASSERT_EQ(patch(admin, seats.schedule, R"({"salesClosed": false})").status, 200u);
+    EXPECT_TRUE(eventually([&] {
+        const auto joined =
+            http_request(replica.port(), "POST",
+                         "/api/v1/schedules/" + std::to_string(seats.schedule) + "/queue", {}, fan);
+        // 200: a join the replica took before its poll saw the close (the fan's token, unchanged).
+        return joined.status == 201u || joined.status == 200u;
+    })) << "reopened on the replica too";
+}
+
 TEST_F(AdminEndToEnd, TheFiguresFollowASmallSale) {
     const auto seats = make_seats(3, 10'000);
     const auto admin = new_admin();
