@@ -40,7 +40,10 @@ void install_wallet(ServiceContext& ctx) {
 /// check and a token's end need nothing more (no routes, no scheduler), except PostgreSQL to rebuild a room
 /// Redis lost (ADR 0022).
 std::shared_ptr<queue::WaitingRoom> waiting_room(ServiceContext& ctx) {
-    return queue::make_room(ctx.config, ctx.db, ctx.redis);
+    auto room = queue::make_room(ctx.config, ctx.db, ctx.redis);
+    // ADR 0027: a hold extension lengthens the queue token's idle TTL in the checks too.
+    room->set_controls(queue::shared_controls(ctx.db, ctx.metrics, ctx.executor));
+    return room;
 }
 
 /// Queue's Gate as the function booking and payment call (they never include queue). It owns the room and
@@ -79,9 +82,19 @@ void start_outbox_relay(ServiceContext& ctx, std::string table) {
         outbox::start_relay(ctx.executor, ctx.db, ctx.nats, ctx.metrics, std::move(options)));
 }
 
+/// Booking's view of the operators' controls (ADR 0027): this process's copy, shared with the queue service.
+booking::SaleControls sale_controls(ServiceContext& ctx) {
+    auto controls = queue::shared_controls(ctx.db, ctx.metrics, ctx.executor);
+    return [controls](std::int64_t schedule_id) {
+        const queue::ScheduleControls c = controls->get(schedule_id);
+        return booking::SaleControl{c.sales_closed, std::chrono::seconds(c.hold_extension_seconds)};
+    };
+}
+
 void install_booking(ServiceContext& ctx) {
     ctx.keep_alive.push_back(booking::install(ctx.config, ctx.router, ctx.metrics, ctx.db, ctx.redis,
-                                              queue_check(waiting_room(ctx)), ctx.executor));
+                                              queue_check(waiting_room(ctx)), ctx.executor,
+                                              sale_controls(ctx)));
     start_outbox_relay(ctx, "booking.outbox");
 }
 

@@ -62,12 +62,18 @@ std::vector<double> latency_buckets();
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-/// A metric name with one child per label set. Children are never removed, so references stay valid.
+/// A metric name with one child per label set. Children stay until remove(), so references stay valid.
 template <typename Metric>
 class Family {
   public:
     template <typename... Args>
     Metric& with(const Labels& labels, Args&&... args);
+    /// Drops the child with these labels (a reference to it from with() becomes invalid): for label sets that
+    /// end, such as a schedule's after its sale (ADR 0027). False if there was none.
+    bool remove(const Labels& labels) {
+        std::lock_guard lock(mutex_);
+        return children_.erase(labels) > 0;
+    }
 
   private:
     friend class MetricsRegistry;

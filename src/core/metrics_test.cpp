@@ -17,6 +17,18 @@ TEST(Metrics, CounterRendersWithLabels) {
     EXPECT_NE(text.find("http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"), std::string::npos);
 }
 
+TEST(Metrics, ARemovedChildIsNoLongerRendered) {
+    MetricsRegistry registry;
+    auto& waiting = registry.gauge("queue_schedule_waiting", "WAITING tokens of a live schedule");
+    waiting.with({{"schedule", "1"}}).set(4);
+    waiting.with({{"schedule", "2"}}).set(7);
+    EXPECT_TRUE(waiting.remove({{"schedule", "1"}}));
+    EXPECT_FALSE(waiting.remove({{"schedule", "1"}}));
+    const auto text = registry.render();
+    EXPECT_EQ(text.find("queue_schedule_waiting{schedule=\"1\"}"), std::string::npos);
+    EXPECT_NE(text.find("queue_schedule_waiting{schedule=\"2\"} 7\n"), std::string::npos);
+}
+
 TEST(Metrics, CounterAdvancesToAHigherTotalButNeverBack) {
     Counter counter;
     counter.advance_to(5);

@@ -35,8 +35,10 @@ struct Installed {
 
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                              QueueCheck queue_check, boost::asio::any_io_executor executor) {
+                              QueueCheck queue_check, boost::asio::any_io_executor executor,
+                              SaleControls sale_controls) {
     auto installed = std::make_shared<Installed>(config, metrics, db, redis, std::move(queue_check));
+    installed->service.set_sale_controls(std::move(sale_controls));
     installed->routes.add_to(router);
     // The sweeper holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(

@@ -17,6 +17,16 @@ namespace marquee::booking {
 /// the ACTIVE token's id, or throws the queue's 403/410 problem.
 using QueueCheck = std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)>;
 
+/// What an operator set for a schedule's holds (ADR 0027): sales closed early (holds answer 403
+/// `sales-closed`) and seconds added to a hold's TTL while payments are degraded.
+struct SaleControl {
+    bool sales_closed = false;
+    std::chrono::seconds hold_extension{0};
+};
+/// The schedule's SaleControl from this process's copy of the operators' controls (app wires it from queue's
+/// Controls; no I/O). Empty: no controls.
+using SaleControls = std::function<SaleControl(std::int64_t)>;
+
 struct ReservedSeat {
     std::int64_t seat_id = 0;
     std::int64_t zone_id = 0;

@@ -91,6 +91,13 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
                                            HoldRequest request) {
+    // ADR 0027: sales closed early refuse before anything else; an extension lengthens the new hold.
+    const SaleControl sale = sale_controls_ ? sale_controls_(request.schedule_id) : SaleControl{};
+    if (sale.sales_closed) {
+        throw core::Problem::forbidden(
+            "sales-closed",
+            "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
+    }
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
     if (request.best_available()) co_return co_await hold_best(std::move(user_id), token_id, request);
 
@@ -118,7 +125,7 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     hold.schedule_id = request.schedule_id;
     hold.queue_token_id = token_id;
     hold.seat_ids = request.seat_ids;
-    hold.ttl = options_.hold_ttl;
+    hold.ttl = options_.hold_ttl + sale.hold_extension;
     HoldOutcome outcome;
     std::exception_ptr failure;
     // The statement starts after this instant, so whatever it finds taken (or holds) was taken at or after

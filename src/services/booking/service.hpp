@@ -64,6 +64,8 @@ class Service {
     /// Runs sweep() every sweep_period until stop() or the executor stops.
     boost::asio::awaitable<void> run_sweeper();
     void stop() { stopped_ = true; }
+    /// The operators' controls (ADR 0027); set before the routes serve.
+    void set_sale_controls(SaleControls controls) { sale_controls_ = std::move(controls); }
 
     static constexpr int kListLimit = 20;
 
@@ -91,6 +93,7 @@ class Service {
     Store& store_;
     redis::Client& redis_;
     QueueCheck queue_check_;
+    SaleControls sale_controls_;
     ServiceOptions options_;
     TakenMemory taken_memory_;
     /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock

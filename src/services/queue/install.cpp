@@ -1,5 +1,7 @@
 #include "services/queue/install.hpp"
 
+#include <map>
+#include <mutex>
 #include <utility>
 
 #include "db/pool.hpp"
@@ -11,6 +13,22 @@ Installed::~Installed() {
     // The loop holds its own reference; tell it to end after its current pass.
     if (scheduler) scheduler->stop();
     if (sold_out) sold_out->stop();
+    if (stats) stats->stop();
+    // The copy's poll ends too; a booking service in this process keeps reading the last copy (shutdown
+    // only).
+    if (controls) controls->stop();
+}
+
+std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& metrics,
+                                          boost::asio::any_io_executor executor) {
+    static std::mutex mutex;
+    static std::map<db::Pool*, std::weak_ptr<Controls>> copies;
+    std::lock_guard lock(mutex);
+    if (auto existing = copies[&db].lock()) return existing;
+    auto controls = std::make_shared<Controls>(db, &metrics);
+    controls->start(std::move(executor));
+    copies[&db] = controls;
+    return controls;
 }
 
 Settings settings_from(const core::Config& config) {
@@ -52,7 +70,16 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->sold_out =
         std::make_shared<SoldOut>(redis, db, installed->room, config.queue_sold_out_check, &metrics);
     installed->routes->set_sold_out(installed->sold_out);
+    installed->controls = shared_controls(db, metrics, executor);
+    installed->room->set_controls(installed->controls);
+    installed->routes->set_controls(installed->controls);
     installed->routes->add_to(router);
+    installed->stats = std::make_shared<Stats>(db, redis, installed->room, &metrics);
+    AdminRoutes::ScheduleCheck known = [store = installed->store](std::int64_t schedule_id) {
+        return store->schedule_exists(schedule_id);
+    };
+    installed->admin = std::make_shared<AdminRoutes>(installed->controls, installed->stats, std::move(known));
+    installed->admin->add_to(router);
     // The pressure signal: this process's PostgreSQL callers refused (each a 503), read at each step.
     PressureSource pressure = [&db] {
         const db::Pool::Stats stats = db.stats();
@@ -60,7 +87,9 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     };
     installed->scheduler =
         std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
+    installed->scheduler->set_controls(installed->controls);
     installed->sold_out->start(executor);
+    installed->stats->start(executor);
     installed->scheduler->start(std::move(executor));
     return installed;
 }

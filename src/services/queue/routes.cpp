@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/problem.hpp"
+#include "services/queue/controls.hpp"
 #include "services/queue/sold_out.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
@@ -74,6 +75,7 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
         throw core::Problem::not_found("no such schedule");
     }
+    if (controls_ && controls_->get(schedule_id).sales_closed) throw sales_closed_problem(schedule_id);
     if (sold_out_ && co_await sold_out_->sold_out(schedule_id)) throw sold_out_problem(schedule_id);
     const Joined joined = co_await room_->join(user_id, schedule_id);
     boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));

@@ -14,6 +14,7 @@ namespace marquee::queue {
 
 class WaitingRoom;
 class SoldOut;
+class Controls;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
@@ -29,6 +30,9 @@ class Routes {
     void add_to(http::Router& router);
     /// The sold-out signal (ADR 0018): joins of a sold-out schedule get 410 `sold-out`, bodies say `soldOut`.
     void set_sold_out(std::shared_ptr<SoldOut> sold_out) { sold_out_ = std::move(sold_out); }
+    /// The operators' controls (ADR 0027): joins of a schedule whose sales were closed get 403
+    /// `sales-closed`.
+    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
     /// POST /api/v1/schedules/{scheduleId}/queue
     boost::asio::awaitable<http::Response> join(http::Context& ctx);
@@ -41,6 +45,7 @@ class Routes {
     std::shared_ptr<WaitingRoom> room_;
     ScheduleCheck schedule_exists_;
     std::shared_ptr<SoldOut> sold_out_;
+    std::shared_ptr<Controls> controls_;
 };
 
 }  // namespace marquee::queue

@@ -18,6 +18,7 @@
 #include "core/problem.hpp"
 #include "db/sql_error.hpp"
 #include "services/queue/admission.hpp"
+#include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
 #include "services/queue/store.hpp"
 #include "services/queue/token_rules.hpp"
@@ -77,7 +78,8 @@ asio::awaitable<TickReport> Scheduler::tick() {
     std::int64_t busiest = -1;
     const std::vector<std::int64_t> schedules = co_await room_->schedules();
     for (const std::int64_t schedule_id : schedules) {
-        const AdmitStep step = co_await room_->admit(schedule_id);
+        const ScheduleControls controls = controls_ ? controls_->get(schedule_id) : ScheduleControls{};
+        const AdmitStep step = co_await room_->admit(schedule_id, controls);
         ++report.schedules;
         report.admitted += step.admitted;
         report.expired += step.expired;
@@ -92,7 +94,7 @@ asio::awaitable<TickReport> Scheduler::tick() {
         }
         if (step.automatic) {
             try {
-                if (co_await control(schedule_id, step)) ++report.steps;
+                if (co_await control(schedule_id, step, controls.max_active)) ++report.steps;
             } catch (const core::Problem& problem) {
                 core::log_warn("queue admission step failed",
                                {{"schedule_id", schedule_id}, {"error", problem.detail()}});
@@ -117,10 +119,14 @@ asio::awaitable<TickReport> Scheduler::tick() {
 
 // The automatic-admission step of one schedule, when due: the controller (pure) on the counters the admit
 // script returned, stored with a compare-and-set so that of several schedulers exactly one step counts.
-asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitStep& step) {
+asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitStep& step,
+                                         std::optional<int> fixed_bound) {
     const Settings& settings = room_->settings();
     AdmissionLimits limits = settings.admission;
-    if (!settings.auto_max_active) {
+    if (fixed_bound) {
+        // ADR 0027: an operator's max ACTIVE of this schedule; the controller works with it.
+        limits.floor = limits.ceiling = limits.start = static_cast<unsigned>(std::max(*fixed_bound, 1));
+    } else if (!settings.auto_max_active) {
         // Only the rate is automatic: the controller works with the operator's bound.
         limits.floor = limits.ceiling = limits.start = std::max(settings.max_active, 1u);
     }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -22,6 +23,7 @@ namespace marquee::queue {
 
 class WaitingRoom;
 class Store;
+class Controls;
 
 /// What one pass over every schedule did.
 struct TickReport {
@@ -59,11 +61,14 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     void start(boost::asio::any_io_executor executor);
     /// Ends the loop after the current pass; idempotent.
     void stop() noexcept { stopping_ = true; }
+    /// The operators' controls (ADR 0027), applied to each schedule's admission step. Set before start().
+    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
   private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<std::int64_t> write_audit(std::int64_t schedule_id);
-    boost::asio::awaitable<bool> control(std::int64_t schedule_id, const AdmitStep& step);
+    boost::asio::awaitable<bool> control(std::int64_t schedule_id, const AdmitStep& step,
+                                         std::optional<int> fixed_bound);
 
     std::shared_ptr<WaitingRoom> room_;
     std::shared_ptr<Store> store_;
@@ -77,6 +82,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     core::Gauge* purchase_seconds_ = nullptr;
     std::unordered_map<std::string, core::Counter*> steps_;  ///< by move
     PressureSource pressure_;
+    std::shared_ptr<Controls> controls_;
     std::unordered_map<std::int64_t, std::uint64_t> pressure_seen_;  ///< schedule -> total at its last step
 };
 

@@ -163,11 +163,16 @@ asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t 
                                               std::string token) {
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "waiting", prefix + "active", prefix + "audit"};
+    // ADR 0027: a hold extension lengthens the sliding idle TTL too (0 stays 0: no sliding).
+    std::chrono::milliseconds extended_sliding_ttl = settings_.active_ttl;
+    if (controls_ && extended_sliding_ttl.count() > 0) {
+        extended_sliding_ttl += std::chrono::seconds(controls_->get(schedule_id).hold_extension_seconds);
+    }
     std::vector<std::string> args{prefix,
                                   token,
                                   user_id,
                                   std::to_string(schedule_id),
-                                  ms(settings_.active_ttl),
+                                  ms(extended_sliding_ttl),
                                   ms(settings_.ended_ttl)};
     if (recovery_) args.push_back(ms(audit_step(settings_)));
     redis::Reply reply = co_await eval_room(schedule_id, scripts::check(), keys, args);
@@ -220,7 +225,7 @@ asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string
     co_return reply.as_integer() == 1;
 }
 
-asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
+asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, ScheduleControls controls) {
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "waiting",   prefix + "seen",        prefix + "active",
                                   prefix + "audit",     prefix + "admit-clock", prefix + "seq",
@@ -229,18 +234,42 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id) {
     const AdmissionState start = admission_start(settings_.admission);
     const unsigned rate = settings_.auto_admit_rate ? static_cast<unsigned>(start.rate)
                                                     : std::max(settings_.admit_per_second, 1u);
-    const std::int64_t bound =
+    std::int64_t bound =
         settings_.auto_max_active ? applied_bound(start.bound) : std::int64_t{settings_.max_active};
+    std::string rate_text = std::to_string(rate);
+    std::int64_t burst = burst_per_tick(rate, settings_.tick);
+    bool auto_bound = settings_.auto_max_active;
+    bool auto_rate = settings_.auto_admit_rate;
+    // ADR 0027: the operator's numbers win while set; paused is a bound of 0 (the room admits nobody).
+    if (controls.admits_per_minute) {
+        const double per_second = *controls.admits_per_minute / 60.0;
+        rate_text = decimal(per_second);
+        burst = std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(
+                   std::ceil(per_second * static_cast<double>(settings_.tick.count()) / 1000)));
+        auto_rate = false;
+    }
+    if (controls.max_active) {
+        bound = *controls.max_active;
+        auto_bound = false;
+    }
+    if (controls.paused) {
+        bound = 0;
+        auto_bound = auto_rate = false;
+    }
+    // A new admission's expiry: a hold extension lengthens it too (ADR 0027).
+    const std::chrono::milliseconds active_ttl =
+        settings_.active_ttl + std::chrono::seconds(controls.hold_extension_seconds);
     std::vector<std::string> args{prefix,
-                                  std::to_string(rate),
-                                  std::to_string(burst_per_tick(rate, settings_.tick)),
+                                  rate_text,
+                                  std::to_string(burst),
                                   std::to_string(bound),
-                                  ms(settings_.active_ttl),
+                                  ms(active_ttl),
                                   ms(settings_.waiting_ttl),
                                   ms(settings_.ended_ttl),
                                   std::to_string(kExpiryBatch),
-                                  settings_.auto_max_active ? "1" : "0",
-                                  settings_.auto_admit_rate ? "1" : "0",
+                                  auto_bound ? "1" : "0",
+                                  auto_rate ? "1" : "0",
                                   ms(settings_.tick),
                                   ms(scanned_ttl(settings_.tick))};
     const redis::Reply reply =

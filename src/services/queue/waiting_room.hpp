@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
 
 namespace marquee::redis {
@@ -38,6 +39,9 @@ class WaitingRoom {
     /// the room behaves as before ADR 0022. Set it before the room is used.
     void set_recovery(std::shared_ptr<Recovery> recovery) { recovery_ = std::move(recovery); }
     const std::shared_ptr<Recovery>& recovery() const noexcept { return recovery_; }
+    /// ADR 0027: the operators' controls. A schedule's hold extension also lengthens its ACTIVE tokens' idle
+    /// TTL, so that a token outlives the longer hold it is to pay for. Set before the room is used.
+    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
     /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
     boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
@@ -51,8 +55,10 @@ class WaitingRoom {
     /// ACTIVE -> USED, freeing the slot at once (a finished purchase). False if the token was not ACTIVE.
     boost::asio::awaitable<bool> release(std::int64_t schedule_id, std::string token);
 
-    /// One admission step for one schedule (expire, then admit within rate and maximum).
-    boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id);
+    /// One admission step for one schedule (expire, then admit within rate and maximum). An operator's
+    /// controls (ADR 0027) win over the automatic or configured numbers: paused admits nobody (expiry still
+    /// runs), admits/min and max ACTIVE replace the rate and the bound while set.
+    boost::asio::awaitable<AdmitStep> admit(std::int64_t schedule_id, ScheduleControls controls = {});
     /// Stores the controller's next state unless another process stored a step since `at_text` was read
     /// (ADR 0016). True when stored.
     boost::asio::awaitable<bool> save_admission(std::int64_t schedule_id, std::string at_text,
@@ -82,6 +88,7 @@ class WaitingRoom {
     redis::Client& redis_;
     Settings settings_;
     std::shared_ptr<Recovery> recovery_;
+    std::shared_ptr<Controls> controls_;
     mutable std::mutex rates_mutex_;
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
 };

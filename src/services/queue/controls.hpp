@@ -1,0 +1,131 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/problem.hpp"
+
+namespace marquee::core {
+class MetricsRegistry;
+class Counter;
+template <typename Metric>
+class Family;
+class Gauge;
+}  // namespace marquee::core
+namespace marquee::db {
+class Pool;
+}
+
+namespace marquee::queue {
+
+/// An operator's controls of one schedule (issue 17, ADR 0027). The defaults are "no control": admission as
+/// configured (ADR 0016/0019), sales open, holds of the configured TTL.
+struct ScheduleControls {
+    bool paused = false;                   ///< admission stopped: fans stay WAITING
+    std::optional<int> admits_per_minute;  ///< overrides the automatic or configured rate; nullopt: auto
+    std::optional<int> max_active;         ///< overrides the automatic or configured ACTIVE bound
+    bool queue_everyone = false;           ///< every joiner waits (ADR 0027: already so in Marquee)
+    bool sales_closed = false;             ///< joins and holds answer 403 `sales-closed`
+    int hold_extension_seconds = 0;        ///< added to every hold's TTL (payments degraded)
+    std::optional<int> pow_difficulty;     ///< the join's proof-of-work difficulty; nullopt: the default
+    bool operator==(const ScheduleControls&) const = default;
+};
+
+/// A PATCH body: the fields it names (an inner nullopt is JSON null, "back to automatic").
+struct ControlsPatch {
+    std::optional<bool> paused;
+    std::optional<std::optional<int>> admits_per_minute;
+    std::optional<std::optional<int>> max_active;
+    std::optional<bool> queue_everyone;
+    std::optional<bool> sales_closed;
+    std::optional<int> hold_extension_seconds;
+    std::optional<std::optional<int>> pow_difficulty;
+};
+
+/// One changed field: its API name and the JSON values before and after.
+struct ControlChange {
+    std::string field;
+    boost::json::value before;
+    boost::json::value after;
+};
+
+/// One audit row, newest first in answers.
+struct ControlAudit {
+    std::string at;  ///< RFC 3339
+    std::string actor;
+    std::string field;
+    boost::json::value before;
+    boost::json::value after;
+};
+
+/// Parses a PATCH body; 400 `invalid-field` for an unknown field, a wrong type or a value out of range.
+ControlsPatch parse_controls_patch(const boost::json::object& body);
+/// `controls` with the patch's fields set.
+ScheduleControls apply_patch(ScheduleControls controls, const ControlsPatch& patch);
+/// The fields that differ, in the API's order.
+std::vector<ControlChange> diff_controls(const ScheduleControls& before, const ScheduleControls& after);
+/// The API's JSON (api/openapi.yaml, ScheduleControls).
+boost::json::object to_json(const ScheduleControls& controls);
+/// 403 `sales-closed`: the operator closed the schedule's sales early.
+core::Problem sales_closed_problem(std::int64_t schedule_id);
+
+/// The controls' store and every process's copy of them. PostgreSQL (queue.schedule_controls, audited in
+/// queue.control_audit) is the system of record; each process reads the rows changed since the highest
+/// version it has seen every `poll` (one index probe when nothing changed), so every replica applies a
+/// change within about a second. Thread-safe.
+class Controls : public std::enable_shared_from_this<Controls> {
+  public:
+    /// `metrics` may be null (tests).
+    Controls(db::Pool& db, core::MetricsRegistry* metrics,
+             std::chrono::milliseconds poll = std::chrono::milliseconds(1000));
+
+    /// This process's copy (no I/O): the defaults for a schedule nobody controlled.
+    ScheduleControls get(std::int64_t schedule_id) const;
+
+    /// The schedule's controls as PostgreSQL has them.
+    boost::asio::awaitable<ScheduleControls> read(std::int64_t schedule_id);
+    /// Applies the patch in one transaction: the row, one audit row per changed field (actor = the admin's
+    /// user id), and when holdExtensionSeconds grows, the schedule's live holds get the difference
+    /// (booking.extend_holds). Returns the new controls; this process's copy is updated at once.
+    boost::asio::awaitable<ScheduleControls> change(std::int64_t schedule_id, std::string actor,
+                                                    ControlsPatch patch);
+    /// The schedule's audit rows, newest first, at most `limit`.
+    boost::asio::awaitable<std::vector<ControlAudit>> audit(std::int64_t schedule_id, int limit);
+
+    /// Reads the rows changed since the last refresh into the copy; returns how many.
+    boost::asio::awaitable<std::size_t> refresh();
+
+    /// Refreshes every `poll` on `executor` (the loop keeps this alive) until stop().
+    void start(boost::asio::any_io_executor executor);
+    void stop() noexcept { stopping_ = true; }
+
+  private:
+    boost::asio::awaitable<void> run();
+    void remember(std::int64_t schedule_id, const ScheduleControls& controls, std::int64_t version);
+    void export_gauges(std::int64_t schedule_id, const ScheduleControls& controls);
+
+    db::Pool& db_;
+    std::chrono::milliseconds poll_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::int64_t, ScheduleControls> copy_;
+    std::int64_t seen_version_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> started_{false};
+    core::Family<core::Gauge>* gauges_ = nullptr;
+    std::map<std::string, core::Counter*> changes_;  ///< by field
+};
+
+}  // namespace marquee::queue
