@@ -99,7 +99,9 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
             "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
     }
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
-    if (request.best_available()) co_return co_await hold_best(std::move(user_id), token_id, request);
+    if (request.best_available())
+        co_return co_await hold_best(std::move(user_id), token_id, request,
+                                     options_.hold_ttl + sale.hold_extension);
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
     // whatever is not refused here goes on to the lock and the database, which alone grant.
@@ -168,7 +170,7 @@ void Service::count_refusal(const std::exception_ptr& failure) {
 }
 
 asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string token_id,
-                                                HoldRequest request) {
+                                                HoldRequest request, std::chrono::milliseconds ttl) {
     // No seat is named, so there is nothing for TakenMemory to refuse or for a Redis seat lock to shed: the
     // statement chooses among the seats free in the database, and the unique index decides a race with a
     // seat hold. The seats it chose are then remembered as taken, like those of a seat hold, so that seat
@@ -180,7 +182,7 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
     hold.queue_token_id = std::move(token_id);
     hold.zone_id = request.zone_id;
     hold.count = request.count;
-    hold.ttl = options_.hold_ttl;
+    hold.ttl = ttl;
     const auto asked = TakenMemory::Clock::now();
     std::optional<Reservation> held;
     std::exception_ptr failure;

@@ -72,9 +72,10 @@ class Service {
   private:
     /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
     void count_refusal(const std::exception_ptr& failure);
-    /// Best available (ADR 0025): the store's one statement picks and holds the seats.
+    /// Best available (ADR 0025): the store's one statement picks and holds the seats, for `ttl` (the hold
+    /// TTL with the operator's extension, ADR 0027).
     boost::asio::awaitable<Reservation> hold_best(std::string user_id, std::string token_id,
-                                                  HoldRequest request);
+                                                  HoldRequest request, std::chrono::milliseconds ttl);
     /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else.
     boost::asio::awaitable<std::vector<std::int64_t>> lock(std::int64_t schedule_id,
                                                            std::vector<std::int64_t> seat_ids,
