@@ -1,6 +1,6 @@
 // Marquee's web app: hash routes, one view at a time. Each view gets an AbortSignal that ends its streams
 // and timers when the fan navigates away.
-import { api, ApiError, session, saveSession, idempotencyKey, readEvents, takenIndexes } from './api.js';
+import { api, ApiError, session, saveSession, idempotencyKey, readEvents, takenIndexes, joinQueue } from './api.js';
 import { t, setLanguage, language, formatWon, formatDate } from './i18n.js';
 import { describe } from './errors.js';
 import { SeatMap } from './seatmap.js';
@@ -215,7 +215,20 @@ async function renderQueue(scheduleId, signal) {
     h('div', { class: 'card' }, h('p', {}, t('queuePosition')), position, eta, h('p', { class: 'muted' }, t('queueKeepOpen'))),
   );
   const context = { scheduleId };
+  let countdown;
+  signal.addEventListener('abort', () => clearInterval(countdown), { once: true });
   const show = (token) => {
+    // ADR 0026: before the opening, a countdown; the place is drawn at random at the opening.
+    clearInterval(countdown);
+    if (token.state === 'PRE_QUEUE') {
+      position.textContent = '—';
+      const tick = () => {
+        const seconds = Math.max(0, Math.ceil((Date.parse(token.opensAt) - Date.now()) / 1000));
+        eta.textContent = t('queuePreQueue', { seconds });
+      };
+      tick();
+      countdown = setInterval(tick, 1000);
+    }
     if (token.state === 'WAITING') {
       position.textContent = String(token.position);
       eta.textContent = t('queueEta', { seconds: token.etaSeconds });
@@ -234,7 +247,7 @@ async function renderQueue(scheduleId, signal) {
   };
   let token;
   try {
-    token = (await api('POST', `/api/v1/schedules/${scheduleId}/queue`, { signal })).body;
+    token = (await joinQueue(scheduleId, { signal })).body;
   } catch (error) {
     return showProblem(error, context);
   }
@@ -265,7 +278,7 @@ async function renderQueue(scheduleId, signal) {
     if (done || signal.aborted) return;
     const now = (await api('GET', `/api/v1/queue/me?scheduleId=${scheduleId}`, { signal })).body;
     if (now.state === 'ACTIVE') return admitted(now);
-    if (now.state !== 'WAITING') return ended();
+    if (now.state !== 'WAITING' && now.state !== 'PRE_QUEUE') return ended();
     show(now);
   }
 }

@@ -3,7 +3,10 @@
 #include <utility>
 
 #include "db/pool.hpp"
+#include "services/queue/opening.hpp"
+#include "services/queue/pow.hpp"
 #include "services/queue/recovery.hpp"
+#include "services/queue/secret.hpp"
 
 namespace marquee::queue {
 
@@ -52,6 +55,13 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->sold_out =
         std::make_shared<SoldOut>(redis, db, installed->room, config.queue_sold_out_check, &metrics);
     installed->routes->set_sold_out(installed->sold_out);
+    // ADR 0026: the fair start (pre-queue, one shuffle at the opening) and proof of work at the door.
+    const std::string secret = load_queue_secret(config);
+    installed->routes->set_opening([store = installed->store](std::int64_t schedule_id) {
+        return store->schedule_opens_at(schedule_id);
+    });
+    installed->pow = std::make_shared<ProofOfWork>(secret, config.queue_pow_difficulty, config.queue_pow_ttl);
+    installed->routes->set_pow(installed->pow);
     installed->routes->add_to(router);
     // The pressure signal: this process's PostgreSQL callers refused (each a 503), read at each step.
     PressureSource pressure = [&db] {
@@ -60,6 +70,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     };
     installed->scheduler =
         std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
+    installed->scheduler->set_opener(std::make_shared<Opener>(redis, db, installed->store, secret, &metrics));
     installed->sold_out->start(executor);
     installed->scheduler->start(std::move(executor));
     return installed;

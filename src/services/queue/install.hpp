@@ -9,6 +9,7 @@
 #include "http/router.hpp"
 #include "services/queue/gate.hpp"
 #include "services/queue/model.hpp"
+#include "services/queue/pow.hpp"
 #include "services/queue/routes.hpp"
 #include "services/queue/scheduler.hpp"
 #include "services/queue/sold_out.hpp"
@@ -32,6 +33,9 @@ struct Installed {
     std::shared_ptr<Routes> routes;
     std::shared_ptr<Scheduler> scheduler;
     std::shared_ptr<SoldOut> sold_out;  ///< the sold-out signal (ADR 0018)
+    /// Proof of work at the door (ADR 0026); the operator controls set its per-schedule difficulty through
+    /// ProofOfWork::set_difficulty_override_source / set_schedule_difficulty_override.
+    std::shared_ptr<ProofOfWork> pow;
     ~Installed();
 };
 

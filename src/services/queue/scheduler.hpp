@@ -22,6 +22,7 @@ namespace marquee::queue {
 
 class WaitingRoom;
 class Store;
+class Opener;
 
 /// What one pass over every schedule did.
 struct TickReport {
@@ -59,6 +60,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     void start(boost::asio::any_io_executor executor);
     /// Ends the loop after the current pass; idempotent.
     void stop() noexcept { stopping_ = true; }
+    /// ADR 0026: who shuffles and opens a schedule's pre-queue when its opening has come. Without one (tests
+    /// of admission alone) a pre-queue stays closed. Set it before start().
+    void set_opener(std::shared_ptr<Opener> opener) { opener_ = std::move(opener); }
 
   private:
     boost::asio::awaitable<void> run();
@@ -67,6 +71,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
     std::shared_ptr<WaitingRoom> room_;
     std::shared_ptr<Store> store_;
+    std::shared_ptr<Opener> opener_;
     std::atomic<bool> stopping_{false};
     core::Counter* admitted_total_ = nullptr;
     core::Counter* expired_total_ = nullptr;

@@ -39,8 +39,11 @@ class WaitingRoom {
     void set_recovery(std::shared_ptr<Recovery> recovery) { recovery_ = std::move(recovery); }
     const std::shared_ptr<Recovery>& recovery() const noexcept { return recovery_; }
 
-    /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
-    boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
+    /// The user's live (PRE_QUEUE, WAITING or ACTIVE) token for the schedule, or a new one at the back:
+    /// PRE_QUEUE while the Redis clock is before `opens_at_ms` (epoch ms; 0: no pre-queue), else WAITING (ADR
+    /// 0026).
+    boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id,
+                                        std::int64_t opens_at_ms = 0);
     /// The user's latest token for the schedule as it is now; nullopt if they never joined (or its keys
     /// have vanished, a day after it ended). Reading a WAITING token counts as polling it.
     boost::asio::awaitable<std::optional<TokenStatus>> find_status(std::string user_id,
