@@ -95,18 +95,26 @@ export async function api(method, path, { body, headers = {}, auth = true, signa
 /// Joins a schedule's waiting room (ADR 0026): fetches the proof-of-work challenge and, when its difficulty is
 /// above 0, solves it in a Web Worker and joins with the answer. A server without the challenge route (404/405)
 /// is joined without one.
+/// A challenge that expired or went stale while being solved (the operator raised the difficulty) is fetched
+/// and solved once more.
 export async function joinQueue(scheduleId, { signal } = {}) {
   const path = `/api/v1/schedules/${scheduleId}/queue`;
-  let challenge = null;
-  try {
-    challenge = (await api('POST', `${path}/challenge`, { signal })).body;
-  } catch (error) {
-    if (error.status !== 404 && error.status !== 405) throw error;
+  for (let attempt = 0; ; attempt++) {
+    let challenge = null;
+    try {
+      challenge = (await api('POST', `${path}/challenge`, { signal })).body;
+    } catch (error) {
+      if (error.status !== 404 && error.status !== 405) throw error;
+    }
+    if (!challenge || !(challenge.difficulty > 0)) return api('POST', path, { signal });
+    const { solveChallenge } = await import('./pow.js');
+    const nonce = await solveChallenge(challenge);
+    try {
+      return await api('POST', path, { signal, body: { challenge: challenge.challenge, nonce } });
+    } catch (error) {
+      if (attempt > 0 || !/\/pow-(expired|invalid)$/.test(error.problem?.type ?? '')) throw error;
+    }
   }
-  if (!challenge || !(challenge.difficulty > 0)) return api('POST', path, { signal });
-  const { solveChallenge } = await import('./pow.js');
-  const nonce = await solveChallenge(challenge);
-  return api('POST', path, { signal, body: { challenge: challenge.challenge, nonce } });
 }
 
 /// Parses one SSE event block (WHATWG HTML 9.2.6) into { event, data, id }, or null for a comment only.
