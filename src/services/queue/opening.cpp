@@ -1,6 +1,7 @@
 #include "services/queue/opening.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 #include <utility>
 
@@ -91,6 +92,7 @@ asio::awaitable<bool> Opener::open_if_due(std::int64_t schedule_id, std::int64_t
 
 asio::awaitable<OpeningReport> Opener::open(std::int64_t schedule_id) {
     const std::string prefix = key_prefix(schedule_id);
+    const auto started = std::chrono::steady_clock::now();
     OpeningReport report;
     std::vector<std::string> list_keys{prefix + "pre"};
     std::vector<std::string> list_args{prefix};
@@ -171,6 +173,12 @@ asio::awaitable<OpeningReport> Opener::open(std::int64_t schedule_id) {
             (co_await redis_.eval(scripts::open_pre(), std::move(keys), std::move(args))).or_throw();
         report.moved += moved.elements().at(0).as_integer();
     }
+    core::log_info("queue pre-queue opened", {{"schedule_id", schedule_id},
+                                              {"shuffled_here", report.shuffled},
+                                              {"moved", report.moved},
+                                              {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::steady_clock::now() - started)
+                                                         .count()}});
     co_return report;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <set>
 
@@ -55,6 +56,8 @@ TEST(QueueShuffle, AdmittedOrderIsUncorrelatedWithArrivalOrder) {
         const auto place =
             places_of(shuffled_order(shuffle_seed("fixed test secret 0123456789", schedule), n));
         const double rho = spearman(arrival, place);
+        std::printf("schedule %lld: Spearman rho %.4f over %zu fans\n", static_cast<long long>(schedule), rho,
+                    n);
         EXPECT_LT(std::abs(rho), 0.1) << "schedule " << schedule << " rho " << rho;
     }
     // The bound can fail: a mostly-FIFO order (each fan moved at most 100 places) is strongly correlated.
