@@ -54,7 +54,7 @@ describe('a fair start with proof of work at the door', () => {
       if (r.method() === 'POST' && r.url().endsWith(`/schedules/${schedule.id}/queue`)) joins.push(r.postDataJSON());
     });
     await page.goto(`/#/queue/${schedule.id}`);
-    await page.locator('#queue-eta').getByText(/Booking opens in \d+ s/).waitFor();
+    await page.locator('#queue-eta').getByText(/Booking opens in/).waitFor();
     assert.equal(challenges.length, 1);
     assert.equal(joins.length, 1);
     assert.match(joins[0].nonce, /^\d+$/, 'the join carries the worker\'s answer');
