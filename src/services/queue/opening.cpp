@@ -120,9 +120,15 @@ asio::awaitable<OpeningReport> Opener::open(std::int64_t schedule_id) {
     for (const auto& token : tokens) arrivals.push_back(token.arrival);
     std::vector<std::int64_t> places = shuffled_places(seed, arrivals);
 
+    // In id order, the order in which the audit writer's upsert (merge_batch) takes the same rows' locks, so
+    // that the two statements running at once in two processes wait for each other instead of deadlocking.
+    std::vector<std::size_t> by_id_order(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i) by_id_order[i] = i;
+    std::sort(by_id_order.begin(), by_id_order.end(),
+              [&](std::size_t a, std::size_t b) { return tokens[a].id < tokens[b].id; });
     boost::json::array rows;
     rows.reserve(tokens.size());
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
+    for (const std::size_t i : by_id_order) {
         if (tokens[i].user.empty()) continue;  // no token hash: nothing PostgreSQL could keep
         rows.push_back(boost::json::object{{"id", tokens[i].id},
                                            {"user_id", tokens[i].user},
