@@ -24,7 +24,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::size_t kMoveBatch = 500;
+constexpr std::size_t kMoveBatch = 1000;
 
 // One statement decides and records the shuffle: the queue.shuffles row is inserted by exactly one caller,
 // and only that caller's token rows are written (inserted when the audit writer has not written them yet, a
@@ -169,8 +169,10 @@ asio::awaitable<OpeningReport> Opener::open(std::int64_t schedule_id) {
     while (at < tokens.size()) {
         const std::size_t end = std::min(tokens.size(), at + kMoveBatch);
         std::vector<std::string> keys{prefix + "pre", prefix + "waiting", prefix + "seen", prefix + "audit"};
-        std::vector<std::string> args{prefix};
-        args.reserve(1 + 2 * (end - at));
+        // The winner's rows are in PostgreSQL already: no audit event for them (a second writer of the same
+        // state would cost the audit writer 50,000 rows for nothing at a large opening).
+        std::vector<std::string> args{prefix, report.shuffled ? "0" : "1"};
+        args.reserve(2 + 2 * (end - at));
         for (; at < end; ++at) {
             args.push_back(tokens[at].id);
             args.push_back(std::to_string(places[at]));

@@ -238,13 +238,20 @@ TEST_F(QueueOpeningDbTest, APreQueueSurvivesRedisLosingIt) {
     run(scheduler.tick());
     EXPECT_EQ(state_in_db(joined[0].status.token), "PRE_QUEUE");
 
-    // Redis loses the schedule: every key of its slot.
-    std::vector<std::string> scan{"SCAN", "0", "MATCH", key_prefix(schedule) + "*", "COUNT", "100000"};
-    const redis::Reply keys = run(redis_.command(std::move(scan))).or_throw();
-    std::vector<std::string> doomed;
-    for (const auto& key : keys.elements().at(1).elements()) doomed.push_back(key.as_string());
-    ASSERT_FALSE(doomed.empty());
-    run(redis_.del(std::move(doomed)));
+    // Redis loses the schedule: every key of its slot (the whole SCAN, page by page: the test Redis is
+    // shared).
+    std::string cursor = "0";
+    std::size_t deleted = 0;
+    do {
+        std::vector<std::string> scan{"SCAN", cursor, "MATCH", key_prefix(schedule) + "*", "COUNT", "1000"};
+        const redis::Reply keys = run(redis_.command(std::move(scan))).or_throw();
+        cursor = keys.elements().at(0).as_string();
+        std::vector<std::string> doomed;
+        for (const auto& key : keys.elements().at(1).elements()) doomed.push_back(key.as_string());
+        deleted += doomed.size();
+        if (!doomed.empty()) run(redis_.del(std::move(doomed)));
+    } while (cursor != "0");
+    ASSERT_GT(deleted, 0u);
 
     // The next read rebuilds it: still PRE_QUEUE, the same token, and the opening shuffles all of them.
     const auto back = statuses(*room, schedule, early);

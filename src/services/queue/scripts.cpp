@@ -319,18 +319,19 @@ return out
 
 // ADR 0026: the opening. Each (id, place) pair of ARGV moves a token still in the pre-queue (KEYS[1]) to the
 // waiting set (KEYS[2]) at its shuffled place, as WAITING and seen now (KEYS[3]), with an audit event
-// (KEYS[4]). A token already moved is skipped, so a second opener or a retry changes nothing twice.
+// (KEYS[4]) when ARGV[2] is '1'. A token already moved is skipped, so a second opener or a retry changes
+// nothing twice.
 constexpr const char* kOpenPre = R"lua(
 local now = now_ms()
 local moved = 0
-for i = 2, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
   local id, place = ARGV[i], tonumber(ARGV[i + 1])
   if redis.call('ZREM', KEYS[1], id) == 1 then
     local tk = ARGV[1] .. 'token:' .. id
     redis.call('HSET', tk, 'state', 'WAITING', 'seq', place, 'seen', now)
     redis.call('ZADD', KEYS[2], place, id)
     redis.call('ZADD', KEYS[3], now, id)
-    audit(KEYS[4], tk, id)
+    if ARGV[2] == '1' then audit(KEYS[4], tk, id) end
     moved = moved + 1
   end
 end
