@@ -77,9 +77,9 @@ core::Problem token_not_found(std::int64_t schedule_id) {
 
 }  // namespace
 
-asio::awaitable<void> Routes::add_opening(TokenStatus& status) {
-    if (status.state != TokenState::PreQueue || !opening_) co_return;
-    status.opens_at = (co_await opening_(status.schedule_id)).value_or(0);
+asio::awaitable<std::int64_t> Routes::opens_at_of(TokenState state, std::int64_t schedule_id) {
+    if (state != TokenState::PreQueue || !opening_) co_return 0;
+    co_return (co_await opening_(schedule_id)).value_or(0);
 }
 
 void Routes::add_to(http::Router& router) {
@@ -134,8 +134,7 @@ asio::awaitable<http::Response> Routes::challenge(http::Context& ctx) {
                                              {"expiresAt", rfc3339_from_ms(issued.expires_at_ms)}});
 }
 
-asio::awaitable<void> Routes::check_pow(http::Context& ctx, const std::string& user_id,
-                                        std::int64_t schedule_id) {
+asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id) {
     const int required = co_await pow_->difficulty_for(schedule_id);
     if (required <= 0) co_return;
     const auto required_problem = [&] {
@@ -174,7 +173,7 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::int64_t schedule_id = schedule_query(ctx);
     std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
-    co_await add_opening(*status);
+    status->opens_at = co_await opens_at_of(status->state, schedule_id);
     boost::json::object body = to_json(*status, room_->eta_rate(schedule_id));
     if (sold_out_) sold_out_->annotate(body, schedule_id);
     co_return http::json(body);
@@ -188,7 +187,7 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     const std::int64_t schedule_id = schedule_query(ctx);
     std::optional<TokenStatus> first = co_await room_->find_status(user_id, schedule_id);
     if (!first) throw token_not_found(schedule_id);
-    co_await add_opening(*first);
+    first->opens_at = co_await opens_at_of(first->state, schedule_id);
     std::shared_ptr<WaitingRoom> room = room_;
     std::shared_ptr<SoldOut> sold_out = sold_out_;
     OpeningLookup opening = opening_;

@@ -17,7 +17,7 @@ namespace marquee::queue {
 class WaitingRoom;
 class SoldOut;
 class ProofOfWork;
-struct TokenStatus;
+enum class TokenState;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
@@ -52,9 +52,9 @@ class Routes {
     boost::asio::awaitable<http::Response> events(http::Context& ctx);
 
   private:
-    boost::asio::awaitable<void> add_opening(TokenStatus& status);
-    boost::asio::awaitable<void> check_pow(http::Context& ctx, const std::string& user_id,
-                                           std::int64_t schedule_id);
+    /// When a PRE_QUEUE token's schedule opens (epoch ms); 0 for any other state.
+    boost::asio::awaitable<std::int64_t> opens_at_of(TokenState state, std::int64_t schedule_id);
+    boost::asio::awaitable<void> check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id);
 
     std::shared_ptr<WaitingRoom> room_;
     ScheduleCheck schedule_exists_;
