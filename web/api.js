@@ -92,21 +92,19 @@ export async function api(method, path, { body, headers = {}, auth = true, signa
   return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
 }
 
-/// Joins a schedule's waiting room (ADR 0026): fetches the proof-of-work challenge and, when its difficulty is
-/// above 0, solves it in a Web Worker and joins with the answer. A server without the challenge route (404/405)
-/// is joined without one.
-/// A challenge that expired or went stale while being solved (the operator raised the difficulty) is fetched
-/// and solved once more.
+/// Joins a schedule's waiting room (ADR 0026). A plain join first: it is all there is while the proof of work is
+/// off, and a fan who already holds a live token gets it back without new work. On 403 `pow-required`, fetches
+/// the challenge, solves it in a Web Worker and joins with the answer; a challenge that expired or went stale
+/// while being solved (the operator raised the difficulty) is fetched and solved once more.
 export async function joinQueue(scheduleId, { signal } = {}) {
   const path = `/api/v1/schedules/${scheduleId}/queue`;
+  try {
+    return await api('POST', path, { signal });
+  } catch (error) {
+    if (!/\/pow-required$/.test(error.problem?.type ?? '')) throw error;
+  }
   for (let attempt = 0; ; attempt++) {
-    let challenge = null;
-    try {
-      challenge = (await api('POST', `${path}/challenge`, { signal })).body;
-    } catch (error) {
-      if (error.status !== 404 && error.status !== 405) throw error;
-    }
-    if (!challenge || !(challenge.difficulty > 0)) return api('POST', path, { signal });
+    const challenge = (await api('POST', `${path}/challenge`, { signal })).body;
     const { solveChallenge } = await import('./pow.js');
     const nonce = await solveChallenge(challenge);
     try {

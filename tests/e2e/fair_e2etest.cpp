@@ -201,10 +201,14 @@ TEST_F(ProofOfWorkEndToEnd, JoinNeedsTheFansOwnSolvedChallenge) {
     const auto ok = join(schedule, fan, text, nonce);
     ASSERT_EQ(ok.status, 201) << ok.body;
     EXPECT_EQ(ok.json().at("state").as_string(), "WAITING");
-    // The same answer again is the same place (joining is idempotent per fan and schedule).
+    // The same answer again is the same place (joining is idempotent per fan and schedule), and so is a join
+    // without one: a fan who holds a live token gets it back without new work.
     const auto again = join(schedule, fan, text, nonce);
     EXPECT_EQ(again.status, 200);
     EXPECT_EQ(again.json().at("token"), ok.json().at("token"));
+    const auto plain = http_request(port(), "POST", join_path(schedule), {}, fan);
+    EXPECT_EQ(plain.status, 200);
+    EXPECT_EQ(plain.json().at("token"), ok.json().at("token"));
 }
 
 TEST_F(ProofOfWorkEndToEnd, AnExpiredChallengeIsGone) {

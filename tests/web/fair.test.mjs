@@ -56,9 +56,15 @@ describe('a fair start with proof of work at the door', () => {
     await page.goto(`/#/queue/${schedule.id}`);
     await page.locator('#queue-eta').getByText(/Booking opens in/).waitFor();
     assert.equal(challenges.length, 1);
-    assert.equal(joins.length, 1);
-    assert.match(joins[0].nonce, /^\d+$/, 'the join carries the worker\'s answer');
+    assert.equal(joins.length, 2, 'a plain join (403 pow-required), then the join with the answer');
+    assert.equal(joins[0], null);
+    assert.match(joins[1].nonce, /^\d+$/, 'the join carries the worker\'s answer');
     assert.deepEqual(errors, [], 'no script or Content-Security-Policy error while solving');
+    // Reopening the waiting room: the fan's live token comes back without another challenge.
+    await page.reload();
+    await page.locator('#queue-eta').getByText(/Booking opens in/).waitFor();
+    assert.equal(joins.length, 3);
+    assert.equal(challenges.length, 1, 'no new work for a fan already in the queue');
     await page.waitForFunction((p) => location.hash.startsWith(p), `#/seats/${schedule.id}`, { timeout: 40_000 });
   });
 });

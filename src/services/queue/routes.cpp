@@ -104,7 +104,24 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     } else if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
         throw core::Problem::not_found("no such schedule");
     }
-    if (pow_) co_await check_pow(ctx, user_id, schedule_id);
+    if (pow_) {
+        // ADR 0026: the work buys a place. A fan who already holds a live token gets it back without new work
+        // (joining is idempotent anyway), so reopening the waiting room does not cost another second.
+        std::optional<core::Problem> refused;
+        try {
+            co_await check_pow(ctx, user_id, schedule_id);
+        } catch (const core::Problem& problem) {
+            refused = problem;
+        }
+        if (refused) {
+            std::optional<TokenStatus> live = co_await room_->find_status(user_id, schedule_id);
+            if (!live || is_ended(live->state)) throw *refused;
+            live->opens_at = co_await opens_at_of(live->state, schedule_id);
+            boost::json::object body = to_json(*live, room_->eta_rate(schedule_id));
+            if (sold_out_) sold_out_->annotate(body, schedule_id);
+            co_return http::json(body);
+        }
+    }
     if (sold_out_ && co_await sold_out_->sold_out(schedule_id)) throw sold_out_problem(schedule_id);
     Joined joined = co_await room_->join(user_id, schedule_id, opens_at);
     if (joined.status.state == TokenState::PreQueue) joined.status.opens_at = opens_at;
