@@ -252,8 +252,11 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     co_return true;
 }
 
-/// ADR 0026: a join that pays the proof of work at the door first, as each fan's browser does.
+/// ADR 0026: a join that pays the proof of work at the door when asked to (403 pow-required), as each fan's
+/// browser does (web/api.js joinQueue).
 asio::awaitable<Response> join_with_pow(Fans& f, std::string join, Headers headers) {
+    Response r = co_await f.call("queue join", "POST", join, "", headers);
+    if (r.status != 403 || r.body.find("/pow-required") == std::string::npos) co_return r;
     Response c = co_await f.call("queue challenge", "POST", join + "/challenge", "", headers);
     std::string body = c.status == 200 ? pow_join_body(c.body) : std::string();
     co_return co_await f.call("queue join", "POST", std::move(join), std::move(body), std::move(headers));
