@@ -92,6 +92,29 @@ export async function api(method, path, { body, headers = {}, auth = true, signa
   return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
 }
 
+/// Joins a schedule's waiting room (ADR 0026). A plain join first: it is all there is while the proof of work is
+/// off, and a fan who already holds a live token gets it back without new work. On 403 `pow-required`, fetches
+/// the challenge, solves it in a Web Worker and joins with the answer; a challenge that expired or went stale
+/// while being solved (the operator raised the difficulty) is fetched and solved once more.
+export async function joinQueue(scheduleId, { signal } = {}) {
+  const path = `/api/v1/schedules/${scheduleId}/queue`;
+  try {
+    return await api('POST', path, { signal });
+  } catch (error) {
+    if (!/\/pow-required$/.test(error.problem?.type ?? '')) throw error;
+  }
+  for (let attempt = 0; ; attempt++) {
+    const challenge = (await api('POST', `${path}/challenge`, { signal })).body;
+    const { solveChallenge } = await import('./pow.js');
+    const nonce = await solveChallenge(challenge);
+    try {
+      return await api('POST', path, { signal, body: { challenge: challenge.challenge, nonce } });
+    } catch (error) {
+      if (attempt > 0 || !/\/pow-(expired|invalid)$/.test(error.problem?.type ?? '')) throw error;
+    }
+  }
+}
+
 /// Parses one SSE event block (WHATWG HTML 9.2.6) into { event, data, id }, or null for a comment only.
 export function parseEventBlock(block) {
   let event = 'message';

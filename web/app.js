@@ -1,6 +1,6 @@
 // Marquee's web app: hash routes, one view at a time. Each view gets an AbortSignal that ends its streams
 // and timers when the fan navigates away.
-import { api, ApiError, session, saveSession, idempotencyKey, readEvents } from './api.js';
+import { api, ApiError, session, saveSession, idempotencyKey, readEvents, joinQueue } from './api.js';
 import { decodeBitset } from './availability.js';
 import { t, setLanguage, language, formatWon, formatDate } from './i18n.js';
 import { describe } from './errors.js';
@@ -244,7 +244,7 @@ async function renderQueue(scheduleId, signal) {
   };
   let token;
   try {
-    token = (await api('POST', `/api/v1/schedules/${scheduleId}/queue`, { signal })).body;
+    token = (await joinQueue(scheduleId, { signal })).body;
   } catch (error) {
     return showProblem(error, context);
   }

@@ -62,7 +62,9 @@ const deployedServices = [...apiServices, ...webServices];
 const webPaths = ["/", "/app/app.js", "/app/assets/logo.svg"];
 const unroutedPaths = ["/healthz", "/readyz", "/metrics"];
 // Secrets made by hand or by a secret manager (base/kustomization.yaml, docs/deploy.md); never rendered.
-const externalSecrets = new Set(["marquee-datastores", "marquee-jwt-public", "marquee-jwt-signing", "marquee-tls"]);
+const externalSecrets = new Set([
+  "marquee-datastores", "marquee-jwt-public", "marquee-jwt-signing", "marquee-queue-secret", "marquee-tls",
+]);
 
 function checkMarqueeArgs(where, container) {
   const isPgSim = (container.command ?? []).some((c) => c.endsWith("pg-sim"));

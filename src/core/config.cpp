@@ -278,6 +278,18 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) {
              c.redis_cluster_refresh = std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 100, 600'000));
          }},
+        // Issue 17, a fair start and proof of work (ADR 0026)
+        {"queue-secret-file", "MARQUEE_QUEUE_SECRET_FILE",
+         "file whose bytes seed the pre-queue shuffle and sign queue challenges, the same on every replica "
+         "(default: derived from the JWT private key, else random per process)",
+         [](Config& c, auto, auto v) { c.queue_secret_file = v; }},
+        {"queue-pow-difficulty", "MARQUEE_QUEUE_POW_DIFFICULTY",
+         "proof of work asked at join, in leading zero bits of SHA-256 (default 0: off; at most 32)",
+         [](Config& c, auto n, auto v) { c.queue_pow_difficulty = parse_int<int>(n, v, 0, 32); }},
+        {"queue-pow-ttl-s", "MARQUEE_QUEUE_POW_TTL_S", "lifetime of a queue challenge (default 120)",
+         [](Config& c, auto n, auto v) {
+             c.queue_pow_ttl = std::chrono::seconds(parse_int<int>(n, v, 5, 3600));
+         }},
     };
     return kOptions;
 }

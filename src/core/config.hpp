@@ -114,6 +114,13 @@ struct Config {
     std::string redis_cluster;
     std::chrono::milliseconds redis_cluster_refresh{5'000};
 
+    // Issue 17, a fair start and proof of work at the queue's door (ADR 0026). The queue secret seeds the
+    // opening's shuffle and signs challenges: the same file on every queue replica. Empty: derived from the
+    // JWT private key file when this process has one, else random per process (logged as a warning).
+    std::string queue_secret_file;
+    int queue_pow_difficulty = 0;             ///< leading zero bits of SHA-256 asked at join; 0 = off
+    std::chrono::seconds queue_pow_ttl{120};  ///< a challenge's lifetime
+
     bool runs(std::string_view service) const;
 };
 

@@ -176,6 +176,19 @@ TEST(Config, RedisClusterSeedsAreOffByDefaultAndConfigurable) {
     EXPECT_THROW((void)parse_config({"--redis-cluster-refresh-ms=10"}, env_of({})), ConfigError);
 }
 
+// Issue 17, a fair start and proof of work (ADR 0026)
+TEST(Config, QueueSecretAndProofOfWorkAreOffByDefaultAndConfigurable) {
+    EXPECT_EQ(parse({}).queue_secret_file, "");
+    EXPECT_EQ(parse({}).queue_pow_difficulty, 0);
+    EXPECT_EQ(parse({}).queue_pow_ttl, std::chrono::seconds(120));
+    EXPECT_EQ(parse({}, {{"MARQUEE_QUEUE_SECRET_FILE", "/run/secret"}}).queue_secret_file, "/run/secret");
+    EXPECT_EQ(parse({"--queue-pow-difficulty=16"}).queue_pow_difficulty, 16);
+    EXPECT_EQ(parse({"--queue-pow-ttl-s=30"}).queue_pow_ttl, std::chrono::seconds(30));
+    EXPECT_THROW((void)parse_config({"--queue-pow-difficulty=33"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--queue-pow-difficulty=-1"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--queue-pow-ttl-s=1"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

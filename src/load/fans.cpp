@@ -20,6 +20,7 @@
 
 #include "core/clock.hpp"
 #include "load/pool.hpp"
+#include "load/pow.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
 #include "load/support.hpp"
@@ -251,6 +252,16 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     co_return true;
 }
 
+/// ADR 0026: a join that pays the proof of work at the door when asked to (403 pow-required), as each fan's
+/// browser does (web/api.js joinQueue).
+asio::awaitable<Response> join_with_pow(Fans& f, std::string join, Headers headers) {
+    Response r = co_await f.call("queue join", "POST", join, "", headers);
+    if (r.status != 403 || r.body.find("/pow-required") == std::string::npos) co_return r;
+    Response c = co_await f.call("queue challenge", "POST", join + "/challenge", "", headers);
+    std::string body = c.status == 200 ? pow_join_body(c.body) : std::string();
+    co_return co_await f.call("queue join", "POST", std::move(join), std::move(body), std::move(headers));
+}
+
 /// One fan at the sale: joins, polls GET /queue/me at the server's pollAfterMs until admitted (then buys) or
 /// told the sale is over (`soldOut`, or a 410 sold-out on joining).
 asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
@@ -261,7 +272,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
     const std::string join = "/api/v1/schedules/" + std::to_string(f.schedule) + "/queue";
     const std::string me = "/api/v1/queue/me?scheduleId=" + std::to_string(f.schedule);
     std::mt19937_64 rng(fan * 7919ULL + 1);
-    Response r = co_await f.call("queue join", "POST", join, "", headers);
+    Response r = co_await join_with_pow(f, join, headers);
     bool in_queue = false;
     for (int rounds = 0; Clock::now() < f.deadline; ++rounds) {
         const auto doc = parse_object(r.body);
@@ -295,7 +306,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
         } else {
             // EXPIRED or USED without the sale being over: join again.
             ++f.expired_rejoins;
-            r = co_await f.call("queue join", "POST", join, "", headers);
+            r = co_await join_with_pow(f, join, headers);
             continue;
         }
         const auto jitter =

@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "load/nats_publish.hpp"
+#include "load/pow.hpp"
 #include "load/scenario.hpp"
 
 namespace {
@@ -203,6 +204,11 @@ int main(int argc, char** argv) {
             report["outcome"] = r.outcome;
             report["invariants"] = r.invariants;
             report["progress"] = r.progress;
+            // ADR 0026: what the proof of work at the queue's door cost this load generator.
+            if (const auto pow = pow_report(); !pow.empty()) {
+                report["pow"] = pow;
+                std::cout << "pow " << boost::json::serialize(pow) << "\n";
+            }
             ok = r.ok;
         }
     } catch (const std::exception& e) {

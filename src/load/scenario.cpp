@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "load/fans.hpp"
+#include "load/pow.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
 #include "load/support.hpp"
@@ -247,6 +248,13 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
     Headers headers{{"Authorization", auth}};
     std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
     Response r = co_await run.call_patiently(rec, c, "queue join", "POST", path, kNoBody, headers, deadline);
+    if (r.status == 403 && r.body.find("/pow-required") != std::string::npos) {
+        // ADR 0026: the proof of work at the door, paid when asked for, as a fan's browser pays it.
+        r = co_await run.call_patiently(rec, c, "queue challenge", "POST", path + "/challenge", kNoBody,
+                                        headers, deadline);
+        const std::string join_body = r.status == 200 ? pow_join_body(r.body) : std::string();
+        r = co_await run.call_patiently(rec, c, "queue join", "POST", path, join_body, headers, deadline);
+    }
     auto doc = parse_object(r.body);
     if ((r.status != 201 && r.status != 200) || !doc) co_return std::string();
     const std::string token = string_field(*doc, "token");

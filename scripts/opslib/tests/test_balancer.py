@@ -64,7 +64,7 @@ class IngressTest(unittest.TestCase):
         routes = ingress_routes()
         text = INGRESS.read_text()
         self.assertEqual(len(routes), text.count("- path:"))
-        self.assertIn(Route("/api/v1/schedules/[0-9]+/queue$", "queue"), routes)
+        self.assertIn(Route("/api/v1/schedules/[0-9]+/queue(/challenge)?$", "queue"), routes)
         self.assertIn(Route("/api/v1/schedules/", "catalog"), routes)
         self.assertIn(Route("/$", "gateway"), routes)
         self.assertEqual({r.service for r in routes}, set(SERVICES))
@@ -78,6 +78,9 @@ class IngressTest(unittest.TestCase):
         self.assertEqual(route(routes, "/api/v1/schedules/42/queue"), "queue")
         self.assertEqual(route(routes, "/api/v1/schedules/42/seats"), "catalog")
         self.assertEqual(route(routes, "/api/v1/schedules/42/queue/x"), "catalog")
+        # ADR 0026: the proof-of-work challenge is the queue's too.
+        self.assertEqual(route(routes, "/api/v1/schedules/42/queue/challenge"), "queue")
+        self.assertEqual(route(routes, "/api/v1/schedules/42/queue/challengex"), "catalog")
         self.assertEqual(route(routes, "/"), "gateway")
         self.assertIsNone(route(routes, "/healthz"))
         self.assertIsNone(route(routes, "/metrics"))
@@ -104,6 +107,7 @@ class HaproxyConfigTest(unittest.TestCase):
             "/", "/app/", "/app/app.js", "/openapi.yaml", "/healthz", "/readyz", "/metrics", "/index.html",
             "/api/v1/auth/login", "/api/v1/auth/me", "/api/v1/queue/me", "/api/v1/queue/me/events",
             "/api/v1/schedules/7/queue", "/api/v1/schedules/7/queue/", "/api/v1/schedules/7/seat-map",
+            "/api/v1/schedules/7/queue/challenge",
             "/api/v1/schedules/7/availability", "/api/v1/concerts", "/api/v1/concerts/3/schedules",
             "/api/v1/admin/concerts", "/api/v1/wallet", "/api/v1/wallet/charges/9", "/api/v1/reservations",
             "/api/v1/reservations/abc", "/api/v1/payments", "/API/V1/WALLET", "/api/v2/concerts",

@@ -27,6 +27,11 @@ asio::awaitable<std::string> Gate::require_active(std::string user_id, std::int6
         case GateOutcome::Active:
             co_return *id;
         case GateOutcome::Waiting:
+            // Position 0: PRE_QUEUE (ADR 0026), which has no place before the opening's shuffle.
+            if (check.position == 0) {
+                throw core::Problem::forbidden(
+                    "queue-not-admitted", "The queue token is in the pre-queue; booking has not opened.");
+            }
             throw core::Problem::forbidden("queue-not-admitted", "The queue token is still waiting its turn.")
                 .with("position", check.position)
                 .with("etaSeconds", eta_seconds(check.position, room_.eta_rate(schedule_id)));

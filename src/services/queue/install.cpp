@@ -5,7 +5,10 @@
 #include <utility>
 
 #include "db/pool.hpp"
+#include "services/queue/opening.hpp"
+#include "services/queue/pow.hpp"
 #include "services/queue/recovery.hpp"
+#include "services/queue/secret.hpp"
 
 namespace marquee::queue {
 
@@ -30,6 +33,16 @@ std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& m
     copies[&db] = controls;
     return controls;
 }
+
+namespace {
+
+/// The operators' per-schedule proof-of-work difficulty (ADR 0027), from the copy every replica keeps.
+boost::asio::awaitable<std::optional<int>> pow_difficulty_of(std::shared_ptr<Controls> controls,
+                                                             std::int64_t schedule_id) {
+    co_return controls->get(schedule_id).pow_difficulty;
+}
+
+}  // namespace
 
 Settings settings_from(const core::Config& config) {
     Settings settings;
@@ -73,6 +86,17 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->controls = shared_controls(db, metrics, executor);
     installed->room->set_controls(installed->controls);
     installed->routes->set_controls(installed->controls);
+    // ADR 0026: the fair start (pre-queue, one shuffle at the opening) and proof of work at the door.
+    const std::string secret = load_queue_secret(config);
+    installed->routes->set_opening([store = installed->store](std::int64_t schedule_id) {
+        return store->schedule_opens_at(schedule_id);
+    });
+    installed->pow = std::make_shared<ProofOfWork>(secret, config.queue_pow_difficulty, config.queue_pow_ttl);
+    installed->pow->set_difficulty_override_source(
+        [controls = installed->controls](std::int64_t schedule_id) {
+            return pow_difficulty_of(controls, schedule_id);
+        });
+    installed->routes->set_pow(installed->pow);
     installed->routes->add_to(router);
     installed->stats = std::make_shared<Stats>(db, redis, installed->room, &metrics);
     AdminRoutes::ScheduleCheck known = [store = installed->store](std::int64_t schedule_id) {
@@ -88,6 +112,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->scheduler =
         std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
     installed->scheduler->set_controls(installed->controls);
+    installed->scheduler->set_opener(std::make_shared<Opener>(redis, db, installed->store, secret, &metrics));
     installed->sold_out->start(executor);
     installed->stats->start(executor);
     installed->scheduler->start(std::move(executor));

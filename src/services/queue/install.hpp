@@ -11,6 +11,7 @@
 #include "services/queue/controls.hpp"
 #include "services/queue/gate.hpp"
 #include "services/queue/model.hpp"
+#include "services/queue/pow.hpp"
 #include "services/queue/routes.hpp"
 #include "services/queue/scheduler.hpp"
 #include "services/queue/sold_out.hpp"
@@ -38,6 +39,8 @@ struct Installed {
     std::shared_ptr<Controls> controls;  ///< the operators' controls (ADR 0027)
     std::shared_ptr<Stats> stats;
     std::shared_ptr<AdminRoutes> admin;
+    /// Proof of work at the door (ADR 0026); its per-schedule difficulty comes from `controls` (ADR 0027).
+    std::shared_ptr<ProofOfWork> pow;
     ~Installed();
 };
 

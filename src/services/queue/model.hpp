@@ -9,8 +9,9 @@
 namespace marquee::queue {
 
 /// A QueueToken's life: WAITING -> ACTIVE -> (USED | EXPIRED); a WAITING token not polled for the
-/// waiting TTL also becomes EXPIRED. Only ACTIVE may hold seats or pay.
-enum class TokenState { Waiting, Active, Used, Expired };
+/// waiting TTL also becomes EXPIRED. Only ACTIVE may hold seats or pay. A fan who joins before the
+/// schedule's booking opens starts PRE_QUEUE and becomes WAITING at the opening's shuffle (ADR 0026).
+enum class TokenState { Waiting, Active, Used, Expired, PreQueue };
 
 /// The tunables of one waiting room (from core::Config's queue_* settings).
 struct Settings {
@@ -38,6 +39,7 @@ struct TokenStatus {
     TokenState state = TokenState::Waiting;
     std::int64_t position = 0;    ///< 1-based place among WAITING tokens; 0 unless WAITING
     std::int64_t expires_at = 0;  ///< epoch ms; set only while ACTIVE
+    std::int64_t opens_at = 0;    ///< epoch ms; when PRE_QUEUE: the opening (the shuffle), else 0
 };
 
 /// The outcome of a join: the live token (new or the existing one) and whether it was just issued.
@@ -49,13 +51,14 @@ struct Joined {
 /// What one admission step did to one schedule.
 struct AdmitStep {
     std::int64_t admitted = 0;
-    std::int64_t expired = 0;   ///< ACTIVE past expiry, plus WAITING not polled for the waiting TTL
-    std::int64_t waiting = 0;   ///< left in the waiting set after the step
-    std::int64_t active = 0;    ///< in the active set after the step
-    std::int64_t sequence = 0;  ///< the schedule's arrival counter as the step saw it
-    std::int64_t now = 0;       ///< epoch ms, the Redis clock
-    std::int64_t bound = 0;     ///< the ACTIVE bound the step applied
-    double rate = 0;            ///< the admits per second the step applied
+    std::int64_t expired = 0;     ///< ACTIVE past expiry, plus WAITING not polled for the waiting TTL
+    std::int64_t waiting = 0;     ///< left in the waiting set after the step
+    std::int64_t active = 0;      ///< in the active set after the step
+    std::int64_t pre_queued = 0;  ///< in the pre-queue (ADR 0026): nothing is admitted while any is
+    std::int64_t sequence = 0;    ///< the schedule's arrival counter as the step saw it
+    std::int64_t now = 0;         ///< epoch ms, the Redis clock
+    std::int64_t bound = 0;       ///< the ACTIVE bound the step applied
+    double rate = 0;              ///< the admits per second the step applied
     /// Automatic admission only: the controller's state as stored (`at_text` is the stored 'at' verbatim,
     /// '' when none, for the compare-and-set of the next step) and the counters the release script keeps.
     bool automatic = false;

@@ -90,7 +90,7 @@ asio::awaitable<void> Recovery::rebuild(std::int64_t schedule_id) {
         try {
             std::string live_sql =
                 std::string(kColumns) +
-                "WHERE schedule_id = $1 AND state IN ('WAITING', 'ACTIVE') ORDER BY position";
+                "WHERE schedule_id = $1 AND state IN ('PRE_QUEUE', 'WAITING', 'ACTIVE') ORDER BY position";
             db::Params live_params = db::params(schedule_id);
             const db::Result live = co_await db_.query(std::move(live_sql), std::move(live_params));
             db::Params top_params = db::params(schedule_id);
@@ -180,8 +180,8 @@ asio::awaitable<std::int64_t> Recovery::put_back(std::int64_t schedule_id, std::
     std::size_t at = 0;
     do {
         const std::size_t end = std::min(rows.size(), at + kRestoreBatch);
-        std::vector<std::string> keys{prefix + "seq", prefix + "waiting", prefix + "seen", prefix + "active",
-                                      prefix + "audit"};
+        std::vector<std::string> keys{prefix + "seq",    prefix + "waiting", prefix + "seen",
+                                      prefix + "active", prefix + "audit",   prefix + "pre"};
         std::vector<std::string> args{
             prefix, std::to_string(schedule_id), std::to_string(settings_.ended_ttl.count()),
             std::to_string(restore_grace(settings_).count()), std::to_string(floor)};

@@ -1,5 +1,6 @@
 #include "services/queue/routes.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/problem.hpp"
 #include "services/queue/controls.hpp"
+#include "services/queue/pow.hpp"
 #include "services/queue/sold_out.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
@@ -27,6 +29,16 @@ std::string rfc3339_from_ms(std::int64_t epoch_ms) {
     return core::to_rfc3339(core::TimePoint(std::chrono::milliseconds(epoch_ms)));
 }
 
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t pre_queue_poll_ms(std::int64_t opens_at_ms) {
+    return std::clamp<std::int64_t>(opens_at_ms - now_ms(), 500, 15'000);
+}
+
 /// The body every queue route answers with: the fields that make sense for the state.
 boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second) {
     boost::json::object body{
@@ -37,6 +49,10 @@ boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second
         body["pollAfterMs"] = poll_after_ms(status.position, admit_per_second);
     } else if (status.state == TokenState::Active) {
         body["expiresAt"] = rfc3339_from_ms(status.expires_at);
+    } else if (status.state == TokenState::PreQueue) {
+        // ADR 0026: no place yet (the opening's shuffle gives one); ask again at the opening, or every 15 s.
+        if (status.opens_at > 0) body["opensAt"] = rfc3339_from_ms(status.opens_at);
+        body["pollAfterMs"] = pre_queue_poll_ms(status.opens_at);
     }
     return body;
 }
@@ -62,8 +78,17 @@ core::Problem token_not_found(std::int64_t schedule_id) {
 
 }  // namespace
 
+asio::awaitable<std::int64_t> Routes::opens_at_of(TokenState state, std::int64_t schedule_id) {
+    if (state != TokenState::PreQueue || !opening_) co_return 0;
+    co_return (co_await opening_(schedule_id)).value_or(0);
+}
+
 void Routes::add_to(http::Router& router) {
     router.post("/api/v1/schedules/{scheduleId}/queue", [this](http::Context& ctx) { return join(ctx); });
+    if (pow_) {
+        router.post("/api/v1/schedules/{scheduleId}/queue/challenge",
+                    [this](http::Context& ctx) { return challenge(ctx); });
+    }
     router.get("/api/v1/queue/me", [this](http::Context& ctx) { return me(ctx); });
     router.get("/api/v1/queue/me/events", [this](http::Context& ctx) { return events(ctx); });
 }
@@ -72,12 +97,36 @@ void Routes::add_to(http::Router& router) {
 asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = ctx.id_param("scheduleId");
-    if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
+    std::int64_t opens_at = 0;
+    if (opening_) {
+        const std::optional<std::int64_t> opens = co_await opening_(schedule_id);
+        if (!opens) throw core::Problem::not_found("no such schedule");
+        opens_at = *opens;
+    } else if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
         throw core::Problem::not_found("no such schedule");
     }
     if (controls_ && controls_->get(schedule_id).sales_closed) throw sales_closed_problem(schedule_id);
+    if (pow_) {
+        // ADR 0026: the work buys a place. A fan who already holds a live token gets it back without new work
+        // (joining is idempotent anyway), so reopening the waiting room does not cost another second.
+        std::optional<core::Problem> refused;
+        try {
+            co_await check_pow(ctx, user_id, schedule_id);
+        } catch (const core::Problem& problem) {
+            refused = problem;
+        }
+        if (refused) {
+            std::optional<TokenStatus> live = co_await room_->find_status(user_id, schedule_id);
+            if (!live || is_ended(live->state)) throw *refused;
+            live->opens_at = co_await opens_at_of(live->state, schedule_id);
+            boost::json::object body = to_json(*live, room_->eta_rate(schedule_id));
+            if (sold_out_) sold_out_->annotate(body, schedule_id);
+            co_return http::json(body);
+        }
+    }
     if (sold_out_ && co_await sold_out_->sold_out(schedule_id)) throw sold_out_problem(schedule_id);
-    const Joined joined = co_await room_->join(user_id, schedule_id);
+    Joined joined = co_await room_->join(user_id, schedule_id, opens_at);
+    if (joined.status.state == TokenState::PreQueue) joined.status.opens_at = opens_at;
     boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));
     if (sold_out_) sold_out_->annotate(body, schedule_id);
     if (joined.created) {
@@ -86,12 +135,64 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     co_return http::json(body);
 }
 
+// ADR 0026: a challenge bound to the user, the schedule and a short expiry; difficulty 0 when the door is
+// open.
+asio::awaitable<http::Response> Routes::challenge(http::Context& ctx) {
+    const std::string user_id = ctx.user().user_id;
+    const std::int64_t schedule_id = ctx.id_param("scheduleId");
+    if (opening_) {
+        if (!(co_await opening_(schedule_id))) throw core::Problem::not_found("no such schedule");
+    } else if (schedule_exists_ && !(co_await schedule_exists_(schedule_id))) {
+        throw core::Problem::not_found("no such schedule");
+    }
+    const int difficulty = co_await pow_->difficulty_for(schedule_id);
+    const PowChallenge issued = pow_->issue(user_id, schedule_id, difficulty, now_ms());
+    co_return http::json(boost::json::object{{"challenge", issued.challenge},
+                                             {"difficulty", issued.difficulty},
+                                             {"algorithm", "sha256"},
+                                             {"expiresAt", rfc3339_from_ms(issued.expires_at_ms)}});
+}
+
+asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id) {
+    const int required = co_await pow_->difficulty_for(schedule_id);
+    if (required <= 0) co_return;
+    const auto required_problem = [&] {
+        return core::Problem::forbidden("pow-required",
+                                        "Joining this queue needs a solved challenge: POST "
+                                        "/api/v1/schedules/" +
+                                            std::to_string(schedule_id) +
+                                            "/queue/challenge, then join with its challenge and nonce.")
+            .with("difficulty", required);
+    };
+    if (ctx.body().empty()) throw required_problem();
+    const boost::json::object body = ctx.json_object();
+    const auto* challenge = body.if_contains("challenge");
+    const auto* nonce = body.if_contains("nonce");
+    if (challenge == nullptr || nonce == nullptr || !challenge->is_string() || !nonce->is_string()) {
+        throw required_problem();
+    }
+    switch (
+        pow_->verify(challenge->as_string(), nonce->as_string(), user_id, schedule_id, required, now_ms())) {
+        case PowVerdict::Ok:
+            co_return;
+        case PowVerdict::Expired:
+            throw core::Problem::gone("pow-expired", "The challenge has expired; fetch a new one.");
+        case PowVerdict::Invalid:
+            break;
+    }
+    throw core::Problem::forbidden("pow-invalid",
+                                   "The challenge is not this fan's for this schedule, or the nonce does not "
+                                   "solve it; fetch a new challenge.")
+        .with("difficulty", required);
+}
+
 // 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors).
 asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = schedule_query(ctx);
-    const std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
+    std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
+    status->opens_at = co_await opens_at_of(status->state, schedule_id);
     boost::json::object body = to_json(*status, room_->eta_rate(schedule_id));
     if (sold_out_) sold_out_->annotate(body, schedule_id);
     co_return http::json(body);
@@ -103,15 +204,18 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
 asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = schedule_query(ctx);
-    const std::optional<TokenStatus> first = co_await room_->find_status(user_id, schedule_id);
+    std::optional<TokenStatus> first = co_await room_->find_status(user_id, schedule_id);
     if (!first) throw token_not_found(schedule_id);
+    first->opens_at = co_await opens_at_of(first->state, schedule_id);
     std::shared_ptr<WaitingRoom> room = room_;
     std::shared_ptr<SoldOut> sold_out = sold_out_;
-    co_return http::event_stream([room, sold_out, user_id, schedule_id,
+    OpeningLookup opening = opening_;
+    co_return http::event_stream([room, sold_out, opening, user_id, schedule_id,
                                   first = *first](http::EventStream& stream) -> asio::awaitable<void> {
         // By value: this coroutine runs after the handler has returned.
         std::shared_ptr<WaitingRoom> r = room;
         std::shared_ptr<SoldOut> so = sold_out;
+        OpeningLookup opens = opening;
         std::string user = user_id;
         std::int64_t schedule = schedule_id;
         TokenStatus status = first;
@@ -128,11 +232,14 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             if (is_ended(status.state)) event = "ended";
             if (gone && status.state != TokenState::Used) event = "sold-out";
             if (!co_await stream.send(event, data)) co_return;
-            if (status.state != TokenState::Waiting || gone) co_return;
+            const bool pre = status.state == TokenState::PreQueue;
+            if ((status.state != TokenState::Waiting && !pre) || gone) co_return;
             // Like a polling client, the stream reads again after pollAfterMs (never sooner than a tick):
             // 10,000 open streams must not cost the waiting room 10,000 reads per tick.
-            const auto pause = std::max<std::chrono::milliseconds>(
-                r->settings().tick, std::chrono::milliseconds(poll_after_ms(status.position, rate)));
+            const std::int64_t poll =
+                pre ? pre_queue_poll_ms(status.opens_at) : poll_after_ms(status.position, rate);
+            const auto pause =
+                std::max<std::chrono::milliseconds>(r->settings().tick, std::chrono::milliseconds(poll));
             if (so) {
                 co_await so->sleep(schedule, pause);  // wakes early on sold out
             } else {
@@ -143,6 +250,9 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
             if (!next) co_return;
             status = std::move(*next);
+            if (status.state == TokenState::PreQueue && opens) {
+                status.opens_at = (co_await opens(schedule)).value_or(0);
+            }
         }
     });
 }

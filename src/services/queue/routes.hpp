@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,12 +17,16 @@ namespace marquee::queue {
 class WaitingRoom;
 class SoldOut;
 class Controls;
+class ProofOfWork;
+enum class TokenState;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
   public:
     /// Whether a schedule exists (catalog's answer, through queue's Store).
     using ScheduleCheck = std::function<boost::asio::awaitable<bool>(std::int64_t)>;
+    /// ADR 0026: when booking opens for a schedule (epoch ms), nullopt when there is no such schedule.
+    using OpeningLookup = std::function<boost::asio::awaitable<std::optional<std::int64_t>>(std::int64_t)>;
 
     /// `room` must outlive the routes and every event stream they start. Without `schedule_exists` (tests of
     /// the waiting room alone) every schedule id is taken as existing.
@@ -33,19 +39,33 @@ class Routes {
     /// The operators' controls (ADR 0027): joins of a schedule whose sales were closed get 403
     /// `sales-closed`.
     void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
+    /// The fair start (ADR 0026): with it, a join before the opening is PRE_QUEUE and answers `opensAt`, and
+    /// it replaces `schedule_exists` (a schedule with no opening does not exist).
+    void set_opening(OpeningLookup opening) { opening_ = std::move(opening); }
+    /// Proof of work at the door (ADR 0026): adds the challenge route, and joins need a solved challenge
+    /// while the schedule's difficulty is above 0.
+    void set_pow(std::shared_ptr<ProofOfWork> pow) { pow_ = std::move(pow); }
 
     /// POST /api/v1/schedules/{scheduleId}/queue
     boost::asio::awaitable<http::Response> join(http::Context& ctx);
+    /// POST /api/v1/schedules/{scheduleId}/queue/challenge
+    boost::asio::awaitable<http::Response> challenge(http::Context& ctx);
     /// GET /api/v1/queue/me?scheduleId=
     boost::asio::awaitable<http::Response> me(http::Context& ctx);
     /// GET /api/v1/queue/me/events?scheduleId= (Server-Sent Events)
     boost::asio::awaitable<http::Response> events(http::Context& ctx);
 
   private:
+    /// When a PRE_QUEUE token's schedule opens (epoch ms); 0 for any other state.
+    boost::asio::awaitable<std::int64_t> opens_at_of(TokenState state, std::int64_t schedule_id);
+    boost::asio::awaitable<void> check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id);
+
     std::shared_ptr<WaitingRoom> room_;
     ScheduleCheck schedule_exists_;
     std::shared_ptr<SoldOut> sold_out_;
     std::shared_ptr<Controls> controls_;
+    OpeningLookup opening_;
+    std::shared_ptr<ProofOfWork> pow_;
 };
 
 }  // namespace marquee::queue

@@ -20,6 +20,7 @@
 #include "services/queue/admission.hpp"
 #include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
+#include "services/queue/opening.hpp"
 #include "services/queue/store.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
@@ -100,9 +101,18 @@ asio::awaitable<TickReport> Scheduler::tick() {
                                {{"schedule_id", schedule_id}, {"error", problem.detail()}});
             }
         }
+        // ADR 0026: a pre-queue whose opening has come is shuffled once (one process wins; see opening.hpp).
+        if (step.pre_queued > 0 && opener_) {
+            try {
+                co_await opener_->open_if_due(schedule_id, step.now);
+            } catch (const std::exception& e) {
+                core::log_warn("queue pre-queue opening failed",
+                               {{"schedule_id", schedule_id}, {"error", e.what()}});
+            }
+        }
         const std::int64_t audited = co_await write_audit(schedule_id);
         report.audited += audited;
-        if (step.waiting == 0 && step.active == 0 && audited >= 0) {
+        if (step.waiting == 0 && step.active == 0 && step.pre_queued == 0 && audited >= 0) {
             co_await room_->try_forget(schedule_id, step.sequence);
         }
     }

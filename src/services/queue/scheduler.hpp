@@ -24,6 +24,7 @@ namespace marquee::queue {
 class WaitingRoom;
 class Store;
 class Controls;
+class Opener;
 
 /// What one pass over every schedule did.
 struct TickReport {
@@ -63,6 +64,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     void stop() noexcept { stopping_ = true; }
     /// The operators' controls (ADR 0027), applied to each schedule's admission step. Set before start().
     void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
+    /// ADR 0026: who shuffles and opens a schedule's pre-queue when its opening has come. Without one (tests
+    /// of admission alone) a pre-queue stays closed. Set it before start().
+    void set_opener(std::shared_ptr<Opener> opener) { opener_ = std::move(opener); }
 
   private:
     boost::asio::awaitable<void> run();
@@ -72,6 +76,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
     std::shared_ptr<WaitingRoom> room_;
     std::shared_ptr<Store> store_;
+    std::shared_ptr<Opener> opener_;
     std::atomic<bool> stopping_{false};
     core::Counter* admitted_total_ = nullptr;
     core::Counter* expired_total_ = nullptr;

@@ -30,8 +30,10 @@ local function finish(prefix, list, id, state, now, ended_ttl)
 end
 )lua";
 
+// ADR 0026: before the opening (ARGV[6], epoch ms, against the Redis clock) a new token is PRE_QUEUE, kept in
+// the pre-queue KEYS[8] at its arrival number, and not polled-expired; the opening's shuffle moves it.
 constexpr const char* kJoin = R"lua(
-if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 0 then return 'RECOVER' end
+if KEYS[9] and redis.call('EXISTS', KEYS[9]) == 0 then return 'RECOVER' end
 local now = now_ms()
 local scanned = redis.call('EXISTS', KEYS[7])
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -39,7 +41,9 @@ local existing = redis.call('GET', KEYS[5])
 if existing then
   local tk = ARGV[1] .. 'token:' .. existing
   local state = redis.call('HGET', tk, 'state')
-  if state == 'WAITING' then
+  if state == 'PRE_QUEUE' then
+    if redis.call('ZSCORE', KEYS[8], existing) then return {0, existing, 'PRE_QUEUE', 0, 0, seq, scanned} end
+  elseif state == 'WAITING' then
     local rank = redis.call('ZRANK', KEYS[2], existing)
     if rank then
       redis.call('HSET', tk, 'seen', now)
@@ -56,6 +60,13 @@ end
 seq = redis.call('INCR', KEYS[1])
 local id = ARGV[4]
 local tk = ARGV[1] .. 'token:' .. id
+if tonumber(ARGV[6] or '0') > now then
+  redis.call('HSET', tk, 'user', ARGV[2], 'schedule', ARGV[3], 'state', 'PRE_QUEUE', 'seq', seq, 'issued', now)
+  redis.call('ZADD', KEYS[8], seq, id)
+  redis.call('SET', KEYS[5], id)
+  audit(KEYS[6], tk, id)
+  return {1, id, 'PRE_QUEUE', 0, 0, seq, scanned}
+end
 redis.call('HSET', tk, 'user', ARGV[2], 'schedule', ARGV[3], 'state', 'WAITING', 'seq', seq, 'issued', now,
   'seen', now)
 redis.call('ZADD', KEYS[2], seq, id)
@@ -66,14 +77,17 @@ return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned}
 )lua";
 
 constexpr const char* kStatus = R"lua(
-if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 0 then return 'RECOVER' end
+if KEYS[9] and redis.call('EXISTS', KEYS[9]) == 0 then return 'RECOVER' end
 local id = redis.call('GET', KEYS[1])
 if not id then return {} end
 local tk = ARGV[1] .. 'token:' .. id
 local state = redis.call('HGET', tk, 'state')
 if not state then return {} end
 local now = now_ms()
-if state == 'WAITING' then
+if state == 'PRE_QUEUE' then
+  if not redis.call('ZSCORE', KEYS[8], id) then return {id, 'EXPIRED', 0, 0} end
+  return {id, state, 0, 0, redis.call('EXISTS', KEYS[6]), tonumber(redis.call('GET', KEYS[7]) or '0')}
+elseif state == 'WAITING' then
   local rank = redis.call('ZRANK', KEYS[2], id)
   if not rank then return {id, 'EXPIRED', 0, 0} end
   redis.call('HSET', tk, 'seen', now)
@@ -97,6 +111,7 @@ local v = redis.call('HMGET', tk, 'user', 'schedule', 'state', 'expires', 'check
 if not v[3] then return {'MISSING', 0} end
 if v[1] ~= ARGV[3] or v[2] ~= ARGV[4] then return {'INVALID', 0} end
 local now = now_ms()
+if v[3] == 'PRE_QUEUE' then return {'WAITING', 0} end
 if v[3] == 'WAITING' then
   local rank = redis.call('ZRANK', KEYS[1], id)
   if rank then return {'WAITING', rank + 1} end
@@ -153,7 +168,7 @@ return 1
 // Redis (KEYS[5] = the time in ms up to which admissions are spent), shared by every scheduler process, so
 // two processes together still admit at the configured rate; at most `burst` accumulate while idle.
 constexpr const char* kAdmit = R"lua(
-if KEYS[9] and redis.call('EXISTS', KEYS[9]) == 0 then return 'RECOVER' end
+if KEYS[10] and redis.call('EXISTS', KEYS[10]) == 0 then return 'RECOVER' end
 local now = now_ms()
 local prefix = ARGV[1]
 local limit = tonumber(ARGV[8])
@@ -189,7 +204,10 @@ if spent < now - burst * per then spent = now - burst * per end
 local allowance = math.floor((now - spent) / per)
 local room = max_active - redis.call('ZCARD', KEYS[3])
 local admitted = 0
-if allowance > 0 and room > 0 then
+-- ADR 0026: nobody is admitted while the pre-queue (KEYS[9]) waits for its shuffle, so a fan who came after
+-- the opening never goes ahead of the pre-queued ones.
+local pre = redis.call('ZCARD', KEYS[9])
+if allowance > 0 and room > 0 and pre == 0 then
   local popped = redis.call('ZPOPMIN', KEYS[1], math.min(allowance, room))
   local expires = now + tonumber(ARGV[5])
   for i = 1, #popped, 2 do
@@ -208,13 +226,13 @@ local waiting, active = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3
 -- The scanned flag (KEYS[8]) tells joins that the schedule is in the scan set and stays there while they
 -- wait, so they may skip their ZADD: set while the room has tokens, dropped by the step that saw it empty
 -- (the only step that may lead to forget), and short-lived, so a schedule nobody scans loses it soon.
-if waiting + active > 0 then
+if waiting + active + pre > 0 then
   redis.call('SET', KEYS[8], '1', 'PX', ARGV[12])
 else
   redis.call('DEL', KEYS[8])
 end
 return {admitted, expired, waiting, active,
-  tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm}
+  tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm, pre}
 )lua";
 
 // The controller's step (ADR 0016) stored only if no other scheduler stored one since this one read the
@@ -249,7 +267,10 @@ for i = 6, #ARGV - 6, 7 do
   if redis.call('EXISTS', tk) == 0 then
     redis.call('HSET', tk, 'user', user, 'schedule', ARGV[2], 'seq', pos, 'issued', ARGV[i + 4], 'restored', now)
     local live = true
-    if state == 'WAITING' then
+    if state == 'PRE_QUEUE' then
+      redis.call('HSET', tk, 'state', 'PRE_QUEUE')
+      redis.call('ZADD', KEYS[6], pos, id)
+    elseif state == 'WAITING' then
       redis.call('HSET', tk, 'state', 'WAITING', 'seen', now)
       redis.call('ZADD', KEYS[2], pos, id)
       redis.call('ZADD', KEYS[3], now, id)
@@ -279,6 +300,42 @@ for i = 6, #ARGV - 6, 7 do
 end
 if top > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], top) end
 return {restored, top}
+)lua";
+
+// ADR 0026: the pre-queue (KEYS[1]) in arrival order, with what the shuffle's rows need: id, arrival number,
+// user and issue time of each token, flat.
+constexpr const char* kPreList = R"lua(
+local out = {}
+local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+  local v = redis.call('HMGET', ARGV[1] .. 'token:' .. members[i], 'user', 'issued')
+  out[#out + 1] = members[i]
+  out[#out + 1] = members[i + 1]
+  out[#out + 1] = v[1] or ''
+  out[#out + 1] = v[2] or '0'
+end
+return out
+)lua";
+
+// ADR 0026: the opening. Each (id, place) pair of ARGV moves a token still in the pre-queue (KEYS[1]) to the
+// waiting set (KEYS[2]) at its shuffled place, as WAITING and seen now (KEYS[3]), with an audit event
+// (KEYS[4]) when ARGV[2] is '1'. A token already moved is skipped, so a second opener or a retry changes
+// nothing twice.
+constexpr const char* kOpenPre = R"lua(
+local now = now_ms()
+local moved = 0
+for i = 3, #ARGV - 1, 2 do
+  local id, place = ARGV[i], tonumber(ARGV[i + 1])
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local tk = ARGV[1] .. 'token:' .. id
+    redis.call('HSET', tk, 'state', 'WAITING', 'seq', place, 'seen', now)
+    redis.call('ZADD', KEYS[2], place, id)
+    redis.call('ZADD', KEYS[3], now, id)
+    if ARGV[2] == '1' then audit(KEYS[4], tk, id) end
+    moved = moved + 1
+  end
+end
+return {moved, redis.call('ZCARD', KEYS[1])}
 )lua";
 
 constexpr const char* kForget = R"lua(
@@ -318,6 +375,14 @@ const redis::Script& admission_save() {
 }
 const redis::Script& restore() {
     static const redis::Script script(std::string(kPrelude) + kRestore);
+    return script;
+}
+const redis::Script& pre_list() {
+    static const redis::Script script(kPreList);
+    return script;
+}
+const redis::Script& open_pre() {
+    static const redis::Script script(std::string(kPrelude) + kOpenPre);
     return script;
 }
 const redis::Script& forget() {

@@ -28,8 +28,10 @@ SELECT r.id, r.user_id, r.schedule_id, r.state, r.position,
                                           position bigint, issued bigint, admitted bigint, expires bigint,
                                           ended bigint)
 ON CONFLICT (id) DO UPDATE SET
-    state = CASE WHEN (CASE EXCLUDED.state WHEN 'WAITING' THEN 0 WHEN 'ACTIVE' THEN 1 ELSE 2 END)
-                    > (CASE t.state WHEN 'WAITING' THEN 0 WHEN 'ACTIVE' THEN 1 ELSE 2 END)
+    state = CASE WHEN (CASE EXCLUDED.state WHEN 'PRE_QUEUE' THEN -1 WHEN 'WAITING' THEN 0
+                                           WHEN 'ACTIVE' THEN 1 ELSE 2 END)
+                    > (CASE t.state WHEN 'PRE_QUEUE' THEN -1 WHEN 'WAITING' THEN 0 WHEN 'ACTIVE' THEN 1
+                                    ELSE 2 END)
                  THEN EXCLUDED.state ELSE t.state END,
     admitted_at = COALESCE(t.admitted_at, EXCLUDED.admitted_at),
     expires_at  = GREATEST(t.expires_at, EXCLUDED.expires_at),
@@ -83,6 +85,29 @@ boost::asio::awaitable<bool> Store::schedule_exists(std::int64_t schedule_id) {
         known_schedules_.insert(schedule_id);
     }
     co_return found;
+}
+
+}  // namespace marquee::queue
+
+namespace marquee::queue {
+
+boost::asio::awaitable<std::optional<std::int64_t>> Store::schedule_opens_at(std::int64_t schedule_id) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(known_mutex_);
+        const auto it = openings_.find(schedule_id);
+        if (it != openings_.end() && now - it->second.read < opening_memory) co_return it->second.opens_at_ms;
+    }
+    auto r = co_await db_.query(
+        "SELECT (extract(epoch FROM catalog.schedule_opens_at($1)) * 1000)::bigint AS opens_at",
+        db::params(schedule_id));
+    if (r.empty() || r.is_null(0, "opens_at")) co_return std::nullopt;
+    const std::int64_t opens_at = r.get<std::int64_t>(0, "opens_at");
+    std::lock_guard lock(known_mutex_);
+    if (openings_.size() > 10'000) openings_.clear();  // bounded; a forgotten schedule costs one query
+    openings_[schedule_id] = Opening{opens_at, now};
+    known_schedules_.insert(schedule_id);
+    co_return opens_at;
 }
 
 }  // namespace marquee::queue

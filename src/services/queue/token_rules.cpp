@@ -43,6 +43,8 @@ std::string_view to_string(TokenState state) {
             return "USED";
         case TokenState::Expired:
             return "EXPIRED";
+        case TokenState::PreQueue:
+            return "PRE_QUEUE";
     }
     return "EXPIRED";
 }
@@ -52,11 +54,14 @@ std::optional<TokenState> parse_state(std::string_view text) {
     if (text == "ACTIVE") return TokenState::Active;
     if (text == "USED") return TokenState::Used;
     if (text == "EXPIRED") return TokenState::Expired;
+    if (text == "PRE_QUEUE") return TokenState::PreQueue;
     return std::nullopt;
 }
 
 int state_rank(TokenState state) {
     switch (state) {
+        case TokenState::PreQueue:
+            return -1;
         case TokenState::Waiting:
             return 0;
         case TokenState::Active:
@@ -70,6 +75,8 @@ int state_rank(TokenState state) {
 
 bool can_move(TokenState from, TokenState to) {
     switch (from) {
+        case TokenState::PreQueue:
+            return to == TokenState::Waiting;
         case TokenState::Waiting:
             return to == TokenState::Active || to == TokenState::Expired;
         case TokenState::Active:

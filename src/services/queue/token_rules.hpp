@@ -11,14 +11,14 @@
 namespace marquee::queue {
 
 std::string_view to_string(TokenState state);
-/// "WAITING", "ACTIVE", "USED", "EXPIRED"; nullopt for anything else.
+/// "WAITING", "ACTIVE", "USED", "EXPIRED", "PRE_QUEUE"; nullopt for anything else.
 std::optional<TokenState> parse_state(std::string_view text);
 
-/// The forward order of states: WAITING 0 < ACTIVE 1 < USED = EXPIRED 2. The audit upsert never moves
-/// a row to a lower rank, so late or repeated writes are harmless.
+/// The forward order of states: PRE_QUEUE -1 < WAITING 0 < ACTIVE 1 < USED = EXPIRED 2. The audit upsert
+/// never moves a row to a lower rank, so late or repeated writes are harmless.
 int state_rank(TokenState state);
-/// Whether `from` -> `to` is a transition of the state machine (WAITING -> ACTIVE | EXPIRED,
-/// ACTIVE -> USED | EXPIRED; USED and EXPIRED are final).
+/// Whether `from` -> `to` is a transition of the state machine (PRE_QUEUE -> WAITING, WAITING -> ACTIVE |
+/// EXPIRED, ACTIVE -> USED | EXPIRED; USED and EXPIRED are final).
 bool can_move(TokenState from, TokenState to);
 bool is_ended(TokenState state);
 

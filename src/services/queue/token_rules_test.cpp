@@ -12,8 +12,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(TokenRules, StatesRoundTripThroughText) {
-    for (const auto state :
-         {TokenState::Waiting, TokenState::Active, TokenState::Used, TokenState::Expired}) {
+    for (const auto state : {TokenState::Waiting, TokenState::Active, TokenState::Used, TokenState::Expired,
+                             TokenState::PreQueue}) {
         EXPECT_EQ(parse_state(to_string(state)), state);
     }
     EXPECT_EQ(parse_state("waiting"), std::nullopt);
@@ -28,6 +28,11 @@ TEST(TokenRules, OnlyForwardTransitionsAreAllowed) {
     EXPECT_FALSE(can_move(TokenState::Waiting, TokenState::Used));
     EXPECT_FALSE(can_move(TokenState::Active, TokenState::Waiting));
     EXPECT_FALSE(can_move(TokenState::Used, TokenState::Active));
+    // ADR 0026: a pre-queued token only ever becomes WAITING (at the opening's shuffle), and ranks below it.
+    EXPECT_TRUE(can_move(TokenState::PreQueue, TokenState::Waiting));
+    EXPECT_FALSE(can_move(TokenState::PreQueue, TokenState::Active));
+    EXPECT_FALSE(can_move(TokenState::Waiting, TokenState::PreQueue));
+    EXPECT_LT(state_rank(TokenState::PreQueue), state_rank(TokenState::Waiting));
     EXPECT_FALSE(can_move(TokenState::Expired, TokenState::Active));
     EXPECT_FALSE(can_move(TokenState::Expired, TokenState::Used));
     EXPECT_LT(state_rank(TokenState::Waiting), state_rank(TokenState::Active));

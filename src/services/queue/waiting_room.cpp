@@ -87,13 +87,18 @@ asio::awaitable<redis::Reply> WaitingRoom::eval_room(std::int64_t schedule_id, r
     }
 }
 
-asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t schedule_id) {
+asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t schedule_id,
+                                          std::int64_t opens_at_ms) {
     const std::string prefix = key_prefix(schedule_id);
-    std::vector<std::string> keys{prefix + "seq",    prefix + "waiting",         prefix + "seen",
-                                  prefix + "active", prefix + "user:" + user_id, prefix + "audit",
-                                  prefix + "scanned"};
-    std::vector<std::string> args{prefix, user_id, std::to_string(schedule_id), new_token_id(),
-                                  ms(settings_.ended_ttl)};
+    std::vector<std::string> keys{
+        prefix + "seq",   prefix + "waiting", prefix + "seen", prefix + "active", prefix + "user:" + user_id,
+        prefix + "audit", prefix + "scanned", prefix + "pre"};
+    std::vector<std::string> args{prefix,
+                                  user_id,
+                                  std::to_string(schedule_id),
+                                  new_token_id(),
+                                  ms(settings_.ended_ttl),
+                                  std::to_string(opens_at_ms)};
     const redis::Reply reply =
         co_await eval_room(schedule_id, scripts::join(), std::move(keys), std::move(args));
     const auto& e = reply.elements();
@@ -126,7 +131,7 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{
         prefix + "user:" + user_id, prefix + "waiting", prefix + "seen", prefix + "active",
-        prefix + "audit",           prefix + "scanned", prefix + "seq"};
+        prefix + "audit",           prefix + "scanned", prefix + "seq",  prefix + "pre"};
     std::vector<std::string> args{prefix, ms(settings_.ended_ttl)};
     redis::Reply reply = co_await eval_room(schedule_id, scripts::status(), keys, args);
     if (reply.elements().empty()) {
@@ -229,7 +234,7 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
     const std::string prefix = key_prefix(schedule_id);
     std::vector<std::string> keys{prefix + "waiting",   prefix + "seen",        prefix + "active",
                                   prefix + "audit",     prefix + "admit-clock", prefix + "seq",
-                                  prefix + "admission", prefix + "scanned"};
+                                  prefix + "admission", prefix + "scanned",     prefix + "pre"};
     // Until the controller's first step, an automatic bound or rate is its start value (ADR 0016).
     const AdmissionState start = admission_start(settings_.admission);
     const unsigned rate = settings_.auto_admit_rate ? static_cast<unsigned>(start.rate)
@@ -303,6 +308,7 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
         step.active_ms = integer_of(adm[11]);
         note_throughput(schedule_id, a.throughput);
     }
+    if (e.size() > 9) step.pre_queued = integer_at(e, 9);
     co_return step;
 }
 

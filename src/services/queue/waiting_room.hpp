@@ -43,8 +43,11 @@ class WaitingRoom {
     /// TTL, so that a token outlives the longer hold it is to pay for. Set before the room is used.
     void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
-    /// The user's live (WAITING or ACTIVE) token for the schedule, or a new WAITING one at the back.
-    boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id);
+    /// The user's live (PRE_QUEUE, WAITING or ACTIVE) token for the schedule, or a new one at the back:
+    /// PRE_QUEUE while the Redis clock is before `opens_at_ms` (epoch ms; 0: no pre-queue), else WAITING (ADR
+    /// 0026).
+    boost::asio::awaitable<Joined> join(std::string user_id, std::int64_t schedule_id,
+                                        std::int64_t opens_at_ms = 0);
     /// The user's latest token for the schedule as it is now; nullopt if they never joined (or its keys
     /// have vanished, a day after it ended). Reading a WAITING token counts as polling it.
     boost::asio::awaitable<std::optional<TokenStatus>> find_status(std::string user_id,
