@@ -150,6 +150,25 @@ def preload_for(binary: Path, libraries: Sequence[str]) -> str:
     return " ".join(([runtime] if runtime else []) + list(libraries))
 
 
+def finish_uninterrupted(child: subprocess.Popen) -> int:
+    """Waits for `child` even when SIGTERM or Ctrl-C arrives meanwhile, then re-raises that interruption.
+
+    An engine start cut in the middle (killed between `pg_ctl start` and writing the pid file) would leave a
+    server nobody records, so nobody stops: it is let finish (each engine has MQ_WAIT_SECONDS), and the
+    caller's teardown then stops what it started.
+    """
+    interrupted: Optional[BaseException] = None
+    while True:
+        try:
+            returncode = child.wait()
+            break
+        except BaseException as error:  # noqa: BLE001 -- SystemExit from SIGTERM, KeyboardInterrupt
+            interrupted = interrupted or error
+    if interrupted is not None:
+        raise interrupted
+    return returncode
+
+
 def libfaketime() -> Path:
     for lib in sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1")):
         return Path(lib)
@@ -396,14 +415,16 @@ class Stack:
         )
         self.state.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / "stack.log", "ab") as log:
-            done = subprocess.run(
+            shell = subprocess.Popen(
                 ["bash", "-c", script, "services", str(SERVICES_SH), str(self.state.base)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 env={**os.environ, **extra_env},
+                start_new_session=True,
             )
-        if done.returncode != 0:
+        returncode = finish_uninterrupted(shell)
+        if returncode != 0:
             raise RecipeError(f"{' '.join(command)} failed: see {self.logs / 'stack.log'}")
 
     def service_pid(self, name: str) -> int:
@@ -458,7 +479,7 @@ class Stack:
         self.resume()
         if self.state.run.is_dir():
             try:
-                self.services("take_lock; stop_all 2>/dev/null; release_lock")
+                self.services("take_lock; stop_all; release_lock")
             except RecipeError:
                 pass
         self._drop_database()

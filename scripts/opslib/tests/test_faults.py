@@ -5,6 +5,8 @@ import contextlib
 import io
 import http.server
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ from opslib.faults_stack import (  # noqa: E402
     Tally,
     asan_runtime,
     children_of,
+    finish_uninterrupted,
     jwt_iat,
     metric_sum,
     metric_value,
@@ -131,6 +134,25 @@ class WaitingTest(unittest.TestCase):
             for pid in children_of(parent.pid):
                 subprocess.run(["kill", str(pid)])
             parent.wait(timeout=10)
+
+
+class InterruptedTest(unittest.TestCase):
+    def test_an_interrupted_wait_lets_the_child_finish_then_raises(self) -> None:
+        class Stop(Exception):
+            pass
+
+        def stop(*_) -> None:
+            raise Stop()
+
+        previous = signal.signal(signal.SIGUSR1, stop)
+        try:
+            child = subprocess.Popen(["sleep", "1"])
+            threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGUSR1)).start()
+            with self.assertRaises(Stop):
+                finish_uninterrupted(child)
+            self.assertEqual(child.returncode, 0, "the child ran to its end")
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
