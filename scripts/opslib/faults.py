@@ -88,7 +88,9 @@ def crash(stack: Stack, out: Outcome) -> None:
     for fan in fans:
         retries.add(api.pay(fan))
     retried_ok = retries.count(201, 202, 402, 409, 410, 503)
-    out.expect(retried_ok == len(retries), f"{len(retries) - retried_ok} retries answered other than 201/202/402/409/410/503")
+    out.expect(
+        retried_ok == len(retries), f"{len(retries) - retried_ok} retries answered other than 201/202/402/409/410/503"
+    )
     mismatch, doubles = money_mismatch(stack), double_sales(stack)
     approved, sold = approved_payments(stack), sold_seats(stack)
     out.expect(mismatch == 0, f"money mismatch {mismatch} KRW")
@@ -162,12 +164,13 @@ def redis(stack: Stack, out: Outcome) -> None:
     out.expect(stalled_503 == 8, f"a stopped Redis: {stalled_503} of 8 holds answered 503 problem+json")
     out.expect(stalled_slowest <= 1500, f"a stopped Redis: slowest hold {stalled_slowest} ms")
     log = (stack.logs / "main.log").read_text(errors="replace").splitlines()
+    aof = os.environ.get("MARQUEE_REDIS_AOF", "yes")
     rebuilds = sum("queue rebuilt from PostgreSQL" in line for line in log)
     put_backs = sum("queue tokens put back from PostgreSQL" in line for line in log)
     out.figure(
         f"{len(holds)} holds: {holds.count(201)} 201, {holds.count(409)} 409, {s503} 503"
         f" (all with Retry-After: {yes_no(s503 == s503_good)}), {refused} 403/410 to fans holding a token"
-        f" (target 0; Redis AOF {os.environ.get('MARQUEE_REDIS_AOF', 'yes')}, {rebuilds} rebuilds, {put_backs} put-backs),"
+        f" (target 0; Redis AOF {aof}, {rebuilds} rebuilds, {put_backs} put-backs),"
         f" {hung} hung, hold after restart {after} in {recovered_in}s; Redis stopped (SIGSTOP): {stalled_503} of 8"
         f" holds 503, slowest {stalled_slowest} ms (Redis deadline 500 ms); double sales {doubles}"
     )
@@ -363,7 +366,9 @@ def replicas(stack: Stack, out: Outcome) -> None:
     admitted_a = stack.metric("main", "queue_admitted_total")
     admitted_b = stack.metric("queue2", "queue_admitted_total")
     admitted = admitted_a + admitted_b
-    out.expect(admitted == max_seen, f"the schedulers counted {number(admitted)} admissions for {max_seen} ACTIVE tokens")
+    out.expect(
+        admitted == max_seen, f"the schedulers counted {number(admitted)} admissions for {max_seen} ACTIVE tokens"
+    )
     # Sweeper: the admitted fans hold a seat each and let it expire; both booking replicas sweep.
     held = 0
     for i, fan in enumerate(fans):
@@ -387,7 +392,8 @@ def replicas(stack: Stack, out: Outcome) -> None:
     expired_events = count_of(stack, "booking.outbox", "event_type = 'reservation.expired'")
     out.expect(
         expired_a + expired_b == expired_rows and expired_events == expired_rows,
-        f"{expired_rows} holds expired, sweepers counted {number(expired_a + expired_b)}, {expired_events} expired events",
+        f"{expired_rows} holds expired, sweepers counted {number(expired_a + expired_b)},"
+        f" {expired_events} expired events",
     )
     out.figure(
         f"admission (2 schedulers, {rate}/s, max {max_active}): {samples} samples, max {max_seen} ACTIVE,"
@@ -456,7 +462,9 @@ def clock_recipe(stack: Stack, out: Outcome) -> None:
     skew = jwt_iat(fan.token) - int(time.time())
     api.admit(fan, schedule_id)
     held = api.hold(fan, schedule_id, stack.seat(schedule_id, 0))
-    out.expect(held.status == 201, f"hold with a clock 10 min ahead answered {held.code}: {held.body.decode(errors='replace')}")
+    out.expect(
+        held.status == 201, f"hold with a clock 10 min ahead answered {held.code}: {held.body.decode(errors='replace')}"
+    )
     # Several sweeper passes later (it runs every second or so) the hold is still HELD, by the database.
     time.sleep(4)
     reservation = fan.reservation or ZERO_UUID
@@ -481,7 +489,10 @@ def clock_recipe(stack: Stack, out: Outcome) -> None:
     api.admit(behind, schedule_id)
     held = api.hold(behind, schedule_id, stack.seat(schedule_id, 1))
     start, expired_after = clock(), -1
-    expired = lambda: stack.sql(f"SELECT state FROM booking.reservations WHERE id = '{behind.reservation}'") == "EXPIRED"  # noqa: E731
+
+    def expired() -> bool:
+        return stack.sql(f"SELECT state FROM booking.reservations WHERE id = '{behind.reservation}'") == "EXPIRED"
+
     if held.status == 201 and within(15, expired):
         expired_after = int(clock() - start)
     else:
@@ -512,7 +523,9 @@ def run_recipe(name: str, home: Path = FAULTS_HOME) -> bool:
     started = clock()
     stack = Stack(name, home)
     out = Outcome()
-    say(f"recipe {name}: starting a private stack under {stack.state.base.relative_to(ROOT) if stack.state.base.is_relative_to(ROOT) else stack.state.base}")
+    base = stack.state.base
+    shown = base.relative_to(ROOT) if base.is_relative_to(ROOT) else base
+    say(f"recipe {name}: starting a private stack under {shown}")
     try:
         stack.up()
         RECIPES[name](stack, out)

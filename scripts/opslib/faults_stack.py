@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
@@ -529,12 +529,12 @@ class Stack:
         port = self.ports[name]
         self.procs.spawn(name, [str(marquee_bin()), f"--port={port}", "--threads=2", *args],
                          ports={"http": port}, env=self.process_env(env))
-        deadline = time.monotonic() + 30
+        deadline, log = time.monotonic() + 30, self.procs.state.log_of(name)
         while self.api(name).client.get("/healthz").status != 200:
             if not self.procs.alive(name):
-                raise RecipeError(f"marquee {name} exited at start: see {self.procs.state.log_of(name)}")
+                raise RecipeError(f"marquee {name} exited at start: see {log}")
             if time.monotonic() >= deadline:
-                raise RecipeError(f"marquee {name} did not answer /healthz within 30 s: see {self.procs.state.log_of(name)}")
+                raise RecipeError(f"marquee {name} did not answer /healthz within 30 s: see {log}")
             time.sleep(0.1)
         return self.api(name)
 
