@@ -530,9 +530,10 @@ def run_recipe(name: str, home: Path = FAULTS_HOME) -> bool:
         stack.up()
         RECIPES[name](stack, out)
         check_invariants(stack, out)
-    except RecipeError as error:
-        say(f"error: {error}")
-        out.problem(f"error: {error}")
+    except Exception as error:  # noqa: BLE001 -- this recipe fails with the reason; the next one still runs
+        reason = str(error) if isinstance(error, RecipeError) else f"{type(error).__name__}: {error}"
+        say(f"error: {reason}")
+        out.problem(f"error: {reason}")
     finally:
         stack.down()
     print(out.line(name, int(clock() - started), str(stack.logs)), flush=True)

@@ -449,6 +449,10 @@ class Stack:
     def up(self) -> None:
         """Fresh engines (what a previous run left is stopped and wiped), migrated, with the demo admin."""
         if self.state.run.is_dir():
+            # A run that was killed outright (SIGKILL) left its Marquee processes and engines running.
+            leftover = Processes(self.state)
+            for record in leftover.records():
+                leftover.stop(record.name, timeout=15)
             self.services("take_lock; stop_all; release_lock")
         self._drop_database()
         shutil.rmtree(self.state.base, ignore_errors=True)

@@ -211,6 +211,40 @@ class ClientTest(unittest.TestCase):
         self.assertFalse(client.events_until("/events", "t", b"event: never", 5))
 
 
+class _FakeStack:
+    downs = 0
+
+    def __init__(self, name, home) -> None:
+        self.state = type("State", (), {"base": Path(home) / name})()
+        self.logs = Path(home) / name / "logs"
+        self.env = {}
+
+    def up(self) -> None:
+        pass
+
+    def down(self) -> None:
+        _FakeStack.downs += 1
+
+
+class RunRecipeTest(unittest.TestCase):
+    def test_a_recipe_that_raises_fails_with_the_reason_and_its_stack_comes_down(self) -> None:
+        def broken(stack, out) -> None:
+            out.figure("half way")
+            raise ValueError("no seat")
+
+        saved = (faults.Stack, dict(faults.RECIPES))
+        faults.Stack, faults.RECIPES["broken"] = _FakeStack, broken
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.redirect_stderr(io.StringIO()):
+                self.assertFalse(faults.run_recipe("broken", Path("/nowhere")))
+        finally:
+            faults.Stack = saved[0]
+            faults.RECIPES.clear()
+            faults.RECIPES.update(saved[1])
+        self.assertEqual(_FakeStack.downs, 1)
+        self.assertRegex(printed.getvalue(), r"^FAIL broken    half way, \d+s \(error: ValueError: no seat; logs in ")
+
+
 class CommandLineTest(unittest.TestCase):
     def test_usage_list_and_unknown_names(self) -> None:
         self.assertEqual(list(faults.RECIPES), ["crash", "redis", "nats", "pg-sim", "postgres", "replicas", "clock"])
