@@ -34,6 +34,16 @@ struct Zone {
     int seat_count = 0;
 };
 
+/// One tier of a schedule's cancellation rule (ADR 0028): a cancellation before starts_at - days_before days
+/// (of 86,400 s) keeps `percent` % of the price as a fee; after the last tier's instant (the deadline) there
+/// is no cancellation. Tiers run from the farthest to the nearest.
+struct CancellationTier {
+    int days_before = 0;
+    int percent = 0;
+};
+/// The default rule (catalog/0007): free until D-10, 10 % until D-3, none after.
+inline const std::vector<CancellationTier> kDefaultCancellation{{10, 0}, {3, 10}};
+
 struct Schedule {
     std::int64_t id = 0;
     std::int64_t concert_id = 0;
@@ -42,12 +52,14 @@ struct Schedule {
     core::TimePoint booking_closes_at;
     int seat_count = 0;
     std::vector<Zone> zones;
+    std::vector<CancellationTier> cancellation = kDefaultCancellation;  ///< ADR 0028
 };
 
 struct NewSchedule {
     core::TimePoint starts_at;
     core::TimePoint booking_opens_at;
     core::TimePoint booking_closes_at;
+    std::optional<std::vector<CancellationTier>> cancellation;  ///< absent: the default rule (ADR 0028)
 };
 
 /// One seat of the static layout; `index` is its bit in the availability bitset (dense, 0..N-1).
