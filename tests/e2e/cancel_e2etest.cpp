@@ -201,6 +201,12 @@ TEST_F(CancelEndToEnd, PointsPurchaseCancelledBeforeD10IsFreeAndItsSeatsGoBackOn
     EXPECT_EQ(policy.at("fees").as_array().size(), 2u);
     EXPECT_EQ(policy.at("fees").at(1).at("percent").as_int64(), 10);
     EXPECT_EQ(policy.at("deadline"), policy.at("fees").at(1).at("until"));
+
+    // Cancellations by outcome are counted.
+    const auto metrics = http_request(port(), "GET", "/metrics");
+    EXPECT_NE(metrics.body.find(R"(reservation_cancellations_total{outcome="cancelled"})"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find(R"(reservation_cancellations_total{outcome="replayed"})"), std::string::npos);
     expect_invariants();
 }
 
