@@ -5,6 +5,7 @@
 // its own (the PrivateStack), so the gateway's books can be compared with Marquee's. Every test ends with
 // scripts/check-invariants.
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -143,6 +144,18 @@ class CancelEndToEnd : public ::testing::Test {
                 "::bigint")
                 .get<std::int64_t>(0, 0);
         EXPECT_EQ(s.approved_amount - s.cancelled_amount - s.refunded_amount, booked);
+        // scripts/check-invariants --pgsim-url says the same.
+        const std::string command = source_dir() + "/scripts/check-invariants --database-url '" +
+                                    stack_->database_url() + "' --pgsim-url '" + stack_->gateway_url() +
+                                    "' 2>&1";
+        std::string output;
+        if (FILE* pipe = ::popen(command.c_str(), "r")) {
+            char buffer[4096];
+            std::size_t n = 0;
+            while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+            EXPECT_EQ(::pclose(pipe), 0) << output;
+        }
+        EXPECT_NE(output.find("ok      gateway_books"), std::string::npos) << output;
     }
 
     static inline std::unique_ptr<PrivateStack> stack_;
