@@ -6,6 +6,7 @@
 // scripts/check-invariants.
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -282,6 +283,23 @@ TEST_F(CancelEndToEnd, CardRefundAnsweredAtOnceWhenTheGatewayIsUp) {
     EXPECT_EQ(refund.at("card").as_int64(), kPrice);
     EXPECT_EQ(refund.at("state").as_string(), "REFUNDED");
     expect_gateway_books();
+    expect_invariants();
+}
+
+TEST_F(CancelEndToEnd, TwoCancelsAtOnceAreDecidedOnce) {
+    AdmittedFan b;
+    const auto reservation = bought(b, "POINTS");
+    auto first = std::async(std::launch::async, [&] { return cancel(b.headers, reservation); });
+    auto second =
+        std::async(std::launch::async, [&] { return cancel(b.headers, reservation, unique_name("c")); });
+    const auto one = first.get();
+    const auto other = second.get();
+    ASSERT_EQ(one.status, 200u) << one.body;
+    ASSERT_EQ(other.status, 200u) << other.body;
+    EXPECT_NE(one.json().at("replayed").as_bool(), other.json().at("replayed").as_bool())
+        << "one decided, the other replayed its answer";
+    EXPECT_EQ(one.json().at("refund"), other.json().at("refund"));
+    EXPECT_EQ(balance(b), kPrice) << "the points came back once";
     expect_invariants();
 }
 
