@@ -570,8 +570,28 @@ async function renderReservations(signal) {
           h('td', {}, r.seats.map((s) => seatName(layouts.get(r.scheduleId), s.seatId)).join(', ')),
           h('td', {}, formatWon(r.totalPrice)),
           h('td', { class: `state ${r.state}` }, t(`state_${r.state}`)),
-          h('td', {}, r.state === 'HELD' ? h('a', { href: `#/checkout/${r.id}` }, t('continueCheckout')) : ''))))),
+          h('td', {}, r.state === 'HELD' ? h('a', { href: `#/checkout/${r.id}` }, t('continueCheckout'))
+            : r.state === 'CONFIRMED' ? cancelButton(r) : ''))))),
   );
+}
+
+/// 예매 취소 (ADR 0028): cancels a paid reservation; the refund (points now, card through the gateway) and the fee
+/// kept are shown, then the list again. A 409 (not-cancellable, cancellation-closed) is shown as a problem.
+function cancelButton(r) {
+  const ko = language() === 'ko';
+  return h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', onclick: async (e) => {
+    if (!window.confirm(ko ? '예매를 취소할까요? 취소 수수료가 있을 수 있습니다.' : 'Cancel this booking? A fee may apply.')) return;
+    e.target.disabled = true;
+    try {
+      const { refund } = (await api('POST', `/api/v1/reservations/${r.id}/cancel`, { headers: { 'Idempotency-Key': idempotencyKey() } })).body;
+      notice('info', ko ? `취소되었습니다. 환불: 포인트 ${formatWon(refund.points)}, 카드 ${formatWon(refund.card)}${refund.state === 'PENDING' ? ' (처리 중)' : ''}, 수수료 ${formatWon(refund.fee)}`
+        : `Cancelled. Refund: ${formatWon(refund.points)} points, ${formatWon(refund.card)} card${refund.state === 'PENDING' ? ' (in progress)' : ''}, fee ${formatWon(refund.fee)}`);
+      navigate('#/reservations', { keepNotice: true });
+    } catch (error) {
+      e.target.disabled = false;
+      showProblem(error);
+    }
+  } }, ko ? '예매 취소' : 'Cancel booking');
 }
 
 async function renderWallet(signal) {

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from .books import MARQUEE_CARD_MONEY, gateway_kept
 from .faults_stack import ROOT, Stack, taken_seats
 
 CHECK_INVARIANTS = ROOT / "scripts" / "check-invariants"
@@ -14,13 +15,9 @@ CHECK_INVARIANTS = ROOT / "scripts" / "check-invariants"
 
 def money_mismatch(stack: Stack) -> int:
     """|money the gateway kept - card money Marquee booked| in KRW (approved payments' card parts and approved
-    wallet top-ups)."""
-    stats = stack.pgsim_stats()
-    gateway = int(stats.get("approvedAmount", 0)) - int(stats.get("cancelledAmount", 0))
-    booked = stack.sql_int(
-        "SELECT (SELECT coalesce(sum(card_amount), 0) FROM payment.payments WHERE state = 'APPROVED')"
-        " + (SELECT coalesce(sum(amount), 0) FROM wallet.charges WHERE state = 'APPROVED')"
-    )
+    wallet top-ups, less confirmed refunds: opslib.books)."""
+    gateway = gateway_kept(stack.pgsim_stats())
+    booked = stack.sql_int(MARQUEE_CARD_MONEY)
     return abs(gateway - booked)
 
 

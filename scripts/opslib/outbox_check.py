@@ -36,6 +36,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
+from .books import MARQUEE_CARD_MONEY, gateway_kept
+
 OUTBOXES = ("booking.outbox", "payment.outbox")
 STREAM = "MARQUEE"
 DURABLE = "catalog-availability"
@@ -137,8 +139,8 @@ def describe_events(report: EventsReport) -> str:
 
 @dataclass
 class Books:
-    gateway: int  # approvedAmount - cancelledAmount at pg-sim
-    marquee: int  # card parts of APPROVED payments + APPROVED top-ups
+    gateway: int  # what pg-sim kept (opslib.books.gateway_kept)
+    marquee: int  # card money Marquee booked (opslib.books.MARQUEE_CARD_MONEY)
 
 
 def money_difference(before: Books, after: Books) -> int:
@@ -146,10 +148,6 @@ def money_difference(before: Books, after: Books) -> int:
     return (after.gateway - before.gateway) - (after.marquee - before.marquee)
 
 
-MARQUEE_CARD_MONEY = (
-    "SELECT (SELECT coalesce(sum(card_amount), 0) FROM payment.payments WHERE state = 'APPROVED')"
-    " + (SELECT coalesce(sum(amount), 0) FROM wallet.charges WHERE state = 'APPROVED')"
-)
 UNRESOLVED = (
     "SELECT (SELECT count(*) FROM payment.payments WHERE state = 'PENDING' OR (state = 'FAILED' AND"
     " pg_status = 'APPROVED')) + (SELECT count(*) FROM wallet.charges WHERE state = 'PENDING')"
@@ -159,7 +157,7 @@ UNRESOLVED = (
 def gateway_books(gateway_url: str) -> int:
     with urllib.request.urlopen(f"{gateway_url.rstrip('/')}/v1/admin/stats", timeout=5) as response:
         stats = json.loads(response.read())
-    return int(stats.get("approvedAmount", 0)) - int(stats.get("cancelledAmount", 0))
+    return gateway_kept(stats)
 
 
 def books(gateway_url: str, sql: Callable[[str], str]) -> Books:

@@ -228,4 +228,36 @@ asio::awaitable<void> Client::cancel(std::string payment_key) {
     throw core::Problem::unavailable("pg", "the payment gateway cannot be reached: " + result.detail);
 }
 
+asio::awaitable<RefundAnswer> Client::refund(std::string idempotency_key, std::string payment_key,
+                                             std::int64_t amount) {
+    const std::string key = checked_key(idempotency_key);
+    std::string target = "/v1/payments/" + checked_key(payment_key) + "/refunds";
+    std::string body = boost::json::serialize(boost::json::object{{"amount", amount}});
+    http::Fields headers{{"Idempotency-Key", key}, {"Content-Type", "application/json"}};
+    const auto result =
+        co_await call_with_retries("POST", std::move(target), std::move(body), std::move(headers));
+    RefundAnswer answer;
+    if (result.kind == Attempt::Kind::Answered && result.response.status == 200) {
+        boost::system::error_code ec;
+        const auto doc = boost::json::parse(result.response.body, ec);
+        const auto* refund_key = !ec && doc.is_object() ? doc.as_object().if_contains("refundKey") : nullptr;
+        if (refund_key != nullptr && refund_key->is_string()) {
+            answer.status = RefundStatus::Refunded;
+            answer.refund_key = std::string(refund_key->as_string());
+            co_return answer;
+        }
+        answer.detail = "payment gateway answered 200 without refundKey";
+        co_return answer;  // Unknown: ask again later
+    }
+    if (result.kind == Attempt::Kind::Answered && result.response.status < 500) {
+        answer.status = RefundStatus::Refused;
+        answer.detail = "payment gateway refused the refund with " + std::to_string(result.response.status) +
+                        ": " + result.response.body;
+        co_return answer;
+    }
+    answer.status = result.maybe_delivered ? RefundStatus::Unknown : RefundStatus::NotRefunded;
+    answer.detail = result.detail;
+    co_return answer;
+}
+
 }  // namespace marquee::payment_gateway

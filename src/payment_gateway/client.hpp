@@ -43,6 +43,16 @@ struct Charge {
     std::string detail;  ///< why, for logs and problem details
 };
 
+/// What a refund came to. Refunded is certain; Unknown is not (retry later with the same key: the gateway
+/// answers a repeat with the first result); Refused is a 4xx (e.g. more than is left), never retried here.
+enum class RefundStatus { Refunded, NotRefunded, Unknown, Refused };
+
+struct RefundAnswer {
+    RefundStatus status = RefundStatus::Unknown;
+    std::string refund_key;  ///< the gateway's id, when Refunded
+    std::string detail;      ///< why, for logs
+};
+
 /// Marquee's client of the external payment gateway: deadlines on every call, retries with backoff (safe
 /// because every call is idempotent by key), a circuit breaker, and a final ask-by-key when an answer was
 /// lost.
@@ -59,6 +69,10 @@ class Client {
     /// Cancels (refunds) a charge; idempotent. Throws core::Problem::unavailable("pg") when it cannot be
     /// reached.
     boost::asio::awaitable<void> cancel(std::string payment_key);
+    /// Refunds `amount` KRW of the charge `payment_key` once per `idempotency_key` (POST
+    /// /v1/payments/{paymentKey}/refunds), however often it is called. Never throws for the gateway's state.
+    boost::asio::awaitable<RefundAnswer> refund(std::string idempotency_key, std::string payment_key,
+                                                std::int64_t amount);
 
     CircuitBreaker::State breaker_state() const;
 

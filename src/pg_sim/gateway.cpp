@@ -80,9 +80,59 @@ std::optional<Payment> Gateway::cancel(const std::string& payment_key) {
         payment.status = PaymentStatus::Cancelled;
         payment.cancelled_at = clock_.now();
         ++stats_.cancelled;
-        stats_.cancelled_amount += payment.amount;
+        // What partial refunds gave back already is not cancelled a second time.
+        stats_.cancelled_amount += payment.amount - refunded_by_payment_[payment_key];
     }
     return payment;
+}
+
+RefundResult Gateway::refund(const std::string& idempotency_key, const std::string& payment_key,
+                             std::int64_t amount) {
+    std::lock_guard lock(mutex_);
+    if (const auto it = refunds_by_key_.find(idempotency_key); it != refunds_by_key_.end()) {
+        if (it->second.payment_key != payment_key || it->second.amount != amount) {
+            return {RefundOutcome::KeyReused, std::nullopt};
+        }
+        ++stats_.replays;
+        return {RefundOutcome::Answer, it->second};
+    }
+    if (faults_.down || draw() < faults_.error_rate) {
+        ++stats_.errors;
+        return {RefundOutcome::Error, std::nullopt};
+    }
+    if (draw() < faults_.timeout_rate) {
+        ++stats_.hangs;
+        return {RefundOutcome::Hang, std::nullopt};
+    }
+    const auto key = key_by_payment_.find(payment_key);
+    if (key == key_by_payment_.end()) return {RefundOutcome::NotFound, std::nullopt};
+    const Payment& payment = by_key_.at(key->second);
+    auto& refunded = refunded_by_payment_[payment_key];
+    if (payment.status != PaymentStatus::Approved || amount > payment.amount - refunded) {
+        return {RefundOutcome::NotRefundable, std::nullopt};
+    }
+    Refund refund;
+    refund.refund_key = fmt::format("rfd_{:016x}{:08x}", rng_(), next_id_++);
+    refund.idempotency_key = idempotency_key;
+    refund.payment_key = payment_key;
+    refund.amount = amount;
+    refund.refunded_at = clock_.now();
+    refunded += amount;
+    ++stats_.refunded;
+    stats_.refunded_amount += amount;
+    refunds_by_key_.emplace(idempotency_key, refund);
+    if (draw() < faults_.lost_rate) {
+        ++stats_.lost;
+        return {RefundOutcome::LostAfterSave, refund};
+    }
+    return {RefundOutcome::Answer, refund};
+}
+
+std::optional<Refund> Gateway::find_refund(const std::string& idempotency_key) const {
+    std::lock_guard lock(mutex_);
+    const auto it = refunds_by_key_.find(idempotency_key);
+    if (it == refunds_by_key_.end()) return std::nullopt;
+    return it->second;
 }
 
 Faults Gateway::faults() const {

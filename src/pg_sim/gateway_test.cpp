@@ -119,5 +119,33 @@ TEST_F(GatewayTest, DelayStaysWithinLatencyPlusJitter) {
     }
 }
 
+TEST_F(GatewayTest, RefundsPartOfAPaymentOncePerKeyWithinWhatIsLeft) {
+    Gateway gateway({}, 1, clock_);
+    const auto paid = gateway.approve("k1", "order-1", 50'000);
+    const auto& key = paid.payment->payment_key;
+    const auto first = gateway.refund("r1", key, 30'000);
+    ASSERT_EQ(first.outcome, RefundOutcome::Answer);
+    EXPECT_TRUE(first.refund->refund_key.starts_with("rfd_"));
+    // A repeat answers the first result, even while the gateway is down; another request is refused.
+    Faults down;
+    down.down = true;
+    gateway.set_faults(down);
+    const auto again = gateway.refund("r1", key, 30'000);
+    ASSERT_EQ(again.outcome, RefundOutcome::Answer);
+    EXPECT_EQ(again.refund->refund_key, first.refund->refund_key);
+    EXPECT_EQ(gateway.refund("r2", key, 1).outcome, RefundOutcome::Error) << "down: nothing recorded";
+    gateway.set_faults({});
+    EXPECT_EQ(gateway.refund("r1", key, 30'001).outcome, RefundOutcome::KeyReused);
+    EXPECT_EQ(gateway.refund("r2", key, 20'001).outcome, RefundOutcome::NotRefundable) << "only 20,000 left";
+    EXPECT_EQ(gateway.refund("r3", "pay_unknown", 1).outcome, RefundOutcome::NotFound);
+    EXPECT_EQ(gateway.refund("r2", key, 20'000).outcome, RefundOutcome::Answer);
+    EXPECT_EQ(gateway.stats().refunded, 2u);
+    EXPECT_EQ(gateway.stats().refunded_amount, 50'000);
+    EXPECT_EQ(gateway.find_refund("r2")->amount, 20'000);
+    // Nothing is left to cancel: the books count each won once.
+    (void)gateway.cancel(key);
+    EXPECT_EQ(gateway.stats().cancelled_amount, 0);
+}
+
 }  // namespace
 }  // namespace marquee::pg_sim

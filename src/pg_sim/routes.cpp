@@ -30,6 +30,12 @@ json::object to_json(const Payment& p) {
     return doc;
 }
 
+json::object to_json(const Refund& r) {
+    return {{"refundKey", r.refund_key},   {"idempotencyKey", r.idempotency_key},
+            {"paymentKey", r.payment_key}, {"amount", r.amount},
+            {"status", "REFUNDED"},        {"refundedAt", core::to_rfc3339(r.refunded_at)}};
+}
+
 std::string required_string(const json::object& body, std::string_view field, std::size_t max) {
     const auto* value = body.if_contains(field);
     if (value == nullptr || !value->is_string() || value->as_string().empty() ||
@@ -83,6 +89,8 @@ void Routes::add_to(http::Router& router) {
     router.post("/v1/payments", [this](http::Context& ctx) { return approve(ctx); });
     router.get("/v1/payments", [this](http::Context& ctx) { return find(ctx); });
     router.post("/v1/payments/{paymentKey}/cancel", [this](http::Context& ctx) { return cancel(ctx); });
+    router.post("/v1/payments/{paymentKey}/refunds", [this](http::Context& ctx) { return refund(ctx); });
+    router.get("/v1/refunds", [this](http::Context& ctx) { return find_refund(ctx); });
     router.get("/v1/admin/faults", [this](http::Context& ctx) { return get_faults(ctx); });
     router.put("/v1/admin/faults", [this](http::Context& ctx) { return put_faults(ctx); });
     router.get("/v1/admin/stats", [this](http::Context& ctx) { return stats(ctx); });
@@ -146,6 +154,53 @@ asio::awaitable<http::Response> Routes::cancel(http::Context& ctx) {
     co_return http::json(to_json(*payment));
 }
 
+// POST /v1/payments/{paymentKey}/refunds {amount}: a partial or whole refund, with approve's Idempotency-Key
+// contract and faults (503 error, timeout, lost answer, down); 404 unknown payment, 409 when the payment is
+// not approved or the amount exceeds what is left.
+asio::awaitable<http::Response> Routes::refund(http::Context& ctx) {
+    const auto key = ctx.header("Idempotency-Key");
+    if (!key || key->empty() || key->size() > 128) {
+        throw core::Problem::invalid_field("Idempotency-Key",
+                                           "the Idempotency-Key header (1..128 chars) is required");
+    }
+    const std::string payment_key(ctx.param("paymentKey"));
+    const auto amount = required_amount(ctx.json_object());
+    co_await sleep_for(gateway_.delay());
+    const auto result = gateway_.refund(std::string(*key), payment_key, amount);
+    switch (result.outcome) {
+        case RefundOutcome::KeyReused:
+            throw core::Problem::conflict("idempotency-key-reused",
+                                          "this Idempotency-Key was used with a different request");
+        case RefundOutcome::NotFound:
+            throw core::Problem::not_found("no payment with this payment key");
+        case RefundOutcome::NotRefundable:
+            throw core::Problem::conflict("not-refundable",
+                                          "the payment is not approved, or the amount exceeds what is left");
+        case RefundOutcome::Error:
+            throw core::Problem::unavailable("pg", "the payment gateway failed; nothing was refunded");
+        case RefundOutcome::Hang:
+            co_await sleep_for(gateway_.faults().hang);
+            throw core::Problem{504, "gateway-timeout", "Gateway timeout", "no answer; nothing was refunded"};
+        case RefundOutcome::LostAfterSave:
+            co_await sleep_for(gateway_.faults().hang);
+            break;
+        case RefundOutcome::Answer:
+            break;
+    }
+    co_return http::json(to_json(*result.refund));
+}
+
+asio::awaitable<http::Response> Routes::find_refund(http::Context& ctx) {
+    const auto key = ctx.query("idempotencyKey");
+    if (!key || key->empty())
+        throw core::Problem::invalid_field("idempotencyKey", "the query parameter is required");
+    co_await sleep_for(gateway_.delay());
+    if (gateway_.faults().down) throw core::Problem::unavailable("pg", "the payment gateway is down");
+    const auto refund = gateway_.find_refund(std::string(*key));
+    if (!refund) throw core::Problem::not_found("no refund with this idempotency key");
+    co_return http::json(to_json(*refund));
+}
+
 asio::awaitable<http::Response> Routes::get_faults(http::Context&) {
     co_return http::json(to_json(gateway_.faults()));
 }
@@ -179,7 +234,9 @@ asio::awaitable<http::Response> Routes::stats(http::Context&) {
                                       {"lost", s.lost},
                                       {"replays", s.replays},
                                       {"approvedAmount", s.approved_amount},
-                                      {"cancelledAmount", s.cancelled_amount}});
+                                      {"cancelledAmount", s.cancelled_amount},
+                                      {"refunded", s.refunded},
+                                      {"refundedAmount", s.refunded_amount}});
 }
 
 }  // namespace marquee::pg_sim

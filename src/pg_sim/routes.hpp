@@ -23,6 +23,8 @@ class Routes {
     boost::asio::awaitable<http::Response> approve(http::Context& ctx);
     boost::asio::awaitable<http::Response> find(http::Context& ctx);
     boost::asio::awaitable<http::Response> cancel(http::Context& ctx);
+    boost::asio::awaitable<http::Response> refund(http::Context& ctx);
+    boost::asio::awaitable<http::Response> find_refund(http::Context& ctx);
     boost::asio::awaitable<http::Response> get_faults(http::Context& ctx);
     boost::asio::awaitable<http::Response> put_faults(http::Context& ctx);
     boost::asio::awaitable<http::Response> stats(http::Context& ctx);

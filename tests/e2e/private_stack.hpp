@@ -29,6 +29,7 @@ class PrivateStack {
     std::uint16_t port() const { return process_.port(); }
     MarqueeProcess& process() { return process_; }
     pg_sim::Gateway& gateway() { return gateway_.gateway(); }
+    std::string gateway_url() const { return gateway_.url(); }
     const std::string& database_url() const { return database_.url(); }
     /// One SQL statement on the stack's database.
     db::Result query(const std::string& statement, db::Params params = {}) const;

@@ -191,6 +191,11 @@ describe('with the default hold time', () => {
     await row.getByText('예매 확정').waitFor();
     assert.match(await row.textContent(), /308,000/);
     await assertAccessible(page, 'my reservations');
+    // 예매 취소 (ADR 0028): a month before the show it is free, and the points come back.
+    page.once('dialog', (dialog) => dialog.accept());
+    await row.getByRole('button', { name: '예매 취소' }).click();
+    await page.locator('.notice').getByText(/취소되었습니다/).waitFor();
+    await page.locator('#reservations tbody tr').first().getByText('취소됨').waitFor();
     assert.deepEqual(errors, []);
     await page.context().close();
   });

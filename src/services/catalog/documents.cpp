@@ -25,17 +25,29 @@ json::object to_json(const Zone& zone) {
                         {"seatCount", zone.seat_count}};
 }
 
+json::object cancellation_policy(core::TimePoint starts_at, const std::vector<CancellationTier>& tiers) {
+    json::array fees;
+    core::TimePoint deadline = starts_at;
+    for (const CancellationTier& tier : tiers) {
+        deadline = starts_at - std::chrono::hours(24) * tier.days_before;
+        fees.push_back(json::object{{"until", core::to_rfc3339(deadline)}, {"percent", tier.percent}});
+    }
+    return json::object{{"deadline", core::to_rfc3339(deadline)}, {"fees", std::move(fees)}};
+}
+
 json::object to_json(const Schedule& schedule) {
     json::array zones;
     for (const Zone& zone : schedule.zones) zones.push_back(to_json(zone));
-    return json::object{{"id", schedule.id},
-                        {"concertId", schedule.concert_id},
-                        {"startsAt", core::to_rfc3339(schedule.starts_at)},
-                        {"bookingOpensAt", core::to_rfc3339(schedule.booking_opens_at)},
-                        {"bookingClosesAt", core::to_rfc3339(schedule.booking_closes_at)},
-                        {"seatCount", schedule.seat_count},
-                        {"ticketLimit", schedule.ticket_limit},
-                        {"zones", std::move(zones)}};
+    return json::object{
+        {"id", schedule.id},
+        {"concertId", schedule.concert_id},
+        {"startsAt", core::to_rfc3339(schedule.starts_at)},
+        {"bookingOpensAt", core::to_rfc3339(schedule.booking_opens_at)},
+        {"bookingClosesAt", core::to_rfc3339(schedule.booking_closes_at)},
+        {"seatCount", schedule.seat_count},
+        {"ticketLimit", schedule.ticket_limit},
+        {"zones", std::move(zones)},
+        {"cancellationPolicy", cancellation_policy(schedule.starts_at, schedule.cancellation)}};
 }
 
 SeatMap make_seat_map(std::int64_t schedule_id, std::vector<Zone> zones, std::vector<Seat> seats) {

@@ -39,6 +39,16 @@ struct Zone {
     int seat_count = 0;
 };
 
+/// One tier of a schedule's cancellation rule (ADR 0028): a cancellation before starts_at - days_before days
+/// (of 86,400 s) keeps `percent` % of the price as a fee; after the last tier's instant (the deadline) there
+/// is no cancellation. Tiers run from the farthest to the nearest.
+struct CancellationTier {
+    int days_before = 0;
+    int percent = 0;
+};
+/// The default rule (catalog/0007): free until D-10, 10 % until D-3, none after.
+inline const std::vector<CancellationTier> kDefaultCancellation{{10, 0}, {3, 10}};
+
 struct Schedule {
     std::int64_t id = 0;
     std::int64_t concert_id = 0;
@@ -49,13 +59,15 @@ struct Schedule {
     /// Seats one fan may hold and buy for this schedule, live holds and confirmed ones together (1인 N매).
     int ticket_limit = kDefaultTicketLimit;
     std::vector<Zone> zones;
+    std::vector<CancellationTier> cancellation = kDefaultCancellation;  ///< ADR 0028
 };
 
 struct NewSchedule {
     core::TimePoint starts_at;
     core::TimePoint booking_opens_at;
     core::TimePoint booking_closes_at;
-    int ticket_limit = kDefaultTicketLimit;  ///< optional `ticketLimit` of the request
+    int ticket_limit = kDefaultTicketLimit;                     ///< optional `ticketLimit` of the request
+    std::optional<std::vector<CancellationTier>> cancellation;  ///< absent: the default rule (ADR 0028)
 };
 
 /// One seat of the static layout; `index` is its bit in the availability bitset (dense, 0..N-1).

@@ -115,6 +115,38 @@ class CatalogRoutesDbTest : public CatalogDbTest {
     Routes routes_;
 };
 
+TEST_F(CatalogRoutesDbTest, ScheduleStatesItsCancellationPolicyDefaultOrGiven) {
+    const Reply concert = call("POST", "/api/v1/admin/concerts",
+                               R"({"title":"Policy test","artist":"IU","venue":"Olympic Hall"})");
+    ASSERT_EQ(concert.status, 201u) << concert.body;
+    const std::string path =
+        "/api/v1/admin/concerts/" + std::to_string(concert.json().at("id").as_int64()) + "/schedules";
+    // Default: free until D-10, 10 % until D-3 (the deadline), as instants before startsAt.
+    const Reply plain = call("POST", path, schedule_body());
+    ASSERT_EQ(plain.status, 201u) << plain.body;
+    const auto policy = plain.json().at("cancellationPolicy").as_object();
+    EXPECT_EQ(policy.at("deadline").as_string(), "2027-05-29T10:00:00.000Z");
+    EXPECT_EQ(policy.at("fees").at(0).at("until").as_string(), "2027-05-22T10:00:00.000Z");
+    EXPECT_EQ(policy.at("fees").at(0).at("percent").as_int64(), 0);
+    EXPECT_EQ(policy.at("fees").at(1).at("percent").as_int64(), 10);
+
+    std::string body = schedule_body();
+    body.pop_back();
+    body += R"(,"cancellationPolicy":{"fees":[{"daysBefore":7,"percent":5},{"daysBefore":1,"percent":30}]}})";
+    const Reply given = call("POST", path, body);
+    ASSERT_EQ(given.status, 201u) << given.body;
+    const auto custom = given.json().at("cancellationPolicy").as_object();
+    EXPECT_EQ(custom.at("deadline").as_string(), "2027-05-31T10:00:00.000Z");
+    EXPECT_EQ(custom.at("fees").at(0).at("percent").as_int64(), 5);
+    const auto stored =
+        run(db_.query("SELECT array_to_string(cancel_days_before, ',') AS d, "
+                      "array_to_string(cancel_fee_percents, ',') AS p "
+                      "FROM catalog.schedules WHERE id = $1",
+                      db::params(given.json().at("id").as_int64())));
+    EXPECT_EQ(stored.get<std::string>(0, "d"), "7,1");
+    EXPECT_EQ(stored.get<std::string>(0, "p"), "5,30");
+}
+
 TEST_F(CatalogRoutesDbTest, AdminCreatesAConcertAScheduleAndATenThousandSeatMap) {
     const Reply concert = call("POST", "/api/v1/admin/concerts",
                                R"({"title":"Route test","artist":"IU","venue":"Olympic Hall"})");

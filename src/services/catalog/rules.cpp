@@ -92,7 +92,37 @@ NewSchedule parse_new_schedule(const json::object& body) {
         schedule.ticket_limit =
             static_cast<int>(integer_field(body, "ticketLimit", "ticketLimit", 1, kMaxTicketLimit));
     }
+    schedule.cancellation = parse_cancellation_rule(body);
     return schedule;
+}
+
+std::optional<std::vector<CancellationTier>> parse_cancellation_rule(const json::object& body) {
+    const json::value* policy = body.if_contains("cancellationPolicy");
+    if (policy == nullptr || policy->is_null()) return std::nullopt;
+    if (!policy->is_object()) throw core::Problem::invalid_field("cancellationPolicy", "must be an object");
+    const json::value* fees = policy->as_object().if_contains("fees");
+    if (fees == nullptr || !fees->is_array() || fees->as_array().empty() ||
+        fees->as_array().size() > kMaxCancellationTiers) {
+        throw core::Problem::invalid_field(
+            "cancellationPolicy.fees",
+            fmt::format("must be an array of 1 to {} tiers {{daysBefore, percent}}", kMaxCancellationTiers));
+    }
+    std::vector<CancellationTier> tiers;
+    for (std::size_t i = 0; i < fees->as_array().size(); ++i) {
+        const std::string at = fmt::format("cancellationPolicy.fees[{}]", i);
+        const json::value& item = fees->as_array()[i];
+        if (!item.is_object()) throw core::Problem::invalid_field(at, "must be an object");
+        CancellationTier tier;
+        tier.days_before =
+            static_cast<int>(integer_field(item.as_object(), "daysBefore", at + ".daysBefore", 0, 365));
+        tier.percent = static_cast<int>(integer_field(item.as_object(), "percent", at + ".percent", 0, 100));
+        if (!tiers.empty() && tier.days_before >= tiers.back().days_before) {
+            throw core::Problem::invalid_field(at + ".daysBefore",
+                                               "tiers must come with fewer days each time");
+        }
+        tiers.push_back(tier);
+    }
+    return tiers;
 }
 
 std::vector<ZoneLayout> parse_layout(const json::object& body) {

@@ -19,6 +19,11 @@ inline constexpr int kMaxZones = 50;
 /// (e.g. "zones[1].price").
 NewConcert parse_new_concert(const boost::json::object& body);
 NewSchedule parse_new_schedule(const boost::json::object& body);
+/// The optional `cancellationPolicy: {"fees": [{"daysBefore", "percent"}, ...]}` of a new schedule (ADR
+/// 0028): 1..8 tiers, days 0..365 strictly decreasing, percents 0..100; nullopt when absent (the default
+/// rule).
+constexpr std::size_t kMaxCancellationTiers = 8;
+std::optional<std::vector<CancellationTier>> parse_cancellation_rule(const boost::json::object& body);
 std::vector<ZoneLayout> parse_layout(const boost::json::object& body);
 
 /// RFC 3339 date-time (`2026-12-24T19:00:00Z`, `...+09:00`, optional fraction); nullopt otherwise.

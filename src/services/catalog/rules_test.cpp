@@ -96,6 +96,33 @@ TEST(LayoutRules, RowLabelsAreBijectiveBase26) {
     EXPECT_EQ(row_label(702), "AAA");
 }
 
+TEST(ScheduleRules, CancellationRuleIsOptionalAndChecked) {
+    const std::string times = R"("startsAt":"2026-12-24T19:00:00Z","bookingOpensAt":"2026-12-01T10:00:00Z",
+        "bookingClosesAt":"2026-12-24T09:00:00Z")";
+    EXPECT_FALSE(parse_new_schedule(json::parse("{" + times + "}").as_object()).cancellation.has_value());
+    const auto rule =
+        parse_new_schedule(json::parse("{" + times +
+                                       R"(,"cancellationPolicy":{"fees":[{"daysBefore":30,"percent":0},
+                                          {"daysBefore":7,"percent":20},{"daysBefore":1,"percent":50}]}})")
+                               .as_object())
+            .cancellation;
+    ASSERT_TRUE(rule.has_value());
+    ASSERT_EQ(rule->size(), 3u);
+    EXPECT_EQ((*rule)[1].days_before, 7);
+    EXPECT_EQ((*rule)[2].percent, 50);
+    const auto field = [&](std::string_view policy) {
+        return rejected_field([](const json::object& o) { return parse_new_schedule(o); },
+                              "{" + times + R"(,"cancellationPolicy":)" + std::string(policy) + "}");
+    };
+    EXPECT_EQ(field("[]"), "cancellationPolicy");
+    EXPECT_EQ(field(R"({"fees":[]})"), "cancellationPolicy.fees");
+    EXPECT_EQ(field(R"({"fees":[{"daysBefore":3,"percent":0},{"daysBefore":10,"percent":10}]})"),
+              "cancellationPolicy.fees[1].daysBefore");
+    EXPECT_EQ(field(R"({"fees":[{"daysBefore":3,"percent":101}]})"), "cancellationPolicy.fees[0].percent");
+    EXPECT_EQ(field(R"({"fees":[{"daysBefore":-1,"percent":1}]})"), "cancellationPolicy.fees[0].daysBefore");
+    EXPECT_EQ(field(R"({"fees":[5]})"), "cancellationPolicy.fees[0]");
+}
+
 TEST(ScheduleRules, ParsesTimesAndChecksTheirOrder) {
     const NewSchedule s = parse_new_schedule(json::parse(R"({"startsAt":"2026-12-24T19:00:00+09:00",
         "bookingOpensAt":"2026-12-01T10:00:00Z","bookingClosesAt":"2026-12-24T09:00:00.5Z"})")

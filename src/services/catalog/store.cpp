@@ -16,6 +16,40 @@ Concert concert_at(const db::Result& r, int row) {
                    r.get<std::string>(row, "description")};
 }
 
+/// The cancellation rule from the columns "cancel_days" and "cancel_percents" (comma lists, catalog/0007).
+std::vector<CancellationTier> cancellation_at(const db::Result& r, int row) {
+    const auto days = r.get<std::optional<std::string>>(row, "cancel_days").value_or("");
+    const auto percents = r.get<std::optional<std::string>>(row, "cancel_percents").value_or("");
+    std::vector<CancellationTier> tiers;
+    std::size_t d = 0;
+    std::size_t p = 0;
+    while (d < days.size() && p < percents.size()) {
+        std::size_t d_end = days.find(',', d);
+        std::size_t p_end = percents.find(',', p);
+        if (d_end == std::string::npos) d_end = days.size();
+        if (p_end == std::string::npos) p_end = percents.size();
+        tiers.push_back({std::stoi(days.substr(d, d_end - d)), std::stoi(percents.substr(p, p_end - p))});
+        d = d_end + 1;
+        p = p_end + 1;
+    }
+    return tiers.empty() ? kDefaultCancellation : tiers;
+}
+
+/// A rule as the two int[] literals of catalog.schedules' columns.
+std::pair<std::string, std::string> cancellation_arrays(const std::vector<CancellationTier>& tiers) {
+    std::string days = "{";
+    std::string percents = "{";
+    for (std::size_t i = 0; i < tiers.size(); ++i) {
+        if (i > 0) {
+            days += ',';
+            percents += ',';
+        }
+        days += std::to_string(tiers[i].days_before);
+        percents += std::to_string(tiers[i].percent);
+    }
+    return {days + "}", percents + "}"};
+}
+
 Schedule schedule_at(const db::Result& r, int row) {
     Schedule s;
     s.id = r.get<std::int64_t>(row, "id");
@@ -25,6 +59,7 @@ Schedule schedule_at(const db::Result& r, int row) {
     s.booking_closes_at = r.get<core::TimePoint>(row, "booking_closes_at");
     s.seat_count = r.get<std::int32_t>(row, "seat_count");
     s.ticket_limit = r.get<std::int16_t>(row, "ticket_limit");
+    s.cancellation = cancellation_at(r, row);
     return s;
 }
 
@@ -41,7 +76,9 @@ Zone zone_at(const db::Result& r, int row) {
 
 constexpr const char* kConcertColumns = "id, title, artist, venue, description";
 constexpr const char* kScheduleColumns =
-    "id, concert_id, starts_at, booking_opens_at, booking_closes_at, seat_count, ticket_limit";
+    "id, concert_id, starts_at, booking_opens_at, booking_closes_at, seat_count, ticket_limit, "
+    "array_to_string(cancel_days_before, ',') AS cancel_days, "
+    "array_to_string(cancel_fee_percents, ',') AS cancel_percents";
 // Zones with their seat counts, for a set of schedules.
 constexpr const char* kZonesOf = R"sql(
     SELECT z.schedule_id, z.id, z.name, z.price, z.color, z.sort_order,
@@ -127,12 +164,15 @@ asio::awaitable<Schedule> Store::insert_schedule(std::int64_t concert_id, NewSch
     const db::Result r = co_await db_.query(
         std::string(
             "INSERT INTO catalog.schedules (concert_id, starts_at, booking_opens_at, booking_closes_at, "
-            "ticket_limit) "
-            "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM catalog.concerts WHERE id = $1) "
+            "ticket_limit, cancel_days_before, cancel_fee_percents) "
+            "SELECT $1, $2, $3, $4, $5, $6::int[], $7::int[] WHERE EXISTS (SELECT 1 FROM catalog.concerts "
+            "WHERE id = $1) "
             "RETURNING ") +
             kScheduleColumns,
         db::params(concert_id, schedule.starts_at, schedule.booking_opens_at, schedule.booking_closes_at,
-                   schedule.ticket_limit));
+                   schedule.ticket_limit,
+                   cancellation_arrays(schedule.cancellation.value_or(kDefaultCancellation)).first,
+                   cancellation_arrays(schedule.cancellation.value_or(kDefaultCancellation)).second));
     if (r.empty()) throw core::Problem::not_found("no concert " + std::to_string(concert_id));
     co_return schedule_at(r, 0);
 }
