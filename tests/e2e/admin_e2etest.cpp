@@ -198,6 +198,31 @@ TEST_F(AdminEndToEnd, ClosedSalesRefuseJoinsAndHoldsWith403) {
     EXPECT_EQ(post_hold(port(), hold_body(seats.schedule, {seats.ids[0]}), inside).status, 201u);
 }
 
+TEST_F(AdminEndToEnd, TheOperatorsProofOfWorkDifficultyIsWhatTheDoorAsks) {
+    const auto seats = make_seats(1);
+    const auto admin = new_admin();
+    const auto fan = new_fan(port());
+    const std::string challenge = "/api/v1/schedules/" + std::to_string(seats.schedule) + "/queue/challenge";
+    const auto difficulty = [&] {
+        const auto reply = http_request(port(), "POST", challenge, {}, fan);
+        EXPECT_EQ(reply.status, 200u) << reply.body;
+        return reply.status == 200u ? reply.json().at("difficulty").as_int64() : -1;
+    };
+    EXPECT_EQ(difficulty(), 0);  // this process's default: off
+
+    // The operator's difficulty (ADR 0027) is what the door asks (ADR 0026), on every replica at its next
+    // poll.
+    ASSERT_EQ(patch(admin, seats.schedule, R"({"powDifficulty": 8})").status, 200u);
+    EXPECT_TRUE(eventually([&] { return difficulty() == 8; }));
+    const auto refused = join(fan, seats.schedule);
+    EXPECT_EQ(refused.status, 403u) << refused.body;
+    EXPECT_EQ(problem_type(refused), "pow-required");
+
+    ASSERT_EQ(patch(admin, seats.schedule, R"({"powDifficulty": null})").status, 200u);
+    EXPECT_TRUE(eventually([&] { return difficulty() == 0; }));
+    EXPECT_EQ(join(fan, seats.schedule).status, 201u);
+}
+
 TEST_F(AdminEndToEnd, AHoldExtensionMovesLiveHoldsAndLengthensNewOnes) {
     const auto seats = make_seats(2);
     const auto admin = new_admin();
