@@ -186,29 +186,34 @@ std::optional<SoldOutView> SoldOut::known(std::int64_t schedule_id) const {
 void SoldOut::remember(std::int64_t schedule_id, const SoldOutView& view) {
     std::lock_guard lock(mutex_);
     auto& entry = views_[schedule_id];
-    if (entry.view.sold_out && !view.sold_out) return;  // final: never forgotten
-    entry.view = view;
     entry.read_at = std::chrono::steady_clock::now();
+    // A sell-out is forgotten only by a later check of the database (a cancellation returned seats, ADR
+    // 0028), never by a Redis hash that expired or an older check.
+    if (entry.view.sold_out && !view.sold_out && view.checked_ms <= entry.view.checked_ms) return;
+    entry.view = view;
 }
 
 asio::awaitable<SoldOutView> SoldOut::read(std::int64_t schedule_id) {
     const redis::Reply reply =
         (co_await redis_.command("HGETALL", key_prefix(schedule_id) + "sold-out")).or_throw();
-    SoldOutView view = parse_view(reply);
-    remember(schedule_id, view);
-    co_return view;
+    remember(schedule_id, parse_view(reply));
+    co_return *known(schedule_id);
 }
 
 asio::awaitable<bool> SoldOut::sold_out(std::int64_t schedule_id) {
     {
         std::lock_guard lock(mutex_);
         const auto it = views_.find(schedule_id);
-        if (it != views_.end() &&
-            (it->second.view.sold_out || std::chrono::steady_clock::now() - it->second.read_at < period_)) {
+        if (it != views_.end() && std::chrono::steady_clock::now() - it->second.read_at < period_) {
             co_return it->second.view.sold_out;
         }
     }
-    const SoldOutView view = co_await read(schedule_id);
+    SoldOutView view = co_await read(schedule_id);
+    // A cancellation returns seats to sale (ADR 0028): a sell-out is checked against the database again when
+    // a fan asks, once per period across processes.
+    if (view.sold_out && co_await redis_.try_set(key_prefix(schedule_id) + "sold-out-check", "1", period_)) {
+        view = co_await check(schedule_id);
+    }
     co_return view.sold_out;
 }
 
@@ -276,12 +281,20 @@ asio::awaitable<SoldOutView> SoldOut::check(std::int64_t schedule_id) {
     }
     const auto ttl = std::to_string(room_->settings().ended_ttl.count());
     std::vector<std::vector<std::string>> commands{std::move(hset)};
-    if (view.sold_out) commands.push_back({"HSETNX", key, "at", std::to_string(view.at_ms)});
+    if (view.sold_out) {
+        commands.push_back({"HSETNX", key, "at", std::to_string(view.at_ms)});
+    } else {
+        commands.push_back({"HDEL", key, "at"});
+    }
     commands.push_back({"PEXPIRE", key, ttl});
     for (auto& reply : co_await redis_.pipeline(std::move(commands))) reply.or_throw();
-    if (view.sold_out) {
+    const auto before = known(schedule_id);
+    if (view.sold_out && !(before && before->sold_out)) {
         if (sold_out_total_ != nullptr) sold_out_total_->inc();
         core::log_info("schedule sold out", {{"schedule_id", schedule_id}});
+    } else if (!view.sold_out && before && before->sold_out) {
+        core::log_info("schedule back on sale",
+                       {{"schedule_id", schedule_id}, {"seats_left", view.seats - view.sold}});
     }
     remember(schedule_id, view);
     co_return view;

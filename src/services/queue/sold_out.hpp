@@ -41,7 +41,7 @@ struct ZoneCount {
 
 /// What the waiting room knows about a schedule's supply (ADR 0018).
 struct SoldOutView {
-    bool sold_out = false;           ///< every seat of the schedule is SOLD (final: a SOLD seat stays SOLD)
+    bool sold_out = false;           ///< every seat of the schedule is SOLD (until a cancellation, ADR 0028)
     bool imminent = false;           ///< every seat is HELD or SOLD: nothing free unless a hold lapses
     std::vector<std::string> zones;  ///< zones whose every seat is SOLD
     std::int64_t at_ms = 0;          ///< epoch ms when a check first saw the schedule sold out

@@ -1,5 +1,8 @@
 // The sold-out signal against real PostgreSQL and Redis (ADR 0018).
+#include <thread>
+
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
@@ -158,6 +161,35 @@ TEST_F(SoldOutDbTest, AfterTheLastSeatSellsWaitingFansAreToldAndNewJoinsGetThePr
 
     // A hold is still judged by the database: the sold seat is refused there, whatever Redis says.
     EXPECT_NE(hold(schedule, seats[2]).first, "HELD");
+}
+
+TEST_F(SoldOutDbTest, ACancellationAfterTheSellOutOpensTheWaitingRoomAgain) {
+    const auto [schedule, seats] = make_schedule();
+    const std::string join = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
+    for (const auto seat : seats) sell(schedule, seat);
+    ASSERT_TRUE(run(sold_out_->check(schedule)).sold_out);
+    EXPECT_EQ(call("POST", join, unique_user()).first, 410);
+    auto other = std::make_shared<SoldOut>(redis_, pool_, room_, 50ms, nullptr);  // a second process
+    EXPECT_TRUE(run(other->sold_out(schedule)));
+
+    // A fan cancels (ADR 0028): booking's door releases the SOLD seat.
+    EXPECT_EQ(
+        sql("SELECT c.outcome FROM booking.reservation_seats s "
+            "JOIN booking.reservations r ON r.id = s.reservation_id, "
+            "LATERAL booking.cancel(r.id, r.user_id, now()) c WHERE s.seat_id = $1 AND s.state = 'SOLD'",
+            db::params(seats[0]))
+            .get<std::string>(0, "outcome"),
+        "CANCELLED");
+
+    // Once the period has passed, the next fan who asks has the database checked again, and gets in.
+    std::this_thread::sleep_for(60ms);
+    const auto [status, body] = call("POST", join, unique_user());
+    EXPECT_EQ(status, 201) << boost::json::serialize(body);
+    EXPECT_FALSE(body.at("soldOut").as_bool());
+    EXPECT_FALSE(sold_out_->known(schedule)->sold_out);
+
+    // The second process remembered the sell-out; it forgets it from the newer check in Redis.
+    EXPECT_FALSE(run(other->sold_out(schedule)));
 }
 
 TEST_F(SoldOutDbTest, AnotherProcessLearnsItFromRedis) {
