@@ -315,6 +315,26 @@ describe('with the default hold time', () => {
     for (const page of pages) await page.context().close();
   });
 
+  test('an older server that does not take best available (400): the control goes and the grid keeps the focus (answer played here)', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'webbestold'));
+    await page.route('**/api/v1/reservations', (route) => (route.request().postDataJSON()?.zoneId === undefined
+      ? route.continue()
+      : route.fulfill({
+        status: 400, contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'https://marquee.dev/problems/invalid-field', title: 'Invalid field', status: 400, field: 'seatIds' }),
+      })));
+    await throughWaitingRoom(page, data.schedule.id);
+    await openZone(page, data.seats.at(-1).zoneId);
+    await page.locator('#best').click();
+    await page.locator('[data-problem="best-available-unsupported"]').waitFor();
+    assert.equal(await page.locator('.best-available').isHidden(), true);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a fan who holds the ticket limit and picks one more seat is told the limit', async () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
