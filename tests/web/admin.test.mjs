@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { adminToken, call, launchBrowser, login, makeSchedule, newFan, newPage, startMarquee } from './harness.mjs';
+import {
+  adminToken, call, launchBrowser, login, loginThroughUi, makeSchedule, newFan, newPage, startMarquee,
+} from './harness.mjs';
 
 let browser;
 before(async () => {
@@ -70,6 +72,57 @@ describe('the operator page', () => {
     });
     assert.deepEqual(errors, []);
     await page.context().close();
+  });
+
+  test('a pause applied on the operator page keeps a fan\'s waiting room waiting, and lifting it admits them', async () => {
+    const paused = await makeSchedule(marquee.url, admin);
+    const id = paused.schedule.id;
+    const operator = await pageWithToken(marquee.url, admin);
+    const operatorErrors = watchErrors(operator);
+    await operator.goto(`/app/admin.html?schedule=${id}`);
+    await operator.locator('#stats').getByRole('cell', { name: 'Waiting', exact: true }).waitFor();
+    const form = operator.locator('#controls');
+    await form.locator('input[name=paused]').check();
+    await form.locator('button[type=submit]').click();
+    await operator.locator('#notice .notice.success').getByText('Applied: paused').waitFor();
+
+    // The fan's page (the app itself, through the real waiting room): WAITING, first in line.
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    const fan = await newFan(marquee.url, 'webpaused');
+    await loginThroughUi(page, fan);
+    await page.goto(`/#/queue/${id}`);
+    await page.locator('#queue-position').getByText('1', { exact: true }).waitFor();
+    // Admission keeps running for the other schedules: a fan of an unpaused one is admitted meanwhile...
+    const other = await makeSchedule(marquee.url, admin);
+    const witness = await login(marquee.url, await newFan(marquee.url));
+    await call(marquee.url, 'POST', `/api/v1/schedules/${other.schedule.id}/queue`, { token: witness });
+    for (const deadline = Date.now() + 30_000; ;) {
+      const now = await call(marquee.url, 'GET', `/api/v1/queue/me?scheduleId=${other.schedule.id}`, { token: witness });
+      if (now.state === 'ACTIVE') break;
+      assert.ok(Date.now() < deadline, `the witness is still ${now.state}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // ...while the paused one's fan is still WAITING (the queue's answer does not say "paused").
+    const mine = await call(marquee.url, 'GET', `/api/v1/queue/me?scheduleId=${id}`, { token: await login(marquee.url, fan) });
+    assert.equal(mine.state, 'WAITING');
+    assert.equal(await page.evaluate(() => location.hash), `#/queue/${id}`);
+    assert.equal(await page.locator('#queue-position').textContent(), '1');
+    await operator.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#stats td')].map((td) => td.textContent);
+      return cells[cells.indexOf('Waiting') + 1] === '1';
+    });
+
+    // Lifted on the operator page: the fan's page goes on to the seat map by itself.
+    await form.locator('input[name=paused]').uncheck();
+    await form.locator('button[type=submit]').click();
+    await operator.locator('#notice .notice.success').getByText('Applied: paused').waitFor();
+    await page.waitForFunction((p) => location.hash.startsWith(p), `#/seats/${id}`, { timeout: 30_000 });
+    await page.locator('.zone-overview[data-ready]').waitFor();
+    assert.deepEqual(errors, []);
+    assert.deepEqual(operatorErrors, []);
+    await page.context().close();
+    await operator.context().close();
   });
 
   test('tells a fan that the page is for operators', async () => {

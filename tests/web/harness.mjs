@@ -182,9 +182,16 @@ export async function adminToken(url) {
   return login(url, admin);
 }
 
-/// A concert with one schedule open for booking and a two-zone seat map, made through the admin API.
-/// Returns { concert, schedule, seats } where seats are the seat map's seats in index order.
-export async function makeSchedule(url, token, { title = uniqueName('Web test concert') } = {}) {
+const kZones = [
+  { name: 'VIP', price: 154000, color: '#c0392b', rows: 2, seatsPerRow: 12 },
+  { name: 'R', price: 121000, color: '#8e44ad', rows: 3, seatsPerRow: 12 },
+  { name: 'S', price: 99000, color: '#2980b9', rows: 3, seatsPerRow: 12 },
+];
+
+/// A concert with one schedule and a three-zone seat map (or `zones`), made through the admin API; booking
+/// opened a day ago, or opens at `opensAt` (a Date: the pre-queue, ADR 0026). Returns { concert, schedule,
+/// seats } where seats are the seat map's seats in index order.
+export async function makeSchedule(url, token, { title = uniqueName('Web test concert'), opensAt, zones = kZones } = {}) {
   const concert = await call(url, 'POST', '/api/v1/admin/concerts', {
     token,
     body: { title, artist: 'Marquee Band', venue: 'Test Hall', description: '웹 테스트 공연 / web test concert' },
@@ -194,19 +201,13 @@ export async function makeSchedule(url, token, { title = uniqueName('Web test co
     token,
     body: {
       startsAt: new Date(Date.now() + 30 * day).toISOString(),
-      bookingOpensAt: new Date(Date.now() - day).toISOString(),
+      bookingOpensAt: (opensAt ?? new Date(Date.now() - day)).toISOString(),
       bookingClosesAt: new Date(Date.now() + 29 * day).toISOString(),
     },
   });
   await call(url, 'POST', `/api/v1/admin/schedules/${schedule.id}/seat-map`, {
     token,
-    body: {
-      zones: [
-        { name: 'VIP', price: 154000, color: '#c0392b', rows: 2, seatsPerRow: 12 },
-        { name: 'R', price: 121000, color: '#8e44ad', rows: 3, seatsPerRow: 12 },
-        { name: 'S', price: 99000, color: '#2980b9', rows: 3, seatsPerRow: 12 },
-      ],
-    },
+    body: { zones },
   });
   const map = await call(url, 'GET', `/api/v1/schedules/${schedule.id}/seat-map`);
   return { concert, schedule, seats: map.seats };

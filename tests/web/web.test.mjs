@@ -79,10 +79,12 @@ async function assertAccessible(page, what) {
 
 describe('with the default hold time', () => {
   let marquee;
+  let admin;
   let data;
   before(async () => {
     marquee = await startMarquee();
-    data = await makeSchedule(marquee.url, await adminToken(marquee.url));
+    admin = await adminToken(marquee.url);
+    data = await makeSchedule(marquee.url, admin);
   });
   after(async () => {
     await marquee?.stop();
@@ -256,24 +258,115 @@ describe('with the default hold time', () => {
     for (const page of pages) await page.context().close();
   });
 
-  test('best available sits next to the manual choice, and goes away when the API does not take it', async () => {
+  test('best available holds seats side by side, and says so when the zone has not that many left', async () => {
+    // A box of three seats: the first fan gets two together, the second asks for two of the one left.
+    const box = await makeSchedule(marquee.url, admin, {
+      zones: [
+        { name: 'Box', price: 200000, color: '#16a085', rows: 1, seatsPerRow: 3 },
+        { name: 'Floor', price: 88000, color: '#2980b9', rows: 2, seatsPerRow: 10 },
+      ],
+    });
+    const zone = box.seats[0].zoneId;
+    const pages = [];
+    for (const prefix of ['webbest', 'webbest']) {
+      const page = await newPage(browser, marquee.url);
+      page.errors = watchErrors(page);
+      await loginThroughUi(page, await newFan(marquee.url, prefix));
+      await throughWaitingRoom(page, box.schedule.id);
+      await openZone(page, zone);
+      // The real server takes zoneId and count (ADR 0025): the control is there, not hidden by the 400/422 guard.
+      assert.equal(await page.locator('.best-available').isVisible(), true);
+      await page.locator('#best-count').selectOption('2');
+      pages.push(page);
+    }
+    const [first, second] = pages;
+    await first.locator('#best').click();
+    await hashStartsWith(first, '#/checkout/');
+    const held = first.locator('#held-seats li');
+    await held.nth(1).waitFor();
+    assert.equal(await held.count(), 2);
+    const reservation = await first.evaluate(async () => {
+      const { accessToken } = JSON.parse(sessionStorage.getItem('marquee.session'));
+      const id = location.hash.slice('#/checkout/'.length);
+      return (await fetch(`/api/v1/reservations/${id}`, { headers: { Authorization: `Bearer ${accessToken}` } })).json();
+    });
+    assert.equal(reservation.state, 'HELD');
+    const seats = reservation.seats.map((s) => box.seats.find((b) => b.id === s.seatId));
+    assert.ok(seats.every((s) => s.zoneId === zone && s.row === seats[0].row), 'one row of the chosen zone');
+    const numbers = seats.map((s) => Number(s.number)).sort((a, b) => a - b);
+    assert.equal(numbers[1] - numbers[0], 1, `side by side: ${numbers}`);
+    for (const s of seats) assert.match(await first.locator('#held-seats').textContent(), new RegExp(`Box Row ${s.row}, seat ${s.number} `));
+    assert.equal(reservation.totalPrice, 400000);
+
+    // One seat of the box is left: two together is 409 no-seats-available, said in words; the control stays.
+    await second.locator('#best').click();
+    const none = second.locator('[data-problem="no-seats-available"]');
+    assert.match(await none.textContent(), /No seats together are left in this zone/);
+    assert.equal(await second.evaluate(() => location.hash.startsWith('#/seats/')), true);
+    assert.equal(await second.locator('.best-available').isVisible(), true);
+    assert.equal(await second.locator('#best').isEnabled(), true);
+    await assertAccessible(second, 'zone seat grid, no seats together');
+    // One seat is still there for the asking.
+    await second.locator('#best-count').selectOption('1');
+    await second.locator('#best').click();
+    await hashStartsWith(second, '#/checkout/');
+    await second.locator('#held-seats li').first().waitFor();
+    for (const page of pages) assert.deepEqual(page.errors, []);
+    for (const page of pages) await page.context().close();
+  });
+
+  test('an older server that does not take best available (400): the control goes and the grid keeps the focus (answer played here)', async () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
-    await loginThroughUi(page, await newFan(marquee.url, 'webbest'));
+    await loginThroughUi(page, await newFan(marquee.url, 'webbestold'));
+    await page.route('**/api/v1/reservations', (route) => (route.request().postDataJSON()?.zoneId === undefined
+      ? route.continue()
+      : route.fulfill({
+        status: 400, contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'https://marquee.dev/problems/invalid-field', title: 'Invalid field', status: 400, field: 'seatIds' }),
+      })));
+    await throughWaitingRoom(page, data.schedule.id);
+    await openZone(page, data.seats.at(-1).zoneId);
+    await page.locator('#best').click();
+    await page.locator('[data-problem="best-available-unsupported"]').waitFor();
+    assert.equal(await page.locator('.best-available').isHidden(), true);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a fan who holds the ticket limit and picks one more seat is told the limit', async () => {
+    const page = await newPage(browser, marquee.url);
+    const errors = watchErrors(page);
+    await loginThroughUi(page, await newFan(marquee.url, 'weblimit'));
     await throughWaitingRoom(page, data.schedule.id);
     const zone = data.seats.at(-1).zoneId;
     await openZone(page, zone);
-    await page.locator('#best-count').selectOption('2');
+    // Four seats (the schedule's ticketLimit, default 4) held by best available...
+    await page.locator('#best-count').selectOption('4');
     await page.locator('#best').click();
-    // A server with best available holds two seats of the zone; one without it answers 400 and the control goes.
-    await page.waitForFunction(() => location.hash.startsWith('#/checkout/') ||
-      document.querySelector('[data-problem="best-available-unsupported"]'));
-    if (await page.evaluate(() => location.hash.startsWith('#/checkout/'))) {
-      await page.locator('#held-seats li').nth(1).waitFor();
-    } else {
-      assert.equal(await page.locator('.best-available').isHidden(), true);
-      assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'grid');
-    }
+    await hashStartsWith(page, '#/checkout/');
+    await page.locator('#held-seats li').nth(3).waitFor();
+    const held = await page.evaluate(async () => {
+      const { accessToken } = JSON.parse(sessionStorage.getItem('marquee.session'));
+      const id = location.hash.slice('#/checkout/'.length);
+      const r = await fetch(`/api/v1/reservations/${id}`, { headers: { Authorization: `Bearer ${accessToken}` } });
+      return (await r.json()).seats.map((s) => s.seatId);
+    });
+    // ...then a fifth, chosen on the map: 409 ticket-limit-reached, in words, with the limit.
+    await page.goto(`/#/seats/${data.schedule.id}`);
+    await page.locator('.zone-overview[data-ready]').waitFor();
+    await openZone(page, zone);
+    const fifth = data.seats.find((s) => s.zoneId === zone && !held.includes(s.id) && s.row !== data.seats.find((x) => x.id === held[0]).row);
+    await page.waitForFunction((id) => document.querySelector('.seatgrid').seatGrid.stateOf(id) === 'free', fifth.id);
+    await clickSeat(page, fifth.id);
+    assert.equal(await seatState(page, fifth.id), 'selected');
+    await page.locator('#hold').click();
+    const limit = page.locator('[data-problem="ticket-limit-reached"]');
+    assert.match(await limit.textContent(), /most tickets one fan may buy for this date \(4\)/);
+    await assertAccessible(page, 'zone seat grid, ticket limit reached');
+    await limit.getByRole('button', { name: 'My reservations' }).click();
+    await hashStartsWith(page, '#/reservations');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
@@ -313,39 +406,26 @@ describe('with the default hold time', () => {
     await page.context().close();
   });
 
-  test('before the opening, the waiting room counts down to it, then shows the place in line (PRE_QUEUE with opensAt; answers played here)', async () => {
+  test('before the opening, the waiting room counts down to it, then the fan is admitted (PRE_QUEUE with opensAt)', async () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
     await loginThroughUi(page, await newFan(marquee.url, 'webprequeue'));
-    const opensAt = new Date(Date.now() + 90_000).toISOString();
-    await page.route(`**/api/v1/schedules/${data.schedule.id}/queue`, (route) => route.fulfill({
-      status: 201, contentType: 'application/json',
-      body: JSON.stringify({ token: 'pre', scheduleId: data.schedule.id, state: 'PRE_QUEUE', status: 'PRE_QUEUE', opensAt }),
-    }));
-    // The event stream says nothing until the opening; then the token is WAITING with a place in line.
-    const waiting = { token: 'pre', scheduleId: data.schedule.id, state: 'WAITING', position: 3, etaSeconds: 9 };
-    let open;
-    const opening = new Promise((resolve) => { open = resolve; });
-    let streams = 0;
-    let closing;
-    const closed = new Promise((resolve) => { closing = resolve; });
-    await page.route((url) => url.pathname === '/api/v1/queue/me/events', async (route) => {
-      if (++streams === 1) await opening;
-      else await closed; // later streams stay open until the test ends
-      await route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: position\ndata: ${JSON.stringify(waiting)}\n\n` })
-        .catch(() => {});
-    });
-    await page.route((url) => url.pathname === '/api/v1/queue/me', (route) =>
-      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(waiting) }));
-    await page.goto(`/#/queue/${data.schedule.id}`);
-    await page.locator('#queue-eta').getByText(/^Booking opens in 1:[23]\d\./).waitFor();
+    // Booking opens 12 s from now (ADR 0026): the fan joins before it, on the real server.
+    const early = await makeSchedule(marquee.url, admin, { opensAt: new Date(Date.now() + 12_000) });
+    const joined = page.waitForResponse((r) => r.request().method() === 'POST' &&
+      r.url().endsWith(`/api/v1/schedules/${early.schedule.id}/queue`) && r.status() !== 403);
+    await page.goto(`/#/queue/${early.schedule.id}`);
+    const answer = await (await joined).json();
+    assert.equal(answer.state ?? answer.status, 'PRE_QUEUE');
+    assert.ok(Date.parse(answer.opensAt) > Date.now() - 1000, `opensAt ${answer.opensAt}`);
+    await page.locator('#queue-eta').getByText(/^Booking opens in 0:\d\d\./).waitFor();
     assert.equal(await page.locator('#queue-position').textContent(), '—');
     await assertAccessible(page, 'pre-queue waiting room');
-    open();
-    await page.locator('#queue-position').getByText('3', { exact: true }).waitFor();
-    assert.doesNotMatch(await page.locator('#queue-eta').textContent(), /Booking opens/);
+    // The opening: a place in line after the shuffle, then admitted to the seat map.
+    await page.waitForFunction((p) => location.hash.startsWith(p), `#/seats/${early.schedule.id}`, { timeout: 45_000 });
+    await page.locator('.zone-overview[data-ready]').waitFor();
+    assert.ok(Date.now() >= Date.parse(answer.opensAt), 'admitted only after the opening');
     assert.deepEqual(errors, []);
-    closing();
     await page.context().close();
   });
 
