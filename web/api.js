@@ -30,6 +30,24 @@ export function idempotencyKey() {
   return crypto.randomUUID();
 }
 
+/// One Idempotency-Key per user action (ADR 0032, holds): the same request sent again after its outcome went
+/// unknown (a 5xx or no answer) reuses its key, so the server answers what the first attempt did instead of
+/// doing it twice; any other answer retires the key. `send(key)` makes the request.
+const pendingKeys = new Map();
+export async function withRetryKey(action, body, send) {
+  const id = `${action} ${JSON.stringify(body)}`;
+  const key = pendingKeys.get(id) ?? idempotencyKey();
+  pendingKeys.set(id, key);
+  try {
+    const result = await send(key);
+    pendingKeys.delete(id);
+    return result;
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status > 0 && error.status < 500)) pendingKeys.delete(id);
+    throw error;
+  }
+}
+
 async function problemOf(response) {
   let body = null;
   try {

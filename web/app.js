@@ -1,6 +1,6 @@
 // Marquee's web app: hash routes, one view at a time. Each view gets an AbortSignal that ends its streams
 // and timers when the fan navigates away.
-import { api, ApiError, session, saveSession, idempotencyKey, readEvents, joinQueue } from './api.js';
+import { api, ApiError, session, saveSession, idempotencyKey, withRetryKey, readEvents, joinQueue } from './api.js';
 import { decodeBitset } from './availability.js';
 import { t, setLanguage, language, formatWon, formatDate } from './i18n.js';
 import { describe } from './errors.js';
@@ -318,10 +318,10 @@ async function renderSeats(scheduleId, signal) {
   holdButton.addEventListener('click', async () => {
     holdButton.disabled = true;
     try {
-      const held = await api('POST', '/api/v1/reservations', {
-        body: { scheduleId: Number(scheduleId), seatIds: picker.selectedSeats().map((s) => s.id) },
-        headers: { 'X-Queue-Token': token },
-      });
+      const body = { scheduleId: Number(scheduleId), seatIds: picker.selectedSeats().map((s) => s.id) };
+      const held = await withRetryKey('hold', body, (key) => api('POST', '/api/v1/reservations', {
+        body, headers: { 'X-Queue-Token': token, 'Idempotency-Key': key },
+      }));
       clearNotice();
       navigate(`#/checkout/${held.body.id}`);
     } catch (error) {
@@ -349,14 +349,14 @@ async function renderSeats(scheduleId, signal) {
   bestButton.addEventListener('click', async () => {
     bestButton.disabled = true;
     try {
-      const held = await api('POST', '/api/v1/reservations', {
-        body: { scheduleId: Number(scheduleId), zoneId: picker.zone.id, count: Number(bestCount.value) },
-        headers: { 'X-Queue-Token': token },
-      });
+      const body = { scheduleId: Number(scheduleId), zoneId: picker.zone.id, count: Number(bestCount.value) };
+      const held = await withRetryKey('hold', body, (key) => api('POST', '/api/v1/reservations', {
+        body, headers: { 'X-Queue-Token': token, 'Idempotency-Key': key },
+      }));
       clearNotice();
       navigate(`#/checkout/${held.body.id}`);
     } catch (error) {
-      if (error instanceof ApiError && (error.status === 400 || error.status === 422)) {
+      if (error instanceof ApiError && (error.status === 400 || (error.status === 422 && !/idempotency-key-reused$/.test(error.problem?.type ?? '')))) {
         sessionStorage.setItem(bestKey, 'no');
         best.hidden = true;
         notice('info', t('bestUnavailable'), [], 'best-available-unsupported');

@@ -211,8 +211,14 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
         const std::size_t index = view[pick];
         view.erase(view.begin() + static_cast<std::ptrdiff_t>(pick));
         const json::object hold{{"scheduleId", f.schedule}, {"seatIds", json::array{f.seat_ids[index]}}};
+        // One Idempotency-Key per hold attempt (ADR 0032), reused by call()'s retries after a 5xx or a
+        // dropped connection: a hold that committed while its answer was lost is answered again, not held
+        // twice.
+        Headers hold_headers = headers;
+        hold_headers.emplace_back("Idempotency-Key",
+                                  o.run_id + "-hold-" + std::to_string(fan) + "-" + std::to_string(attempt));
         const Response r =
-            co_await f.call("hold", "POST", "/api/v1/reservations", json::serialize(hold), headers);
+            co_await f.call("hold", "POST", "/api/v1/reservations", json::serialize(hold), hold_headers);
         if (r.status == 201) {
             if (const auto doc = parse_object(r.body)) {
                 reservation = string_field(*doc, "id");

@@ -649,8 +649,13 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
         std::string body = json::serialize(hold);
         path = "/api/v1/reservations";
         if (!st.first_hold) st.first_hold = Clock::now();
+        // One Idempotency-Key per hold attempt (ADR 0032), reused by call_patiently's retries after a 5xx or
+        // a dropped connection: a hold that committed while its answer was lost is answered again.
+        Headers hold_headers = headers;
+        hold_headers.emplace_back("Idempotency-Key",
+                                  o.run_id + "-hold-" + std::to_string(user) + "-" + std::to_string(attempt));
         const Response r =
-            co_await run.call_patiently(rec, c, "hold", "POST", path, body, headers, st.deadline);
+            co_await run.call_patiently(rec, c, "hold", "POST", path, body, hold_headers, st.deadline);
         if (r.status == 201) {
             const auto doc = parse_object(r.body);
             if (doc) {

@@ -168,5 +168,52 @@ TEST_F(BookingEndToEnd, BestAvailableHoldsSeatsTheServerChoosesOr409WhenTheZoneI
     EXPECT_EQ(json_of(bad).at("field").as_string(), "count");
 }
 
+// Idempotent holds (ADR 0032): a hold sent again with its Idempotency-Key answers 201 with the same
+// reservation and `replayed`, the same seats, never a second hold or the fan's own seats called taken; the
+// key with another body is 422; a malformed key is 400. Best available replays the seats it chose.
+TEST_F(BookingEndToEnd, AHoldRetriedWithItsIdempotencyKeyAnswersTheSameReservation) {
+    const auto seats = make_seats(6);
+    auto fan = admitted(new_fan(port(), "idem-fan"), seats.schedule);
+    fan["Idempotency-Key"] = "hold-retry-1";
+    const auto body = hold_body(seats.schedule, {seats.ids[0], seats.ids[1]});
+    const auto first = post_hold(body, fan);
+    ASSERT_EQ(first.status, 201) << first.body;
+    EXPECT_FALSE(json_of(first).contains("replayed"));
+    const std::string id(json_of(first).at("id").as_string());
+    const auto again = post_hold(body, fan);
+    ASSERT_EQ(again.status, 201) << again.body;
+    const auto replay = json_of(again);
+    EXPECT_EQ(replay.at("id").as_string(), id);
+    EXPECT_TRUE(replay.at("replayed").as_bool());
+    EXPECT_EQ(replay.at("state").as_string(), "HELD");
+    EXPECT_EQ(replay.at("seats"), json_of(first).at("seats"));
+    EXPECT_EQ(again.headers.at("location"), "/api/v1/reservations/" + id);
+    const auto list = http_request(port(), "GET", "/api/v1/reservations", {}, fan);
+    EXPECT_EQ(json_of(list).at("items").as_array().size(), 1U);
+
+    const auto reused = post_hold(hold_body(seats.schedule, {seats.ids[2]}), fan);
+    ASSERT_EQ(reused.status, 422) << reused.body;
+    EXPECT_EQ(reused.headers.at("content-type"), "application/problem+json");
+    EXPECT_EQ(json_of(reused).at("type").as_string(), "https://marquee.dev/problems/idempotency-key-reused");
+    auto bad = fan;
+    bad["Idempotency-Key"] = std::string(256, 'k');
+    const auto malformed = post_hold(hold_body(seats.schedule, {seats.ids[2]}), bad);
+    EXPECT_EQ(malformed.status, 400) << malformed.body;
+    EXPECT_EQ(json_of(malformed).at("field").as_string(), "Idempotency-Key");
+
+    const auto zone = sql("SELECT zone_id FROM catalog.seats WHERE id = $1", db::params(seats.ids[0]))
+                          .get<std::int64_t>(0, 0);
+    fan["Idempotency-Key"] = "hold-retry-2";
+    const auto best = R"({"scheduleId":)" + std::to_string(seats.schedule) + R"(,"zoneId":)" +
+                      std::to_string(zone) + R"(,"count":2})";
+    const auto chosen = post_hold(best, fan);
+    ASSERT_EQ(chosen.status, 201) << chosen.body;
+    const auto rechosen = post_hold(best, fan);
+    ASSERT_EQ(rechosen.status, 201) << rechosen.body;
+    EXPECT_EQ(json_of(rechosen).at("id"), json_of(chosen).at("id"));
+    EXPECT_EQ(json_of(rechosen).at("seats"), json_of(chosen).at("seats"));
+    EXPECT_TRUE(json_of(rechosen).at("replayed").as_bool());
+}
+
 }  // namespace
 }  // namespace marquee::test

@@ -81,3 +81,22 @@ test('the pre-queue countdown reads hours, minutes and seconds, and stops at 0:0
   assert.equal(countdownText('2026-12-06T13:02:03Z', now), '1:02:03');
   assert.equal(countdownText('2026-12-06T11:00:00Z', now), '0:00');
 });
+
+test('a hold retried after an unknown outcome reuses its Idempotency-Key; a definite answer retires it', async () => {
+  const { withRetryKey, ApiError } = await import('../../web/api.js');
+  const keys = [];
+  const body = { scheduleId: 1, seatIds: [7] };
+  const fail = (status) => async (key) => {
+    keys.push(key);
+    throw new ApiError(status === null ? null : { status });
+  };
+  await assert.rejects(withRetryKey('hold', body, fail(503)));
+  await assert.rejects(withRetryKey('hold', body, fail(null))); // no answer at all
+  assert.equal(await withRetryKey('hold', body, async (key) => keys.push(key) && 'held'), 'held');
+  assert.equal(new Set(keys).size, 1);
+  await withRetryKey('hold', body, async (key) => keys.push(key)); // a new action: a new key
+  assert.equal(new Set(keys).size, 2);
+  await assert.rejects(withRetryKey('hold', { scheduleId: 1, seatIds: [8] }, fail(409)));
+  await withRetryKey('hold', { scheduleId: 1, seatIds: [8] }, async (key) => keys.push(key));
+  assert.equal(new Set(keys).size, 4); // a 409 was an answer: the next click is a new action
+});

@@ -44,6 +44,9 @@ struct Reservation {
     core::TimePoint expires_at;
     core::TimePoint created_at;
     std::vector<ReservedSeat> seats;  ///< ordered by seat id
+    /// An earlier hold with the same Idempotency-Key and request made this reservation (ADR 0032); answered
+    /// as it is now.
+    bool replayed = false;
 };
 
 struct NewHold {
@@ -56,6 +59,9 @@ struct NewHold {
     /// hold.
     std::int64_t zone_id = 0;
     int count = 0;
+    /// The request's Idempotency-Key (ADR 0032), if it sent one, and hold_request_hash() of it (hex).
+    std::optional<std::string> idempotency_key;
+    std::string request_hash;
 };
 
 /// What a hold attempt came to: the reservation, or the seats that someone else holds or bought.

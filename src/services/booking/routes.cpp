@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/clock.hpp"
+#include "http/idempotency.hpp"
 #include "services/booking/rules.hpp"
 
 namespace marquee::booking {
@@ -40,8 +41,13 @@ asio::awaitable<http::Response> Routes::hold(http::Context& ctx) {
     const std::string user = ctx.user().user_id;
     const auto request = hold_request_from(ctx.json_object());
     const std::string token(ctx.header("X-Queue-Token").value_or(""));
-    const auto reservation = co_await service_.hold(user, token, request);
-    co_return http::created(to_json(reservation), "/api/v1/reservations/" + reservation.id);
+    // Optional here (ADR 0032); when sent, checked as the money-moving requests check theirs.
+    std::optional<std::string> key;
+    if (const auto header = ctx.header("Idempotency-Key")) key = http::idempotency_key(header);
+    const auto reservation = co_await service_.hold(user, token, request, std::move(key));
+    auto body = to_json(reservation);
+    if (reservation.replayed) body["replayed"] = true;
+    co_return http::created(std::move(body), "/api/v1/reservations/" + reservation.id);
 }
 
 // GET /api/v1/reservations: the caller's reservations, newest first.

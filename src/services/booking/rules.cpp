@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/problem.hpp"
+#include "http/idempotency.hpp"
 
 namespace marquee::booking {
 
@@ -58,6 +59,16 @@ HoldRequest hold_request_from(const json::object& body) {
         throw core::Problem::invalid_field("seatIds", "must not repeat a seat");
     }
     return request;
+}
+
+std::string hold_request_hash(const HoldRequest& request) {
+    std::string canonical = "hold;schedule=" + std::to_string(request.schedule_id);
+    if (request.best_available()) {
+        canonical += ";zone=" + std::to_string(request.zone_id) + ";count=" + std::to_string(request.count);
+    } else {
+        canonical += ";seats=" + bigint_array(request.seat_ids);  // sorted by hold_request_from
+    }
+    return http::request_hash(canonical);
 }
 
 std::string bigint_array(const std::vector<std::int64_t>& values) {

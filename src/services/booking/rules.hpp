@@ -28,6 +28,10 @@ struct HoldRequest {
 /// seats, both seatIds and zoneId).
 HoldRequest hold_request_from(const boost::json::object& body);
 
+/// SHA-256 (hex) of the hold's canonical form, stored beside its Idempotency-Key (ADR 0032): the same key
+/// with another request is 422 `idempotency-key-reused`.
+std::string hold_request_hash(const HoldRequest& request);
+
 /// A PostgreSQL bigint[] literal, e.g. "{3,7}", for `$n::bigint[]` parameters.
 std::string bigint_array(const std::vector<std::int64_t>& values);
 

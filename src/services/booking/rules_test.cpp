@@ -84,5 +84,19 @@ TEST(HoldRequest, BestAvailableNeedsACountFromOneToFourAndNoSeatIds) {
     EXPECT_EQ(rejected_field(R"({"zoneId": 3, "count": 2})"), "scheduleId");
 }
 
+// ADR 0032: the hash a hold's Idempotency-Key is stored with names the request, not its spelling.
+TEST(HoldRequestHash, IsTheSameForTheSameHoldAndDiffersForAnother) {
+    const auto hash = [](const char* body) { return hold_request_hash(parse(body)); };
+    EXPECT_EQ(hash(R"({"scheduleId": 7, "seatIds": [3, 1]})"),
+              hash(R"({"seatIds": [1, 3], "scheduleId": 7})"));
+    EXPECT_EQ(hash(R"({"scheduleId": 7, "seatIds": [1]})").size(), 64U);
+    EXPECT_NE(hash(R"({"scheduleId": 7, "seatIds": [1, 3]})"), hash(R"({"scheduleId": 7, "seatIds": [1]})"));
+    EXPECT_NE(hash(R"({"scheduleId": 7, "seatIds": [1]})"), hash(R"({"scheduleId": 8, "seatIds": [1]})"));
+    EXPECT_NE(hash(R"({"scheduleId": 7, "zoneId": 3, "count": 2})"),
+              hash(R"({"scheduleId": 7, "zoneId": 3, "count": 1})"));
+    EXPECT_NE(hash(R"({"scheduleId": 7, "zoneId": 1, "count": 1})"),
+              hash(R"({"scheduleId": 7, "seatIds": [1]})"));
+}
+
 }  // namespace
 }  // namespace marquee::booking

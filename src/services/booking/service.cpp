@@ -87,10 +87,28 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
                          .with({{"outcome", "ticket-limit-reached"}})),
       no_seats_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
                     .with({{"outcome", "no-seats-available"}})),
+      replayed_(
+          metrics.counter("booking_holds_total", "Hold attempts by outcome").with({{"outcome", "replayed"}})),
       expired_(metrics.counter("booking_holds_expired_total", "Holds the sweeper expired").with({})) {}
 
-asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token,
-                                           HoldRequest request) {
+asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token, HoldRequest request,
+                                           std::optional<std::string> idempotency_key) {
+    // ADR 0032: a key already used by this fan answers its reservation as it is now (or 422), before the
+    // queue check and the fast refusals below, which would call the fan's own seats taken. One statement,
+    // only for requests that carry a key; the database decides the same again under the fan's lock.
+    std::string request_hash;
+    if (idempotency_key) {
+        request_hash = hold_request_hash(request);
+        auto prior = co_await store_.find_by_key(user_id, *idempotency_key);
+        if (prior) {
+            if (prior->request_hash != request_hash) {
+                throw core::Problem::unprocessable("idempotency-key-reused",
+                                                   "this Idempotency-Key was used for another hold");
+            }
+            replayed_.inc();
+            co_return std::move(prior->reservation);
+        }
+    }
     // ADR 0027: sales closed early refuse before anything else; an extension lengthens the new hold.
     const SaleControl sale = sale_controls_ ? sale_controls_(request.schedule_id) : SaleControl{};
     if (sale.sales_closed) {
@@ -101,7 +119,8 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
     if (request.best_available())
         co_return co_await hold_best(std::move(user_id), token_id, request,
-                                     options_.hold_ttl + sale.hold_extension);
+                                     options_.hold_ttl + sale.hold_extension, std::move(idempotency_key),
+                                     std::move(request_hash));
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
     // whatever is not refused here goes on to the lock and the database, which alone grant.
@@ -128,6 +147,8 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     hold.queue_token_id = token_id;
     hold.seat_ids = request.seat_ids;
     hold.ttl = options_.hold_ttl + sale.hold_extension;
+    hold.idempotency_key = std::move(idempotency_key);
+    hold.request_hash = std::move(request_hash);
     HoldOutcome outcome;
     std::exception_ptr failure;
     // The statement starts after this instant, so whatever it finds taken (or holds) was taken at or after
@@ -139,8 +160,11 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
         failure = std::current_exception();
     }
     if (!failure) {
-        taken_memory_.remember(request.schedule_id, outcome.reservation ? request.seat_ids : outcome.taken,
-                               asked);
+        // A replay (ADR 0032) holds nothing new: its seats may even be free again (an expired hold).
+        if (!(outcome.reservation && outcome.reservation->replayed)) {
+            taken_memory_.remember(request.schedule_id,
+                                   outcome.reservation ? request.seat_ids : outcome.taken, asked);
+        }
     }
     if (!failure && !outcome.reservation && options_.taken_ttl.count() > 0) {
         co_await unlock_marking_taken(held_keys, lock_token, request.schedule_id, outcome.taken);
@@ -155,7 +179,7 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
         taken_db_.inc();
         throw seat_taken(outcome.taken);
     }
-    held_.inc();
+    (outcome.reservation->replayed ? replayed_ : held_).inc();
     co_return std::move(*outcome.reservation);
 }
 
@@ -170,7 +194,9 @@ void Service::count_refusal(const std::exception_ptr& failure) {
 }
 
 asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string token_id,
-                                                HoldRequest request, std::chrono::milliseconds ttl) {
+                                                HoldRequest request, std::chrono::milliseconds ttl,
+                                                std::optional<std::string> idempotency_key,
+                                                std::string request_hash) {
     // No seat is named, so there is nothing for TakenMemory to refuse or for a Redis seat lock to shed: the
     // statement chooses among the seats free in the database, and the unique index decides a race with a
     // seat hold. The seats it chose are then remembered as taken, like those of a seat hold, so that seat
@@ -183,6 +209,8 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
     hold.zone_id = request.zone_id;
     hold.count = request.count;
     hold.ttl = ttl;
+    hold.idempotency_key = std::move(idempotency_key);
+    hold.request_hash = std::move(request_hash);
     const auto asked = TakenMemory::Clock::now();
     std::optional<Reservation> held;
     std::exception_ptr failure;
@@ -196,6 +224,10 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
         std::rethrow_exception(failure);
     }
     Reservation reservation = std::move(*held);
+    if (reservation.replayed) {  // the key's earlier hold (ADR 0032): nothing new to remember or count
+        replayed_.inc();
+        co_return reservation;
+    }
     std::vector<std::int64_t> seats;
     for (const auto& seat : reservation.seats) seats.push_back(seat.seat_id);
     taken_memory_.remember(request.schedule_id, seats, asked);

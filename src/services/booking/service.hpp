@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,12 @@ class Service {
     /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat (or zone), 409
     /// `seat-taken` with the `seats` extension, 409 `booking-closed`, 409 `ticket-limit-reached` with `limit`
     /// and `taken`, 409 `no-seats-available` (best available: request.zone_id and count, ADR 0025).
+    /// With an Idempotency-Key (ADR 0032): the fan's reservation made with that key and the same request,
+    /// as it is now (replayed = true), before any other check; another request with it → 422
+    /// `idempotency-key-reused`. Without one, nothing more than before is asked.
     boost::asio::awaitable<Reservation> hold(std::string user_id, std::string queue_token,
-                                             HoldRequest request);
+                                             HoldRequest request,
+                                             std::optional<std::string> idempotency_key = std::nullopt);
     /// The caller's reservation; 404 for a malformed id or another user's.
     boost::asio::awaitable<Reservation> get(std::string user_id, std::string reservation_id);
     boost::asio::awaitable<std::vector<Reservation>> mine(std::string user_id);
@@ -75,7 +80,9 @@ class Service {
     /// Best available (ADR 0025): the store's one statement picks and holds the seats, for `ttl` (the hold
     /// TTL with the operator's extension, ADR 0027).
     boost::asio::awaitable<Reservation> hold_best(std::string user_id, std::string token_id,
-                                                  HoldRequest request, std::chrono::milliseconds ttl);
+                                                  HoldRequest request, std::chrono::milliseconds ttl,
+                                                  std::optional<std::string> idempotency_key,
+                                                  std::string request_hash);
     /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else.
     boost::asio::awaitable<std::vector<std::int64_t>> lock(std::int64_t schedule_id,
                                                            std::vector<std::int64_t> seat_ids,
@@ -99,7 +106,8 @@ class Service {
     TakenMemory taken_memory_;
     /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock
     /// (shed by the Redis lock), seat-taken-db (refused by the unique index), held-best-available (seats the
-    /// database chose), ticket-limit-reached, no-seats-available (ADR 0025); looked up once, not per request.
+    /// database chose), ticket-limit-reached, no-seats-available (ADR 0025), replayed (an Idempotency-Key's
+    /// earlier hold answered again, ADR 0032); looked up once, not per request.
     /// booking_holds_expired_total: holds the sweeper expired.
     core::Counter& held_;
     core::Counter& taken_memory_refused_;
@@ -108,6 +116,7 @@ class Service {
     core::Counter& best_held_;
     core::Counter& limit_refused_;
     core::Counter& no_seats_;
+    core::Counter& replayed_;
     core::Counter& expired_;
     std::atomic<bool> stopped_{false};
 };

@@ -11,6 +11,13 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr const char* kUniqueSeatIndex = "reservation_seats_one_live_per_seat";
+/// booking/0011 (ADR 0032): one reservation per fan and Idempotency-Key.
+constexpr const char* kUniqueKeyIndex = "reservations_user_idempotency_key";
+
+core::Problem key_reused() {
+    return core::Problem::unprocessable("idempotency-key-reused",
+                                        "this Idempotency-Key was used for another hold");
+}
 
 /// Ends the HELD reservations chosen by `selector` (a SELECT of `id`), with their HELD seats RELEASED and one
 /// outbox event each, in one statement. `overdue_only` keeps live holds untouched (expiry). The events carry
@@ -77,6 +84,12 @@ core::Problem limit_reached(const db::Result& result) {
         .with("taken", taken);
 }
 
+/// The request hash as booking.hold's p_hash (hex, decoded in SQL); NULL without an Idempotency-Key.
+std::optional<std::string> key_hash(const NewHold& hold) {
+    if (!hold.idempotency_key) return std::nullopt;
+    return hold.request_hash;
+}
+
 std::string uuid_array(const std::vector<std::string>& ids) {
     std::string out = "{";
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -101,10 +114,13 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     try {
         rows = co_await pool_.query(
             "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, price, "
-            "ticket_limit, tickets_taken FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6)",
+            "ticket_limit, tickets_taken, state, seat_state "
+            "FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6, $7, decode($8, 'hex'))",
             db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, seat_array, ttl_seconds,
-                       traceparent));
+                       traceparent, hold.idempotency_key, key_hash(hold)));
     } catch (const db::SqlError& e) {
+        // The key used at the same moment for another schedule (another fan lock): the index refused ours.
+        if (e.is_unique_violation(kUniqueKeyIndex)) throw key_reused();
         if (!e.is_unique_violation(kUniqueSeatIndex)) throw;
         unique_violation = true;
     }
@@ -127,7 +143,9 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
             outcome.taken.push_back(result.get<std::int64_t>(i, "seat_id"));
         co_return outcome;
     }
-    if (kind != "HELD") throw std::runtime_error("booking.hold answered '" + kind + "'");
+    if (kind == "KEY_REUSED") throw key_reused();
+    if (kind != "HELD" && kind != "REPLAYED")
+        throw std::runtime_error("booking.hold answered '" + kind + "'");
     outcome.reservation = held_reservation(hold, result);
     co_return outcome;
 }
@@ -140,14 +158,43 @@ Reservation Store::held_reservation(const NewHold& hold, const db::Result& resul
     reservation.user_id = hold.user_id;
     reservation.schedule_id = hold.schedule_id;
     reservation.queue_token_id = hold.queue_token_id;
-    reservation.state = "HELD";
+    // HELD for a new hold; a replay (ADR 0032) as the reservation is now.
+    reservation.state = result.get<std::string>(0, "state");
+    reservation.replayed = result.get<std::string>(0, "outcome") == "REPLAYED";
     for (int i = 0; i < result.rows(); ++i) {
         ReservedSeat seat{result.get<std::int64_t>(i, "seat_id"), result.get<std::int64_t>(i, "zone_id"),
-                          result.get<std::int64_t>(i, "price"), "HELD"};
+                          result.get<std::int64_t>(i, "price"), result.get<std::string>(i, "seat_state")};
         reservation.total_price += seat.price;
         reservation.seats.push_back(seat);
     }
     return reservation;
+}
+
+asio::awaitable<std::optional<KeyedHold>> Store::find_by_key(std::string user_id, std::string key) {
+    // One statement (booking/0011's booking.held_by_key): the reservation as it is now, a row per seat.
+    auto rows = co_await pool_.query(
+        "SELECT reservation_id::text AS id, schedule_id, encode(request_hash, 'hex') AS request_hash, "
+        "expires_at, created_at, seat_id, zone_id, price, state, seat_state "
+        "FROM booking.held_by_key($1::uuid, $2)",
+        db::params(user_id, key));
+    if (rows.rows() == 0) co_return std::nullopt;
+    KeyedHold found;
+    found.request_hash = rows.get<std::string>(0, "request_hash");
+    Reservation& r = found.reservation;
+    r.id = rows.get<std::string>(0, "id");
+    r.user_id = std::move(user_id);
+    r.schedule_id = rows.get<std::int64_t>(0, "schedule_id");
+    r.state = rows.get<std::string>(0, "state");
+    r.expires_at = rows.get<core::TimePoint>(0, "expires_at");
+    r.created_at = rows.get<core::TimePoint>(0, "created_at");
+    r.replayed = true;
+    for (int i = 0; i < rows.rows(); ++i) {
+        ReservedSeat seat{rows.get<std::int64_t>(i, "seat_id"), rows.get<std::int64_t>(i, "zone_id"),
+                          rows.get<std::int64_t>(i, "price"), rows.get<std::string>(i, "seat_state")};
+        r.total_price += seat.price;
+        r.seats.push_back(seat);
+    }
+    co_return found;
 }
 
 asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
@@ -159,11 +206,12 @@ asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
             // One statement (migrations/booking/0008): choose, expire overdue holds of them, write.
             rows = co_await pool_.query(
                 "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, "
-                "price, ticket_limit, tickets_taken "
-                "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7)",
+                "price, ticket_limit, tickets_taken, state, seat_state "
+                "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8, decode($9, 'hex'))",
                 db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, hold.zone_id, hold.count,
-                           ttl_seconds, traceparent));
+                           ttl_seconds, traceparent, hold.idempotency_key, key_hash(hold)));
         } catch (const db::SqlError& e) {
+            if (e.is_unique_violation(kUniqueKeyIndex)) throw key_reused();
             // A seat hold of a chosen seat committed first and the unique index refused ours: a new statement
             // sees that hold and chooses around it.
             if (!e.is_unique_violation(kUniqueSeatIndex)) throw;
@@ -186,7 +234,10 @@ asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
                 .with("zoneId", hold.zone_id)
                 .with("count", hold.count);
         }
-        if (kind != "HELD") throw std::runtime_error("booking.hold_best answered '" + kind + "'");
+        if (kind == "KEY_REUSED") throw key_reused();
+        if (kind != "HELD" && kind != "REPLAYED") {
+            throw std::runtime_error("booking.hold_best answered '" + kind + "'");
+        }
         co_return held_reservation(hold, result);
     }
 }

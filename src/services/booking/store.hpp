@@ -12,6 +12,12 @@
 
 namespace marquee::booking {
 
+/// A reservation found by its Idempotency-Key (ADR 0032), with the hash of the request that made it.
+struct KeyedHold {
+    Reservation reservation;  ///< as it is now; replayed = true
+    std::string request_hash;
+};
+
 /// Booking's SQL. Expiry is decided by the database clock in every statement: a HELD reservation with
 /// expires_at <= now() reads as EXPIRED and never blocks its seats. The partial unique index
 /// reservation_seats_one_live_per_seat, not any lock, is what refuses a second live hold of a seat.
@@ -19,6 +25,9 @@ class Store {
   public:
     explicit Store(db::Pool& pool) : pool_(pool) {}
 
+    /// With hold.idempotency_key (ADR 0032): the fan's reservation made with that key and the same request is
+    /// answered as it is now (replayed), another request with it is 422 `idempotency-key-reused`; nothing is
+    /// written either way. hold_best too.
     /// In one transaction: reads the seats and prices through catalog.seats_for_hold (404 `not-found` for
     /// an unknown seat, 409 `booking-closed` outside the booking window), expires overdue holds of these
     /// seats, and writes the reservation, its seats and a `reservation.held` outbox row — or nothing, with
@@ -30,6 +39,11 @@ class Store {
     /// statement. 404 for a zone not in the schedule, 409 `booking-closed`, `ticket-limit-reached` or
     /// `no-seats-available`. A seat hold that took a chosen seat first is met by asking again.
     boost::asio::awaitable<Reservation> hold_best(NewHold hold);
+
+    /// The caller's reservation made with this Idempotency-Key (booking.held_by_key, one statement), or
+    /// nullopt. hold and hold_best decide the same in the database, under the fan's lock (ADR 0032); this
+    /// lets the service answer a replay before its fast refusals, which would call the fan's own seats taken.
+    boost::asio::awaitable<std::optional<KeyedHold>> find_by_key(std::string user_id, std::string key);
 
     /// How many times hold_best asks again after a seat hold took one of its chosen seats first.
     static constexpr int kBestAvailableAttempts = 5;
