@@ -227,7 +227,8 @@ async function renderQueue(scheduleId, signal) {
       stopCountdown?.();
       stopCountdown = null;
       position.textContent = String(token.position);
-      eta.textContent = t('queueEta', { seconds: token.etaSeconds });
+      // ADR 0033: while the organiser has paused admission there is no ETA, only the kept place.
+      eta.textContent = token.paused ? t('queuePaused') : t('queueEta', { seconds: token.etaSeconds });
     }
   };
   const admitted = (token) => {

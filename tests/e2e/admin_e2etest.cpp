@@ -168,6 +168,10 @@ TEST_F(AdminEndToEnd, PausedAdmissionKeepsFansWaitingUntilResumed) {
     const auto joined = join(fan, seats.schedule);
     ASSERT_EQ(joined.status, 201u) << joined.body;
     EXPECT_EQ(joined.json().at("state").as_string(), "WAITING");
+    // ADR 0033: the answer says the room is paused and gives no estimate, which would count down for nothing.
+    EXPECT_TRUE(joined.json().at("paused").as_bool()) << joined.body;
+    EXPECT_FALSE(joined.json().contains("etaSeconds")) << joined.body;
+    EXPECT_GE(joined.json().at("pollAfterMs").as_int64(), 5000) << joined.body;
     // Twenty admission ticks (50 ms each) later the fan still waits.
     std::this_thread::sleep_for(1s);
     const auto me =
@@ -175,6 +179,8 @@ TEST_F(AdminEndToEnd, PausedAdmissionKeepsFansWaitingUntilResumed) {
     ASSERT_EQ(me.status, 200u) << me.body;
     EXPECT_EQ(me.json().at("state").as_string(), "WAITING");
     EXPECT_EQ(me.json().at("position").as_int64(), 1);
+    EXPECT_TRUE(me.json().at("paused").as_bool()) << me.body;
+    EXPECT_FALSE(me.json().contains("etaSeconds")) << me.body;
 
     ASSERT_EQ(patch(admin, seats.schedule, R"({"paused": false})").status, 200u);
     const auto ready = admitted(port(), fan, seats.schedule);  // follows the event stream to `admitted`

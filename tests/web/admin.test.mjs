@@ -70,6 +70,14 @@ describe('the operator page', () => {
       const cells = [...document.querySelectorAll('#stats td')].map((td) => td.textContent);
       return cells[cells.indexOf('Waiting') + 1] === '1';
     });
+    // ADR 0033: the fan's own page says admission is paused instead of counting down an ETA.
+    const fanPage = await pageWithToken(marquee.url, fan);
+    const fanErrors = watchErrors(fanPage);
+    await fanPage.goto(`/#/queue/${id}`);
+    await fanPage.locator('#queue-eta').getByText(/^Admission paused by the organiser/).waitFor();
+    assert.equal(await fanPage.locator('#queue-position').textContent(), '1');
+    assert.deepEqual(fanErrors, []);
+    await fanPage.context().close();
     assert.deepEqual(errors, []);
     await page.context().close();
   });

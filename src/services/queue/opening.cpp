@@ -165,17 +165,24 @@ asio::awaitable<OpeningReport> Opener::open(std::int64_t schedule_id) {
         }
     }
 
+    // ADR 0033: lowest place first, so that admission may start with the first batch: after each batch, every
+    // token up to its highest place has moved, and the script records that place for the admission step.
+    std::vector<std::size_t> by_place(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i) by_place[i] = i;
+    std::sort(by_place.begin(), by_place.end(),
+              [&](std::size_t a, std::size_t b) { return places[a] < places[b]; });
     std::size_t at = 0;
-    while (at < tokens.size()) {
-        const std::size_t end = std::min(tokens.size(), at + kMoveBatch);
+    while (at < by_place.size()) {
+        const std::size_t end = std::min(by_place.size(), at + kMoveBatch);
         std::vector<std::string> keys{prefix + "pre", prefix + "waiting", prefix + "seen", prefix + "audit"};
         // The winner's rows are in PostgreSQL already: no audit event for them (a second writer of the same
         // state would cost the audit writer 50,000 rows for nothing at a large opening).
-        std::vector<std::string> args{prefix, report.shuffled ? "0" : "1"};
-        args.reserve(2 + 2 * (end - at));
+        std::vector<std::string> args{prefix, report.shuffled ? "0" : "1",
+                                      std::to_string(places[by_place[end - 1]])};
+        args.reserve(3 + 2 * (end - at));
         for (; at < end; ++at) {
-            args.push_back(tokens[at].id);
-            args.push_back(std::to_string(places[at]));
+            args.push_back(tokens[by_place[at]].id);
+            args.push_back(std::to_string(places[by_place[at]]));
         }
         const redis::Reply moved =
             (co_await redis_.eval(scripts::open_pre(), std::move(keys), std::move(args))).or_throw();

@@ -23,6 +23,7 @@
 #include "services/queue/opening.hpp"
 #include "services/queue/recovery.hpp"
 #include "services/queue/scheduler.hpp"
+#include "services/queue/scripts.hpp"
 #include "services/queue/shuffle.hpp"
 #include "services/queue/store.hpp"
 #include "services/queue/token_rules.hpp"
@@ -193,6 +194,68 @@ TEST_F(QueueOpeningDbTest, PreQueuedFansAreShuffledOnceAndEachGetsExactlyOnePlac
         EXPECT_EQ(rows.get<std::int64_t>(r, "position"), recomputed[static_cast<std::size_t>(r)]);
         EXPECT_EQ(redis_place[rows.get<std::string>(r, "id")], recomputed[static_cast<std::size_t>(r)]);
     }
+}
+
+// ADR 0033: while an opening moves the pre-queue (lowest place first), admission takes the places moved so
+// far and nobody else: not a place still pre-queued, not a fan who came after the opening.
+TEST_F(QueueOpeningDbTest, AdmissionStartsWithTheMovedPlacesAndNeverPassesThePreQueue) {
+    const Settings settings = test_settings();
+    WaitingRoom room(redis_, settings);
+    const auto schedule = unique_schedule();
+    const auto early = users(100);
+    const auto joined = join_all(room, schedule, early, in_an_hour());
+    const auto late = users(1);
+    const auto late_joined = join_all(room, schedule, late, 0);
+    ASSERT_EQ(late_joined[0].status.state, TokenState::Waiting);
+
+    // The places the opening gives (its shuffle), lowest first.
+    const std::string prefix = key_prefix(schedule);
+    const redis::Reply listed = run(redis_.eval(scripts::pre_list(), {prefix + "pre"}, {prefix})).or_throw();
+    std::vector<std::string> ids;
+    std::vector<std::int64_t> arrivals;
+    for (std::size_t i = 0; i + 3 < listed.elements().size(); i += 4) {
+        ids.push_back(listed.elements()[i].as_string());
+        arrivals.push_back(std::stoll(listed.elements()[i + 1].as_string()));
+    }
+    ASSERT_EQ(ids.size(), 100u);
+    const std::vector<std::int64_t> places = shuffled_places(shuffle_seed(kSecret, schedule), arrivals);
+    std::vector<std::pair<std::int64_t, std::string>> by_place;
+    for (std::size_t i = 0; i < ids.size(); ++i) by_place.emplace_back(places[i], ids[i]);
+    std::sort(by_place.begin(), by_place.end());
+    std::map<std::string, std::int64_t> place_of;
+    for (const auto& [place, id] : by_place) place_of[id] = place;
+
+    const auto move = [&](std::size_t from, std::size_t to) {
+        std::vector<std::string> args{prefix, "0", std::to_string(by_place[to - 1].first)};
+        for (std::size_t i = from; i < to; ++i) {
+            args.push_back(by_place[i].second);
+            args.push_back(std::to_string(by_place[i].first));
+        }
+        return run(redis_.eval(scripts::open_pre(),
+                               {prefix + "pre", prefix + "waiting", prefix + "seen", prefix + "audit"},
+                               std::move(args)))
+            .or_throw();
+    };
+    EXPECT_EQ(move(0, 10).elements().at(1).as_integer(), 90) << "ninety still pre-queued";
+    AdmitStep step = run(room.admit(schedule));
+    EXPECT_EQ(step.admitted, 10) << "the ten moved places, though the burst allows 1,000";
+    EXPECT_EQ(step.pre_queued, 90);
+    const auto now = statuses(room, schedule, early);
+    for (std::size_t i = 0; i < now.size(); ++i) {
+        const std::int64_t place = place_of[joined[i].status.token];
+        EXPECT_EQ(now[i].state, place <= 10 ? TokenState::Active : TokenState::PreQueue) << "place " << place;
+    }
+    EXPECT_EQ(statuses(room, schedule, late)[0].state, TokenState::Waiting)
+        << "the fan who came after the opening waits behind the whole pre-queue";
+
+    // The rest moves: the pre-queue is empty, its mark is gone, and admission runs in place order.
+    EXPECT_EQ(move(10, 100).elements().at(1).as_integer(), 0);
+    EXPECT_EQ(run(redis_.command({"EXISTS", prefix + "opened"})).or_throw().as_integer(), 0);
+    const auto waiting = statuses(room, schedule, late);
+    EXPECT_EQ(waiting[0].position, 91) << "behind the ninety moved places";
+    step = run(room.admit(schedule));
+    EXPECT_EQ(step.admitted, 91);
+    EXPECT_EQ(step.pre_queued, 0);
 }
 
 TEST_F(QueueOpeningDbTest, OfTwoOpenersAtOnceExactlyOneShufflesAndBothAgree) {

@@ -39,11 +39,17 @@ std::int64_t pre_queue_poll_ms(std::int64_t opens_at_ms) {
     return std::clamp<std::int64_t>(opens_at_ms - now_ms(), 500, 15'000);
 }
 
-/// The body every queue route answers with: the fields that make sense for the state.
-boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second) {
+/// The body every queue route answers with: the fields that make sense for the state. While an operator has
+/// paused the schedule's admission (ADR 0027), a WAITING body says `paused` and gives no `etaSeconds`: nobody
+/// is admitted, so any estimate would count down a wait that is not moving (ADR 0033).
+boost::json::object to_json(const TokenStatus& status, unsigned admit_per_second, bool paused = false) {
     boost::json::object body{
         {"token", status.token}, {"scheduleId", status.schedule_id}, {"state", to_string(status.state)}};
-    if (status.state == TokenState::Waiting) {
+    if (status.state == TokenState::Waiting && paused) {
+        body["position"] = status.position;
+        body["paused"] = true;
+        body["pollAfterMs"] = paused_poll_after_ms(status.position, admit_per_second);
+    } else if (status.state == TokenState::Waiting) {
         body["position"] = status.position;
         body["etaSeconds"] = eta_seconds(status.position, admit_per_second);
         body["pollAfterMs"] = poll_after_ms(status.position, admit_per_second);
@@ -77,6 +83,10 @@ core::Problem token_not_found(std::int64_t schedule_id) {
 }
 
 }  // namespace
+
+bool Routes::paused(std::int64_t schedule_id) const {
+    return controls_ && controls_->get(schedule_id).paused;
+}
 
 asio::awaitable<std::int64_t> Routes::opens_at_of(TokenState state, std::int64_t schedule_id) {
     if (state != TokenState::PreQueue || !opening_) co_return 0;
@@ -119,7 +129,7 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
             std::optional<TokenStatus> live = co_await room_->find_status(user_id, schedule_id);
             if (!live || is_ended(live->state)) throw *refused;
             live->opens_at = co_await opens_at_of(live->state, schedule_id);
-            boost::json::object body = to_json(*live, room_->eta_rate(schedule_id));
+            boost::json::object body = to_json(*live, room_->eta_rate(schedule_id), paused(schedule_id));
             if (sold_out_) sold_out_->annotate(body, schedule_id);
             co_return http::json(body);
         }
@@ -127,7 +137,7 @@ asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     if (sold_out_ && co_await sold_out_->sold_out(schedule_id)) throw sold_out_problem(schedule_id);
     Joined joined = co_await room_->join(user_id, schedule_id, opens_at);
     if (joined.status.state == TokenState::PreQueue) joined.status.opens_at = opens_at;
-    boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id));
+    boost::json::object body = to_json(joined.status, room_->eta_rate(schedule_id), paused(schedule_id));
     if (sold_out_) sold_out_->annotate(body, schedule_id);
     if (joined.created) {
         co_return http::created(body, "/api/v1/queue/me?scheduleId=" + std::to_string(schedule_id));
@@ -193,7 +203,7 @@ asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
     status->opens_at = co_await opens_at_of(status->state, schedule_id);
-    boost::json::object body = to_json(*status, room_->eta_rate(schedule_id));
+    boost::json::object body = to_json(*status, room_->eta_rate(schedule_id), paused(schedule_id));
     if (sold_out_) sold_out_->annotate(body, schedule_id);
     co_return http::json(body);
 }
@@ -210,19 +220,22 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     std::shared_ptr<WaitingRoom> room = room_;
     std::shared_ptr<SoldOut> sold_out = sold_out_;
     OpeningLookup opening = opening_;
-    co_return http::event_stream([room, sold_out, opening, user_id, schedule_id,
+    std::shared_ptr<Controls> controls = controls_;
+    co_return http::event_stream([room, sold_out, opening, controls, user_id, schedule_id,
                                   first = *first](http::EventStream& stream) -> asio::awaitable<void> {
         // By value: this coroutine runs after the handler has returned.
         std::shared_ptr<WaitingRoom> r = room;
         std::shared_ptr<SoldOut> so = sold_out;
         OpeningLookup opens = opening;
+        std::shared_ptr<Controls> ctl = controls;
         std::string user = user_id;
         std::int64_t schedule = schedule_id;
         TokenStatus status = first;
         asio::steady_timer timer(co_await asio::this_coro::executor);
         while (true) {
             const unsigned rate = r->eta_rate(schedule);
-            boost::json::object body = to_json(status, rate);
+            const bool halted = ctl && ctl->get(schedule).paused;  // ADR 0033
+            boost::json::object body = to_json(status, rate, halted);
             // ADR 0018: a sold-out schedule ends the stream with a `sold-out` event.
             const bool gone = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
             if (so) so->annotate(body, schedule);
@@ -236,8 +249,9 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             if ((status.state != TokenState::Waiting && !pre) || gone) co_return;
             // Like a polling client, the stream reads again after pollAfterMs (never sooner than a tick):
             // 10,000 open streams must not cost the waiting room 10,000 reads per tick.
-            const std::int64_t poll =
-                pre ? pre_queue_poll_ms(status.opens_at) : poll_after_ms(status.position, rate);
+            const std::int64_t poll = pre      ? pre_queue_poll_ms(status.opens_at)
+                                      : halted ? paused_poll_after_ms(status.position, rate)
+                                               : poll_after_ms(status.position, rate);
             const auto pause =
                 std::max<std::chrono::milliseconds>(r->settings().tick, std::chrono::milliseconds(poll));
             if (so) {

@@ -56,6 +56,8 @@ class Routes {
     boost::asio::awaitable<http::Response> events(http::Context& ctx);
 
   private:
+    /// Whether an operator has paused the schedule's admission (this process's copy of the controls).
+    bool paused(std::int64_t schedule_id) const;
     /// When a PRE_QUEUE token's schedule opens (epoch ms); 0 for any other state.
     boost::asio::awaitable<std::int64_t> opens_at_of(TokenState state, std::int64_t schedule_id);
     boost::asio::awaitable<void> check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id);

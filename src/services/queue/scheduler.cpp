@@ -74,6 +74,18 @@ Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> s
     }
 }
 
+asio::awaitable<void> Scheduler::open_beside(std::shared_ptr<Opener> opener,
+                                             std::shared_ptr<Openings> openings, std::int64_t schedule_id,
+                                             std::int64_t now_ms) {
+    try {
+        co_await opener->open_if_due(schedule_id, now_ms);
+    } catch (const std::exception& e) {
+        core::log_warn("queue pre-queue opening failed", {{"schedule_id", schedule_id}, {"error", e.what()}});
+    }
+    const std::lock_guard lock(openings->mutex);
+    openings->running.erase(schedule_id);
+}
+
 asio::awaitable<TickReport> Scheduler::tick() {
     TickReport report;
     std::int64_t busiest = -1;
@@ -102,12 +114,17 @@ asio::awaitable<TickReport> Scheduler::tick() {
             }
         }
         // ADR 0026: a pre-queue whose opening has come is shuffled once (one process wins; see opening.hpp).
+        // ADR 0033: beside the ticks (one at a time per schedule in this process), so that the next ticks
+        // admit the lowest places while the opening still moves the others.
         if (step.pre_queued > 0 && opener_) {
-            try {
-                co_await opener_->open_if_due(schedule_id, step.now);
-            } catch (const std::exception& e) {
-                core::log_warn("queue pre-queue opening failed",
-                               {{"schedule_id", schedule_id}, {"error", e.what()}});
+            bool start = false;
+            {
+                const std::lock_guard lock(openings_->mutex);
+                start = openings_->running.insert(schedule_id).second;
+            }
+            if (start) {
+                asio::co_spawn(co_await asio::this_coro::executor,
+                               open_beside(opener_, openings_, schedule_id, step.now), asio::detached);
             }
         }
         const std::int64_t audited = co_await write_audit(schedule_id);

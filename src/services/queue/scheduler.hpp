@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -70,6 +72,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
   private:
     boost::asio::awaitable<void> run();
+    struct Openings;
+    static boost::asio::awaitable<void> open_beside(std::shared_ptr<Opener> opener,
+                                                    std::shared_ptr<Openings> openings,
+                                                    std::int64_t schedule_id, std::int64_t now_ms);
     boost::asio::awaitable<std::int64_t> write_audit(std::int64_t schedule_id);
     boost::asio::awaitable<bool> control(std::int64_t schedule_id, const AdmitStep& step,
                                          std::optional<int> fixed_bound);
@@ -77,6 +83,13 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     std::shared_ptr<WaitingRoom> room_;
     std::shared_ptr<Store> store_;
     std::shared_ptr<Opener> opener_;
+    /// The schedules whose opening runs in this process now (ADR 0033): an opening runs beside the ticks, so
+    /// that admission starts with the places it has moved while it moves the rest.
+    struct Openings {
+        std::mutex mutex;
+        std::unordered_set<std::int64_t> running;
+    };
+    std::shared_ptr<Openings> openings_ = std::make_shared<Openings>();
     std::atomic<bool> stopping_{false};
     core::Counter* admitted_total_ = nullptr;
     core::Counter* expired_total_ = nullptr;

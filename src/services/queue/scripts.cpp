@@ -204,11 +204,21 @@ if spent < now - burst * per then spent = now - burst * per end
 local allowance = math.floor((now - spent) / per)
 local room = max_active - redis.call('ZCARD', KEYS[3])
 local admitted = 0
--- ADR 0026: nobody is admitted while the pre-queue (KEYS[9]) waits for its shuffle, so a fan who came after
--- the opening never goes ahead of the pre-queued ones.
+-- ADR 0026: a fan who came after the opening never goes ahead of the pre-queued ones. While the pre-queue
+-- (KEYS[9]) is being opened, only the places the opening has moved so far are admitted (ADR 0033): the opener
+-- moves them lowest place first and records the highest place below which every token has moved ('opened');
+-- every later arrival's place is above every shuffled place. Nothing moved yet: nobody is admitted.
 local pre = redis.call('ZCARD', KEYS[9])
-if allowance > 0 and room > 0 and pre == 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[1], math.min(allowance, room))
+local upto = 0
+if pre > 0 then upto = tonumber(redis.call('GET', prefix .. 'opened') or '0') end
+if allowance > 0 and room > 0 and (pre == 0 or upto > 0) then
+  local popped
+  if pre == 0 then
+    popped = redis.call('ZPOPMIN', KEYS[1], math.min(allowance, room))
+  else
+    popped = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'WITHSCORES', 'LIMIT', 0, math.min(allowance, room))
+    for i = 1, #popped, 2 do redis.call('ZREM', KEYS[1], popped[i]) end
+  end
   local expires = now + tonumber(ARGV[5])
   for i = 1, #popped, 2 do
     local id = popped[i]
@@ -320,11 +330,12 @@ return out
 // ADR 0026: the opening. Each (id, place) pair of ARGV moves a token still in the pre-queue (KEYS[1]) to the
 // waiting set (KEYS[2]) at its shuffled place, as WAITING and seen now (KEYS[3]), with an audit event
 // (KEYS[4]) when ARGV[2] is '1'. A token already moved is skipped, so a second opener or a retry changes
-// nothing twice.
+// nothing twice. ADR 0033: ARGV[3] is a place below which (inclusive) the caller has moved every token
+// ('0': none); 'opened' keeps the highest such place while the pre-queue is not empty, for admission.
 constexpr const char* kOpenPre = R"lua(
 local now = now_ms()
 local moved = 0
-for i = 3, #ARGV - 1, 2 do
+for i = 4, #ARGV - 1, 2 do
   local id, place = ARGV[i], tonumber(ARGV[i + 1])
   if redis.call('ZREM', KEYS[1], id) == 1 then
     local tk = ARGV[1] .. 'token:' .. id
@@ -335,7 +346,14 @@ for i = 3, #ARGV - 1, 2 do
     moved = moved + 1
   end
 end
-return {moved, redis.call('ZCARD', KEYS[1])}
+local left = redis.call('ZCARD', KEYS[1])
+local opened = ARGV[1] .. 'opened'
+if left == 0 then
+  redis.call('DEL', opened)
+elseif tonumber(ARGV[3]) > tonumber(redis.call('GET', opened) or '0') then
+  redis.call('SET', opened, ARGV[3], 'PX', 86400000)
+end
+return {moved, left}
 )lua";
 
 constexpr const char* kForget = R"lua(

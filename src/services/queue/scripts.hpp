@@ -58,8 +58,9 @@ const redis::Script& restore();
 /// ADR 0026. KEYS pre; ARGV prefix. The pre-queue in arrival order: {id, arrival number, user, issued ms,
 /// ...}.
 const redis::Script& pre_list();
-/// ADR 0026. KEYS pre, waiting, seen, audit; ARGV prefix, audit 0|1, then id, place per token. Moves each
-/// token still pre-queued to WAITING at its place. Returns {moved, left in the pre-queue}.
+/// ADR 0026. KEYS pre, waiting, seen, audit; ARGV prefix, audit 0|1, moved-up-to place (ADR 0033), then id,
+/// place per token. Moves each token still pre-queued to WAITING at its place, and records the place up to
+/// which every token has moved (`opened`) for admission. Returns {moved, left in the pre-queue}.
 const redis::Script& open_pre();
 /// KEYS schedules; ARGV schedule, seq seen. Removes the schedule from the scan set unless a join has
 /// raised its score (its arrival counter) past `seq seen` since. Returns 1 or 0.

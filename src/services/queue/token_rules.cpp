@@ -109,6 +109,11 @@ std::int64_t poll_after_ms(std::int64_t position, unsigned admit_per_second) {
     return std::clamp(std::max(quarter_eta, position * kPerPlace), kMin, kMax);
 }
 
+std::int64_t paused_poll_after_ms(std::int64_t position, unsigned admit_per_second) {
+    constexpr std::int64_t kPausedMin = 5'000;
+    return std::max(poll_after_ms(position, admit_per_second), kPausedMin);
+}
+
 std::int64_t burst_per_tick(unsigned admit_per_second, std::chrono::milliseconds tick) {
     const std::int64_t scaled = std::int64_t{admit_per_second} * tick.count();
     return std::max<std::int64_t>((scaled + 999) / 1000, 1);

@@ -32,6 +32,11 @@ std::int64_t eta_seconds(std::int64_t position, unsigned admit_per_second);
 /// (which overloaded Redis in the flash-sale benchmark, docs/performance.md).
 std::int64_t poll_after_ms(std::int64_t position, unsigned admit_per_second);
 
+/// `pollAfterMs` of a WAITING token while an operator has paused the schedule's admission (ADR 0033): nobody
+/// moves, so the front asks every 5 s instead of twice a second, and the back as rarely as it would anyway
+/// (at most 15 s). A resumed room is heard within about 5 s plus the controls' poll (1 s, ADR 0027).
+std::int64_t paused_poll_after_ms(std::int64_t position, unsigned admit_per_second);
+
 /// Tokens one scheduler tick may admit at most: rate x tick, rounded up, at least 1.
 std::int64_t burst_per_tick(unsigned admit_per_second, std::chrono::milliseconds tick);
 

@@ -63,6 +63,14 @@ TEST(TokenRules, PollAfterGrowsWithThePlaceInTheQueueWithinBounds) {
     EXPECT_EQ(poll_after_ms(std::numeric_limits<std::int64_t>::max() / 2, 1), 15'000) << "no overflow";
 }
 
+TEST(TokenRules, APausedRoomIsAskedEveryFiveSecondsAtMostAndNeverMoreOftenThanRunning) {
+    EXPECT_EQ(paused_poll_after_ms(1, 50), 5'000)
+        << "the front does not ask twice a second while nobody moves";
+    EXPECT_EQ(paused_poll_after_ms(0, 50), 5'000);
+    EXPECT_EQ(paused_poll_after_ms(2000, 50), 10'000) << "the back asks as rarely as it would while running";
+    EXPECT_EQ(paused_poll_after_ms(10'000, 50), 15'000) << "never longer than 15 s (the QueueToken maximum)";
+}
+
 TEST(TokenRules, BurstPerTickIsRateTimesTickRoundedUpAtLeastOne) {
     EXPECT_EQ(burst_per_tick(50, 500ms), 25);
     EXPECT_EQ(burst_per_tick(3, 500ms), 2);
