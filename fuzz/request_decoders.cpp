@@ -1,5 +1,6 @@
 #include "request_decoders.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +15,8 @@
 #include "services/catalog/paging.hpp"
 #include "services/catalog/rules.hpp"
 #include "services/payment/rules.hpp"
+#include "services/queue/controls_rules.hpp"
+#include "services/queue/pow.hpp"
 #include "services/wallet/charge_rules.hpp"
 
 namespace marquee::fuzz {
@@ -128,7 +131,28 @@ void new_seat_map(const http::Context& ctx) {
 }
 
 void join_queue(const http::Context& ctx) {
+    const std::int64_t schedule = ctx.id_param("scheduleId");
+    if (ctx.body().empty()) return;  // a join without proof of work (difficulty 0)
+    const auto answer = queue::pow_answer_from(ctx.json_object());
+    if (!answer) return;
+    // ADR 0026: verify parses the fan's challenge; one process-wide key, a fixed clock.
+    static const queue::ProofOfWork pow("fuzz-secret", 1, std::chrono::seconds(120));
+    (void)pow.verify(answer->challenge, answer->nonce, "00000000-0000-0000-0000-000000000001", schedule, 1,
+                     1'800'000'000'000);
+}
+
+void challenge(const http::Context& ctx) {
     (void)ctx.id_param("scheduleId");
+}
+
+void schedule_controls(const http::Context& ctx) {
+    (void)ctx.id_param("id");
+    const auto patch = queue::parse_controls_patch(ctx.json_object());
+    (void)queue::diff_controls(queue::ScheduleControls{}, queue::apply_patch({}, patch));
+}
+
+void schedule_id(const http::Context& ctx) {
+    (void)ctx.id_param("id");
 }
 
 void queue_me(const http::Context& ctx) {
@@ -161,7 +185,13 @@ constexpr DecodedRoute kRoutes[] = {
     {"GET", "/api/v1/schedules/{id}/seat-map", revalidate, false},
     {"GET", "/api/v1/schedules/{id}/availability", revalidate, false},
     {"GET", "/api/v1/schedules/{id}/availability/events", availability_events, false},
-    {"POST", "/api/v1/schedules/{scheduleId}/queue", join_queue, false},
+    {"POST", "/api/v1/schedules/{scheduleId}/queue", join_queue, true},
+    {"POST", "/api/v1/schedules/{scheduleId}/queue/challenge", challenge, false},
+    {"POST", "/api/v1/reservations/{reservationId}/cancel", reservation, false},
+    {"PATCH", "/api/v1/admin/schedules/{id}/controls", schedule_controls, true},
+    {"GET", "/api/v1/admin/schedules/{id}/controls", schedule_id, false},
+    {"GET", "/api/v1/admin/schedules/{id}/audit", schedule_id, false},
+    {"GET", "/api/v1/admin/schedules/{id}/stats", schedule_id, false},
     {"GET", "/api/v1/queue/me", queue_me, false},
     {"GET", "/api/v1/queue/me/events", queue_me, false},
     {"GET", "/healthz", nothing, false},

@@ -22,10 +22,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-// The API's names, in the order answers and audit rows list them.
-constexpr const char* kFields[] = {"paused",      "admitsPerMinute",      "maxActive",    "queueEveryone",
-                                   "salesClosed", "holdExtensionSeconds", "powDifficulty"};
-
 // Every PATCH takes this transaction-level advisory lock before drawing its version, so versions commit in
 // the order they are drawn and a poll that saw version v has seen every version below it.
 constexpr std::int64_t kChangeLock = 0x6d7167636f6e7472;  // "mqgcontr"
@@ -33,38 +29,6 @@ constexpr std::int64_t kChangeLock = 0x6d7167636f6e7472;  // "mqgcontr"
 constexpr const char* kColumns =
     "schedule_id, paused, admits_per_minute, max_active, queue_everyone, sales_closed, "
     "hold_extension_seconds, pow_difficulty, version";
-
-bool boolean_field(const json::value& value, const char* field) {
-    if (!value.is_bool())
-        throw core::Problem::invalid_field(field, std::string(field) + " must be true or false");
-    return value.get_bool();
-}
-
-int integer_field(const json::value& value, const char* field, std::int64_t low, std::int64_t high) {
-    std::int64_t n = 0;
-    if (value.is_int64()) {
-        n = value.get_int64();
-    } else if (value.is_uint64() && value.get_uint64() <= static_cast<std::uint64_t>(high)) {
-        n = static_cast<std::int64_t>(value.get_uint64());
-    } else {
-        throw core::Problem::invalid_field(field, std::string(field) + " must be an integer");
-    }
-    if (n < low || n > high) {
-        throw core::Problem::invalid_field(field, std::string(field) + " must be between " +
-                                                      std::to_string(low) + " and " + std::to_string(high));
-    }
-    return static_cast<int>(n);
-}
-
-std::optional<int> nullable_field(const json::value& value, const char* field, std::int64_t low,
-                                  std::int64_t high) {
-    if (value.is_null()) return std::nullopt;
-    return integer_field(value, field, low, high);
-}
-
-json::value nullable(const std::optional<int>& value) {
-    return value ? json::value(*value) : json::value(nullptr);
-}
 
 ScheduleControls from_row(const db::Result& r, int row) {
     ScheduleControls c;
@@ -80,72 +44,12 @@ ScheduleControls from_row(const db::Result& r, int row) {
 
 }  // namespace
 
-ControlsPatch parse_controls_patch(const json::object& body) {
-    ControlsPatch patch;
-    for (const auto& [key, value] : body) {
-        if (key == "paused") {
-            patch.paused = boolean_field(value, "paused");
-        } else if (key == "admitsPerMinute") {
-            patch.admits_per_minute = nullable_field(value, "admitsPerMinute", 1, 600'000);
-        } else if (key == "maxActive") {
-            patch.max_active = nullable_field(value, "maxActive", 1, 1'000'000);
-        } else if (key == "queueEveryone") {
-            patch.queue_everyone = boolean_field(value, "queueEveryone");
-        } else if (key == "salesClosed") {
-            patch.sales_closed = boolean_field(value, "salesClosed");
-        } else if (key == "holdExtensionSeconds") {
-            patch.hold_extension_seconds = integer_field(value, "holdExtensionSeconds", 0, 3600);
-        } else if (key == "powDifficulty") {
-            patch.pow_difficulty = nullable_field(value, "powDifficulty", 0, 32);
-        } else {
-            throw core::Problem::invalid_field(std::string(key), "not a schedule control");
-        }
-    }
-    return patch;
-}
-
-ScheduleControls apply_patch(ScheduleControls c, const ControlsPatch& patch) {
-    if (patch.paused) c.paused = *patch.paused;
-    if (patch.admits_per_minute) c.admits_per_minute = *patch.admits_per_minute;
-    if (patch.max_active) c.max_active = *patch.max_active;
-    if (patch.queue_everyone) c.queue_everyone = *patch.queue_everyone;
-    if (patch.sales_closed) c.sales_closed = *patch.sales_closed;
-    if (patch.hold_extension_seconds) c.hold_extension_seconds = *patch.hold_extension_seconds;
-    if (patch.pow_difficulty) c.pow_difficulty = *patch.pow_difficulty;
-    return c;
-}
-
-json::object to_json(const ScheduleControls& c) {
-    return json::object{{"paused", c.paused},
-                        {"admitsPerMinute", nullable(c.admits_per_minute)},
-                        {"maxActive", nullable(c.max_active)},
-                        {"queueEveryone", c.queue_everyone},
-                        {"salesClosed", c.sales_closed},
-                        {"holdExtensionSeconds", c.hold_extension_seconds},
-                        {"powDifficulty", nullable(c.pow_difficulty)}};
-}
-
-std::vector<ControlChange> diff_controls(const ScheduleControls& before, const ScheduleControls& after) {
-    const json::object a = to_json(before);
-    const json::object b = to_json(after);
-    std::vector<ControlChange> changes;
-    for (const char* field : kFields) {
-        if (a.at(field) != b.at(field)) changes.push_back({field, a.at(field), b.at(field)});
-    }
-    return changes;
-}
-
-core::Problem sales_closed_problem(std::int64_t schedule_id) {
-    return core::Problem::forbidden("sales-closed", "Sales of schedule " + std::to_string(schedule_id) +
-                                                        " were closed by the organiser.");
-}
-
 Controls::Controls(db::Pool& db, core::MetricsRegistry* metrics, std::chrono::milliseconds poll)
     : db_(db), poll_(poll) {
     if (metrics == nullptr) return;
     auto& changes = metrics->counter("queue_control_changes_total",
                                      "Operator control changes this process made, by field (ADR 0027)");
-    for (const char* field : kFields) changes_[field] = &changes.with({{"field", field}});
+    for (const char* field : kControlFields) changes_[field] = &changes.with({{"field", field}});
     // One series per controlled schedule and control; a schedule back at every default drops its series.
     gauges_ = &metrics->gauge("queue_control_value",
                               "An operator control's value per schedule (booleans 0/1, automatic 0), as this "

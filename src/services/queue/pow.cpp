@@ -107,17 +107,6 @@ std::string pow_solve(std::string_view challenge, int difficulty) {
 ProofOfWork::ProofOfWork(std::string_view secret, int default_difficulty, std::chrono::seconds ttl)
     : key_(hmac_sha256(secret, "marquee-queue-pow")), default_difficulty_(default_difficulty), ttl_(ttl) {}
 
-boost::asio::awaitable<int> ProofOfWork::difficulty_for(std::int64_t schedule_id) const {
-    if (source_) {
-        if (const std::optional<int> chosen = co_await source_(schedule_id)) co_return std::max(*chosen, 0);
-    }
-    {
-        std::lock_guard lock(mutex_);
-        if (const auto it = overrides_.find(schedule_id); it != overrides_.end()) co_return it->second;
-    }
-    co_return default_difficulty_;
-}
-
 void ProofOfWork::set_schedule_difficulty_override(std::int64_t schedule_id, std::optional<int> difficulty) {
     std::lock_guard lock(mutex_);
     if (difficulty) {
@@ -171,6 +160,15 @@ PowVerdict ProofOfWork::verify(std::string_view challenge, std::string_view nonc
     if (*difficulty < required) return PowVerdict::Invalid;
     if (!decimal_nonce(nonce) || !pow_solves(challenge, nonce, *difficulty)) return PowVerdict::Invalid;
     return PowVerdict::Ok;
+}
+
+std::optional<PowAnswer> pow_answer_from(const boost::json::object& body) {
+    const auto* challenge = body.if_contains("challenge");
+    const auto* nonce = body.if_contains("nonce");
+    if (challenge == nullptr || nonce == nullptr || !challenge->is_string() || !nonce->is_string()) {
+        return std::nullopt;
+    }
+    return PowAnswer{std::string(challenge->as_string()), std::string(nonce->as_string())};
 }
 
 }  // namespace marquee::queue

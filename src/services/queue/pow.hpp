@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 namespace marquee::queue {
 
@@ -22,6 +23,15 @@ struct PowChallenge {
 };
 
 enum class PowVerdict { Ok, Invalid, Expired };
+
+/// A join body's answer to a challenge: `{"challenge": "...", "nonce": "..."}`.
+struct PowAnswer {
+    std::string challenge;
+    std::string nonce;
+};
+
+/// The answer in a join's body; nullopt when either field is missing or not a string (403 `pow-required`).
+std::optional<PowAnswer> pow_answer_from(const boost::json::object& body);
 
 /// The number of leading zero bits of a SHA-256 digest.
 int leading_zero_bits(const unsigned char* digest, std::size_t size);

@@ -175,14 +175,9 @@ asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id,
             .with("difficulty", required);
     };
     if (ctx.body().empty()) throw required_problem();
-    const boost::json::object body = ctx.json_object();
-    const auto* challenge = body.if_contains("challenge");
-    const auto* nonce = body.if_contains("nonce");
-    if (challenge == nullptr || nonce == nullptr || !challenge->is_string() || !nonce->is_string()) {
-        throw required_problem();
-    }
-    switch (
-        pow_->verify(challenge->as_string(), nonce->as_string(), user_id, schedule_id, required, now_ms())) {
+    const std::optional<PowAnswer> answer = pow_answer_from(ctx.json_object());
+    if (!answer) throw required_problem();
+    switch (pow_->verify(answer->challenge, answer->nonce, user_id, schedule_id, required, now_ms())) {
         case PowVerdict::Ok:
             co_return;
         case PowVerdict::Expired:
