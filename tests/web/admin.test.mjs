@@ -37,7 +37,12 @@ describe('the operator page', () => {
   let admin;
   let data;
   before(async () => {
-    marquee = await startMarquee({ MARQUEE_QUEUE_TICK_MS: '100' });
+    marquee = await startMarquee({
+      MARQUEE_QUEUE_TICK_MS: '100',
+      // Only this process admits this suite's schedules: another suite's process, sharing the local Redis,
+      // applies a pause only at its next poll of the controls (ADR 0027) and could admit a fan meanwhile.
+      MARQUEE_QUEUE_SCHEDULES_KEY: `queue:schedules:web-admin-${process.pid}`,
+    });
     admin = await adminToken(marquee.url);
     data = await makeSchedule(marquee.url, admin);
   });
