@@ -18,25 +18,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Headers = std::map<std::string, std::string>;
 
-constexpr std::string_view kProblems = "https://marquee.dev/problems/";
-
-template <class F>
-bool eventually(F condition, std::chrono::seconds bound = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
-
-std::string problem_type(const HttpReply& reply) {
-    const auto doc = reply.json();
-    if (!doc.contains("type")) return {};
-    const std::string full(doc.at("type").as_string());
-    return full.rfind(kProblems, 0) == 0 ? full.substr(kProblems.size()) : full;
-}
-
 /// An RFC 3339 answer as epoch seconds (PostgreSQL parses it).
 double time_of(const json::value& text) {
     return sql("SELECT extract(epoch FROM $1::timestamptz)::float8 AS s",
@@ -61,28 +42,6 @@ class AdminEndToEnd : public ::testing::Test {
     }
     static std::uint16_t port() { return process_->port(); }
 
-    /// A fan made admin by writing the row (scripts/demo/0002_admin.sql), then logged in again so that the
-    /// access token carries the role.
-    static Headers new_admin() {
-        const Headers json_headers{{"Content-Type", "application/json"}};
-        const std::string email = unique_name("admin-e2e") + "@example.com";
-        const std::string password = "Tickets-2026";
-        const auto created = http_request(
-            port(), "POST", "/api/v1/auth/signup",
-            json::serialize(json::object{{"email", email}, {"password", password}, {"displayName", "Admin"}}),
-            json_headers);
-        EXPECT_EQ(created.status, 201u) << created.body;
-        sql("UPDATE auth.users SET role = 'admin' WHERE email = $1", db::params(email));
-        const auto login = http_request(
-            port(), "POST", "/api/v1/auth/login",
-            json::serialize(json::object{{"email", email}, {"password", password}}), json_headers);
-        EXPECT_EQ(login.status, 200u) << login.body;
-        const auto doc = login.json();
-        if (!doc.contains("accessToken")) return {};
-        return {{"Authorization", "Bearer " + std::string(doc.at("accessToken").as_string())},
-                {"Content-Type", "application/json"}};
-    }
-
     static std::string path(std::int64_t schedule, const std::string& what) {
         return "/api/v1/admin/schedules/" + std::to_string(schedule) + "/" + what;
     }
@@ -102,7 +61,7 @@ MarqueeProcess* AdminEndToEnd::process_ = nullptr;
 
 TEST_F(AdminEndToEnd, EachOperationAnswers200ToAnAdmin403ToAFan400And404) {
     const auto seats = make_seats(2);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     auto fan = new_fan(port());
     fan["Content-Type"] = "application/json";
     constexpr std::int64_t kUnknown = 9'000'000'000'000;
@@ -162,7 +121,7 @@ TEST_F(AdminEndToEnd, EachOperationAnswers200ToAnAdmin403ToAFan400And404) {
 
 TEST_F(AdminEndToEnd, PausedAdmissionKeepsFansWaitingUntilResumed) {
     const auto seats = make_seats(1);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     ASSERT_EQ(patch(admin, seats.schedule, R"({"paused": true})").status, 200u);
     const auto fan = new_fan(port());
     const auto joined = join(fan, seats.schedule);
@@ -189,7 +148,7 @@ TEST_F(AdminEndToEnd, PausedAdmissionKeepsFansWaitingUntilResumed) {
 
 TEST_F(AdminEndToEnd, ClosedSalesRefuseJoinsAndHoldsWith403) {
     const auto seats = make_seats(2);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     const auto inside = admitted(port(), new_fan(port()), seats.schedule);
     ASSERT_EQ(patch(admin, seats.schedule, R"({"salesClosed": true})").status, 200u);
 
@@ -206,7 +165,7 @@ TEST_F(AdminEndToEnd, ClosedSalesRefuseJoinsAndHoldsWith403) {
 
 TEST_F(AdminEndToEnd, TheOperatorsProofOfWorkDifficultyIsWhatTheDoorAsks) {
     const auto seats = make_seats(1);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     const auto fan = new_fan(port());
     const std::string challenge = "/api/v1/schedules/" + std::to_string(seats.schedule) + "/queue/challenge";
     const auto difficulty = [&] {
@@ -231,7 +190,7 @@ TEST_F(AdminEndToEnd, TheOperatorsProofOfWorkDifficultyIsWhatTheDoorAsks) {
 
 TEST_F(AdminEndToEnd, AHoldExtensionMovesLiveHoldsAndLengthensNewOnes) {
     const auto seats = make_seats(2);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     const auto fan = admitted(port(), new_fan(port()), seats.schedule);
     const auto first = post_hold(port(), hold_body(seats.schedule, {seats.ids[0]}), fan);
     ASSERT_EQ(first.status, 201u) << first.body;
@@ -257,7 +216,7 @@ TEST_F(AdminEndToEnd, AnotherReplicaAppliesAChangeAtItsNextPoll) {
         {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"},
          {"MARQUEE_QUEUE_SCHEDULES_KEY", "queue:schedules:" + unique_name("admin-replica")}});
     const auto seats = make_seats(1);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     const auto fan = new_fan(replica.port());
     ASSERT_EQ(patch(admin, seats.schedule, R"({"salesClosed": true})").status, 200u);
     HttpReply refused;
@@ -280,7 +239,7 @@ TEST_F(AdminEndToEnd, AnotherReplicaAppliesAChangeAtItsNextPoll) {
 
 TEST_F(AdminEndToEnd, TheFiguresFollowASmallSale) {
     const auto seats = make_seats(3, 10'000);
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "admin-e2e");
     // Fan A buys one seat with points; fan B holds one and lets it expire; fan C waits behind a pause.
     const auto a = admitted(port(), new_fan(port()), seats.schedule);
     const auto b = admitted(port(), new_fan(port()), seats.schedule);

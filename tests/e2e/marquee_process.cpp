@@ -288,22 +288,59 @@ boost::json::object HttpReply::json() const {
     return std::move(doc.as_object());
 }
 
-std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix) {
-    const std::map<std::string, std::string> json_headers{{"Content-Type", "application/json"}};
-    const std::string email = unique_name(prefix) + "@example.com";
-    const std::string password = "Tickets-2026";
-    boost::json::object signup{{"email", email}, {"password", password}, {"displayName", "E2E Fan"}};
-    const auto created =
-        http_request(port, "POST", "/api/v1/auth/signup", boost::json::serialize(signup), json_headers);
+namespace {
+
+constexpr std::string_view kPassword = "Tickets-2026";
+
+/// Signs up `email` on `port`; fails the test unless 201.
+void sign_up(std::uint16_t port, const std::string& email, std::string_view display_name) {
+    boost::json::object signup{{"email", email}, {"password", kPassword}, {"displayName", display_name}};
+    const auto created = http_request(port, "POST", "/api/v1/auth/signup", boost::json::serialize(signup),
+                                      {{"Content-Type", "application/json"}});
     EXPECT_EQ(created.status, 201u) << created.body;
-    boost::json::object login{{"email", email}, {"password", password}};
-    const auto reply =
-        http_request(port, "POST", "/api/v1/auth/login", boost::json::serialize(login), json_headers);
+}
+
+/// Logs `email` in on `port`: the `Authorization: Bearer <access token>` header (empty if the login failed,
+/// which fails the test).
+std::map<std::string, std::string> log_in(std::uint16_t port, const std::string& email) {
+    boost::json::object login{{"email", email}, {"password", kPassword}};
+    const auto reply = http_request(port, "POST", "/api/v1/auth/login", boost::json::serialize(login),
+                                    {{"Content-Type", "application/json"}});
     EXPECT_EQ(reply.status, 200u) << reply.body;
     boost::system::error_code ec;
     const auto doc = boost::json::parse(reply.body, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains("accessToken")) return {};
     return {{"Authorization", "Bearer " + std::string(doc.as_object().at("accessToken").as_string())}};
+}
+
+}  // namespace
+
+std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix) {
+    const std::string email = unique_name(prefix) + "@example.com";
+    sign_up(port, email, "E2E Fan");
+    return log_in(port, email);
+}
+
+std::map<std::string, std::string> new_admin(std::uint16_t port, std::string_view prefix) {
+    const std::string email = unique_name(prefix) + "@example.com";
+    sign_up(port, email, "Admin");
+    sql("UPDATE auth.users SET role = 'admin' WHERE email = $1", db::params(email));
+    auto headers = log_in(port, email);  // again, so that the access token carries the role
+    if (!headers.empty()) headers["Content-Type"] = "application/json";
+    return headers;
+}
+
+std::string problem_type(const HttpReply& reply) {
+    constexpr std::string_view kProblems = "https://marquee.dev/problems/";
+    const auto type = reply.headers.find("content-type");
+    if (type == reply.headers.end() || type->second.find("application/problem+json") == std::string::npos) {
+        ADD_FAILURE() << "not problem+json (" << reply.status << "): " << reply.body;
+        return {};
+    }
+    const auto doc = reply.json();
+    if (!doc.contains("type")) return {};
+    const std::string full(doc.at("type").as_string());
+    return full.rfind(kProblems, 0) == 0 ? full.substr(kProblems.size()) : full;
 }
 
 std::string user_id_of(std::uint16_t port, const std::map<std::string, std::string>& fan) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -64,6 +65,28 @@ std::uint16_t free_port();
 /// Signs up a new fan (unique email with `prefix`) through the auth routes of the process on `port`, logs in,
 /// and returns the `Authorization: Bearer <access token>` header to send. Fails the test if either step does.
 std::map<std::string, std::string> new_fan(std::uint16_t port, std::string_view prefix = "fan");
+
+/// A new fan made admin by writing the row, as an operator does (scripts/demo/0002_admin.sql), then logged in
+/// again so that the access token carries the role: the `Authorization` header plus `Content-Type:
+/// application/json`, for the admin routes' JSON bodies.
+std::map<std::string, std::string> new_admin(std::uint16_t port, std::string_view prefix = "admin");
+
+/// The problem slug of a problem+json answer (`seat-taken` of `https://marquee.dev/problems/seat-taken`); ""
+/// and a test failure when the answer is not problem+json.
+std::string problem_type(const HttpReply& reply);
+
+/// Polls `condition` every `every` until it holds or `bound` passes: waiting for something the server does on
+/// its own (a poll of the controls, a consumer, recovery). False when it never held.
+template <class F>
+bool eventually(F condition, std::chrono::seconds bound = std::chrono::seconds(15),
+                std::chrono::milliseconds every = std::chrono::milliseconds(50)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(every);
+    }
+    return true;
+}
 
 /// The user id behind a fan's `Authorization` header (GET /api/v1/auth/me on `port`).
 std::string user_id_of(std::uint16_t port, const std::map<std::string, std::string>& fan);

@@ -24,40 +24,15 @@ using namespace std::chrono_literals;
 using Headers = std::map<std::string, std::string>;
 
 constexpr std::int64_t kPrice = 90'000;
-constexpr std::string_view kProblems = "https://marquee.dev/problems/";
 
 /// A fan admitted to a fresh schedule: the headers a hold or a payment needs, and the user id.
 using Buyer = AdmittedFan;
-
-/// Polls `condition` until it holds or `bound` passes: waiting for something the server does on its own.
-template <class F>
-bool eventually(F condition, std::chrono::seconds bound = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
 
 std::string pay_body(const std::string& reservation, const std::string& method,
                      std::optional<std::int64_t> points = std::nullopt) {
     json::object body{{"reservationId", reservation}, {"method", method}};
     if (points) body["pointsAmount"] = *points;
     return json::serialize(body);
-}
-
-/// The problem slug of a problem+json answer ("" when the answer is not one).
-std::string problem_type(const HttpReply& reply) {
-    const auto type = reply.headers.find("content-type");
-    if (type == reply.headers.end() || type->second.find("application/problem+json") == std::string::npos) {
-        ADD_FAILURE() << "not problem+json (" << reply.status << "): " << reply.body;
-        return {};
-    }
-    const auto doc = reply.json();
-    if (!doc.contains("type")) return {};
-    const std::string full(doc.at("type").as_string());
-    return full.rfind(kProblems, 0) == 0 ? full.substr(kProblems.size()) : full;
 }
 
 class PaymentEndToEnd : public ::testing::Test {

@@ -75,28 +75,6 @@ class SpecCoverageEndToEnd : public ::testing::Test {
     }
     static std::uint16_t port() { return process_->port(); }
 
-    /// A fan made admin by writing the row, as an operator does (scripts/demo/0002_admin.sql), then logged in
-    /// again so that the access token carries the role.
-    static std::map<std::string, std::string> new_admin() {
-        const std::map<std::string, std::string> json_headers{{"Content-Type", "application/json"}};
-        const std::string email = unique_name("spec-admin") + "@example.com";
-        const std::string password = "Tickets-2026";
-        const auto created = http_request(
-            port(), "POST", "/api/v1/auth/signup",
-            json::serialize(json::object{{"email", email}, {"password", password}, {"displayName", "Admin"}}),
-            json_headers);
-        EXPECT_EQ(created.status, 201u) << created.body;
-        sql("UPDATE auth.users SET role = 'admin' WHERE email = $1", db::params(email));
-        const auto login = http_request(
-            port(), "POST", "/api/v1/auth/login",
-            json::serialize(json::object{{"email", email}, {"password", password}}), json_headers);
-        EXPECT_EQ(login.status, 200u) << login.body;
-        const auto doc = login.json();
-        if (!doc.contains("accessToken")) return {};
-        return {{"Authorization", "Bearer " + std::string(doc.at("accessToken").as_string())},
-                {"Content-Type", "application/json"}};
-    }
-
     static MarqueeProcess* process_;
     static std::filesystem::path* web_dir_;
 };
@@ -105,7 +83,7 @@ MarqueeProcess* SpecCoverageEndToEnd::process_ = nullptr;
 std::filesystem::path* SpecCoverageEndToEnd::web_dir_ = nullptr;
 
 TEST_F(SpecCoverageEndToEnd, AnAdminMakesAConcertAScheduleAndItsSeatMapThenFansStreamItsAvailability) {
-    const auto admin = new_admin();
+    const auto admin = new_admin(port(), "spec-admin");
     const auto concert =
         http_request(port(), "POST", "/api/v1/admin/concerts",
                      json::serialize(json::object{
