@@ -2,6 +2,7 @@
 // and timers when the fan navigates away.
 import { api, ApiError, session, saveSession, idempotencyKey, withRetryKey, readEvents, joinQueue } from './api.js';
 import { decodeBitset } from './availability.js';
+import { h } from './dom.js';
 import { t, setLanguage, language, formatWon, formatDate } from './i18n.js';
 import { describe } from './errors.js';
 import { SeatPicker } from './seatmap.js';
@@ -13,23 +14,6 @@ let viewAbort = null;
 let keepNoticeOnce = false;
 
 // ---- small helpers ----------------------------------------------------------------------------------------
-
-/// Creates an element: h('button', { class: 'x', onclick: f }, 'text', child...).
-function h(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attributes)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (k === 'text') node.textContent = v;
-    // Through the CSSOM, which the page's Content-Security-Policy allows (a style attribute it would block).
-    else if (k === 'style') Object.assign(node.style, v);
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
 
 function navigate(hash, { keepNotice = false } = {}) {
   keepNoticeOnce = keepNotice;

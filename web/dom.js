@@ -1,4 +1,4 @@
-// A small element builder for the seat map modules: h('button', { class: 'x', onclick: f }, 'text', child...).
+// The app's element builder: h('button', { class: 'x', onclick: f }, 'text', child...).
 // Attributes go through setAttribute, styles through the CSSOM (the page's Content-Security-Policy blocks
 // style attributes).
 export function h(tag, attributes = {}, ...children) {
