@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -16,6 +17,7 @@
 #include "coroutines.hpp"
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
+#include "http/context.hpp"
 #include "local_services.hpp"
 #include "redis/client.hpp"
 #include "services/queue/gate.hpp"
@@ -23,6 +25,16 @@
 #include "services/queue/token_id.hpp"
 
 namespace marquee::queue::testing {
+
+/// Accepts `Bearer user:<id>` as user <id>; anything else is a 401, as the real verifier answers.
+class FakeAuthenticator final : public http::Authenticator {
+  public:
+    http::Principal authenticate(std::string_view bearer_token) const override {
+        if (bearer_token.rfind("user:", 0) != 0)
+            throw core::Problem::unauthorized("bad token", "invalid_token");
+        return http::Principal{std::string(bearer_token.substr(5)), {}};
+    }
+};
 
 namespace asio = boost::asio;
 

@@ -20,19 +20,10 @@ namespace {
 
 namespace asio = boost::asio;
 
+using testing::FakeAuthenticator;
 using testing::test_settings;
 using testing::unique_schedule;
 using testing::unique_user;
-
-/// Accepts `Bearer user:<id>` as user <id>.
-class FakeAuthenticator final : public http::Authenticator {
-  public:
-    http::Principal authenticate(std::string_view bearer_token) const override {
-        if (bearer_token.rfind("user:", 0) != 0)
-            throw core::Problem::unauthorized("bad token", "invalid_token");
-        return http::Principal{std::string(bearer_token.substr(5)), {}};
-    }
-};
 
 /// Keeps the first event and closes the stream (a paused room's stream would otherwise go on).
 class FirstEventStream final : public http::EventStream {

@@ -11,19 +11,10 @@ namespace {
 namespace asio = boost::asio;
 
 using namespace std::chrono_literals;
+using testing::FakeAuthenticator;
 using testing::test_settings;
 using testing::unique_schedule;
 using testing::unique_user;
-
-/// Accepts `Bearer user:<id>` as user <id>; anything else is a 401, as the real verifier answers.
-class FakeAuthenticator final : public http::Authenticator {
-  public:
-    http::Principal authenticate(std::string_view bearer_token) const override {
-        if (bearer_token.rfind("user:", 0) != 0)
-            throw core::Problem::unauthorized("bad token", "invalid_token");
-        return http::Principal{std::string(bearer_token.substr(5)), {}};
-    }
-};
 
 /// Collects the events a stream producer sends; runs `on_first_event` inside the first send (so a test can
 /// change the state between two ticks without sleeping).
