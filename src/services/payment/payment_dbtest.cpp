@@ -655,5 +655,27 @@ TEST_F(PaymentDbTest, AScheduleHintSavesTheReadAndAWrongOneIsStillRefused) {
     EXPECT_EQ(balance(user), 30'000);
 }
 
+// The functions a purchase calls keep one plan per statement for the connection (booking/0012, payment/0006,
+// wallet/0005; ADR 0034). The setting lives on the function, so a later CREATE OR REPLACE that forgets it,
+// or a new signature, fails here.
+TEST_F(PaymentDbTest, ThePurchaseFunctionsKeepTheirPlansForTheConnection) {
+    const std::vector<std::string> functions{
+        "booking.hold(uuid, bigint, uuid, bigint[], double precision, text, text, bytea)",
+        "booking.event_payload(uuid, text)",
+        "payment.pay(uuid, uuid, bigint, uuid, text, bytea, text, bigint, text)",
+        "payment.settle(uuid, text, text, text)",
+        "wallet.begin_charge(uuid, text, bytea, bigint)",
+        "wallet.settle_charge(uuid, text, text, text)",
+    };
+    for (const auto& function : functions) {
+        const auto r =
+            sql("SELECT coalesce('plan_cache_mode=force_generic_plan' = ANY (proconfig), false) "
+                "FROM pg_proc WHERE oid = $1::regprocedure",
+                db::params(function));
+        ASSERT_EQ(r.rows(), 1) << function;
+        EXPECT_TRUE(r.get<bool>(0, 0)) << function << " plans its statements again on every call";
+    }
+}
+
 }  // namespace
 }  // namespace marquee::payment
