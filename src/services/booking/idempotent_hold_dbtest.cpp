@@ -180,6 +180,33 @@ TEST_F(IdempotentHoldDbTest, AReplayIsNotRefusedFromMemory) {
     EXPECT_EQ(p->type(), "seat-taken");
 }
 
+// The queue check refuses a fan whose pass was used (the purchase ended it): the retry of the hold that began
+// the purchase is still answered with its reservation, and without the key the same request is refused.
+TEST_F(IdempotentHoldDbTest, AReplayIsAnsweredAfterTheQueuePassWasUsed) {
+    const auto s = make_schedule(4);
+    bool used = false;
+    QueueCheck check = [&used](std::string, std::int64_t, std::string token) -> asio::awaitable<std::string> {
+        if (used) throw core::Problem::gone("queue-token-used", "the queue pass was used");
+        co_return token;
+    };
+    Service service(*store_, *redis_, check, metrics_, ServiceOptions{});
+    const auto fan = new_uuid();
+    const auto r = request(s, {s.seats[2]});
+    const auto first = run(service.hold(fan, new_uuid(), r, std::string("pass")));
+    used = true;
+    const auto again = run(service.hold(fan, new_uuid(), r, std::string("pass")));
+    EXPECT_TRUE(again.replayed);
+    EXPECT_EQ(again.id, first.id);
+    const auto reused = problem_of(
+        [&] { (void)run(service.hold(fan, new_uuid(), request(s, {s.seats[3]}), std::string("pass"))); });
+    ASSERT_TRUE(reused);
+    EXPECT_EQ(reused->type(), "idempotency-key-reused");
+    const auto p = problem_of([&] { (void)run(service.hold(fan, new_uuid(), r)); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "queue-token-used");
+    EXPECT_EQ(reservations_of(fan), 1);
+}
+
 // Two requests with one key at once: the fan's lock serializes them inside the database, so the second finds
 // the first's reservation. Through the store (no Redis lock in the way), eight at once, one hold.
 TEST_F(IdempotentHoldDbTest, ConcurrentRequestsWithOneKeyHoldOnce) {

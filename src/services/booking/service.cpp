@@ -93,22 +93,34 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token, HoldRequest request,
                                            std::optional<std::string> idempotency_key) {
-    // ADR 0032: a key already used by this fan answers its reservation as it is now (or 422), before the
-    // queue check and the fast refusals below, which would call the fan's own seats taken. One statement,
-    // only for requests that carry a key; the database decides the same again under the fan's lock.
-    std::string request_hash;
-    if (idempotency_key) {
-        request_hash = hold_request_hash(request);
-        auto prior = co_await store_.find_by_key(user_id, *idempotency_key);
-        if (prior) {
-            if (prior->request_hash != request_hash) {
-                throw core::Problem::unprocessable("idempotency-key-reused",
-                                                   "this Idempotency-Key was used for another hold");
-            }
-            replayed_.inc();
-            co_return std::move(prior->reservation);
-        }
+    if (!idempotency_key)
+        co_return co_await attempt(std::move(user_id), std::move(queue_token), std::move(request), {}, {});
+    // ADR 0032 (amended by ADR 0034): a key already used by this fan answers its reservation as it is now (or
+    // 422). booking.hold and hold_best replay it themselves under the fan's lock, so a hold that reaches the
+    // database needs no statement more; a refusal decided before the database (the sale closed, the queue
+    // check, TakenMemory, a Redis seat lock: each would call the fan's own retry refused) asks first whether
+    // the key was used.
+    const std::string request_hash = hold_request_hash(request);
+    std::exception_ptr refusal;
+    try {
+        co_return co_await attempt(user_id, queue_token, request, idempotency_key, request_hash);
+    } catch (const core::Problem& p) {
+        if (p.status() >= 500) throw;
+        refusal = std::current_exception();
     }
+    auto prior = co_await store_.find_by_key(user_id, *idempotency_key);
+    if (!prior) std::rethrow_exception(refusal);
+    if (prior->request_hash != request_hash) {
+        throw core::Problem::unprocessable("idempotency-key-reused",
+                                           "this Idempotency-Key was used for another hold");
+    }
+    replayed_.inc();
+    co_return std::move(prior->reservation);
+}
+
+asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string queue_token,
+                                              HoldRequest request, std::optional<std::string> idempotency_key,
+                                              std::string request_hash) {
     // ADR 0027: sales closed early refuse before anything else; an extension lengthens the new hold.
     const SaleControl sale = sale_controls_ ? sale_controls_(request.schedule_id) : SaleControl{};
     if (sale.sales_closed) {

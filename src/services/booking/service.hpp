@@ -52,9 +52,10 @@ class Service {
     /// 201-worthy reservation, or throws: 403/410 from the queue check, 404 unknown seat (or zone), 409
     /// `seat-taken` with the `seats` extension, 409 `booking-closed`, 409 `ticket-limit-reached` with `limit`
     /// and `taken`, 409 `no-seats-available` (best available: request.zone_id and count, ADR 0025).
-    /// With an Idempotency-Key (ADR 0032): the fan's reservation made with that key and the same request,
-    /// as it is now (replayed = true), before any other check; another request with it → 422
-    /// `idempotency-key-reused`. Without one, nothing more than before is asked.
+    /// With an Idempotency-Key (ADR 0032, ADR 0034): the fan's reservation made with that key and the same
+    /// request, as it is now (replayed = true), whatever else would refuse it; another request with it → 422
+    /// `idempotency-key-reused`. The hold's statement decides that itself; a refusal before the database
+    /// costs one statement more (the key's lookup). Without a key, nothing more than before is asked.
     boost::asio::awaitable<Reservation> hold(std::string user_id, std::string queue_token,
                                              HoldRequest request,
                                              std::optional<std::string> idempotency_key = std::nullopt);
@@ -77,6 +78,11 @@ class Service {
   private:
     /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
     void count_refusal(const std::exception_ptr& failure);
+    /// hold() without the key's lookup: every check, then the database (which replays a used key itself).
+    boost::asio::awaitable<Reservation> attempt(std::string user_id, std::string queue_token,
+                                                HoldRequest request,
+                                                std::optional<std::string> idempotency_key,
+                                                std::string request_hash);
     /// Best available (ADR 0025): the store's one statement picks and holds the seats, for `ttl` (the hold
     /// TTL with the operator's extension, ADR 0027).
     boost::asio::awaitable<Reservation> hold_best(std::string user_id, std::string token_id,
