@@ -164,6 +164,7 @@ export class SeatGrid {
 
   /// Zooms by `factor` around (cx, cy) in canvas CSS px (default: the middle).
   zoomAt(factor, cx = this.width / 2, cy = this.height / 2) {
+    if (!(this.scale > 0)) return;  // not laid out yet: a zoom now would make the scale NaN for good
     const min = Math.min(this.fitScale(), 4);
     const next = Math.max(min, Math.min(kMaxCell * 1.5, this.scale * factor));
     if (next === this.scale) return;
@@ -359,6 +360,7 @@ export class SeatGrid {
 
   /// The middle of a seat in page coordinates, after showing it at `minCell` px at least (tests, benchmark).
   pointOf(seatId, minCell = 0) {
+    if (!(this.scale > 0)) return null;  // not laid out yet
     for (const { r, k } of this.where.values()) {
       const seat = this.seatAt(r, k);
       if (seat.id !== seatId) continue;

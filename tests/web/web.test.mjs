@@ -47,9 +47,17 @@ async function openZone(page, zoneId) {
   await page.locator(`.seatgrid[data-zone-id="${zoneId}"] canvas`).waitFor();
 }
 
-/// Where a seat is on the canvas (shown at `minCell` px at least), in page coordinates.
-const seatPoint = (page, seatId, minCell = 0) =>
-  page.evaluate(([id, min]) => document.querySelector('.seatgrid').seatGrid.pointOf(id, min), [seatId, minCell]);
+/// Where a seat is on the canvas (shown at `minCell` px at least), in page coordinates, once the grid is laid
+/// out: before its first layout there is no cell size (pointOf answers null). Asked too early, the grid once
+/// zoomed from a scale of 0 to NaN, and a click there failed in the DevTools protocol
+/// ("Input.dispatchMouseEvent: Invalid parameters"); zoomAt now waits for the layout too.
+async function seatPoint(page, seatId, minCell = 0) {
+  const point = await page.waitForFunction(([id, min]) => {
+    const p = document.querySelector('.seatgrid')?.seatGrid?.pointOf(id, min);
+    return p && Number.isFinite(p.x) && Number.isFinite(p.y) ? p : null;
+  }, [seatId, minCell], { timeout: 30_000 });
+  return point.jsonValue();
+}
 const seatState = (page, seatId) =>
   page.evaluate((id) => document.querySelector('.seatgrid')?.seatGrid.stateOf(id) ?? null, seatId);
 
