@@ -436,6 +436,53 @@ TEST_F(BookingDbTest, ASeatRefusedFromMemoryIsHoldableAfterReleasePlusTheBound) 
     EXPECT_EQ(far_holds.with({{"outcome", "held"}}).value(), 1u);
 }
 
+// ADR 0038: a fan whose pass this process checked a moment ago and whose seat is known taken gets the 409
+// without another queue check; a pass is never trusted for a seat that is not known taken.
+TEST_F(BookingDbTest, ARefusalFromMemoryTrustsAPassCheckedWithinTheBoundAndNothingElse) {
+    ServiceOptions options;
+    options.taken_memory = 60s;
+    int checks = 0;
+    bool pass_used = false;
+    QueueCheck counting = [&](std::string, std::int64_t, std::string token) -> asio::awaitable<std::string> {
+        ++checks;
+        if (pass_used) throw core::Problem::gone("queue-token-used", "the queue pass was used");
+        co_return token;
+    };
+    core::MetricsRegistry metrics;
+    Service service(*store_, *redis_, counting, metrics, options);
+    const auto s = make_schedule(2);
+    (void)run(service.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]})));
+    EXPECT_EQ(checks, 1);
+    const auto fan = new_uuid();
+    const auto fan_pass = new_uuid();
+    const auto attempt = [&](std::string pass, std::int64_t seat) {
+        return problem_of([&] { (void)run(service.hold(fan, pass, request(s, {seat}))); });
+    };
+    auto p = attempt(fan_pass, s.seats[0]);  // the pass is new here: checked, then refused from memory
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(checks, 2);
+    p = attempt(fan_pass, s.seats[0]);  // checked a moment ago: refused without the check
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(checks, 2);
+    p = attempt(new_uuid(), s.seats[0]);  // another pass of the same fan is checked
+    ASSERT_TRUE(p);
+    EXPECT_EQ(checks, 3);
+    // The pass is used up meanwhile: a seat known taken is still a 409 within the bound (the staleness ADR
+    // 0038 states), but a free seat is never held on a remembered pass.
+    pass_used = true;
+    p = attempt(fan_pass, s.seats[0]);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    p = attempt(fan_pass, s.seats[1]);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "queue-token-used");
+    EXPECT_EQ(live_rows(s, s.seats[1]), 0);
+    EXPECT_EQ(metrics.counter("booking_holds_total", "").with({{"outcome", "seat-taken-memory"}}).value(),
+              4u);
+}
+
 TEST_F(BookingDbTest, ReleasingThroughTheSameProcessForgetsTheSeatAtOnce) {
     ServiceOptions options;
     options.taken_memory = 5000ms;

@@ -74,6 +74,7 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
       queue_check_(std::move(queue_check)),
       options_(options),
       taken_memory_(options.taken_memory),
+      passes_(options.taken_memory),
       held_(metrics.counter("booking_holds_total", "Hold attempts by outcome").with({{"outcome", "held"}})),
       taken_memory_refused_(metrics.counter("booking_holds_total", "Hold attempts by outcome")
                                 .with({{"outcome", "seat-taken-memory"}})),
@@ -128,7 +129,21 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
             "sales-closed",
             "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
     }
+    // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
+    // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
+    // never taken on trust for anything that could be granted.
+    if (taken_memory_.enabled() && !request.best_available()) {
+        const auto now = TakenMemory::Clock::now();
+        const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
+        if (!known.empty() && passes_.fresh(user_id, request.schedule_id, queue_token, now)) {
+            taken_memory_refused_.inc();
+            throw seat_taken(known);
+        }
+    }
+    // Remembered from before the check: the pass was ACTIVE at some instant after this one.
+    const auto checking = PassMemory::Clock::now();
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
+    passes_.remember(user_id, request.schedule_id, queue_token, checking);
     if (request.best_available())
         co_return co_await hold_best(std::move(user_id), token_id, request,
                                      options_.hold_ttl + sale.hold_extension, std::move(idempotency_key),

@@ -11,6 +11,7 @@
 
 #include "core/metrics.hpp"
 #include "services/booking/model.hpp"
+#include "services/booking/pass_memory.hpp"
 #include "services/booking/rules.hpp"
 #include "services/booking/store.hpp"
 #include "services/booking/taken_memory.hpp"
@@ -110,6 +111,9 @@ class Service {
     SaleControls sale_controls_;
     ServiceOptions options_;
     TakenMemory taken_memory_;
+    /// Passes the queue check found ACTIVE within TakenMemory's bound: a hold TakenMemory refuses is answered
+    /// without checking them again (ADR 0038).
+    PassMemory passes_;
     /// booking_holds_total{outcome}: held, seat-taken-memory (refused from TakenMemory), seat-taken-lock
     /// (shed by the Redis lock), seat-taken-db (refused by the unique index), held-best-available (seats the
     /// database chose), ticket-limit-reached, no-seats-available (ADR 0025), replayed (an Idempotency-Key's
