@@ -1,10 +1,5 @@
 #include "services/payment/refunds.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
 #include "core/ids.hpp"
@@ -15,6 +10,7 @@
 #include "http/context.hpp"
 #include "http/idempotency.hpp"
 #include "http/response.hpp"
+#include "payment_gateway/recovery_loop.hpp"
 
 namespace marquee::payment {
 
@@ -201,22 +197,9 @@ asio::awaitable<int> Refunds::recover() {
 }
 
 asio::awaitable<void> Refunds::run_recovery() {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopped_) {
-        timer.expires_after(options_.recovery_period);
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec || stopped_) co_return;
-        const auto context =
-            core::make_log_context(core::TraceContext::start(), {{"job", "refund-recovery"}});
-        const auto traced = core::with_log_context(timer.get_executor(), context);
-        try {
-            auto pass = recover();
-            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
-        } catch (const std::exception& e) {
-            const core::LogContextScope scope(context);
-            core::log_warn("refund recovery pass failed", {{"error", e.what()}});
-        }
-    }
+    co_await payment_gateway::run_recovery_passes(
+        "refund-recovery", options_.recovery_period, [this] { return stopped_.load(); },
+        [this]() -> asio::awaitable<void> { co_await recover(); });
 }
 
 // POST /api/v1/reservations/{reservationId}/cancel, Idempotency-Key optional: 200 the reservation CANCELLED

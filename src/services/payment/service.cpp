@@ -2,17 +2,11 @@
 
 #include <exception>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "core/ids.hpp"
 #include "core/log.hpp"
-#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "http/idempotency.hpp"
+#include "payment_gateway/recovery_loop.hpp"
 #include "services/payment/rules.hpp"
 
 namespace marquee::payment {
@@ -268,23 +262,9 @@ asio::awaitable<int> Service::recover() {
 }
 
 asio::awaitable<void> Service::run_recovery() {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopped_) {
-        timer.expires_after(options_.recovery_period);
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec || stopped_) co_return;
-        // Each pass has a trace of its own: its log lines, gateway calls and outbox rows share it.
-        const auto context =
-            core::make_log_context(core::TraceContext::start(), {{"job", "payment-recovery"}});
-        const auto traced = core::with_log_context(timer.get_executor(), context);
-        try {
-            auto pass = recover();
-            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
-        } catch (const std::exception& e) {
-            const core::LogContextScope scope(context);
-            core::log_warn("payment recovery pass failed", {{"error", e.what()}});
-        }
-    }
+    co_await payment_gateway::run_recovery_passes(
+        "payment-recovery", options_.recovery_period, [this] { return stopped_.load(); },
+        [this]() -> asio::awaitable<void> { co_await recover(); });
 }
 
 }  // namespace marquee::payment

@@ -1,15 +1,9 @@
 #include "services/wallet/service.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "core/log.hpp"
-#include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "http/idempotency.hpp"
+#include "payment_gateway/recovery_loop.hpp"
 #include "services/wallet/charge_rules.hpp"
 
 namespace marquee::wallet {
@@ -110,23 +104,9 @@ asio::awaitable<bool> Service::resolve(std::string charge_id) {
 }
 
 asio::awaitable<void> Service::run_recovery() {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-        timer.expires_after(options_.recovery_period);
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec) co_return;
-        // Each pass has a trace of its own: its log lines and gateway calls share it.
-        const auto context =
-            core::make_log_context(core::TraceContext::start(), {{"job", "wallet-recovery"}});
-        const auto traced = core::with_log_context(timer.get_executor(), context);
-        try {
-            auto pass = recover_pending();
-            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
-        } catch (const std::exception& e) {
-            const core::LogContextScope scope(context);
-            core::log_warn("wallet recovery pass failed", {{"error", e.what()}});
-        }
-    }
+    co_await payment_gateway::run_recovery_passes(
+        "wallet-recovery", options_.recovery_period, [] { return false; },
+        [this]() -> asio::awaitable<void> { co_await recover_pending(); });
 }
 
 }  // namespace marquee::wallet
