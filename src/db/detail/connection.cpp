@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -320,7 +321,7 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_execu
     co_await resolve_host(executor, settings.keywords, deadline);
 
     const std::optional<std::chrono::seconds> host_timeout = per_host_timeout(settings.keywords);
-    asio::steady_timer timer(executor, deadline);
+    Clock::time_point host_deadline = deadline;
     for (;;) {  // one pass of libpq over the hosts still to try
         std::vector<const char*> keys;
         std::vector<const char*> values;
@@ -351,9 +352,9 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_execu
             if (status == PGRES_POLLING_READING || status == PGRES_POLLING_WRITING) {
                 // The socket changes while libpq tries the next address or host.
                 if (connection->track_socket() && host_timeout) {
-                    timer.expires_at(std::min(deadline, Clock::now() + *host_timeout));
+                    host_deadline = std::min(deadline, Clock::now() + *host_timeout);
                 }
-                if (co_await connection->wait(status == PGRES_POLLING_WRITING, timer) ==
+                if (co_await connection->wait(status == PGRES_POLLING_WRITING, host_deadline) ==
                     Wait::DeadlineExceeded) {
                     if (Clock::now() >= deadline) {
                         unavailable("connecting to the database did not finish before the deadline");
@@ -388,7 +389,7 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::open(asio::any_io_execu
 }
 
 Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
-    : executor_(std::move(executor)), conn_(conn), socket_(executor_) {}
+    : executor_(std::move(executor)), strand_(asio::make_strand(executor_)), conn_(conn), socket_(strand_) {}
 
 Connection::~Connection() {
     if (PQtransactionStatus(conn_) == PQTRANS_ACTIVE) cancel_in_background();
@@ -416,7 +417,7 @@ asio::awaitable<Result> Connection::execute(const std::string& script, std::chro
 }
 
 asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
-    asio::steady_timer deadline(executor_, timeout);
+    const Clock::time_point deadline = Clock::now() + timeout;
     auto on_deadline = [&]() {
         broken_ = true;  // never reuse this connection
         if (may_be_committing_) {
@@ -468,12 +469,24 @@ asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
     co_return Result(std::move(last));
 }
 
-asio::awaitable<Connection::Wait> Connection::wait(bool for_write, asio::steady_timer& deadline) {
+asio::awaitable<Connection::Wait> Connection::wait(bool for_write, Clock::time_point deadline) {
+    // The caller may run on any executor, and an io_context runs on several threads. Started from the
+    // caller, a parallel_group whose two waits both complete at once on other threads (a deadline already
+    // passed and a socket already ready: an overloaded machine) resumes the caller there, which may destroy
+    // the timer or the whole Connection while parallel_group_launch, still running here, emits its
+    // cancellations into them: a use-after-free that writes into freed memory (Boost 1.81; upstream
+    // chriskohlhoff/asio#1348, #1630). On the strand the launch and both completions take turns.
+    asio::awaitable<Wait> race = wait_on_strand(for_write, deadline);
+    co_return co_await asio::co_spawn(strand_, std::move(race), asio::use_awaitable);
+}
+
+asio::awaitable<Connection::Wait> Connection::wait_on_strand(bool for_write, Clock::time_point deadline) {
     namespace experimental = asio::experimental;
+    asio::steady_timer timer(strand_, deadline);
     auto [order, socket_error, timer_error] =
         co_await experimental::make_parallel_group(
             async_wait_ready(socket_, for_write ? WaitType::wait_write : WaitType::wait_read, asio::deferred),
-            deadline.async_wait(asio::deferred))
+            timer.async_wait(asio::deferred))
             .async_wait(experimental::wait_for_one(), asio::use_awaitable);
     if (order[0] == 1 && !timer_error) co_return Wait::DeadlineExceeded;
     if (order[0] == 0 && socket_error && socket_error != asio::error::operation_aborted) {

@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "db/detail/pg_fwd.hpp"
 #include "db/params.hpp"
@@ -87,13 +88,20 @@ class Connection {
 
     /// Watches libpq's current socket; true when it is a new one (libpq moved to another address or host).
     bool track_socket();
-    boost::asio::awaitable<Wait> wait(bool for_write, boost::asio::steady_timer& deadline);
+    /// Until the socket is ready or `deadline` passes. The race runs on `strand_` (wait_on_strand).
+    boost::asio::awaitable<Wait> wait(bool for_write, Clock::time_point deadline);
+    boost::asio::awaitable<Wait> wait_on_strand(bool for_write, Clock::time_point deadline);
     boost::asio::awaitable<Result> finish(std::chrono::milliseconds timeout);
     [[noreturn]] void fail(std::string what);
     [[noreturn]] void throw_error(const ResultPtr& error);
     void cancel_in_background() noexcept;
 
     boost::asio::any_io_executor executor_;
+    // The socket's waits, and the deadline timers raced against them, complete only here, and the race is
+    // started here too: Boost 1.81's parallel_group may otherwise still emit its cancellations into a timer
+    // or a socket that a resumed caller on another thread has already destroyed (docs/reliability.md, Issue
+    // 15).
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
     pg_conn* conn_;
     // A dup of libpq's socket: Asio owns (and closes) its own descriptor, so libpq closing or replacing its
     // socket never leaves a stale fd number registered with the reactor.

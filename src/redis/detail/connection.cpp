@@ -63,7 +63,9 @@ awaitable<std::vector<Reply>> NodePool::execute(std::string payload, std::size_t
         throw core::Problem::unavailable(
             kDependency, "redis did not answer within " + std::to_string(timeout_.count()) + " ms");
     }
-    if (call->failure) std::rethrow_exception(call->failure);
+    // Taken out of the shared Call: the exception is then released on this thread, not wherever the
+    // connection drops its copy of the Call.
+    if (std::exception_ptr failure = std::exchange(call->failure, nullptr)) std::rethrow_exception(failure);
     co_return std::move(call->replies);
 }
 

@@ -424,10 +424,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void close_locked(const core::Problem& problem) {
         if (state_ == State::Closed) return;
         state_ = State::Closed;
-        const std::exception_ptr error = std::make_exception_ptr(problem);
         for (auto* queue : {&sent_, &unsent_}) {
             for (auto& call : *queue) {
-                call->failure = error;
+                // One exception object per call: the callers rethrow and read it on their own threads at
+                // once.
+                call->failure = std::make_exception_ptr(problem);
                 counters_->errors.fetch_add(1, std::memory_order_relaxed);
                 complete_locked(*call);
             }
