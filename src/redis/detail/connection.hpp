@@ -468,7 +468,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void close_locked(const core::Problem& problem) {
         if (state_ == State::Closed) return;
         state_ = State::Closed;
-        leftover_.clear();
         const std::exception_ptr error = std::make_exception_ptr(problem);
         for (auto* queue : {&sent_, &unsent_}) {
             for (auto& call : *queue) {
@@ -478,6 +477,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             }
             queue->clear();
         }
+        leftover_.clear();  // its calls, in sent_, have just failed
         // A weak pointer: a close still queued when the Client and its I/O context go away owns nothing.
         asio::post(strand_, [weak = weak_from_this()] {
             if (const auto self = weak.lock()) {
