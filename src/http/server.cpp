@@ -133,6 +133,25 @@ class SseWriter final : public EventStream {
     std::size_t bytes_ = 0;
 };
 
+/// Feeds the parser what the buffer already holds, as beast's read does before it reads more. Stops with the
+/// message done, the buffer empty, or an error; the parser's "need more" is no error here.
+std::size_t parse_buffered(bhttp::request_parser<bhttp::string_body>& parser, beast::flat_buffer& buffer,
+                           boost::system::error_code& ec) {
+    parser.eager(true);
+    std::size_t total = 0;
+    while (!parser.is_done() && buffer.size() > 0) {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        total += used;
+        buffer.consume(used);
+        if (ec == bhttp::error::need_more) {
+            ec = {};
+            break;
+        }
+        if (ec || used == 0) break;
+    }
+    return total;
+}
+
 std::shared_ptr<const core::LogContext> log_context_of(const Context& ctx) {
     boost::json::object fields;
     fields["request_id"] = ctx.request_id();
@@ -388,18 +407,26 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         // This deadline only cancels the read; the handler runs on this connection's strand.
         const auto request_number = ++connection->request;
         connection->read_timed_out = false;
-        asio::steady_timer read_deadline(stream->get_executor(), limits.read_timeout);
-        read_deadline.async_wait([connection, stream, request_number](boost::system::error_code ec) {
-            if (ec || connection->request != request_number) return;
-            connection->read_timed_out = true;
-            boost::system::error_code ignored;
-            stream->socket().cancel(ignored);
-        });
-        stream->expires_never();
-        auto [read_ec, bytes_in] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
-        read_deadline.cancel();
-        if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
-            read_ec = beast::error::timeout;
+        // A request already whole in the buffer (the usual small one) is parsed here, with no deadline
+        // timer to arm and cancel and no read to complete through the scheduler (ADR 0035).
+        boost::system::error_code read_ec;
+        std::size_t bytes_in = parse_buffered(parser, buffer, read_ec);
+        if (!read_ec && !parser.is_done()) {
+            asio::steady_timer read_deadline(stream->get_executor(), limits.read_timeout);
+            read_deadline.async_wait([connection, stream, request_number](boost::system::error_code ec) {
+                if (ec || connection->request != request_number) return;
+                connection->read_timed_out = true;
+                boost::system::error_code ignored;
+                stream->socket().cancel(ignored);
+            });
+            stream->expires_never();
+            auto [ec, n] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+            read_deadline.cancel();
+            read_ec = ec;
+            bytes_in += n;
+            if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
+                read_ec = beast::error::timeout;
+        }
 
         Response response;
         bool keep_alive = false;
@@ -467,10 +494,26 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         // the server's time to produce the response.
         record(*ctx, route, response.status, std::chrono::steady_clock::now() - started, bytes_in, bytes_out,
                remote);
-        stream->expires_after(limits.read_timeout);
         bhttp::response_serializer<bhttp::string_body> serializer{out};
-        auto [write_ec, written] = head ? co_await bhttp::async_write_header(*stream, serializer, kTuple)
-                                        : co_await bhttp::async_write(*stream, serializer, kTuple);
+        // Most answers fit in the socket's send buffer: written here and now, without a deadline timer or a
+        // completion through the scheduler (ADR 0035). What does not fit goes on asynchronously, from where
+        // the serializer stopped, under the deadline.
+        boost::system::error_code write_ec;
+        auto& socket = stream->socket();
+        if (!socket.non_blocking()) socket.non_blocking(true, write_ec);
+        if (!write_ec) {
+            if (head) {
+                bhttp::write_header(socket, serializer, write_ec);
+            } else {
+                bhttp::write(socket, serializer, write_ec);
+            }
+        }
+        if (write_ec == asio::error::would_block || write_ec == asio::error::try_again) {
+            stream->expires_after(limits.read_timeout);
+            auto [ec, written] = head ? co_await bhttp::async_write_header(*stream, serializer, kTuple)
+                                      : co_await bhttp::async_write(*stream, serializer, kTuple);
+            write_ec = ec;
+        }
         connection->busy = false;
         if (write_ec || !out.keep_alive()) break;
     }

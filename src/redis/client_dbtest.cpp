@@ -234,6 +234,46 @@ TEST_F(RedisClientDbTest, OneConnectionCarriesManyCallsAtOnce) {
     run(client.del({key}));
 }
 
+TEST_F(RedisClientDbTest, ACallTooBigForOneSendIsFinishedBeforeTheCallsBehindIt) {
+    // A 16 MB SET does not fit one non-blocking send from the caller (ADR 0035): write_loop sends the rest,
+    // and the calls queued meanwhile on the same connection go after it, each with its own reply.
+    constexpr int kEchoes = 50;
+    Client client(io_.get_executor(), options(1, 10s));
+    const std::string key = test::unique_name("redis_big");
+    std::string value(std::size_t{16} << 20, 'x');
+    for (std::size_t i = 0; i < value.size(); i += 4096) value[i] = static_cast<char>('a' + (i / 4096) % 26);
+    // The connection is open first: calls made while it connects all go through write_loop.
+    ASSERT_EQ(run(client.command({"PING"})), Reply::status("PONG"));
+    std::optional<Reply> stored;
+    std::vector<std::string> echoes;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+            Reply reply = co_await client.command("SET", key, value);
+            stored = std::move(reply);
+        },
+        asio::detached);
+    for (int i = 0; i < kEchoes; ++i) {
+        asio::co_spawn(
+            io_,
+            [&, i]() -> asio::awaitable<void> {
+                const Reply echo = co_await client.command("ECHO", std::to_string(i));
+                if (echo.as_string() != std::to_string(i)) echoes.push_back(echo.as_string());
+                if (!stored) echoes.push_back("echo " + std::to_string(i) + " answered before the SET");
+            },
+            asio::detached);
+    }
+    io_.restart();  // run() above left it stopped
+    io_.run();
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(*stored, Reply::status("OK"));
+    EXPECT_TRUE(echoes.empty()) << echoes.front();
+    EXPECT_EQ(run(client.get(key)), value);
+    EXPECT_EQ(client.stats().connections, 1u);
+    EXPECT_EQ(client.stats().errors, 0u);
+    run(client.del({key}));
+}
+
 TEST_F(RedisClientDbTest, FullConnectionsShedAtOnceWith503) {
     // One connection that takes one call at a time: while a BLPOP occupies it, the next call is refused at
     // once (not after its deadline), and once the BLPOP is answered the connection takes calls again.

@@ -1,6 +1,7 @@
 #include "redis/script.hpp"
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -27,6 +28,9 @@ std::string sha1_hex(const std::string& text) {
 
 }  // namespace
 
-Script::Script(std::string source) : source_(std::move(source)), sha_(sha1_hex(source_)) {}
+Script::Script(std::string source) {
+    std::string sha = sha1_hex(source);
+    text_ = std::make_shared<const Text>(Text{std::move(source), std::move(sha)});
+}
 
 }  // namespace marquee::redis

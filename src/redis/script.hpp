@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
 namespace marquee::redis {
@@ -11,13 +12,18 @@ class Script {
   public:
     explicit Script(std::string source);
 
-    const std::string& source() const noexcept { return source_; }
+    const std::string& source() const noexcept { return text_->source; }
     /// Lower-case hex SHA-1 of the source, as SCRIPT LOAD returns it.
-    const std::string& sha() const noexcept { return sha_; }
+    const std::string& sha() const noexcept { return text_->sha; }
 
   private:
-    std::string source_;
-    std::string sha_;
+    struct Text {
+        std::string source;
+        std::string sha;
+    };
+    // Shared, not copied: Client::eval takes its Script by value, and a script's source is kilobytes of Lua
+    // that each call copied (ADR 0035).
+    std::shared_ptr<const Text> text_;
 };
 
 }  // namespace marquee::redis

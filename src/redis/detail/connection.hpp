@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <mutex>
 #include <new>
@@ -25,6 +26,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 #include "core/config.hpp"
 #include "core/idle_socket.hpp"
@@ -170,8 +172,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         unsent_.push_back(call);
         counters_->pending.fetch_add(1, std::memory_order_relaxed);
         if (claim_writer_locked()) {
+            const bool all_sent = write_now_locked();
+            const bool start_reader = claim_reader_locked();
             lock.unlock();
-            spawn(write_loop(shared_from_this()));
+            if (start_reader) spawn(read_loop(shared_from_this()));
+            if (!all_sent) spawn(write_loop(shared_from_this()));
         }
         return Submitted::Queued;
     }
@@ -370,6 +375,44 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return true;
     }
 
+    /// With the writer just claimed: sends what is queued from the caller's thread, in one non-blocking
+    /// send, instead of starting write_loop on the strand (a hand-off to another thread per idle call, ADR
+    /// 0035). mutex_ keeps every other writer out meanwhile. True when it is all sent (or the connection
+    /// failed and its calls with it); false leaves the unsent rest in leftover_ for write_loop, which the
+    /// caller then starts.
+    bool write_now_locked() {
+        std::string joined;
+        const std::string* batch = &unsent_.front()->payload;
+        if (unsent_.size() > 1) {
+            for (const auto& call : unsent_) joined += call->payload;
+            batch = &joined;
+        }
+        // Sent before written, as in write_loop. The calls stay alive in sent_ while the bytes go out.
+        for (auto& call : unsent_) sent_.push_back(std::move(call));
+        unsent_.clear();
+        const ssize_t n =
+            ::send(socket_.native_handle(), batch->data(), batch->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0 && static_cast<std::size_t>(n) == batch->size()) {
+            writing_ = false;
+            return true;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            const error_code ec(errno, boost::system::system_category());
+            writing_ = false;
+            close_locked(failure("writing to redis", ec, false, timeout_));
+            return true;
+        }
+        leftover_.assign(*batch, n > 0 ? static_cast<std::size_t>(n) : 0);
+        return false;
+    }
+
+    /// Whether the caller is to start the reader: calls await replies and no reader runs.
+    bool claim_reader_locked() {
+        if (reading_ || sent_.empty() || state_ != State::Open) return false;
+        reading_ = true;
+        return true;
+    }
+
     /// Starts a loop on the strand. Only with mutex_ released: co_spawn may run it here and now.
     void spawn(awaitable<void> loop) { asio::co_spawn(strand_, std::move(loop), asio::detached); }
 
@@ -381,18 +424,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
             bool start_reader = false;
             {
                 std::lock_guard lock(self->mutex_);
-                if (self->unsent_.empty() || self->state_ != State::Open) {
+                if ((self->unsent_.empty() && self->leftover_.empty()) || self->state_ != State::Open) {
                     self->writing_ = false;
                     co_return;
                 }
+                // What write_now_locked could not send goes first: its calls are already in sent_.
+                batch.swap(self->leftover_);
                 // Sent before written: a reply can only follow its write, and the order is the reply order.
                 for (auto& call : self->unsent_) {
                     batch += call->payload;
                     self->sent_.push_back(std::move(call));
                 }
                 self->unsent_.clear();
-                start_reader = !self->reading_;
-                self->reading_ = true;
+                start_reader = self->claim_reader_locked();
             }
             if (start_reader) self->spawn(read_loop(self));
             auto [ec, written] = co_await asio::async_write(self->socket_, asio::buffer(batch),
@@ -434,6 +478,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             }
             queue->clear();
         }
+        leftover_.clear();  // its calls, in sent_, have just failed
         // A weak pointer: a close still queued when the Client and its I/O context go away owns nothing.
         asio::post(strand_, [weak = weak_from_this()] {
             if (const auto self = weak.lock()) {
@@ -453,9 +498,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::shared_ptr<Counters> counters_;  ///< shared: a closing connection may outlive the Client
 
     std::mutex mutex_;
-    State state_ = State::Connecting;           ///< guarded by mutex_
-    bool writing_ = false;                      ///< guarded by mutex_: a write_loop is running
-    bool reading_ = false;                      ///< guarded by mutex_: a read_loop is running
+    State state_ = State::Connecting;  ///< guarded by mutex_
+    bool writing_ = false;             ///< guarded by mutex_: a write_loop is running
+    bool reading_ = false;             ///< guarded by mutex_: a read_loop is running
+    std::string leftover_;  ///< guarded by mutex_: the part of a batch write_now_locked could not send
     std::deque<std::shared_ptr<Call>> unsent_;  ///< guarded by mutex_: queued, not yet written
     std::deque<std::shared_ptr<Call>> sent_;    ///< guarded by mutex_: written, in reply order
 };
