@@ -292,7 +292,7 @@ const std::vector<Option>& options() {
          }},
         // Issue 15, a burst of joins (ADR 0036)
         {"queue-join-concurrency", "MARQUEE_QUEUE_JOIN_CONCURRENCY",
-         "queue joins one process works on at once, the rest waiting in arrival order (default 256; 0: no "
+         "queue joins one process works on at once, the rest waiting in arrival order (default 0: no "
          "line)",
          [](Config& c, auto n, auto v) {
              c.queue_join_concurrency = parse_int<std::size_t>(n, v, 0, 100'000);
