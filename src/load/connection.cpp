@@ -1,54 +1,15 @@
 #include "load/connection.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <ctime>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <sys/socket.h>
 
 namespace marquee::load {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-namespace {
-
-/// One non-blocking recvmsg into `out` (appended) with the kernel's receive time of the data (SO_TIMESTAMPNS,
-/// CLOCK_REALTIME) moved onto the steady clock; `arrived` is left alone when the kernel gave none. Returns
-/// the bytes read, 0 at end of stream, -1 with errno set (EAGAIN: nothing yet).
-ssize_t receive(int fd, std::string& out, std::chrono::steady_clock::time_point& arrived) {
-    char chunk[16 * 1024];
-    iovec io{chunk, sizeof chunk};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-    msghdr message{};
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(fd, &message, MSG_DONTWAIT);
-    if (n <= 0) return n;
-    out.append(chunk, static_cast<std::size_t>(n));
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-        timespec stamp{};
-        std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-        const auto wall = std::chrono::system_clock::time_point(
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
-        const auto ago = std::chrono::system_clock::now() - wall;
-        if (ago >= std::chrono::system_clock::duration::zero() && ago < std::chrono::seconds(60))
-            arrived = std::chrono::steady_clock::now() -
-                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(ago);
-    }
-    return n;
-}
-
-}  // namespace
 
 Target parse_target(const std::string& url) {
     constexpr std::string_view kScheme = "http://";
@@ -144,8 +105,6 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
         }
         ++connects_;
         socket_.set_option(tcp::no_delay(true), ec);
-        const int on = 1;
-        ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     }
     auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(wire), kTuple);
     if (write_ec) {
@@ -153,7 +112,6 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
         throw TransportError(timed_out_ ? "write: timeout" : "write: " + write_ec.message());
     }
     written_ = true;
-    written_at_ = std::chrono::steady_clock::now();
     Response response;
     for (;;) {
         std::optional<std::size_t> used;
@@ -167,23 +125,14 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
             buffer_.erase(0, *used);
             break;
         }
-        // Read what is there (no 64 KiB buffer zeroed per read), else wait until there is something.
-        arrived_at_ = std::chrono::steady_clock::now();
-        const ssize_t n = receive(socket_.native_handle(), buffer_, arrived_at_);
-        if (n > 0) continue;
-        if (n == 0) {
+        const std::size_t old = buffer_.size();
+        buffer_.resize(old + 64 * 1024);
+        auto [read_ec, n] =
+            co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, 64 * 1024), kTuple);
+        buffer_.resize(old + n);
+        if (read_ec) {
             close();
-            throw TransportError("read: end of stream");
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            const int error = errno;
-            close();
-            throw TransportError(std::string("read: ") + std::strerror(error));
-        }
-        auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, kTuple);
-        if (wait_ec) {
-            close();
-            throw TransportError(timed_out_ ? "read: timeout" : "read: " + wait_ec.message());
+            throw TransportError(timed_out_ ? "read: timeout" : "read: " + read_ec.message());
         }
     }
     if (!response.keep_alive) close();

@@ -44,12 +44,6 @@ class Connection {
                                              Headers headers);
     void close();
     std::uint64_t connects() const noexcept { return connects_; }
-    /// When the last exchange's request was written in full (ADR 0036's join trace).
-    std::chrono::steady_clock::time_point written_at() const noexcept { return written_at_; }
-    /// When the kernel received the last bytes of the last answer (SO_TIMESTAMPNS, on the steady clock):
-    /// what a fan's browser, reading at once, would see, however late this one thread got round to reading
-    /// it (ADR 0036). The time of the read when the kernel gave no stamp.
-    std::chrono::steady_clock::time_point arrived_at() const noexcept { return arrived_at_; }
     /// Connect from this local address (e.g. 127.0.0.2), so more than one address's ephemeral ports serve
     /// the run; unset: the kernel's choice.
     void bind_to(boost::asio::ip::address source) { source_ = source; }
@@ -67,8 +61,6 @@ class Connection {
     std::uint64_t generation_ = 0;
     bool timed_out_ = false;
     bool written_ = false;  ///< the last exchange wrote its request
-    std::chrono::steady_clock::time_point written_at_{};
-    std::chrono::steady_clock::time_point arrived_at_{};
 };
 
 }  // namespace marquee::load

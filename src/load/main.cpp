@@ -64,8 +64,6 @@ options
   --source-addresses=A,B  fans: loopback addresses to connect from (127.0.0.1,127.0.0.2,...), round-robin,
                        for more ephemeral ports (default: the kernel's choice)
   --login-rate=R       fans: logins per second before the sale (default 2000)
-  --trace=PATH         flash-sale: one line per measured request (endpoint, sent, written, answered us since the
-                       sale opened, status, 1 if it opened a connection) into PATH
   --json=PATH          write the results as JSON
 Exit status: 0 when the scenario made progress and every invariant held, 1 otherwise, 2 on bad usage.
 )";
@@ -152,8 +150,6 @@ int main(int argc, char** argv) {
                 o.admin_password = value_of(arg);
             } else if (starts(arg, "--run-id=")) {
                 o.run_id = value_of(arg);
-            } else if (starts(arg, "--trace=")) {
-                o.trace_path = value_of(arg);
             } else if (starts(arg, "--json=")) {
                 json_path = value_of(arg);
             } else if (starts(arg, "--connections=")) {

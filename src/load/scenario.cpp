@@ -63,8 +63,7 @@ std::vector<std::string> lines(const std::string& text) {
 /// Requests and their statistics for one run, on one thread.
 class Run {
   public:
-    Run(asio::io_context& ioc, const Options& options)
-        : ioc_(ioc), options_(options), tracing_(!options.trace_path.empty()) {}
+    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {}
 
     const Options& options() const { return options_; }
     asio::io_context& ioc() { return ioc_; }
@@ -79,16 +78,10 @@ class Run {
         const auto start = due == kAtSend ? Clock::now() : due;
         std::string verb(method);
         const std::string name(endpoint);
-        const std::uint64_t connects = connection.connects();
         try {
             Response response = co_await connection.request(std::move(verb), std::move(target),
                                                             std::move(body), std::move(headers));
-            const auto done = Clock::now();
-            recorder.answered(name, response.status, latency_us(start, done));
-            if (&recorder == &measured_ && (tracing_ || name == "queue join")) {
-                trace_.push_back(TraceRow{endpoint, start, connection.written_at(), connection.arrived_at(),
-                                          done, response.status, connection.connects() != connects});
-            }
+            recorder.answered(name, response.status, latency_us(start, Clock::now()));
             co_return response;
         } catch (const TransportError& e) {
             recorder.failed(name);
@@ -132,27 +125,6 @@ class Run {
     }
 
     std::uint64_t retries() const { return retries_; }
-
-    /// ADR 0036: each measured request's times (every one with --trace, else the queue joins), written out
-    /// relative to `origin` (the sale's opening); join_burst() sums the joins up.
-    struct TraceRow {
-        const char* endpoint;
-        Clock::time_point sent, written, arrived, answered;
-        unsigned status;
-        bool connected;
-    };
-    const std::vector<TraceRow>& trace() const { return trace_; }
-    void write_trace(const std::string& path, Clock::time_point origin) const {
-        std::ofstream out(path);
-        const auto us = [origin](Clock::time_point t) {
-            return std::chrono::duration_cast<std::chrono::microseconds>(t - origin).count();
-        };
-        for (const auto& row : trace_) {
-            out << '"' << row.endpoint << "\" " << us(row.sent) << ' ' << us(row.written) << ' '
-                << us(row.arrived) << ' ' << us(row.answered) << ' ' << row.status << ' '
-                << (row.connected ? 1 : 0) << '\n';
-        }
-    }
     Connection connection() { return Connection(ioc_.get_executor(), options_.target, options_.timeout); }
 
   private:
@@ -163,47 +135,7 @@ class Run {
     std::uint64_t transport_errors_ = 0;
     std::uint64_t retries_ = 0;
     std::mt19937_64 rng_{42};
-    bool tracing_ = false;
-    std::vector<TraceRow> trace_;
 };
-
-/// ADR 0036: when the sale's queue joins were sent, written, arrived (the kernel's receive time of the
-/// answer) and answered (read by this thread), in ms after the opening (first, median, last); the joins
-/// answered per second from the first sent to the last arrived; and the latency as a browser that reads at
-/// once would see it (arrived - sent: p50, p95, p99, max ms).
-json::object join_burst(const std::vector<Run::TraceRow>& trace, Clock::time_point origin) {
-    std::vector<double> sent, written, arrived, answered, latency;
-    for (const auto& row : trace) {
-        if (std::string_view(row.endpoint) != "queue join") continue;
-        const auto ms = [origin](Clock::time_point t) {
-            return std::chrono::duration<double, std::milli>(t - origin).count();
-        };
-        sent.push_back(ms(row.sent));
-        written.push_back(ms(row.written));
-        arrived.push_back(ms(row.arrived));
-        answered.push_back(ms(row.answered));
-        latency.push_back(ms(row.arrived) - ms(row.sent));
-    }
-    json::object out{{"joins", sent.size()}};
-    if (sent.empty()) return out;
-    const auto spread = [&out](const char* name, std::vector<double>& v) {
-        std::sort(v.begin(), v.end());
-        out[name] = json::object{{"first_ms", v.front()}, {"p50_ms", v[v.size() / 2]}, {"last_ms", v.back()}};
-    };
-    spread("sent", sent);
-    spread("written", written);
-    spread("arrived", arrived);
-    spread("answered", answered);
-    std::sort(latency.begin(), latency.end());
-    const auto at = [&latency](double p) {
-        return latency[std::min(latency.size() - 1, static_cast<std::size_t>(p * latency.size()))];
-    };
-    out["arrived_latency"] = json::object{
-        {"p50_ms", at(0.50)}, {"p95_ms", at(0.95)}, {"p99_ms", at(0.99)}, {"max_ms", latency.back()}};
-    const double window_s = (arrived.back() - sent.front()) / 1000.0;
-    out["joins_per_s"] = window_s > 0 ? static_cast<double>(sent.size()) / window_s : 0.0;
-    return out;
-}
 
 asio::awaitable<void> sleep_until(Clock::time_point when) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -954,8 +886,6 @@ Result run_scenario(const Options& o) {
         outcome["payments_per_s"] =
             per_second(st.paid, st.first_hold ? seconds_between(*st.first_hold, st.last_payment) : 0.0);
         outcome["all_seats_sold"] = st.paid == std::min(o.users, o.seats);
-        outcome["join_burst"] = join_burst(run.trace(), sale_start);
-        if (!o.trace_path.empty()) run.write_trace(o.trace_path, sale_start);
         result.progress = st.paid > 0;
         scenario_sql =
             "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats WHERE "

@@ -44,9 +44,6 @@ struct Options {
     unsigned connections = 1000;   ///< fans: keep-alive connections shared by every fan
     std::string source_addresses;  ///< fans: loopback addresses to connect from, comma list
     double login_rate = 2000;      ///< fans: logins per second before the sale
-    /// flash-sale: every measured request as a line (endpoint, sent, written, answered, status, connected) in
-    /// this file, times in microseconds since the sale opened (ADR 0036); empty: none
-    std::string trace_path;
 };
 
 struct Result {
