@@ -290,6 +290,16 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) {
              c.queue_pow_ttl = std::chrono::seconds(parse_int<int>(n, v, 5, 3600));
          }},
+        // Issue 15, a burst of joins (ADR 0036)
+        {"queue-join-concurrency", "MARQUEE_QUEUE_JOIN_CONCURRENCY",
+         "queue joins one process works on at once, the rest waiting in arrival order (default 0: no "
+         "line)",
+         [](Config& c, auto n, auto v) {
+             c.queue_join_concurrency = parse_int<std::size_t>(n, v, 0, 100'000);
+         }},
+        {"queue-join-line", "MARQUEE_QUEUE_JOIN_LINE",
+         "queue joins that may wait for a place before one is refused with 503 (default 50000)",
+         [](Config& c, auto n, auto v) { c.queue_join_line = parse_int<std::size_t>(n, v, 1, 10'000'000); }},
     };
     return kOptions;
 }

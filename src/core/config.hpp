@@ -121,6 +121,11 @@ struct Config {
     int queue_pow_difficulty = 0;             ///< leading zero bits of SHA-256 asked at join; 0 = off
     std::chrono::seconds queue_pow_ttl{120};  ///< a challenge's lifetime
 
+    // Issue 15, a burst of joins (ADR 0036): the queue joins one process works on at once (0: no line, all at
+    // once), and how many may wait in arrival order for a place before a join is refused with 503.
+    std::size_t queue_join_concurrency = 0;
+    std::size_t queue_join_line = 50'000;
+
     bool runs(std::string_view service) const;
 };
 

@@ -189,6 +189,17 @@ TEST(Config, QueueSecretAndProofOfWorkAreOffByDefaultAndConfigurable) {
     EXPECT_THROW((void)parse_config({"--queue-pow-ttl-s=1"}, env_of({})), ConfigError);
 }
 
+// ADR 0036: the queue's join line.
+TEST(Config, QueueJoinLineHasDefaultsAndCanBeTurnedOff) {
+    EXPECT_EQ(parse({}).queue_join_concurrency, 0u);  // off: measured slower (ADR 0036)
+    EXPECT_EQ(parse({}).queue_join_line, 50'000u);
+    EXPECT_EQ(parse({}, {{"MARQUEE_QUEUE_JOIN_CONCURRENCY", "64"}}).queue_join_concurrency, 64u);
+    EXPECT_EQ(parse({"--queue-join-concurrency=32"}).queue_join_concurrency, 32u);
+    EXPECT_EQ(parse({"--queue-join-line=10"}).queue_join_line, 10u);
+    EXPECT_THROW((void)parse_config({"--queue-join-line=0"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--queue-join-concurrency=-1"}, env_of({})), ConfigError);
+}
+
 TEST(Config, MigrateOnlyFlag) {
     EXPECT_TRUE(parse({"--migrate-only"}).migrate_only);
 }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "db/pool.hpp"
+#include "services/queue/join_line.hpp"
 #include "services/queue/opening.hpp"
 #include "services/queue/pow.hpp"
 #include "services/queue/recovery.hpp"
@@ -97,6 +98,11 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
             return pow_difficulty_of(controls, schedule_id);
         });
     installed->routes->set_pow(installed->pow);
+    if (config.queue_join_concurrency > 0) {
+        installed->join_line =
+            std::make_shared<JoinLine>(config.queue_join_concurrency, config.queue_join_line);
+        installed->routes->set_join_line(installed->join_line);
+    }
     installed->routes->add_to(router);
     installed->stats = std::make_shared<Stats>(db, redis, installed->room, &metrics);
     AdminRoutes::ScheduleCheck known = [store = installed->store](std::int64_t schedule_id) {

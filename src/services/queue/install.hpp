@@ -10,6 +10,7 @@
 #include "services/queue/admin_routes.hpp"
 #include "services/queue/controls.hpp"
 #include "services/queue/gate.hpp"
+#include "services/queue/join_line.hpp"
 #include "services/queue/model.hpp"
 #include "services/queue/pow.hpp"
 #include "services/queue/routes.hpp"
@@ -41,6 +42,7 @@ struct Installed {
     std::shared_ptr<AdminRoutes> admin;
     /// Proof of work at the door (ADR 0026); its per-schedule difficulty comes from `controls` (ADR 0027).
     std::shared_ptr<ProofOfWork> pow;
+    std::shared_ptr<JoinLine> join_line;  ///< ADR 0036: joins in arrival order, a bounded number at once
     ~Installed();
 };
 

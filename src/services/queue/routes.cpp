@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/problem.hpp"
 #include "services/queue/controls.hpp"
+#include "services/queue/join_line.hpp"
 #include "services/queue/pow.hpp"
 #include "services/queue/sold_out.hpp"
 #include "services/queue/token_rules.hpp"
@@ -105,6 +106,9 @@ void Routes::add_to(http::Router& router) {
 
 // 201 with a new token; 200 with the same token when the user already holds a live (WAITING or ACTIVE) one.
 asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
+    // ADR 0036: a place in the line first, so a burst's JWT checks and Redis calls do not all start at once.
+    JoinLine::Pass place;
+    if (join_line_) place = co_await join_line_->enter();
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = ctx.id_param("scheduleId");
     std::int64_t opens_at = 0;

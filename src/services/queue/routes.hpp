@@ -18,6 +18,7 @@ class WaitingRoom;
 class SoldOut;
 class Controls;
 class ProofOfWork;
+class JoinLine;
 enum class TokenState;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
@@ -45,6 +46,9 @@ class Routes {
     /// Proof of work at the door (ADR 0026): adds the challenge route, and joins need a solved challenge
     /// while the schedule's difficulty is above 0.
     void set_pow(std::shared_ptr<ProofOfWork> pow) { pow_ = std::move(pow); }
+    /// ADR 0036: joins wait in this line (arrival order) for one of its places before any work, the JWT
+    /// check included. Without it every join starts at once.
+    void set_join_line(std::shared_ptr<JoinLine> line) { join_line_ = std::move(line); }
 
     /// POST /api/v1/schedules/{scheduleId}/queue
     boost::asio::awaitable<http::Response> join(http::Context& ctx);
@@ -68,6 +72,7 @@ class Routes {
     std::shared_ptr<Controls> controls_;
     OpeningLookup opening_;
     std::shared_ptr<ProofOfWork> pow_;
+    std::shared_ptr<JoinLine> join_line_;
 };
 
 }  // namespace marquee::queue

@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "services/queue/model.hpp"
@@ -34,19 +37,37 @@ class Store {
 
     /// ADR 0026: when booking opens for the schedule (catalog.schedule_opens_at), epoch ms; nullopt when
     /// catalog has no such schedule. Remembered for `opening_memory` per process, so a flash sale's joins
-    /// cost the database one query per schedule and process every few seconds.
+    /// cost the database one query per schedule and process every few seconds. ADR 0036: one query at a
+    /// time per schedule; the joins that miss the memory while it runs wait for its answer instead of each
+    /// sending the same query (a burst of 10,000 joins used to send 10,000 and fill the pool's line).
     boost::asio::awaitable<std::optional<std::int64_t>> schedule_opens_at(std::int64_t schedule_id);
     std::chrono::milliseconds opening_memory{5'000};
+    /// Queries of schedule_opens_at sent to the database (for tests: concurrent misses share one).
+    std::uint64_t opening_queries() const;
 
   private:
     db::Pool& db_;
-    std::mutex known_mutex_;
+    mutable std::mutex known_mutex_;
     std::unordered_set<std::int64_t> known_schedules_;
     struct Opening {
         std::int64_t opens_at_ms = 0;
         std::chrono::steady_clock::time_point read;
     };
     std::unordered_map<std::int64_t, Opening> openings_;  ///< guarded by known_mutex_
+    /// A query of one schedule's opening in flight, and the joins waiting for its answer.
+    struct Flight {
+        struct Waiter {
+            boost::asio::any_io_executor executor;
+            std::function<void()> resume;
+        };
+        std::vector<Waiter> waiters;
+        bool done = false;      ///< the query has ended: no more waiters join
+        bool answered = false;  ///< false: the query failed; each waiter asks again
+        std::optional<std::int64_t> opens_at_ms;
+    };
+    std::unordered_map<std::int64_t, std::shared_ptr<Flight>> flights_;  ///< guarded by known_mutex_
+    std::uint64_t opening_queries_ = 0;                                  ///< guarded by known_mutex_
+    boost::asio::awaitable<std::optional<std::int64_t>> query_opens_at(std::int64_t schedule_id);
 };
 
 /// Folds events of the same token into one record each (one statement may not update a row twice).

@@ -1,3 +1,5 @@
+#include <boost/asio/co_spawn.hpp>
+
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
 #include "services/queue/fixture_dbtest.hpp"
@@ -57,6 +59,38 @@ TEST_F(QueueStoreDbTest, SchedulerAdmitsAndRecordsTheAuditInPostgres) {
     run(scheduler.tick());
     EXPECT_EQ(state_in_db(joined[0].status.token), "USED");
     EXPECT_EQ(state_in_db(joined[2].status.token), "ACTIVE") << "the freed slot went to the next in line";
+}
+
+// ADR 0036: a burst of joins that all miss the opening's memory sends one query, not one each.
+TEST_F(QueueStoreDbTest, ConcurrentMissesOfTheOpeningShareOneQuery) {
+    std::vector<std::string> catalog{"catalog"};
+    run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), catalog));
+    Store store(db_);
+    const auto schedule = unique_schedule();  // no such schedule in catalog: the answer is "none"
+    constexpr int kJoins = 20;
+    int answered = 0;
+    int none = 0;
+    for (int i = 0; i < kJoins; ++i) {
+        asio::co_spawn(
+            io_,
+            [&]() -> asio::awaitable<void> {
+                const auto opens = co_await store.schedule_opens_at(schedule);
+                ++answered;
+                if (!opens) ++none;
+            },
+            [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
+    }
+    io_.restart();
+    while (answered < kJoins && io_.run_one_for(std::chrono::seconds(5)) > 0) {
+    }
+    EXPECT_EQ(answered, kJoins);
+    EXPECT_EQ(none, kJoins);
+    EXPECT_EQ(store.opening_queries(), 1u) << "the misses waited for the query in flight";
+    // The next miss (nothing was remembered: there is no such schedule) asks again.
+    EXPECT_FALSE(run(store.schedule_opens_at(schedule)).has_value());
+    EXPECT_EQ(store.opening_queries(), 2u);
 }
 
 }  // namespace
