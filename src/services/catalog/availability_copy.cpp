@@ -63,7 +63,7 @@ asio::awaitable<AvailabilityCopy::Snapshot> AvailabilityCopy::get(std::int64_t s
     const auto window = (now.time_since_epoch() / settings_.max_age);
     std::string key =
         std::to_string(schedule_id) + ":" + std::to_string(window) + ":" + std::to_string(generation);
-    SingleFlight<Snapshot>::Load run = [this, schedule_id, previous, now] {
+    db::SingleFlight<Snapshot>::Load run = [this, schedule_id, previous, now] {
         return load(schedule_id, previous, now);
     };
     co_return co_await flights_.run(std::move(key), std::move(run));

@@ -11,7 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "services/catalog/single_flight.hpp"
+#include "db/single_flight.hpp"
 
 namespace marquee::catalog {
 
@@ -101,7 +101,7 @@ class AvailabilityCopy {
     std::unordered_map<std::int64_t, Entry> entries_;
     std::uint64_t loads_ = 0;
     std::uint64_t evictions_ = 0;
-    SingleFlight<Snapshot> flights_;
+    db::SingleFlight<Snapshot> flights_;
 };
 
 }  // namespace marquee::catalog

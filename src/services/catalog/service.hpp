@@ -12,11 +12,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 
+#include "db/single_flight.hpp"
 #include "services/catalog/availability.hpp"
 #include "services/catalog/availability_copy.hpp"
 #include "services/catalog/cache.hpp"
 #include "services/catalog/model.hpp"
-#include "services/catalog/single_flight.hpp"
 #include "services/catalog/store.hpp"
 
 namespace marquee::core {
@@ -122,9 +122,9 @@ class Service {
     DocumentCache cache_;
     AvailabilityBitset bitset_;
     CatalogSettings settings_;
-    SingleFlight<std::string> documents_;
-    SingleFlight<std::shared_ptr<const SeatMap>> seat_maps_;
-    SingleFlight<Availability> rebuilds_;
+    db::SingleFlight<std::string> documents_;
+    db::SingleFlight<std::shared_ptr<const SeatMap>> seat_maps_;
+    db::SingleFlight<Availability> rebuilds_;
     AvailabilityCopy copy_;
     mutable std::mutex mutex_;
     std::unordered_map<std::int64_t, std::shared_ptr<const SeatMap>> in_memory_;

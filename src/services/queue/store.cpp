@@ -1,13 +1,8 @@
 #include "services/queue/store.hpp"
 
-#include <exception>
 #include <map>
 #include <utility>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -97,60 +92,16 @@ boost::asio::awaitable<bool> Store::schedule_exists(std::int64_t schedule_id) {
 namespace marquee::queue {
 
 boost::asio::awaitable<std::optional<std::int64_t>> Store::schedule_opens_at(std::int64_t schedule_id) {
-    namespace asio = boost::asio;
-    std::shared_ptr<Flight> flight;
-    bool leader = false;
     {
         std::lock_guard lock(known_mutex_);
         const auto it = openings_.find(schedule_id);
         if (it != openings_.end() && std::chrono::steady_clock::now() - it->second.read < opening_memory)
             co_return it->second.opens_at_ms;
-        auto& slot = flights_[schedule_id];
-        if (!slot) {
-            slot = std::make_shared<Flight>();
-            leader = true;
-            ++opening_queries_;
-        }
-        flight = slot;
     }
-    if (!leader) {
-        // Wait for the query in flight (resumed on this join's own executor), then take its answer.
-        co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-            [this, flight](auto handler) {
-                const asio::any_io_executor executor = asio::get_associated_executor(handler);
-                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-                Flight::Waiter waiter{executor, [shared] { std::move (*shared)(); }};
-                std::unique_lock lock(known_mutex_);
-                if (flight->done) {
-                    lock.unlock();
-                    asio::post(waiter.executor, std::move(waiter.resume));
-                    return;
-                }
-                flight->waiters.push_back(std::move(waiter));
-            },
-            asio::use_awaitable);
-        if (flight->answered) co_return flight->opens_at_ms;
-        co_return co_await query_opens_at(schedule_id);  // the leader's query failed: ask ourselves
-    }
-    std::optional<std::int64_t> opens_at;
-    std::exception_ptr failed;
-    try {
-        opens_at = co_await query_opens_at(schedule_id);
-    } catch (...) {
-        failed = std::current_exception();
-    }
-    std::vector<Flight::Waiter> waiters;
-    {
-        std::lock_guard lock(known_mutex_);
-        flight->answered = !failed;
-        flight->opens_at_ms = opens_at;
-        flight->done = true;
-        waiters.swap(flight->waiters);
-        flights_.erase(schedule_id);
-    }
-    for (auto& waiter : waiters) asio::post(waiter.executor, std::move(waiter.resume));
-    if (failed) std::rethrow_exception(failed);
-    co_return opens_at;
+    co_return co_await openings_in_flight_.run(std::to_string(schedule_id), [this, schedule_id] {
+        ++opening_queries_;
+        return query_opens_at(schedule_id);
+    });
 }
 
 boost::asio::awaitable<std::optional<std::int64_t>> Store::query_opens_at(std::int64_t schedule_id) {
@@ -168,8 +119,7 @@ boost::asio::awaitable<std::optional<std::int64_t>> Store::query_opens_at(std::i
 }
 
 std::uint64_t Store::opening_queries() const {
-    std::lock_guard lock(known_mutex_);
-    return opening_queries_;
+    return opening_queries_.load();
 }
 
 }  // namespace marquee::queue

@@ -1,18 +1,17 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "db/single_flight.hpp"
 #include "services/queue/model.hpp"
 
 namespace marquee::db {
@@ -47,26 +46,17 @@ class Store {
 
   private:
     db::Pool& db_;
-    mutable std::mutex known_mutex_;
+    std::mutex known_mutex_;
     std::unordered_set<std::int64_t> known_schedules_;
     struct Opening {
         std::int64_t opens_at_ms = 0;
         std::chrono::steady_clock::time_point read;
     };
     std::unordered_map<std::int64_t, Opening> openings_;  ///< guarded by known_mutex_
-    /// A query of one schedule's opening in flight, and the joins waiting for its answer.
-    struct Flight {
-        struct Waiter {
-            boost::asio::any_io_executor executor;
-            std::function<void()> resume;
-        };
-        std::vector<Waiter> waiters;
-        bool done = false;      ///< the query has ended: no more waiters join
-        bool answered = false;  ///< false: the query failed; each waiter asks again
-        std::optional<std::int64_t> opens_at_ms;
-    };
-    std::unordered_map<std::int64_t, std::shared_ptr<Flight>> flights_;  ///< guarded by known_mutex_
-    std::uint64_t opening_queries_ = 0;                                  ///< guarded by known_mutex_
+    /// One query of a schedule's opening in flight at a time (keyed by the schedule's id); the joins that
+    /// miss the memory meanwhile wait for its answer (or its error).
+    db::SingleFlight<std::optional<std::int64_t>> openings_in_flight_;
+    std::atomic<std::uint64_t> opening_queries_{0};
     boost::asio::awaitable<std::optional<std::int64_t>> query_opens_at(std::int64_t schedule_id);
 };
 

@@ -16,7 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace marquee::catalog {
+namespace marquee::db {
 
 /// At most one load per key in flight inside this process: the first caller of a cold key runs `load`,
 /// callers arriving meanwhile wait for its result (or its exception) instead of querying again, so a
@@ -119,4 +119,4 @@ class SingleFlight {
     std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
 };
 
-}  // namespace marquee::catalog
+}  // namespace marquee::db

@@ -1,4 +1,4 @@
-#include "services/catalog/single_flight.hpp"
+#include "db/single_flight.hpp"
 
 #include <stdexcept>
 
@@ -10,7 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <gtest/gtest.h>
 
-namespace marquee::catalog {
+namespace marquee::db {
 namespace {
 
 namespace asio = boost::asio;
@@ -101,4 +101,4 @@ TEST(SingleFlight, DifferentKeysLoadIndependently) {
 }
 
 }  // namespace
-}  // namespace marquee::catalog
+}  // namespace marquee::db
