@@ -628,11 +628,14 @@ TEST_F(PaymentDbTest, AScheduleHintSavesTheReadAndAWrongOneIsStillRefused) {
     const auto hold = this->hold(user, s, {s.seats[0]});
     std::vector<std::int64_t> checked;
     std::mutex checked_mutex;
+    // The token id is made here: a check runs inside the payment's coroutine, where a blocking query of the
+    // test's own (run() on the same io_context) would wait for the connection strand it is running on.
+    const std::string token_id = new_uuid();
     QueueCheck check = [&](std::string, std::int64_t schedule_id,
                            std::string) -> asio::awaitable<std::string> {
         std::lock_guard lock(checked_mutex);
         checked.push_back(schedule_id);
-        co_return new_uuid();
+        co_return token_id;
     };
     // A hint naming another schedule: the token is checked again against the reservation's.
     std::int64_t hinted = other.id;
