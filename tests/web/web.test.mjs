@@ -418,8 +418,10 @@ describe('with the default hold time', () => {
     const page = await newPage(browser, marquee.url);
     const errors = watchErrors(page);
     await loginThroughUi(page, await newFan(marquee.url, 'webprequeue'));
-    // Booking opens 12 s from now (ADR 0026): the fan joins before it, on the real server.
-    const early = await makeSchedule(marquee.url, admin, { opensAt: new Date(Date.now() + 12_000) });
+    // Booking opens 20 s from now (ADR 0026): the fan joins before it, on the real server. (12 s was once too
+    // short on a busy machine: the opening came before the pre-queue page was read, and #queue-position had
+    // gone with it.)
+    const early = await makeSchedule(marquee.url, admin, { opensAt: new Date(Date.now() + 20_000) });
     const joined = page.waitForResponse((r) => r.request().method() === 'POST' &&
       r.url().endsWith(`/api/v1/schedules/${early.schedule.id}/queue`) && r.status() !== 403);
     await page.goto(`/#/queue/${early.schedule.id}`);
