@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "db/pool.hpp"
 #include "support/local_services.hpp"
 
@@ -42,7 +43,6 @@ TEST(PoolOverloadDbTest, EveryCallEndsWhenCallersOutnumberTheWaitingBound) {
     Pool pool(io.get_executor(), options);
 
     std::atomic<bool> stop{false};
-    std::atomic<int> running{0};
     std::atomic<int> answered{0};
     std::atomic<int> unavailable{0};
     std::atomic<int> other{0};
@@ -79,24 +79,11 @@ TEST(PoolOverloadDbTest, EveryCallEndsWhenCallersOutnumberTheWaitingBound) {
                 co_await pause.async_wait(asio::use_awaitable);
             }
         }
-        --running;
     };
-    for (int i = 0; i < kWorkers; ++i) {
-        ++running;
-        if (i % 2 == 0) {
-            asio::co_spawn(io, worker(i), asio::detached);
-        } else {
-            asio::co_spawn(asio::make_strand(io), worker(i), asio::detached);
-        }
-    }
-    auto guard = asio::make_work_guard(io);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
-    std::this_thread::sleep_for(3s);
-    stop = true;
-    while (running > 0) std::this_thread::sleep_for(1ms);
-    guard.reset();
-    for (auto& thread : threads) thread.join();
+    test::run_workers(io, kWorkers, 4, worker, [&stop] {
+        std::this_thread::sleep_for(3s);
+        stop = true;
+    });
 
     EXPECT_EQ(other.load(), 0);
     EXPECT_GT(answered.load(), 0);

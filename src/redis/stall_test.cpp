@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include "core/problem.hpp"
+#include "coroutines.hpp"
 #include "redis/client.hpp"
 
 namespace marquee::redis {
@@ -116,7 +117,6 @@ TEST(RedisStallTest, EveryCallEndsWhileRedisStallsAndResumes) {
     std::atomic<int> answered{0};
     std::atomic<int> unavailable{0};
     std::atomic<int> other{0};
-    std::atomic<int> running{0};
     std::mutex mutex;
     std::map<std::string, int> details;
     constexpr int kWorkers = 96;
@@ -140,33 +140,19 @@ TEST(RedisStallTest, EveryCallEndsWhileRedisStallsAndResumes) {
                 ++other;
             }
         }
-        --running;
     };
-    for (int i = 0; i < kWorkers; ++i) {
-        ++running;
-        // Callers on the bare context and on strands of their own, as request handlers are.
-        if (i % 2 == 0) {
-            asio::co_spawn(io, worker(i), asio::detached);
-        } else {
-            asio::co_spawn(asio::make_strand(io), worker(i), asio::detached);
+    // Callers on the bare context and on strands of their own, as request handlers are; stalls of 10 to 80 ms
+    // (some shorter, some longer than a call's deadline) between short runs.
+    test::run_workers(io, kWorkers, 4, worker, [&] {
+        for (int round = 0; round < 40; ++round) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5 + (round * 7) % 30));
+            server.pause(true);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10 + (round * 13) % 70));
+            server.pause(false);
         }
-    }
-    std::vector<std::thread> threads;
-    auto guard = asio::make_work_guard(io);
-    for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
-
-    // Stalls of 10 to 80 ms (some shorter, some longer than a call's deadline) between short runs.
-    for (int round = 0; round < 40; ++round) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5 + (round * 7) % 30));
-        server.pause(true);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10 + (round * 13) % 70));
-        server.pause(false);
-    }
-    std::this_thread::sleep_for(100ms);
-    stop = true;
-    while (running > 0) std::this_thread::sleep_for(1ms);
-    guard.reset();
-    for (auto& thread : threads) thread.join();
+        std::this_thread::sleep_for(100ms);
+        stop = true;
+    });
 
     EXPECT_EQ(other.load(), 0);
     // Both timeout paths ran: replies pending at the deadline, and connects held in the kernel's queue.

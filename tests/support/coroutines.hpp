@@ -3,6 +3,8 @@
 // Test harness for code that suspends: run a coroutine to completion on an io_context from a plain test body.
 // Header-only (Asio is compiled once in marquee::asio, which every test that uses this already links).
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -10,8 +12,10 @@
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 namespace marquee::test {
@@ -52,6 +56,30 @@ T run_here(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
 template <class T>
 T run_on(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
     return boost::asio::co_spawn(io, std::move(task), boost::asio::use_future).get();
+}
+
+/// Load from many callers at once: spawns `workers` coroutines `worker(i)`, the even ones on `io` itself and
+/// the odd ones on strands of their own (as request handlers run), runs `io` on `threads` threads, calls
+/// `drive()` on this one (it ends the load, e.g. by setting the flag the workers check), then waits until
+/// every worker has returned and the threads have stopped.
+template <class Worker, class Drive>
+void run_workers(boost::asio::io_context& io, int workers, int threads, Worker worker, Drive drive) {
+    std::atomic<int> running{workers};
+    for (int i = 0; i < workers; ++i) {
+        const auto done = [&running](std::exception_ptr) { --running; };
+        if (i % 2 == 0) {
+            boost::asio::co_spawn(io, worker(i), done);
+        } else {
+            boost::asio::co_spawn(boost::asio::make_strand(io), worker(i), done);
+        }
+    }
+    auto guard = boost::asio::make_work_guard(io);
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    drive();
+    while (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    guard.reset();
+    for (auto& thread : pool) thread.join();
 }
 
 /// A loopback port nobody listens on: bound, then released.
