@@ -1,6 +1,10 @@
 #include "app/jwt_authenticator.hpp"
 
+#include <chrono>
+#include <optional>
 #include <utility>
+
+#include "core/problem.hpp"
 
 namespace marquee::app {
 
@@ -13,9 +17,26 @@ http::Principal JwtAuthenticator::authenticate(std::string_view bearer_token) co
     return http::Principal{std::move(claims.subject), std::move(claims.roles)};
 }
 
-std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config) {
+bool JwtAuthenticator::accepts_tokens_of(const jwt::Signer& signer) const {
+    const auto now = clock_->now();
+    try {
+        (void)verifier_.verify(signer.issue("probe", {}, now, std::chrono::seconds(60)), now);
+        return true;
+    } catch (const core::Problem&) {
+        return false;
+    }
+}
+
+void JwtAuthenticator::remember_issued(std::string_view token, const jwt::Claims& claims) const {
+    if (cache_.capacity() == 0 || token.size() > jwt::kMaxTokenBytes) return;
+    cache_.remember(jwt::VerifiedCache::key_of(token), claims, clock_->now());
+}
+
+std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config, bool* trusts_local_signer) {
+    if (trusts_local_signer != nullptr) *trusts_local_signer = false;
     // Fail at start-up, not at the first login: the auth service must be able to sign.
-    if (config.runs("auth")) (void)jwt::load_signer(config.jwt_private_key_file, config.jwt_key_id);
+    std::optional<jwt::Signer> signer;
+    if (config.runs("auth")) signer.emplace(jwt::load_signer(config.jwt_private_key_file, config.jwt_key_id));
     if (config.jwt_public_keys.empty()) {
         for (const auto& service : config.services) {
             if (service != "gateway")
@@ -26,8 +47,12 @@ std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config)
         }
         return nullptr;
     }
-    return std::make_unique<JwtAuthenticator>(jwt::load_verifier(config.jwt_public_keys),
-                                              std::make_shared<core::SystemClock>(), config.jwt_cache_size);
+    auto authenticator =
+        std::make_unique<JwtAuthenticator>(jwt::load_verifier(config.jwt_public_keys),
+                                           std::make_shared<core::SystemClock>(), config.jwt_cache_size);
+    if (signer && trusts_local_signer != nullptr)
+        *trusts_local_signer = authenticator->accepts_tokens_of(*signer);
+    return authenticator;
 }
 
 }  // namespace marquee::app

@@ -23,6 +23,14 @@ class JwtAuthenticator final : public http::Authenticator {
     /// Principal{user_id = sub, roles = roles}; Problem 401 invalid_token otherwise (see jwt::Verifier).
     http::Principal authenticate(std::string_view bearer_token) const override;
 
+    /// Whether a token `signer` signs now is accepted by this process's verifier (its key id and public key
+    /// are among MARQUEE_JWT_PUBLIC_KEYS): checked once, with a probe token, before remember_issued is wired.
+    bool accepts_tokens_of(const jwt::Signer& signer) const;
+    /// Remembers a token this process has just signed, with the claims it signed, as verify() would have
+    /// returned them (ADR 0015): its first use is then served from the cache, not verified again. Only for
+    /// a signer that accepts_tokens_of() approved.
+    void remember_issued(std::string_view token, const jwt::Claims& claims) const;
+
   private:
     jwt::Verifier verifier_;
     std::shared_ptr<const core::Clock> clock_;
@@ -32,6 +40,8 @@ class JwtAuthenticator final : public http::Authenticator {
 /// The authenticator for this process from config.jwt_public_keys, checked at start-up: throws jwt::KeyError
 /// with a message naming the setting when a service that authenticates callers runs without keys, or when
 /// the auth service runs without a usable signing key. Null when only the gateway runs and no keys are set.
-std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config);
+/// `trusts_local_signer` (when given) is set to whether the auth service runs here and its tokens verify.
+std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config,
+                                                     bool* trusts_local_signer = nullptr);
 
 }  // namespace marquee::app

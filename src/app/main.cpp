@@ -49,8 +49,9 @@ T run_sync(asio::io_context& ioc, asio::awaitable<T> work) {
 
 int serve(const core::Config& config) {
     std::unique_ptr<app::JwtAuthenticator> authenticator;  // outlives the server: declared before it
+    bool trusts_local_signer = false;  // the auth service runs here and its tokens verify here
     try {
-        if (!config.migrate_only) authenticator = app::make_authenticator(config);
+        if (!config.migrate_only) authenticator = app::make_authenticator(config, &trusts_local_signer);
     } catch (const std::exception& e) {
         core::log_error("jwt keys", {{"error", e.what()}});
         return 1;
@@ -118,6 +119,13 @@ int serve(const core::Config& config) {
         ops->add_to(router);
         app::ServiceContext services{config,    router, metrics, database, redis, nats, ioc.get_executor(),
                                      keep_alive};
+        if (trusts_local_signer) {
+            // A token signed here is known good here: its first use skips the signature check (ADR 0015).
+            services.token_issued = [a = authenticator.get()](std::string_view token,
+                                                              const jwt::Claims& claims) {
+                a->remember_issued(token, claims);
+            };
+        }
         for (const auto& name : app::install_services(services)) placeholders.emplace_back(name);
     } catch (const std::exception& e) {
         // A bad route table or a missing file is a start-up error with a message, never an abort.

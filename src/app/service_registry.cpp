@@ -19,7 +19,7 @@ namespace marquee::app {
 namespace {
 
 void install_auth(ServiceContext& ctx) {
-    ctx.keep_alive.push_back(auth::install(ctx.config, ctx.router, ctx.db, ctx.redis));
+    ctx.keep_alive.push_back(auth::install(ctx.config, ctx.router, ctx.db, ctx.redis, ctx.token_issued));
 }
 
 void install_queue(ServiceContext& ctx) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/metrics.hpp"
 #include "http/router.hpp"
+#include "jwt/token.hpp"
 
 namespace marquee::db {
 class Pool;
@@ -35,6 +37,9 @@ struct ServiceContext {
     boost::asio::any_io_executor executor;
     /// Objects that must live as long as the process serves (routes, services, schedulers): push them here.
     std::vector<std::shared_ptr<void>>& keep_alive;
+    /// Told of each access token the auth service signs (empty: nobody is); see
+    /// JwtAuthenticator::remember_issued.
+    std::function<void(std::string_view token, const jwt::Claims& claims)> token_issued{};
 };
 
 /// One deployable service. `install` adds its routes and background jobs; null while the service is still a

@@ -116,15 +116,20 @@ bool signature_verifies(std::string_view token, const PublicKey& key) {
 
 Signer::Signer(PrivateKey key, std::string key_id) : key_(std::move(key)), key_id_(std::move(key_id)) {}
 
+Claims new_claims(std::string subject, std::vector<std::string> roles, core::TimePoint now,
+                  std::chrono::seconds ttl) {
+    const std::int64_t iat = numeric_date(now);
+    return Claims{.subject = std::move(subject),
+                  .roles = std::move(roles),
+                  .issued_at = iat,
+                  .not_before = iat,
+                  .expires_at = iat + ttl.count(),
+                  .token_id = random_hex(16)};
+}
+
 std::string Signer::issue(std::string subject, std::vector<std::string> roles, core::TimePoint now,
                           std::chrono::seconds ttl) const {
-    const std::int64_t iat = numeric_date(now);
-    return sign(Claims{.subject = std::move(subject),
-                       .roles = std::move(roles),
-                       .issued_at = iat,
-                       .not_before = iat,
-                       .expires_at = iat + ttl.count(),
-                       .token_id = random_hex(16)});
+    return sign(new_claims(std::move(subject), std::move(roles), now, ttl));
 }
 
 std::string Signer::sign(const Claims& claims) const {

@@ -37,13 +37,17 @@ struct Claims {
 /// Seconds since the epoch, as JWT NumericDate.
 std::int64_t numeric_date(core::TimePoint t);
 
+/// The claims of a new token for `subject` with `roles`, valid from `now` for `ttl`, with a fresh jti.
+Claims new_claims(std::string subject, std::vector<std::string> roles, core::TimePoint now,
+                  std::chrono::seconds ttl);
+
 /// Issues EdDSA (Ed25519) JWS compact tokens (RFC 7515, RFC 8037) with the header
 /// {"alg":"EdDSA","typ":"JWT","kid":key_id} and iss "marquee", aud "marquee-api".
 class Signer {
   public:
     Signer(PrivateKey key, std::string key_id);
 
-    /// A token for `subject` with `roles`, valid from `now` for `ttl`, with a fresh jti.
+    /// A token carrying new_claims(subject, roles, now, ttl).
     std::string issue(std::string subject, std::vector<std::string> roles, core::TimePoint now,
                       std::chrono::seconds ttl) const;
     /// A token carrying exactly these claims.

@@ -31,7 +31,8 @@ struct Installed {
 /// Adds the /api/v1/auth routes to `router`. Loads the signing key from config.jwt_private_key_file
 /// (jwt::KeyError naming the setting when it is missing or unusable). (Services may not include app/, so
 /// app's `install_auth(ServiceContext&)` calls this with the context's parts.)
+/// `on_issued` is told of every access token signed (see ServiceOptions).
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router, db::Pool& db,
-                                   redis::Client& redis);
+                                   redis::Client& redis, TokenIssued on_issued = {});
 
 }  // namespace marquee::auth

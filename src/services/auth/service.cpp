@@ -95,8 +95,11 @@ asio::awaitable<User> Service::get_user(std::string user_id) {
 }
 
 TokenPair Service::issue(const User& user, std::string refresh_token) const {
-    return TokenPair{signer_.issue(user.id, roles_of(user.role), clock_->now(), options_.access_token_ttl),
-                     options_.access_token_ttl.count(), std::move(refresh_token)};
+    const jwt::Claims claims =
+        jwt::new_claims(user.id, roles_of(user.role), clock_->now(), options_.access_token_ttl);
+    std::string access_token = signer_.sign(claims);
+    if (options_.on_issued) options_.on_issued(access_token, claims);
+    return TokenPair{std::move(access_token), options_.access_token_ttl.count(), std::move(refresh_token)};
 }
 
 }  // namespace marquee::auth

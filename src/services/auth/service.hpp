@@ -1,8 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,9 +17,14 @@
 
 namespace marquee::auth {
 
+/// Told of every access token the service signs, with the claims it signed (ADR 0015: a process that also
+/// verifies tokens remembers its own, so their first use is not verified again).
+using TokenIssued = std::function<void(std::string_view token, const jwt::Claims& claims)>;
+
 struct ServiceOptions {
     std::chrono::seconds access_token_ttl{15 * 60};
     std::chrono::seconds refresh_token_ttl{14 * 24 * 3600};
+    TokenIssued on_issued;  ///< empty: nobody is told
 };
 
 /// The auth rules: sign-up, login, refresh-token rotation with reuse detection, logout, the current user.
