@@ -1,12 +1,12 @@
 #include "load/pow.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <openssl/evp.h>
+
+#include "pow/pow.hpp"
 
 namespace marquee::load {
 namespace {
@@ -16,35 +16,11 @@ std::atomic<std::uint64_t> g_hashes{0};
 std::atomic<std::uint64_t> g_total_us{0};
 std::atomic<std::uint64_t> g_max_us{0};
 
-int leading_zero_bits(const unsigned char* digest, unsigned int size) {
-    int bits = 0;
-    for (unsigned int i = 0; i < size; ++i) {
-        if (digest[i] == 0) {
-            bits += 8;
-            continue;
-        }
-        for (int b = 7; b >= 0 && (digest[i] & (1u << b)) == 0; --b) ++bits;
-        break;
-    }
-    return bits;
-}
-
 }  // namespace
 
 std::string solve_pow(std::string_view challenge, int difficulty) {
     const auto started = std::chrono::steady_clock::now();
-    std::string input(challenge);
-    input.push_back(':');
-    const std::size_t base = input.size();
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    std::uint64_t nonce = 0;
-    for (;; ++nonce) {
-        input.resize(base);
-        input += std::to_string(nonce);
-        EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
-        if (leading_zero_bits(digest, length) >= difficulty) break;
-    }
+    const std::uint64_t nonce = pow::solve(challenge, difficulty);
     const auto us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
             .count());

@@ -9,8 +9,8 @@
 namespace marquee::load {
 
 /// ADR 0026: the proof of work a fan pays to join a waiting room. A nonce (decimal) such that SHA-256 of
-/// `challenge + ":" + nonce` has at least `difficulty` leading zero bits, found by counting up from 0 with
-/// OpenSSL, as the server checks it. Counts each solve in pow_report().
+/// `challenge + ":" + nonce` has at least `difficulty` leading zero bits, found by pow::solve (the rule the
+/// server checks, src/pow). Counts each solve in pow_report().
 std::string solve_pow(std::string_view challenge, int difficulty);
 
 /// The body of a join after POST .../queue/challenge answered `challenge_body` (a JSON text): "" when the

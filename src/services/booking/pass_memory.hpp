@@ -3,10 +3,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "core/expiring_set.hpp"
 
 namespace marquee::booking {
 
@@ -19,7 +19,7 @@ namespace marquee::booking {
 /// pass that became USED or EXPIRED (or was revoked) less than `bound` ago may get 409 for a seat known taken
 /// where a fresh check would answer 403/410, and the pass's idle expiry slides at most once per `bound` while
 /// its fan only meets taken seats. At most `capacity` passes; when full, the expired ones go, and if that is
-/// not enough, all of them (forgetting only costs a queue check). Thread-safe.
+/// not enough, all of them (forgetting only costs a queue check): a core::ExpiringSet. Thread-safe.
 class PassMemory {
   public:
     using Clock = std::chrono::steady_clock;
@@ -27,7 +27,7 @@ class PassMemory {
     /// bound 0: off (nothing is remembered, nothing is fresh).
     explicit PassMemory(std::chrono::milliseconds bound, std::size_t capacity = 65'536);
 
-    bool enabled() const noexcept { return bound_.count() > 0; }
+    bool enabled() const noexcept { return passes_.enabled(); }
 
     /// The queue check found `queue_token` ACTIVE for `user_id` on `schedule_id` at `checked_at`.
     void remember(std::string_view user_id, std::int64_t schedule_id, std::string_view queue_token,
@@ -36,15 +36,12 @@ class PassMemory {
     bool fresh(std::string_view user_id, std::int64_t schedule_id, std::string_view queue_token,
                Clock::time_point now);
 
-    std::size_t size() const;
+    std::size_t size() const { return passes_.size(); }
 
   private:
     static std::string key(std::string_view user_id, std::int64_t schedule_id, std::string_view queue_token);
 
-    const std::chrono::milliseconds bound_;
-    const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::unordered_map<std::string, Clock::time_point> until_;
+    core::ExpiringSet<std::string> passes_;
 };
 
 }  // namespace marquee::booking

@@ -1,11 +1,8 @@
 #include "services/booking/taken_memory.hpp"
 
-#include <algorithm>
-
 namespace marquee::booking {
 
-TakenMemory::TakenMemory(std::chrono::milliseconds bound, std::size_t capacity)
-    : bound_(std::max(bound, std::chrono::milliseconds{0})), capacity_(std::max<std::size_t>(capacity, 1)) {}
+TakenMemory::TakenMemory(std::chrono::milliseconds bound, std::size_t capacity) : seats_(bound, capacity) {}
 
 std::size_t TakenMemory::SeatHash::operator()(const Seat& s) const noexcept {
     const auto a = static_cast<std::uint64_t>(s.schedule_id);
@@ -15,47 +12,21 @@ std::size_t TakenMemory::SeatHash::operator()(const Seat& s) const noexcept {
 
 void TakenMemory::remember(std::int64_t schedule_id, const std::vector<std::int64_t>& seats,
                            Clock::time_point seen_at) {
-    if (!enabled() || seats.empty()) return;
-    const auto until = seen_at + bound_;
-    std::lock_guard lock(mutex_);
-    if (until_.size() + seats.size() > capacity_) {
-        std::erase_if(until_, [seen_at](const auto& entry) { return entry.second <= seen_at; });
-        if (until_.size() + seats.size() > capacity_) until_.clear();
-    }
-    for (const auto seat : seats) {
-        auto [it, inserted] = until_.try_emplace(Seat{schedule_id, seat}, until);
-        if (!inserted) it->second = std::max(it->second, until);
-    }
+    if (seats.empty()) return;
+    seats_.remember_all(seats, seen_at, KeyOf{schedule_id});
 }
 
 std::vector<std::int64_t> TakenMemory::known_taken(std::int64_t schedule_id,
                                                    const std::vector<std::int64_t>& seats,
                                                    Clock::time_point now) {
     std::vector<std::int64_t> out;
-    if (!enabled()) return out;
-    std::lock_guard lock(mutex_);
-    if (until_.empty()) return out;
-    for (const auto seat : seats) {
-        const auto it = until_.find(Seat{schedule_id, seat});
-        if (it == until_.end()) continue;
-        if (now < it->second) {
-            out.push_back(seat);
-        } else {
-            until_.erase(it);
-        }
-    }
+    seats_.for_each_fresh(
+        seats, now, [&out](std::int64_t seat) { out.push_back(seat); }, KeyOf{schedule_id});
     return out;
 }
 
 void TakenMemory::forget(std::int64_t schedule_id, const std::vector<std::int64_t>& seats) {
-    if (!enabled()) return;
-    std::lock_guard lock(mutex_);
-    for (const auto seat : seats) until_.erase(Seat{schedule_id, seat});
-}
-
-std::size_t TakenMemory::size() const {
-    std::lock_guard lock(mutex_);
-    return until_.size();
+    seats_.forget_all(seats, KeyOf{schedule_id});
 }
 
 }  // namespace marquee::booking

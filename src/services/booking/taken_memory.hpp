@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
+
+#include "core/expiring_set.hpp"
 
 namespace marquee::booking {
 
@@ -17,7 +17,8 @@ namespace marquee::booking {
 /// it taken or held it) for at most `bound`. So a seat released or expired elsewhere is refused from here at
 /// most `bound` after it was last seen taken; a release through this process forgets its seats at once.
 /// At most `capacity` seats; when full, the expired ones go, and if that is not enough, all of them
-/// (forgetting is always safe: it only costs a trip to Redis and the database). Thread-safe.
+/// (forgetting is always safe: it only costs a trip to Redis and the database): a core::ExpiringSet.
+/// Thread-safe.
 class TakenMemory {
   public:
     using Clock = std::chrono::steady_clock;
@@ -25,8 +26,8 @@ class TakenMemory {
     /// bound 0: off (nothing is remembered, nothing refused).
     explicit TakenMemory(std::chrono::milliseconds bound, std::size_t capacity = 65'536);
 
-    bool enabled() const noexcept { return bound_.count() > 0; }
-    std::chrono::milliseconds bound() const noexcept { return bound_; }
+    bool enabled() const noexcept { return seats_.enabled(); }
+    std::chrono::milliseconds bound() const noexcept { return seats_.bound(); }
 
     /// `seats` of `schedule_id` were HELD or SOLD as seen by a statement that started at `seen_at`: they are
     /// refused until seen_at + bound (a later deadline already known for a seat is kept).
@@ -38,7 +39,7 @@ class TakenMemory {
     /// Drops `seats` (their hold was released through this process).
     void forget(std::int64_t schedule_id, const std::vector<std::int64_t>& seats);
 
-    std::size_t size() const;
+    std::size_t size() const { return seats_.size(); }
 
   private:
     struct Seat {
@@ -50,10 +51,13 @@ class TakenMemory {
         std::size_t operator()(const Seat& s) const noexcept;
     };
 
-    const std::chrono::milliseconds bound_;
-    const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::unordered_map<Seat, Clock::time_point, SeatHash> until_;
+    /// A seat id of `schedule_id` as a key.
+    struct KeyOf {
+        std::int64_t schedule_id;
+        Seat operator()(std::int64_t seat_id) const noexcept { return Seat{schedule_id, seat_id}; }
+    };
+
+    core::ExpiringSet<Seat, SeatHash> seats_;
 };
 
 }  // namespace marquee::booking

@@ -42,19 +42,28 @@ void settle(asio::io_context& ioc) {
     }
 }
 
-void spawn(asio::io_context& ioc, JoinLine& line, Join& j, int& order) {
-    asio::co_spawn(ioc, join(line, j, order), [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-    });
-}
+/// `count` joins arriving at once at a line of `concurrency` places and `max_waiting` waiting, run until
+/// nothing more is ready.
+struct Burst {
+    Burst(std::size_t concurrency, std::size_t max_waiting, std::size_t count)
+        : line(concurrency, max_waiting), joins(count) {
+        for (auto& j : joins) {
+            asio::co_spawn(ioc, join(line, j, order), [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
+        }
+        settle(ioc);
+    }
+
+    asio::io_context ioc;
+    JoinLine line;
+    std::vector<Join> joins;
+    int order = 0;
+};
 
 TEST(JoinLine, AtMostConcurrencyInsideTheRestWaitInArrivalOrder) {
-    asio::io_context ioc;
-    JoinLine line(2, 100);
-    std::vector<Join> joins(5);
-    int order = 0;
-    for (auto& j : joins) spawn(ioc, line, j, order);
-    settle(ioc);
+    Burst burst(2, 100, 5);
+    auto& [ioc, line, joins, order] = burst;
     // The burst: two in at once, three waiting.
     EXPECT_EQ(joins[0].entered, 0);
     EXPECT_EQ(joins[1].entered, 1);
@@ -81,12 +90,8 @@ TEST(JoinLine, AtMostConcurrencyInsideTheRestWaitInArrivalOrder) {
 }
 
 TEST(JoinLine, AFullLineRefusesWith503) {
-    asio::io_context ioc;
-    JoinLine line(1, 2);
-    std::vector<Join> joins(4);
-    int order = 0;
-    for (auto& j : joins) spawn(ioc, line, j, order);
-    settle(ioc);
+    Burst burst(1, 2, 4);
+    auto& [ioc, line, joins, order] = burst;
     EXPECT_EQ(joins[0].entered, 0);
     EXPECT_FALSE(joins[1].refused);
     EXPECT_FALSE(joins[2].refused);
@@ -101,13 +106,8 @@ TEST(JoinLine, AFullLineRefusesWith503) {
 }
 
 TEST(JoinLine, ConcurrencyZeroIsNoLine) {
-    asio::io_context ioc;
-    JoinLine line(0, 1);
-    std::vector<Join> joins(10);
-    int order = 0;
-    for (auto& j : joins) spawn(ioc, line, j, order);
-    settle(ioc);
-    for (auto& j : joins) EXPECT_GE(j.entered, 0);
+    Burst burst(0, 1, 10);
+    for (auto& j : burst.joins) EXPECT_GE(j.entered, 0);
 }
 
 TEST(JoinLine, APlaceLeftByAFailedJoinIsGivenBack) {

@@ -65,45 +65,6 @@ bool decimal_nonce(std::string_view nonce) {
 
 }  // namespace
 
-int leading_zero_bits(const unsigned char* digest, std::size_t size) {
-    int bits = 0;
-    for (std::size_t i = 0; i < size; ++i) {
-        if (digest[i] == 0) {
-            bits += 8;
-            continue;
-        }
-        for (int b = 7; b >= 0 && (digest[i] & (1u << b)) == 0; --b) ++bits;
-        break;
-    }
-    return bits;
-}
-
-bool pow_solves(std::string_view challenge, std::string_view nonce, int difficulty) {
-    if (difficulty <= 0) return true;
-    std::string input;
-    input.reserve(challenge.size() + 1 + nonce.size());
-    input.append(challenge).push_back(':');
-    input.append(nonce);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) return false;
-    return leading_zero_bits(digest, length) >= difficulty;
-}
-
-std::string pow_solve(std::string_view challenge, int difficulty) {
-    std::string input(challenge);
-    input.push_back(':');
-    const std::size_t base = input.size();
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    for (std::uint64_t nonce = 0;; ++nonce) {
-        input.resize(base);
-        input += std::to_string(nonce);
-        EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
-        if (leading_zero_bits(digest, length) >= difficulty) return std::to_string(nonce);
-    }
-}
-
 ProofOfWork::ProofOfWork(std::string_view secret, int default_difficulty, std::chrono::seconds ttl)
     : key_(hmac_sha256(secret, "marquee-queue-pow")), default_difficulty_(default_difficulty), ttl_(ttl) {}
 

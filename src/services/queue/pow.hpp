@@ -12,6 +12,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include "pow/pow.hpp"
+
 namespace marquee::queue {
 
 /// A challenge as the fan gets it (POST /api/v1/schedules/{scheduleId}/queue/challenge).
@@ -33,15 +35,19 @@ struct PowAnswer {
 /// The answer in a join's body; nullopt when either field is missing or not a string (403 `pow-required`).
 std::optional<PowAnswer> pow_answer_from(const boost::json::object& body);
 
-/// The number of leading zero bits of a SHA-256 digest.
-int leading_zero_bits(const unsigned char* digest, std::size_t size);
+/// The hash rule itself is src/pow (shared with marquee-load): the number of leading zero bits of a digest.
+using pow::leading_zero_bits;
 
 /// SHA-256 of `challenge + ":" + nonce` has at least `difficulty` leading zero bits.
-bool pow_solves(std::string_view challenge, std::string_view nonce, int difficulty);
+inline bool pow_solves(std::string_view challenge, std::string_view nonce, int difficulty) {
+    return pow::solves(challenge, nonce, difficulty);
+}
 
 /// A nonce that solves `challenge` at `difficulty` (the decimal count from 0 up): what marquee-load and the
 /// tests do; a browser does the same in a Web Worker (web/pow-worker.js).
-std::string pow_solve(std::string_view challenge, int difficulty);
+inline std::string pow_solve(std::string_view challenge, int difficulty) {
+    return std::to_string(pow::solve(challenge, difficulty));
+}
 
 /// ADR 0026, proof of work at the waiting room's door. Stateless: a challenge carries the user, the schedule,
 /// its expiry, its difficulty and a random salt, signed with HMAC-SHA256 under a key derived from the queue

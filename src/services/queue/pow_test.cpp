@@ -18,17 +18,7 @@ class ProofOfWorkTest : public ::testing::Test {
     ProofOfWork pow_{"a queue secret of 16+ bytes", 8, std::chrono::seconds(120)};
 };
 
-TEST(ProofOfWorkRules, LeadingZeroBits) {
-    const unsigned char a[] = {0x00, 0x00, 0x0f, 0xff};
-    EXPECT_EQ(leading_zero_bits(a, sizeof(a)), 20);
-    const unsigned char b[] = {0x80, 0x00};
-    EXPECT_EQ(leading_zero_bits(b, sizeof(b)), 0);
-    const unsigned char c[] = {0x00, 0x00};
-    EXPECT_EQ(leading_zero_bits(c, sizeof(c)), 16);
-    const unsigned char d[] = {0x01};
-    EXPECT_EQ(leading_zero_bits(d, sizeof(d)), 7);
-}
-
+// The hash rule's own tests (leading zero bits, the smallest nonce) are src/pow/pow_test.cpp.
 TEST(ProofOfWorkRules, SolveFindsANonceThatSolves) {
     const std::string nonce = pow_solve("challenge", 12);
     EXPECT_TRUE(pow_solves("challenge", nonce, 12));
