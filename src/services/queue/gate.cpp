@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/problem.hpp"
+#include "services/queue/controls.hpp"
 #include "services/queue/token_id.hpp"
 #include "services/queue/token_rules.hpp"
 #include "services/queue/waiting_room.hpp"
@@ -31,6 +32,13 @@ asio::awaitable<std::string> Gate::require_active(std::string user_id, std::int6
             if (check.position == 0) {
                 throw core::Problem::forbidden(
                     "queue-not-admitted", "The queue token is in the pre-queue; booking has not opened.");
+            }
+            if (controls_ && controls_->get(schedule_id).paused) {
+                // ADR 0033: nobody is admitted while paused, so no countdown.
+                throw core::Problem::forbidden("queue-not-admitted",
+                                               "The queue token is waiting; admission is paused for now.")
+                    .with("position", check.position)
+                    .with("paused", true);
             }
             throw core::Problem::forbidden("queue-not-admitted", "The queue token is still waiting its turn.")
                 .with("position", check.position)

@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 
 namespace marquee::queue {
 
+class Controls;
 class WaitingRoom;
 
 /// The QueueToken check that booking and payment run before holding seats or paying. Booking and payment
@@ -20,7 +23,8 @@ class WaitingRoom;
 /// - header missing or empty: 403 `queue-token-required`.
 /// - malformed, unknown (forged), another user's or another schedule's: 403 `queue-token-invalid`
 ///   (one answer for all, so a probe learns nothing about other people's tokens).
-/// - WAITING: 403 `queue-not-admitted` with `position` and `etaSeconds`.
+/// - WAITING: 403 `queue-not-admitted` with `position` and `etaSeconds`; while an operator has paused the
+///   schedule's admission (ADR 0027), `paused: true` and no `etaSeconds` (nobody is admitted, ADR 0033).
 /// - EXPIRED or USED: 410 `queue-token-expired`.
 class Gate {
   public:
@@ -28,6 +32,9 @@ class Gate {
         std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)>;
 
     explicit Gate(WaitingRoom& room) : room_(room) {}
+
+    /// The operators' controls (this process's copy), for the paused answer; none: never paused.
+    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
 
     boost::asio::awaitable<std::string> require_active(std::string user_id, std::int64_t schedule_id,
                                                        std::string token);
@@ -37,6 +44,7 @@ class Gate {
 
   private:
     WaitingRoom& room_;
+    std::shared_ptr<Controls> controls_;
 };
 
 }  // namespace marquee::queue

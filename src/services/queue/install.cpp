@@ -87,6 +87,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->controls = shared_controls(db, metrics, executor);
     installed->room->set_controls(installed->controls);
     installed->routes->set_controls(installed->controls);
+    installed->gate->set_controls(installed->controls);
     // ADR 0026: the fair start (pre-queue, one shuffle at the opening) and proof of work at the door.
     const std::string secret = load_queue_secret(config);
     installed->routes->set_opening([store = installed->store](std::int64_t schedule_id) {

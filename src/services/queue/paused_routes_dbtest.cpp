@@ -12,6 +12,7 @@
 #include "http/router.hpp"
 #include "services/queue/controls.hpp"
 #include "services/queue/fixture_dbtest.hpp"
+#include "services/queue/gate.hpp"
 #include "services/queue/routes.hpp"
 #include "services/queue/waiting_room.hpp"
 
@@ -107,6 +108,43 @@ TEST_F(PausedRoutesDbTest, APausedRoomSaysSoWithoutAnEtaAndTheEtaComesBackOnResu
     EXPECT_FALSE(resumed.contains("paused")) << "only present while true";
     EXPECT_EQ(resumed.at("etaSeconds").as_int64(), 1);
     EXPECT_LT(resumed.at("pollAfterMs").as_int64(), 5000);
+}
+
+// A hold or payment from a WAITING fan of a paused schedule is refused with its place and `paused`, never
+// with an ETA counting down a wait that is not moving; after resume the ETA is back.
+TEST_F(PausedRoutesDbTest, TheGatesRefusalOfAWaitingTokenSaysPausedWithoutAnEta) {
+    const auto schedule = unique_schedule();
+    const std::string id = std::to_string(schedule);
+    (void)call("POST", "/api/v1/schedules/" + id + "/queue", unique_user());  // takes the one ACTIVE place
+    run(room_->admit(schedule));
+    const auto user = unique_user();
+    const auto joined = json(call("POST", "/api/v1/schedules/" + id + "/queue", user));
+    const std::string token(joined.at("token").as_string());
+    Gate gate(*room_);
+    gate.set_controls(controls_);
+    const auto refusal = [&] {
+        try {
+            (void)run(gate.require_active(user, schedule, token));
+        } catch (const core::Problem& p) {
+            return p;
+        }
+        ADD_FAILURE() << "the WAITING token passed the gate";
+        return core::Problem::forbidden("none", "none");
+    };
+
+    patch(schedule, R"({"paused": true})");
+    const auto paused = refusal();
+    EXPECT_EQ(paused.status(), 403);
+    EXPECT_EQ(paused.type(), "queue-not-admitted");
+    EXPECT_EQ(paused.extensions().at("position").as_int64(), 1);
+    EXPECT_TRUE(paused.extensions().at("paused").as_bool());
+    EXPECT_FALSE(paused.extensions().contains("etaSeconds"));
+
+    patch(schedule, R"({"paused": false})");
+    const auto resumed = refusal();
+    EXPECT_EQ(resumed.type(), "queue-not-admitted");
+    EXPECT_FALSE(resumed.extensions().contains("paused"));
+    EXPECT_TRUE(resumed.extensions().contains("etaSeconds"));
 }
 
 }  // namespace
