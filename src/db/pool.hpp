@@ -34,6 +34,15 @@ struct PoolOptions {
     std::size_t max_waiting = 512;
 };
 
+/// What a caller's statement is for, as the waiting bound sees it (ADR 0040).
+///  - Normal: new work. Refused at once with 503 when `max_waiting` callers already queue.
+///  - Finish: the step that completes money already moved (a gateway's answer applied to a PENDING
+///    charge or payment). Never refused by the waiting bound, and queued ahead of every Normal caller (in
+///    arrival order among Finish callers), still within `timeout`: shedding it would only leave the money
+///    to the recovery job, while the connection it waits for is freed by the new work that shed would have
+///    protected it from.
+enum class Priority { Normal, Finish };
+
 namespace detail {
 class PoolState;
 
@@ -75,6 +84,8 @@ class Pool {
         std::uint64_t acquired = 0;  ///< connections handed out so far
         std::uint64_t acquire_timeouts = 0;        ///< callers that gave up queueing
         std::uint64_t shed = 0;                    ///< callers refused at once: the queue was full
+        std::uint64_t finish_acquired = 0;         ///< Priority::Finish callers granted a connection
+        std::uint64_t finish_over_bound = 0;       ///< Finish callers queued although the queue was full
         std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
         std::uint64_t connect_errors = 0;          ///< connects that failed (no primary reachable, deadline)
         std::uint64_t refused_unreachable = 0;     ///< callers refused at once while reconnecting backs off
@@ -90,8 +101,10 @@ class Pool {
     /// Closes idle connections and fails queued callers; connections still held close when released.
     ~Pool();
 
-    /// One statement in its own (auto-commit) transaction, with $1..$n parameters.
-    boost::asio::awaitable<Result> query(std::string sql, Params params = {});
+    /// One statement in its own (auto-commit) transaction, with $1..$n parameters. `priority` Finish is for
+    /// the statement that applies a payment gateway's answer (see Priority).
+    boost::asio::awaitable<Result> query(std::string sql, Params params = {},
+                                         Priority priority = Priority::Normal);
 
     /// Runs `fn(Transaction&) -> awaitable<R>` between BEGIN ISOLATION LEVEL ... and COMMIT and returns its
     /// R. A serialization failure (40001) or deadlock (40P01), in `fn` or at COMMIT, rolls back and runs `fn`
@@ -105,7 +118,7 @@ class Pool {
         F fn, Isolation isolation = Isolation::ReadCommitted, int max_attempts = 5);
 
     /// Holds one connection for session-level work (advisory locks, scripts); see Session.
-    boost::asio::awaitable<Session> session();
+    boost::asio::awaitable<Session> session(Priority priority = Priority::Normal);
 
     /// SELECT 1 within the timeout: true when PostgreSQL answers, false instead of throwing (/readyz).
     boost::asio::awaitable<bool> ping();
