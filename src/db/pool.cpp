@@ -70,15 +70,26 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
         std::lock_guard lock(mutex_);
         if (closed_) throw core::Problem::unavailable("postgres", "the connection pool is closed");
         grant = try_take_locked();
-        if (!grant.granted && waiters_.size() >= options_.max_waiting) {
+        const auto expected = grant.granted ? Clock::duration{0} : expected_wait_locked(start);
+        const bool full = !grant.granted && waiters_.size() >= options_.max_waiting;
+        const bool too_slow = !grant.granted && expected > options_.timeout;
+        if (full || too_slow) {
             if (priority == Priority::Finish) {
                 // Completes money already moved: queued past the bound, ahead of new work (ADR 0040).
                 ++finish_over_bound_;
             } else {
                 ++shed_;
+                if (!full) ++shed_expected_wait_;
                 refusal = "the database is busy: " + std::to_string(waiters_.size()) +
                           " callers already wait for one of " + std::to_string(options_.size) +
                           " connections";
+                if (!full) {
+                    refusal +=
+                        " (about " +
+                        std::to_string(std::chrono::ceil<std::chrono::milliseconds>(expected).count()) +
+                        " ms at the measured rate, beyond the " + std::to_string(options_.timeout.count()) +
+                        " ms deadline)";
+                }
                 shed_report = shed_report_locked(label);
             }
         }
@@ -136,12 +147,15 @@ boost::json::object PoolState::shed_report_locked(std::string_view label) {
         if (!waiting_for.empty()) waiting_for += ", ";
         waiting_for += std::string(sorted[i].first) + "=" + std::to_string(sorted[i].second);
     }
-    boost::json::object report{{"waiting", static_cast<std::uint64_t>(waiters_.size())},
-                               {"in_use", static_cast<std::uint64_t>(in_use_)},
-                               {"shed_total", shed_},
-                               {"shed_since_last_report", shed_ - shed_at_last_report_},
-                               {"shed_caller", std::string(work_of(label))},
-                               {"waiting_for", std::move(waiting_for)}};
+    boost::json::object report{
+        {"waiting", static_cast<std::uint64_t>(waiters_.size())},
+        {"handover_interval_us",
+         std::chrono::duration_cast<std::chrono::microseconds>(handover_interval_).count()},
+        {"in_use", static_cast<std::uint64_t>(in_use_)},
+        {"shed_total", shed_},
+        {"shed_since_last_report", shed_ - shed_at_last_report_},
+        {"shed_caller", std::string(work_of(label))},
+        {"waiting_for", std::move(waiting_for)}};
     shed_logged_ = now;
     shed_at_last_report_ = shed_;
     return report;
@@ -188,6 +202,14 @@ asio::awaitable<std::unique_ptr<Connection>> PoolState::connect(Clock::time_poin
     std::uniform_int_distribution<long> pick(ceiling_ms / 2, ceiling_ms);
     retry_at_ = Clock::now() + std::chrono::milliseconds(pick(random));
     std::rethrow_exception(failure);
+}
+
+PoolState::Clock::duration PoolState::expected_wait_locked(Clock::time_point now) const {
+    // Too few hand-overs measured, or a queue shorter than the pool: no estimate (only max_waiting applies).
+    if (handovers_measured_ < 32 || waiters_.size() < options_.size) return Clock::duration{0};
+    auto interval = handover_interval_;
+    if (last_handover_ != Clock::time_point{}) interval = std::max(interval, now - last_handover_);
+    return interval * static_cast<long>(waiters_.size() + 1);
 }
 
 PoolState::Grant PoolState::try_take_locked() {
@@ -237,6 +259,7 @@ asio::awaitable<PoolState::Grant> PoolState::wait(Clock::time_point deadline, st
         } else {
             waiter->position = waiters_.insert(waiters_.end(), waiter);
         }
+        if (waiters_.size() == 1) last_handover_ = Clock::now();  // a queue forms: the gap counts from here
         // Started under the mutex, so it happens before any grant, and the resumed waiter's cancel()
         // below never races this call.
         waiter->timer.async_wait(
@@ -285,6 +308,15 @@ void PoolState::release(std::unique_ptr<Connection> connection, bool discard) no
         if (connection && (discard || closed_ || !connection->is_reusable())) doomed = std::move(connection);
         if (!closed_ && !waiters_.empty()) {
             // The first waiter gets the connection, or the freed slot to open a new one in.
+            // The queue's service rate: the time between hand-overs, smoothed (1/8 of each new one).
+            const auto now = Clock::now();
+            if (last_handover_ != Clock::time_point{}) {
+                const auto gap = now - last_handover_;
+                handover_interval_ =
+                    handovers_measured_ == 0 ? gap : handover_interval_ + (gap - handover_interval_) / 8;
+                ++handovers_measured_;
+            }
+            last_handover_ = now;
             next = std::move(waiters_.front());
             waiters_.pop_front();
             if (next->priority == Priority::Finish) --finish_waiting_;
@@ -335,6 +367,8 @@ Pool::Stats PoolState::stats() const {
     stats.acquired = acquired_;
     stats.acquire_timeouts = acquire_timeouts_;
     stats.shed = shed_;
+    stats.shed_expected_wait = shed_expected_wait_;
+    stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handover_interval_);
     stats.finish_acquired = finish_acquired_;
     stats.finish_over_bound = finish_over_bound_;
     stats.connects = connects_;

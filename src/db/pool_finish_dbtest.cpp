@@ -2,11 +2,13 @@
 // With the pool overloaded (its one connection held, its waiting queue full), new work is shed at once with
 // 503, while a Priority::Finish statement queues past the bound, ahead of the new work, and completes.
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -99,6 +101,57 @@ TEST(PoolFinishDbTest, AnOverloadedPoolShedsNewWorkButTheSettleCompletesFirst) {
     EXPECT_EQ(stats.shed, 2u);
     EXPECT_EQ(stats.finish_over_bound, 2u);
     EXPECT_EQ(stats.finish_acquired, 2u);
+    EXPECT_EQ(stats.waiting, 0u);
+    EXPECT_EQ(stats.in_use, 0u);
+}
+
+// The waiting bound by expected wait (ADR 0040): with far more callers than the pool serves within the
+// deadline, new work is refused at once for the wait it could expect, long before the hard bound of queued
+// callers (here unreachable); with two connections and 10 ms statements a queue of 300 would wait about 1.5 s
+// against a 300 ms deadline.
+TEST(PoolFinishDbTest, NewWorkIsShedForTheWaitItCanExpectNotForACount) {
+    asio::io_context io;
+    PoolOptions options;
+    options.url = test::database_url();
+    options.size = 2;
+    options.timeout = 300ms;
+    options.max_waiting = 1'000'000;
+    options.application_name = test::unique_name("pool_expected_wait");
+    Pool pool(io.get_executor(), options);
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::atomic<int> other{0};
+    auto worker = [&](int) -> asio::awaitable<void> {
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        while (!stop) {
+            bool refused = false;
+            try {
+                (void)co_await pool.query("SELECT pg_sleep(0.01)");
+                ++answered;
+            } catch (const core::Problem& problem) {
+                if (problem.status() != 503) ++other;
+                refused = true;
+            } catch (...) {
+                ++other;
+            }
+            if (refused) {
+                pause.expires_after(5ms);
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+        }
+    };
+    test::run_workers(io, 300, 2, worker, [&stop] {
+        std::this_thread::sleep_for(3s);
+        stop = true;
+    });
+
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_GT(answered.load(), 0);
+    const Pool::Stats stats = pool.stats();
+    EXPECT_GT(stats.shed_expected_wait, 0u) << "no caller was refused for the wait it could expect";
+    EXPECT_EQ(stats.shed, stats.shed_expected_wait) << "the count bound is out of reach here";
+    EXPECT_GT(stats.handover_interval.count(), 0);
     EXPECT_EQ(stats.waiting, 0u);
     EXPECT_EQ(stats.in_use, 0u);
 }
