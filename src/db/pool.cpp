@@ -208,7 +208,12 @@ PoolState::Clock::duration PoolState::expected_wait_locked(Clock::time_point now
     // Too few hand-overs measured, or a queue shorter than the pool: no estimate (only max_waiting applies).
     if (handovers_measured_ < 32 || waiters_.size() < options_.size) return Clock::duration{0};
     auto interval = handover_interval_;
-    if (last_handover_ != Clock::time_point{}) interval = std::max(interval, now - last_handover_);
+    // A stalled database counts at once: no hand-over for 250 ms while callers queue (working connections
+    // hand over every few ms). Shorter gaps are the machine's scheduling, which the smoothed interval
+    // absorbs.
+    if (last_handover_ != Clock::time_point{} && now - last_handover_ > std::chrono::milliseconds(250)) {
+        interval = std::max<Clock::duration>(interval, now - last_handover_);
+    }
     return interval * static_cast<long>(waiters_.size() + 1);
 }
 

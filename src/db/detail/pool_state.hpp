@@ -55,7 +55,7 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
 
     Grant try_take_locked();
     /// The wait a caller joining the queue now can expect: (queued + 1) x the time between hand-overs (the
-    /// smoothed one, or the time since the last, whichever is longer); zero until enough were measured.
+    /// smoothed one, or the time since the last once that exceeds 250 ms); zero until enough were measured.
     Clock::duration expected_wait_locked(Clock::time_point now) const;
     /// Opens a connection for a granted slot, unless the database was unreachable a moment ago: then only one
     /// caller at a time tries again (after a growing pause) and the others are refused at once with 503.
