@@ -72,7 +72,9 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
         grant = try_take_locked();
         const auto expected = grant.granted ? Clock::duration{0} : expected_wait_locked(start);
         const bool full = !grant.granted && waiters_.size() >= options_.max_waiting;
-        const bool too_slow = !grant.granted && expected > options_.timeout;
+        // Half the deadline: the estimate is of a moment, and a caller admitted near the deadline times out
+        // (a slow failure) as soon as the rate dips; refused at once, it retries or the room slows down.
+        const bool too_slow = !grant.granted && expected > options_.timeout / 2;
         if (full || too_slow) {
             if (priority == Priority::Finish) {
                 // Completes money already moved: queued past the bound, ahead of new work (ADR 0040).
@@ -87,8 +89,8 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
                     refusal +=
                         " (about " +
                         std::to_string(std::chrono::ceil<std::chrono::milliseconds>(expected).count()) +
-                        " ms at the measured rate, beyond the " + std::to_string(options_.timeout.count()) +
-                        " ms deadline)";
+                        " ms at the measured rate, beyond half the " +
+                        std::to_string(options_.timeout.count()) + " ms deadline)";
                 }
                 shed_report = shed_report_locked(label);
             }

@@ -33,14 +33,15 @@ struct PoolOptions {
     /// a queue longer than the pool can serve within `timeout` only turns fast failures into slow ones.
     /// Below it, what decides is the wait a new caller can expect (ADR 0040): the queue's length times the
     /// measured time between hand-overs while callers queue. A caller is refused at once when that wait
-    /// exceeds `timeout` (it would time out anyway), and served otherwise, however long the queue: a fixed
+    /// exceeds half of `timeout` (the estimate is of a moment: a caller let in near the deadline times out as
+    /// soon as the rate dips), and served otherwise, however long the queue: a fixed
     /// count of 512 shed callers that 8 connections would have served within a second.
     std::size_t max_waiting = 4096;
 };
 
 /// What a caller's statement is for, as the waiting bound sees it (ADR 0040).
 ///  - Normal: new work. Refused at once with 503 when `max_waiting` callers already queue, or when the
-///    wait it can expect exceeds `timeout` (see PoolOptions::max_waiting).
+///    wait it can expect exceeds half of `timeout` (see PoolOptions::max_waiting).
 ///  - Finish: the step that completes money already moved (a gateway's answer applied to a PENDING
 ///    charge or payment). Never refused by the waiting bound, and queued ahead of every Normal caller (in
 ///    arrival order among Finish callers), still within `timeout`: shedding it would only leave the money
