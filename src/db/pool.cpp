@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
 #include <random>
+#include <string_view>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +36,8 @@ struct PoolState::Waiter {
 
     asio::steady_timer timer;
     std::weak_ptr<PoolState> pool;
+    std::string_view label;  // the caller's statement (it outlives the wait), for the shed log
+    Priority priority = Priority::Normal;
     Outcome outcome = Outcome::Pending;
     bool taken = false;
     std::unique_ptr<Connection> connection;
@@ -56,23 +60,47 @@ PoolState::PoolState(asio::any_io_executor executor, PoolOptions options)
 
 PoolState::~PoolState() = default;
 
-asio::awaitable<Session> PoolState::acquire() {
+asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority priority) {
     const auto start = Clock::now();
     const auto deadline = start + options_.timeout;
     Grant grant;
+    std::string refusal;
+    boost::json::object shed_report;
     {
         std::lock_guard lock(mutex_);
         if (closed_) throw core::Problem::unavailable("postgres", "the connection pool is closed");
         grant = try_take_locked();
-        if (!grant.granted && waiters_.size() >= options_.max_waiting) {
-            ++shed_;
-            throw core::Problem::unavailable(
-                "postgres", "the database is busy: " + std::to_string(waiters_.size()) +
-                                " callers already wait for one of " + std::to_string(options_.size) +
-                                " connections");
+        const auto expected = grant.granted ? Clock::duration{0} : expected_wait_locked(start);
+        const bool full = !grant.granted && waiters_.size() >= options_.max_waiting;
+        // Half the deadline: the estimate is of a moment, and a caller admitted near the deadline times out
+        // (a slow failure) as soon as the rate dips; refused at once, it retries or the room slows down.
+        const bool too_slow = !grant.granted && expected > options_.timeout / 2;
+        if (full || too_slow) {
+            if (priority == Priority::Finish) {
+                // Completes money already moved: queued past the bound, ahead of new work (ADR 0040).
+                ++finish_over_bound_;
+            } else {
+                ++shed_;
+                if (!full) ++shed_expected_wait_;
+                refusal = "the database is busy: " + std::to_string(waiters_.size()) +
+                          " callers already wait for one of " + std::to_string(options_.size) +
+                          " connections";
+                if (!full) {
+                    refusal +=
+                        " (about " +
+                        std::to_string(std::chrono::ceil<std::chrono::milliseconds>(expected).count()) +
+                        " ms at the measured rate, beyond half the " +
+                        std::to_string(options_.timeout.count()) + " ms deadline)";
+                }
+                shed_report = shed_report_locked(label);
+            }
         }
     }
-    if (!grant.granted) grant = co_await wait(deadline);
+    if (!refusal.empty()) {
+        if (!shed_report.empty()) core::log_warn("database pool shedding callers", shed_report);
+        throw core::Problem::unavailable("postgres", refusal);
+    }
+    if (!grant.granted) grant = co_await wait(deadline, label, priority);
     // From here the session owns the slot: if connecting fails, its destructor frees the slot.
     Session session(shared_from_this(), std::move(grant.connection), options_.timeout);
     if (session.connection_ && !session.connection_->is_alive()) session.connection_.reset();
@@ -80,9 +108,59 @@ asio::awaitable<Session> PoolState::acquire() {
     {
         std::lock_guard lock(mutex_);
         ++acquired_;
+        if (priority == Priority::Finish) ++finish_acquired_;
         acquire_wait_ += Clock::now() - start;
     }
     co_return session;
+}
+
+namespace {
+
+/// What a queued caller waits to run, in a word: its statement's first schema-qualified function
+/// (`wallet.settle_charge`), else the statement's first 48 characters.
+std::string_view work_of(std::string_view sql) {
+    for (std::size_t open = sql.find('('); open != std::string_view::npos; open = sql.find('(', open + 1)) {
+        std::size_t begin = open;
+        while (begin > 0) {
+            const char c = sql[begin - 1];
+            const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                              c == '_' || c == '.';
+            if (!word) break;
+            --begin;
+        }
+        const auto name = sql.substr(begin, open - begin);
+        const auto dot = name.find('.');
+        if (dot != std::string_view::npos && dot > 1) return name;
+    }
+    return sql.substr(0, 48);
+}
+
+}  // namespace
+
+boost::json::object PoolState::shed_report_locked(std::string_view label) {
+    const auto now = Clock::now();
+    if (now - shed_logged_ < std::chrono::seconds(1)) return {};
+    std::map<std::string_view, std::uint64_t> counts;
+    for (const auto& waiter : waiters_) ++counts[work_of(waiter->label)];
+    std::vector<std::pair<std::string_view, std::uint64_t>> sorted(counts.begin(), counts.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string waiting_for;
+    for (std::size_t i = 0; i < sorted.size() && i < 12; ++i) {
+        if (!waiting_for.empty()) waiting_for += ", ";
+        waiting_for += std::string(sorted[i].first) + "=" + std::to_string(sorted[i].second);
+    }
+    boost::json::object report{
+        {"waiting", static_cast<std::uint64_t>(waiters_.size())},
+        {"handover_interval_us",
+         std::chrono::duration_cast<std::chrono::microseconds>(handover_interval_).count()},
+        {"in_use", static_cast<std::uint64_t>(in_use_)},
+        {"shed_total", shed_},
+        {"shed_since_last_report", shed_ - shed_at_last_report_},
+        {"shed_caller", std::string(work_of(label))},
+        {"waiting_for", std::move(waiting_for)}};
+    shed_logged_ = now;
+    shed_at_last_report_ = shed_;
+    return report;
 }
 
 asio::awaitable<std::unique_ptr<Connection>> PoolState::connect(Clock::time_point deadline) {
@@ -128,6 +206,19 @@ asio::awaitable<std::unique_ptr<Connection>> PoolState::connect(Clock::time_poin
     std::rethrow_exception(failure);
 }
 
+PoolState::Clock::duration PoolState::expected_wait_locked(Clock::time_point now) const {
+    // Too few hand-overs measured, or a queue shorter than the pool: no estimate (only max_waiting applies).
+    if (handovers_measured_ < 32 || waiters_.size() < options_.size) return Clock::duration{0};
+    auto interval = handover_interval_;
+    // A stalled database counts at once: no hand-over for 250 ms while callers queue (working connections
+    // hand over every few ms). Shorter gaps are the machine's scheduling, which the smoothed interval
+    // absorbs.
+    if (last_handover_ != Clock::time_point{} && now - last_handover_ > std::chrono::milliseconds(250)) {
+        interval = std::max<Clock::duration>(interval, now - last_handover_);
+    }
+    return interval * static_cast<long>(waiters_.size() + 1);
+}
+
 PoolState::Grant PoolState::try_take_locked() {
     // Nobody overtakes a queued caller (release() hands everything to the queue first, so this holds
     // anyway; checking keeps FIFO true by construction).
@@ -146,9 +237,12 @@ PoolState::Grant PoolState::try_take_locked() {
     return {};
 }
 
-asio::awaitable<PoolState::Grant> PoolState::wait(Clock::time_point deadline) {
+asio::awaitable<PoolState::Grant> PoolState::wait(Clock::time_point deadline, std::string_view label,
+                                                  Priority priority) {
     auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
     waiter->pool = weak_from_this();
+    waiter->label = label;
+    waiter->priority = priority;
     waiter->timer.expires_at(deadline);
     // A named initiation, not a temporary inside the co_await expression: GCC 12 mishandles the lifetime of
     // such temporaries with non-trivial captures (double destruction).
@@ -164,7 +258,15 @@ asio::awaitable<PoolState::Grant> PoolState::wait(Clock::time_point deadline) {
             return;
         }
         waiter->handler = Parked(std::move(handler), executor_);
-        waiter->position = waiters_.insert(waiters_.end(), waiter);
+        if (waiter->priority == Priority::Finish) {
+            // Behind the Finish callers already queued, ahead of every Normal one.
+            waiter->position = waiters_.insert(
+                std::next(waiters_.begin(), static_cast<std::ptrdiff_t>(finish_waiting_)), waiter);
+            ++finish_waiting_;
+        } else {
+            waiter->position = waiters_.insert(waiters_.end(), waiter);
+        }
+        if (waiters_.size() == 1) last_handover_ = Clock::now();  // a queue forms: the gap counts from here
         // Started under the mutex, so it happens before any grant, and the resumed waiter's cancel()
         // below never races this call.
         waiter->timer.async_wait(
@@ -195,6 +297,7 @@ void PoolState::expire(const std::shared_ptr<Waiter>& waiter) noexcept {
     {
         std::lock_guard lock(mutex_);
         if (waiter->outcome != Waiter::Outcome::Pending) return;  // granted first: the grant wins
+        if (waiter->priority == Priority::Finish) --finish_waiting_;
         waiters_.erase(waiter->position);
         waiter->outcome = Waiter::Outcome::TimedOut;
         ++acquire_timeouts_;
@@ -212,8 +315,18 @@ void PoolState::release(std::unique_ptr<Connection> connection, bool discard) no
         if (connection && (discard || closed_ || !connection->is_reusable())) doomed = std::move(connection);
         if (!closed_ && !waiters_.empty()) {
             // The first waiter gets the connection, or the freed slot to open a new one in.
+            // The queue's service rate: the time between hand-overs, smoothed (1/8 of each new one).
+            const auto now = Clock::now();
+            if (last_handover_ != Clock::time_point{}) {
+                const auto gap = now - last_handover_;
+                handover_interval_ =
+                    handovers_measured_ == 0 ? gap : handover_interval_ + (gap - handover_interval_) / 8;
+                ++handovers_measured_;
+            }
+            last_handover_ = now;
             next = std::move(waiters_.front());
             waiters_.pop_front();
+            if (next->priority == Priority::Finish) --finish_waiting_;
             next->outcome = Waiter::Outcome::Granted;
             next->connection = std::move(connection);
             handler = std::move(next->handler);
@@ -240,6 +353,7 @@ void PoolState::close() noexcept {
         idle.swap(idle_);
         open_ -= idle.size();
         waiters.swap(waiters_);
+        finish_waiting_ = 0;
         for (auto& waiter : waiters) {
             waiter->outcome = Waiter::Outcome::Closed;
             handlers.push_back(std::move(waiter->handler));
@@ -260,6 +374,10 @@ Pool::Stats PoolState::stats() const {
     stats.acquired = acquired_;
     stats.acquire_timeouts = acquire_timeouts_;
     stats.shed = shed_;
+    stats.shed_expected_wait = shed_expected_wait_;
+    stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handover_interval_);
+    stats.finish_acquired = finish_acquired_;
+    stats.finish_over_bound = finish_over_bound_;
     stats.connects = connects_;
     stats.connect_errors = connect_errors_;
     stats.refused_unreachable = refused_unreachable_;
@@ -277,14 +395,15 @@ Pool::~Pool() {
     state_->close();
 }
 
-asio::awaitable<Result> Pool::query(std::string sql, Params params) {
-    Session held = co_await session();
+asio::awaitable<Result> Pool::query(std::string sql, Params params, Priority priority) {
+    const auto state = state_;  // the pool may be destroyed while this waits
+    Session held = co_await state->acquire(sql, priority);
     co_return co_await held.connection().query(sql, params, held.timeout());
 }
 
-asio::awaitable<Session> Pool::session() {
+asio::awaitable<Session> Pool::session(Priority priority) {
     const auto state = state_;  // the pool may be destroyed while this waits
-    co_return co_await state->acquire();
+    co_return co_await state->acquire("session", priority);
 }
 
 asio::awaitable<bool> Pool::ping() {
@@ -318,7 +437,8 @@ asio::awaitable<Transaction> Pool::begin(Isolation isolation, int attempt) {
             statement = "BEGIN ISOLATION LEVEL SERIALIZABLE";
             break;
     }
-    Session held = co_await session();
+    const auto state = state_;
+    Session held = co_await state->acquire("transaction");
     co_await held.connection().query(statement, Params{}, held.timeout());
     co_return Transaction(std::move(held), isolation, attempt);
 }

@@ -31,8 +31,23 @@ struct PoolOptions {
     std::string application_name = "marquee";
     /// Callers queued for a connection at most; one more is refused at once with 503 (load shedding):
     /// a queue longer than the pool can serve within `timeout` only turns fast failures into slow ones.
-    std::size_t max_waiting = 512;
+    /// Below it, what decides is the wait a new caller can expect (ADR 0040): the queue's length times the
+    /// measured time between hand-overs while callers queue. A caller is refused at once when that wait
+    /// exceeds half of `timeout` (the estimate is of a moment: a caller let in near the deadline times out as
+    /// soon as the rate dips), and served otherwise, however long the queue: a fixed
+    /// count of 512 shed callers that 8 connections would have served within a second.
+    std::size_t max_waiting = 4096;
 };
+
+/// What a caller's statement is for, as the waiting bound sees it (ADR 0040).
+///  - Normal: new work. Refused at once with 503 when `max_waiting` callers already queue, or when the
+///    wait it can expect exceeds half of `timeout` (see PoolOptions::max_waiting).
+///  - Finish: the step that completes money already moved (a gateway's answer applied to a PENDING
+///    charge or payment). Never refused by the waiting bound, and queued ahead of every Normal caller (in
+///    arrival order among Finish callers), still within `timeout`: shedding it would only leave the money
+///    to the recovery job, while the connection it waits for is freed by the new work that shed would have
+///    protected it from.
+enum class Priority { Normal, Finish };
 
 namespace detail {
 class PoolState;
@@ -53,8 +68,8 @@ using TransactionValue = typename AwaitableValue<std::invoke_result_t<F&, Transa
 /// PostgreSQL connections for coroutines, driven by the Asio loop without blocking it (see
 /// docs/decisions/0003-async-libpq-on-asio.md). Thread-safe: use one Pool from any number of coroutines on
 /// any number of threads. When every connection is busy, callers queue first-come first-served until
-/// `timeout`, at most `max_waiting` of them. Failures of the server or network, and every deadline, are
-/// core::Problem::unavailable
+/// `timeout`, at most `max_waiting` of them, and no more than the pool is measured to serve within `timeout`.
+/// Failures of the server or network, and every deadline, are core::Problem::unavailable
 /// ("postgres", 503); an SQL error is SqlError.
 ///
 /// Failover (docs/decisions/0021-postgres-failover.md): give `url` every node
@@ -73,8 +88,12 @@ class Pool {
         std::size_t idle = 0;        ///< open and waiting in the pool
         std::size_t waiting = 0;     ///< callers queued for a connection
         std::uint64_t acquired = 0;  ///< connections handed out so far
-        std::uint64_t acquire_timeouts = 0;        ///< callers that gave up queueing
-        std::uint64_t shed = 0;                    ///< callers refused at once: the queue was full
+        std::uint64_t acquire_timeouts = 0;  ///< callers that gave up queueing
+        std::uint64_t shed = 0;  ///< callers refused at once: the queue was full, or too slow to wait in
+        std::uint64_t shed_expected_wait = 0;           ///< of them, refused for the wait they could expect
+        std::chrono::nanoseconds handover_interval{0};  ///< measured time between hand-overs while queued
+        std::uint64_t finish_acquired = 0;              ///< Priority::Finish callers granted a connection
+        std::uint64_t finish_over_bound = 0;            ///< Finish callers queued although the queue was full
         std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
         std::uint64_t connect_errors = 0;          ///< connects that failed (no primary reachable, deadline)
         std::uint64_t refused_unreachable = 0;     ///< callers refused at once while reconnecting backs off
@@ -90,8 +109,10 @@ class Pool {
     /// Closes idle connections and fails queued callers; connections still held close when released.
     ~Pool();
 
-    /// One statement in its own (auto-commit) transaction, with $1..$n parameters.
-    boost::asio::awaitable<Result> query(std::string sql, Params params = {});
+    /// One statement in its own (auto-commit) transaction, with $1..$n parameters. `priority` Finish is for
+    /// the statement that applies a payment gateway's answer (see Priority).
+    boost::asio::awaitable<Result> query(std::string sql, Params params = {},
+                                         Priority priority = Priority::Normal);
 
     /// Runs `fn(Transaction&) -> awaitable<R>` between BEGIN ISOLATION LEVEL ... and COMMIT and returns its
     /// R. A serialization failure (40001) or deadlock (40P01), in `fn` or at COMMIT, rolls back and runs `fn`
@@ -105,7 +126,7 @@ class Pool {
         F fn, Isolation isolation = Isolation::ReadCommitted, int max_attempts = 5);
 
     /// Holds one connection for session-level work (advisory locks, scripts); see Session.
-    boost::asio::awaitable<Session> session();
+    boost::asio::awaitable<Session> session(Priority priority = Priority::Normal);
 
     /// SELECT 1 within the timeout: true when PostgreSQL answers, false instead of throwing (/readyz).
     boost::asio::awaitable<bool> ping();

@@ -20,9 +20,9 @@ std::string idempotency_key(std::optional<std::string_view> header) {
     return std::string(*header);
 }
 
-bool first_request_may_be_running(std::string_view state, std::chrono::system_clock::time_point created_at,
+bool first_request_may_be_running(std::string_view state, std::chrono::milliseconds age,
                                   std::chrono::seconds recovery_age) {
-    return state == "PENDING" && std::chrono::system_clock::now() - created_at < recovery_age;
+    return state == "PENDING" && age < recovery_age;
 }
 
 void throw_key_in_flight() {

@@ -556,7 +556,8 @@ struct FlashState {
     unsigned held = 0;
     unsigned paid = 0;
     unsigned sold_out = 0;
-    unsigned failed = 0;
+    unsigned failed = 0;     ///< refused: a final answer other than success
+    unsigned undecided = 0;  ///< a top-up or payment still in flight or PENDING when patience ran out
     std::uint64_t conflicts = 0;
     std::optional<Clock::time_point> first_hold;
     Clock::time_point last_hold;
@@ -566,6 +567,21 @@ struct FlashState {
     std::optional<asio::steady_timer> gate;
     std::optional<Clock::time_point> sale_start;
 };
+
+/// How long a fan keeps asking about a top-up or payment answered 202 or 409 in flight, with its key: longer
+/// than the server's recovery age (60 s) plus a recovery period (5 s), with room for a slow machine.
+constexpr auto kPendingPatience = std::chrono::seconds(90);
+
+/// The pause before the `again`-th ask about a pending answer: 1 s, 2 s, 4 s, then 8 s.
+std::chrono::milliseconds pending_backoff(int again) {
+    return std::chrono::milliseconds(1000 << std::min(std::max(again - 1, 0), 3));
+}
+
+/// An answer that is not final: the request is still being processed (202) or in flight under its key (409).
+bool still_pending(const Response& r) {
+    return r.status == 202 ||
+           (r.status == 409 && r.body.find("idempotency-key-in-flight") != std::string::npos);
+}
 
 void open_sale(FlashState& st) {
     if (st.sale_start) return;
@@ -683,23 +699,28 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     path = "/api/v1/wallet/charges";
     // A 202 (still in progress) or a 409 (the same key still in flight after a retried 503) is asked again
     // with the same Idempotency-Key until it is final, as the fans scenario does: abandoning it would count a
-    // fan failed whose top-up the server is still settling, and leave its hold to block the seat. A charge
-    // that FAILED for good (503 naming its chargeId: nothing was charged) is final for its key: the fan tries
-    // again with a new key, as api/openapi.yaml says, a few times.
+    // fan failed whose top-up the server is still settling, and leave its hold to block the seat. The fan
+    // waits with a backoff (1 s doubling to 8 s) for up to kPendingPatience, longer than the server's
+    // recovery takes to finish a PENDING charge (ADR 0040). A charge that FAILED for good (503 naming its
+    // chargeId: nothing was charged) is final for its key: the fan tries again with a new key, as
+    // api/openapi.yaml says, a few times. A fan still without a final answer at the bound is counted
+    // undecided, not failed: failed means refused.
     Response r;
     int new_keys = 0;
-    for (int again = 0; again < 30 && Clock::now() < st.deadline; ++again) {
-        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+    auto patience = Clock::now() + kPendingPatience;
+    for (int again = 0; Clock::now() < patience; ++again) {
+        if (again > 0) co_await sleep_for(pending_backoff(again));
         r = co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers,
-                                        st.deadline);
+                                        patience);
         if (charge_failed_for_its_key(r.status, r.body) && new_keys < 3) {
             charge_headers.back().second = charge_key + "-" + std::to_string(++new_keys);
+            again = 0;
             continue;
         }
         if (r.status != 202 && r.status != 409) break;
     }
     if (r.status != 201) {
-        ++st.failed;
+        ++(still_pending(r) ? st.undecided : st.failed);
         co_return;
     }
     const json::object payment{{"reservationId", reservation}, {"method", "POINTS"}};
@@ -707,13 +728,14 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     Headers pay_headers = headers;
     pay_headers.emplace_back("Idempotency-Key", o.run_id + "-pay-" + std::to_string(user));
     path = "/api/v1/payments";
-    for (int again = 0; again < 30 && Clock::now() < st.deadline; ++again) {
-        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
-        r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, st.deadline);
+    patience = Clock::now() + kPendingPatience;
+    for (int again = 0; Clock::now() < patience; ++again) {
+        if (again > 0) co_await sleep_for(pending_backoff(again));
+        r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, patience);
         if (r.status != 202 && r.status != 409) break;
     }
     if (r.status != 201) {
-        ++st.failed;
+        ++(still_pending(r) ? st.undecided : st.failed);
         co_return;
     }
     ++st.paid;
@@ -880,6 +902,7 @@ Result run_scenario(const Options& o) {
         outcome["paid"] = st.paid;
         outcome["sold_out_users"] = st.sold_out;
         outcome["failed_users"] = st.failed;
+        outcome["undecided_users"] = st.undecided;
         outcome["hold_conflicts_409"] = st.conflicts;
         outcome["hold_window_s"] = hold_window;
         outcome["holds_per_s"] = per_second(st.held, hold_window);

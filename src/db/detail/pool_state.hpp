@@ -8,11 +8,15 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 
 #include "db/detail/connection.hpp"
 #include "db/detail/parked.hpp"
@@ -29,7 +33,10 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     ~PoolState();
 
     /// An idle connection, a new one in a free slot, or the next one released, within options().timeout.
-    boost::asio::awaitable<Session> acquire();
+    /// `label` names the caller's work (a statement's text, or "transaction"/"session") for the log line
+    /// that says what filled the queue when a caller is shed; it must outlive the wait.
+    boost::asio::awaitable<Session> acquire(std::string_view label = "session",
+                                            Priority priority = Priority::Normal);
     /// Gives the connection (or, when null or not reusable, its slot) to the first waiter, else keeps it.
     void release(std::unique_ptr<Connection> connection, bool discard) noexcept;
     /// Closes idle connections and fails the waiters; later releases close their connections.
@@ -47,10 +54,16 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     };
 
     Grant try_take_locked();
+    /// The wait a caller joining the queue now can expect: (queued + 1) x the time between hand-overs (the
+    /// smoothed one, or the time since the last once that exceeds 250 ms); zero until enough were measured.
+    Clock::duration expected_wait_locked(Clock::time_point now) const;
     /// Opens a connection for a granted slot, unless the database was unreachable a moment ago: then only one
     /// caller at a time tries again (after a growing pause) and the others are refused at once with 503.
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline);
-    boost::asio::awaitable<Grant> wait(Clock::time_point deadline);
+    boost::asio::awaitable<Grant> wait(Clock::time_point deadline, std::string_view label, Priority priority);
+    /// Once a second at most, while callers are shed: the fields of a warning that says what the queued
+    /// callers wait to run (their statements' first SQL function, counted); empty between reports.
+    boost::json::object shed_report_locked(std::string_view label);
     void expire(const std::shared_ptr<Waiter>& waiter) noexcept;
 
     const boost::asio::any_io_executor executor_;
@@ -59,8 +72,19 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
 
     mutable std::mutex mutex_;
     std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
-    std::list<std::shared_ptr<Waiter>> waiters_;     // first come, first served
-    std::size_t open_ = 0;                           // == idle_.size() + in_use_
+    std::list<std::shared_ptr<Waiter>> waiters_;     // first come, first served (Finish callers first)
+    std::size_t finish_waiting_ = 0;                 // Finish callers at the front of waiters_
+    // The queue's service rate (ADR 0040): the smoothed time between hand-overs to queued callers, how many
+    // were measured, and the last hand-over (or the moment the queue formed).
+    Clock::duration handover_interval_{0};
+    std::uint64_t handovers_measured_ = 0;
+    Clock::time_point last_handover_{};
+    std::uint64_t shed_expected_wait_ = 0;
+    std::uint64_t finish_acquired_ = 0;
+    std::uint64_t finish_over_bound_ = 0;
+    Clock::time_point shed_logged_{};
+    std::uint64_t shed_at_last_report_ = 0;
+    std::size_t open_ = 0;  // == idle_.size() + in_use_
     std::size_t in_use_ = 0;
     bool closed_ = false;
     std::uint64_t acquired_ = 0;

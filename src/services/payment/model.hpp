@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -48,6 +49,8 @@ struct Payment {
     std::optional<std::string> failure_code;  ///< the problem slug the client got, e.g. hold-expired
     core::TimePoint created_at;
     std::optional<core::TimePoint> decided_at;
+    /// How old the row was when read, by the database's clock (the in-flight judgement, ADR 0040).
+    std::chrono::milliseconds age{0};
 };
 
 /// The reservation as payment sees it (booking.reservation_for_payment), expired on read.

@@ -125,7 +125,7 @@ PayOutcome Service::replay(Payment existing, const std::string& request_hash, st
                                            "this Idempotency-Key was used for another payment request");
     }
     if (existing.state == "FAILED") throw failure_problem(existing);
-    if (http::first_request_may_be_running(existing.state, existing.created_at, options_.recovery_age)) {
+    if (http::first_request_may_be_running(existing.state, existing.age, options_.recovery_age)) {
         http::throw_key_in_flight();
     }
     return PayOutcome{std::move(existing), balance, true};

@@ -12,7 +12,8 @@ namespace {
 constexpr const char* kColumns =
     "id::text AS id, user_id::text AS user_id, reservation_id::text AS reservation_id, "
     "queue_token_id::text AS queue_token_id, encode(request_hash, 'hex') AS request_hash, method, amount, "
-    "points_amount, card_amount, state, pg_status, pg_transaction_id, failure_code, created_at, decided_at";
+    "points_amount, card_amount, state, pg_status, pg_transaction_id, failure_code, created_at, decided_at, "
+    "(extract(epoch FROM now() - created_at) * 1000)::bigint AS age_ms";
 
 Payment payment_from(const db::Result& r, int row) {
     Payment p;
@@ -31,6 +32,7 @@ Payment payment_from(const db::Result& r, int row) {
     p.failure_code = r.get<std::optional<std::string>>(row, "failure_code");
     p.created_at = r.get<core::TimePoint>(row, "created_at");
     p.decided_at = r.get<std::optional<core::TimePoint>>(row, "decided_at");
+    p.age = std::chrono::milliseconds(r.get<std::int64_t>(row, "age_ms"));
     return p;
 }
 
@@ -52,7 +54,8 @@ const std::string& composite_columns() {
         "(o.payment).card_amount AS card_amount, (o.payment).state AS state, "
         "(o.payment).pg_status AS pg_status, (o.payment).pg_transaction_id AS pg_transaction_id, "
         "(o.payment).failure_code AS failure_code, (o.payment).created_at AS created_at, "
-        "(o.payment).decided_at AS decided_at";
+        "(o.payment).decided_at AS decided_at, "
+        "(extract(epoch FROM now() - (o.payment).created_at) * 1000)::bigint AS age_ms";
     return columns;
 }
 
@@ -171,7 +174,9 @@ asio::awaitable<Store::Settled> Store::settle(std::string payment_id, std::strin
     const std::string sql = "SELECT o.outcome, o.balance, " + composite_columns() +
                             " FROM payment.settle($1::uuid, $2, $3::text, $4::text) AS o";
     const std::string traceparent = core::current_traceparent().value_or("");
-    auto r = co_await pool_.query(sql, db::params(payment_id, answer, pg_transaction_id, traceparent));
+    // The gateway has answered: the step that completes money already moved is never shed (ADR 0040).
+    auto r = co_await pool_.query(sql, db::params(payment_id, answer, pg_transaction_id, traceparent),
+                                  db::Priority::Finish);
     co_return Settled{r.get<std::string>(0, "outcome"), payment_from(r, 0),
                       r.get<std::int64_t>(0, "balance")};
 }
@@ -205,7 +210,7 @@ asio::awaitable<void> Store::mark_card_cancelled(std::string payment_id) {
     co_await pool_.query(
         "UPDATE payment.payments SET pg_status = 'CANCELLED', lease_until = NULL, updated_at = now() "
         "WHERE id = $1::uuid AND state = 'FAILED' AND pg_status = 'APPROVED'",
-        db::params(payment_id));
+        db::params(payment_id), db::Priority::Finish);
 }
 
 asio::awaitable<std::vector<Payment>> Store::claim_pending(std::chrono::seconds age,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ struct Charge {
     std::string pg_status;  ///< REQUESTED | APPROVED | DECLINED | CANCELLED
     std::optional<std::string> failure_code;
     core::TimePoint created_at;
+    /// How long ago its current attempt started (updated_at while PENDING: a charge re-opened after the
+    /// gateway took nothing starts again), by the database's clock when read (ADR 0040).
+    std::chrono::milliseconds attempt_age{0};
 };
 
 struct LedgerEntry {

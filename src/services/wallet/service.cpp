@@ -24,23 +24,59 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
     // Two statements around the gateway call (migrations/wallet/0004, ADR 0013): the charge recorded, then
     // the answer applied with the charge and balance to answer.
     auto begun = co_await store_.begin(user_id, idempotency_key, hash, amount);
-    if (!begun.created) {
-        if (begun.charge.request_hash != hash) {
-            throw core::Problem::unprocessable(
-                "idempotency-key-reused", "this Idempotency-Key was used for a charge of another amount");
-        }
-        if (http::first_request_may_be_running(begun.charge.state, begun.charge.created_at,
-                                               options_.recovery_age)) {
-            http::throw_key_in_flight();
-        }
-        co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
+    if (begun.created) co_return co_await attempt(std::move(begun.charge));
+    if (begun.charge.request_hash != hash) {
+        throw core::Problem::unprocessable("idempotency-key-reused",
+                                           "this Idempotency-Key was used for a charge of another amount");
     }
+    const Charge& existing = begun.charge;
+    if (existing.state == "FAILED" && existing.pg_status == "REQUESTED" &&
+        existing.failure_code == "PG_UNAVAILABLE") {
+        // The gateway took nothing, and the answer was a 503: not a final answer, so the retry tries again
+        // (ADR 0040). Of concurrent retries one re-opens it; the others are told it is in flight.
+        auto reopened = co_await store_.reopen(existing.id);
+        if (!reopened) http::throw_key_in_flight();
+        co_return co_await attempt(std::move(*reopened));
+    }
+    if (existing.state == "PENDING") co_return co_await retry_pending(std::move(begun));
+    co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
+}
+
+asio::awaitable<ChargeOutcome> Service::attempt(Charge charge) {
     // No transaction is open here: the gateway call happens between two short ones (ADR 0012).
-    std::string order_id = "charge-" + begun.charge.id;
-    auto answer = co_await gateway_.approve(begun.charge.id, std::move(order_id), amount);
-    auto settled = co_await settle(begun.charge.id, std::move(answer));
+    std::string order_id = "charge-" + charge.id;
+    auto answer = co_await gateway_.approve(charge.id, std::move(order_id), charge.amount);
+    auto settled = co_await settle(charge.id, std::move(answer));
     outcomes_.with({{"state", settled.charge.state}}).inc();
     co_return ChargeOutcome{std::move(settled.charge), settled.balance, false};
+}
+
+asio::awaitable<ChargeOutcome> Service::retry_pending(Store::Begun begun) {
+    // A retry of a PENDING charge (ADR 0040). Once its attempt is `resolve_after` old, the gateway is asked
+    // what it holds for the charge's key. A final answer (approved, declined) is applied here, by the same
+    // conditional UPDATE every settle goes through: if the first request is still alive and settles too,
+    // only one of the two credits (the other reads ALREADY_APPROVED). "Nothing under this key" is final only
+    // after the recovery age, as for recovery: before that the first request may still be about to call.
+    const auto age = begun.charge.attempt_age;
+    if (age >= options_.resolve_after) {
+        auto answer = co_await gateway_.find(begun.charge.id);
+        const bool decided = answer.status == ChargeStatus::Approved ||
+                             answer.status == ChargeStatus::Declined ||
+                             (answer.status == ChargeStatus::NotCharged && age >= options_.recovery_age);
+        if (decided) {
+            auto settled = co_await settle(begun.charge.id, std::move(answer));
+            if (settled.outcome == "CREDITED" || settled.outcome == "FAILED") {
+                outcomes_.with({{"state", settled.charge.state}}).inc();
+            }
+            if (settled.charge.state != "PENDING") {
+                co_return ChargeOutcome{std::move(settled.charge), settled.balance, true};
+            }
+        }
+    }
+    if (http::first_request_may_be_running(begun.charge.state, age, options_.recovery_age)) {
+        http::throw_key_in_flight();
+    }
+    co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
 }
 
 asio::awaitable<Store::Settled> Service::settle(std::string charge_id, payment_gateway::Charge answer) {
@@ -70,6 +106,7 @@ asio::awaitable<Store::Settled> Service::settle(std::string charge_id, payment_g
         core::log_warn("charge approved after it was failed; refunding",
                        {{"charge_id", charge_id}, {"payment_key", answer.payment_key}});
         co_await gateway_.cancel(answer.payment_key);
+        co_await store_.mark_cancelled(charge_id);  // never re-opened: the gateway holds it CANCELLED
     }
     co_return settled;
 }

@@ -20,6 +20,9 @@ struct ServiceOptions {
     std::chrono::milliseconds recovery_period{5000};
     int recovery_batch =
         20;  ///< charges claimed at a time; a pass claims batches until the backlog is drained
+    /// A retry of a PENDING charge whose attempt is at least this old asks the gateway for the charge's
+    /// outcome and applies a final one at once, instead of 409 until the recovery age (ADR 0040).
+    std::chrono::milliseconds resolve_after{1000};
 };
 
 /// The wallet's rules: charges through the payment gateway, exactly once per Idempotency-Key, never keeping
@@ -43,6 +46,11 @@ class Service {
     boost::asio::awaitable<void> run_recovery();
 
   private:
+    /// Calls the gateway for a PENDING charge this request owns (new or re-opened) and applies its answer.
+    boost::asio::awaitable<ChargeOutcome> attempt(Charge charge);
+    /// Answers a retry that found its charge PENDING: finished from the gateway's answer when it has one,
+    /// else 409 in flight (or, past the recovery age, the 202 replay).
+    boost::asio::awaitable<ChargeOutcome> retry_pending(Store::Begun begun);
     /// Applies the gateway's answer to a PENDING charge. Unknown leaves it PENDING for recovery.
     boost::asio::awaitable<Store::Settled> settle(std::string charge_id, payment_gateway::Charge answer);
 

@@ -8,7 +8,8 @@ namespace {
 
 constexpr const char* kChargeColumns =
     "id::text, user_id::text, idempotency_key, encode(request_hash, 'hex') AS request_hash, amount, state, "
-    "pg_status, failure_code, created_at";
+    "pg_status, failure_code, created_at, (extract(epoch FROM now() - updated_at) * 1000)::bigint AS "
+    "attempt_age_ms";
 
 Charge charge_from(const db::Result& r, int row) {
     Charge c;
@@ -21,6 +22,7 @@ Charge charge_from(const db::Result& r, int row) {
     c.pg_status = r.get<std::string>(row, "pg_status");
     c.failure_code = r.get<std::optional<std::string>>(row, "failure_code");
     c.created_at = r.get<core::TimePoint>(row, "created_at");
+    c.attempt_age = std::chrono::milliseconds(r.get<std::int64_t>(row, "attempt_age_ms"));
     return c;
 }
 
@@ -28,7 +30,8 @@ constexpr const char* kCompositeColumns =
     "(o.charge).id::text AS id, (o.charge).user_id::text AS user_id, "
     "(o.charge).idempotency_key AS idempotency_key, encode((o.charge).request_hash, 'hex') AS request_hash, "
     "(o.charge).amount AS amount, (o.charge).state AS state, (o.charge).pg_status AS pg_status, "
-    "(o.charge).failure_code AS failure_code, (o.charge).created_at AS created_at";
+    "(o.charge).failure_code AS failure_code, (o.charge).created_at AS created_at, "
+    "(extract(epoch FROM now() - (o.charge).updated_at) * 1000)::bigint AS attempt_age_ms";
 
 }  // namespace
 
@@ -47,7 +50,10 @@ asio::awaitable<Store::Settled> Store::settle(std::string charge_id, std::string
     const std::string sql = std::string("SELECT o.outcome, coalesce(o.balance, 0) AS balance, ") +
                             kCompositeColumns +
                             " FROM wallet.settle_charge($1::uuid, $2, $3::text, $4::text) AS o";
-    auto r = co_await pool_.query(sql, db::params(charge_id, answer, pg_transaction_id, decline_code));
+    // The gateway has answered: the step that completes money already moved is never shed by the pool's
+    // waiting bound (ADR 0040), only by its deadline.
+    auto r = co_await pool_.query(sql, db::params(charge_id, answer, pg_transaction_id, decline_code),
+                                  db::Priority::Finish);
     co_return Settled{r.get<std::string>(0, "outcome"), charge_from(r, 0), r.get<std::int64_t>(0, "balance")};
 }
 
@@ -102,12 +108,31 @@ asio::awaitable<void> Store::fail_charge(std::string charge_id, std::string pg_s
         db::params(charge_id, pg_status, failure_code));
 }
 
+asio::awaitable<std::optional<Charge>> Store::reopen(std::string charge_id) {
+    const std::string sql =
+        std::string(
+            "UPDATE wallet.charges SET state = 'PENDING', failure_code = NULL, lease_until = NULL, "
+            "updated_at = now() WHERE id = $1::uuid AND state = 'FAILED' AND pg_status = 'REQUESTED' "
+            "AND failure_code = 'PG_UNAVAILABLE' AND pg_transaction_id IS NULL RETURNING ") +
+        kChargeColumns;
+    auto r = co_await pool_.query(sql, db::params(charge_id));
+    if (r.empty()) co_return std::nullopt;
+    co_return charge_from(r, 0);
+}
+
+asio::awaitable<void> Store::mark_cancelled(std::string charge_id) {
+    co_await pool_.query(
+        "UPDATE wallet.charges SET pg_status = 'CANCELLED', updated_at = now() WHERE id = $1::uuid "
+        "AND state = 'FAILED'",
+        db::params(charge_id), db::Priority::Finish);
+}
+
 asio::awaitable<std::vector<std::string>> Store::claim_pending(std::chrono::seconds age,
                                                                std::chrono::seconds lease, int limit) {
     auto r = co_await pool_.query(
         "UPDATE wallet.charges SET lease_until = now() + make_interval(secs => $2) WHERE id IN ("
         "  SELECT id FROM wallet.charges WHERE state = 'PENDING' AND created_at < now() - make_interval(secs "
-        "=> $1)"
+        "=> $1) AND updated_at < now() - make_interval(secs => $1)"
         "     AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT $3 FOR UPDATE SKIP "
         "LOCKED)"
         " RETURNING id::text",

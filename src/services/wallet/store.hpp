@@ -57,8 +57,18 @@ class Store {
     /// PENDING → FAILED; a charge already final keeps its state.
     boost::asio::awaitable<void> fail_charge(std::string charge_id, std::string pg_status,
                                              std::string failure_code);
-    /// Claims up to `limit` PENDING charges older than `age` for a recovery pass (a lease, not a transaction:
-    /// the gateway is asked outside any transaction). Safe with several replicas.
+    /// A FAILED charge the gateway certainly did not take (NOT_CHARGED: pg_status REQUESTED, PG_UNAVAILABLE)
+    /// made PENDING again for a retry with its key, in one conditional UPDATE (of two concurrent retries only
+    /// one re-opens it); nullopt when it is no such charge now. Its attempt age starts again (updated_at).
+    /// A 503 is not a final answer (ADR 0040): the same key tries the gateway again, under the same
+    /// gateway key, which the gateway answers with what it holds for it.
+    boost::asio::awaitable<std::optional<Charge>> reopen(std::string charge_id);
+    /// pg_status CANCELLED on a FAILED charge whose late approval was refunded at the gateway: such a charge
+    /// is never re-opened.
+    boost::asio::awaitable<void> mark_cancelled(std::string charge_id);
+    /// Claims up to `limit` PENDING charges older than `age` (and whose current attempt is: see reopen) for
+    /// a recovery pass (a lease, not a transaction: the gateway is asked outside any transaction). Safe with
+    /// several replicas.
     boost::asio::awaitable<std::vector<std::string>> claim_pending(std::chrono::seconds age,
                                                                    std::chrono::seconds lease, int limit);
 

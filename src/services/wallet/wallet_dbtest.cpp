@@ -1,9 +1,11 @@
 // The wallet against the real PostgreSQL and the payment-gateway simulator (served in-process on loopback).
 #include <algorithm>
+#include <future>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
@@ -69,6 +71,14 @@ class WalletDbTest : public ::testing::Test {
             user);
     }
 
+    /// Makes a charge's attempt look `interval` old (created_at and updated_at, by the database's clock).
+    void age(const std::string& charge_id, const std::string& interval) {
+        run(
+            pool_->query("UPDATE wallet.charges SET created_at = now() - $2::interval, updated_at = now() - "
+                         "$2::interval WHERE id = $1::uuid",
+                         db::params(charge_id, interval)));
+    }
+
     ChargeOutcome charge(const std::string& user, const std::string& key, std::int64_t amount) {
         return run(service_->charge(user, key, amount));
     }
@@ -113,9 +123,11 @@ TEST_F(WalletDbTest, SameKeyWithAnotherAmountIs422) {
 }
 
 // A repeat while the first request with its key may still be running (its charge PENDING and younger than
-// the recovery age): 409 idempotency-key-in-flight with Retry-After, and no second gateway call. Once
-// recovery owns the charge, a repeat is the 202 replay of the PENDING row.
-TEST_F(WalletDbTest, ARepeatWhileTheFirstIsInFlightIs409AndLaterAReplay) {
+// the recovery age): 409 idempotency-key-in-flight with Retry-After, and no second gateway call. Once the
+// recovery age has passed, a repeat finishes the charge as recovery would (ADR 0040): the gateway holds
+// nothing under its key, so it FAILED with nothing charged; and since that answer (a 503) is not final, the
+// next repeat with the key re-opens it and charges it, once.
+TEST_F(WalletDbTest, ARepeatWhileTheFirstIsInFlightIs409AndLaterFinishesIt) {
     const auto user = new_user();
     auto [pending, created] =
         run(store_->begin_charge(user, "in-flight", charge_request_hash(30'000), 30'000));
@@ -133,13 +145,114 @@ TEST_F(WalletDbTest, ARepeatWhileTheFirstIsInFlightIs409AndLaterAReplay) {
     }
     EXPECT_EQ(pg_.stats().approved, 0u) << "no second charge at the gateway";
 
-    run(pool_->query(
-        "UPDATE wallet.charges SET created_at = now() - interval '2 minutes' WHERE id = $1::uuid",
-        db::params(pending.id)));
+    age(pending.id, "2 minutes");
     const auto later = charge(user, "in-flight", 30'000);
     EXPECT_TRUE(later.replayed);
     EXPECT_EQ(later.charge.id, pending.id);
-    EXPECT_EQ(later.charge.state, "PENDING");
+    EXPECT_EQ(later.charge.state, "FAILED");
+    EXPECT_EQ(later.charge.failure_code, "PG_UNAVAILABLE");
+    EXPECT_EQ(balance(user), 0);
+
+    const auto retried = charge(user, "in-flight", 30'000);
+    EXPECT_EQ(retried.charge.id, pending.id);
+    EXPECT_EQ(retried.charge.state, "APPROVED");
+    EXPECT_EQ(balance(user), 30'000);
+    EXPECT_EQ(ledger_sum(user), 30'000);
+    EXPECT_EQ(pg_.stats().approved, 1u);
+    EXPECT_TRUE(charge(user, "in-flight", 30'000).replayed) << "final now: a plain replay";
+    EXPECT_EQ(pg_.stats().approved, 1u);
+}
+
+// The flash sale's lost settle (docs/performance.md, issue 15): the gateway approved, then the statement
+// applying its answer was refused. A retry with the key, once the attempt is a second old, asks the gateway
+// and credits the charge at once instead of answering 409 until recovery.
+TEST_F(WalletDbTest, ARetryFinishesAChargeWhoseSettleWasLost) {
+    const auto user = new_user();
+    auto [pending, created] = run(store_->begin_charge(user, "lost", charge_request_hash(20'000), 20'000));
+    ASSERT_TRUE(created);
+    ASSERT_EQ(pg_.approve(pending.id, "charge-" + pending.id, 20'000).outcome, pg_sim::Outcome::Answer);
+    age(pending.id, "2 seconds");
+    const auto retried = charge(user, "lost", 20'000);
+    EXPECT_TRUE(retried.replayed);
+    EXPECT_EQ(retried.charge.state, "APPROVED");
+    EXPECT_EQ(retried.balance, 20'000);
+    EXPECT_EQ(balance(user), 20'000);
+    EXPECT_EQ(ledger_sum(user), 20'000);
+    EXPECT_EQ(pg_.stats().approved, 1u);
+}
+
+// The race ADR 0040 has to survive: the first request's settle and retries' settles of the same approved
+// charge at once, on two threads, for many charges. Exactly one credit each, whatever the interleaving.
+TEST_F(WalletDbTest, TheOriginalSettleAndRetriesAtOnceCreditOnce) {
+    constexpr int kCharges = 40;
+    constexpr int kRetries = 3;
+    const auto user = new_user();
+    std::vector<std::string> ids;
+    for (int i = 0; i < kCharges; ++i) {
+        const std::string key = "race-" + std::to_string(i);
+        auto [pending, created] = run(store_->begin_charge(user, key, charge_request_hash(1'000), 1'000));
+        ASSERT_TRUE(created);
+        ASSERT_EQ(pg_.approve(pending.id, "charge-" + pending.id, 1'000).outcome, pg_sim::Outcome::Answer);
+        age(pending.id, "2 seconds");
+        ids.push_back(pending.id);
+    }
+    std::vector<std::future<std::string>> settles;
+    for (int i = 0; i < kCharges; ++i) {
+        const std::string key = "race-" + std::to_string(i);
+        const std::string id = ids[static_cast<std::size_t>(i)];
+        const std::string payment_key = pg_.find_by_key(id)->payment_key;
+        // The first request's own settle ...
+        settles.push_back(asio::co_spawn(
+            asio::make_strand(ioc_),
+            [this, id, payment_key]() -> asio::awaitable<std::string> {
+                auto settled = co_await store_->settle(id, "APPROVED", payment_key, std::nullopt);
+                co_return settled.outcome;
+            },
+            asio::use_future));
+        // ... and its retries, each asking the gateway and settling.
+        for (int r = 0; r < kRetries; ++r) {
+            settles.push_back(asio::co_spawn(
+                asio::make_strand(ioc_),
+                [this, user, key]() -> asio::awaitable<std::string> {
+                    auto outcome = co_await service_->charge(user, key, 1'000);
+                    co_return outcome.charge.state;
+                },
+                asio::use_future));
+        }
+    }
+    int credited = 0;
+    for (auto& settle : settles) {
+        const auto outcome = settle.get();
+        EXPECT_TRUE(outcome == "CREDITED" || outcome == "ALREADY_APPROVED" || outcome == "APPROVED")
+            << outcome;
+        if (outcome == "CREDITED") ++credited;
+    }
+    EXPECT_LE(credited, kCharges);
+    EXPECT_EQ(balance(user), kCharges * 1'000);
+    EXPECT_EQ(ledger_sum(user), kCharges * 1'000);
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallet.ledger l JOIN wallet.wallets w ON w.id = l.wallet_id "
+                     "WHERE w.user_id = $1::uuid AND l.kind = 'CHARGE'",
+                     user),
+              kCharges)
+        << "one CHARGE row per charge";
+    EXPECT_EQ(pg_.stats().approved, static_cast<std::uint64_t>(kCharges)) << "nothing charged twice";
+}
+
+// A 503 is not a final answer (ADR 0040): a top-up the gateway could not take is tried again by a retry with
+// the same key, and charged once.
+TEST_F(WalletDbTest, ARetryOfAChargeTheGatewayCouldNotTakeTriesAgain) {
+    pg_.set_faults({.down = true});
+    const auto user = new_user();
+    const auto first = charge(user, "k", 10'000);
+    EXPECT_EQ(first.charge.state, "FAILED");
+    pg_.set_faults({});
+    const auto again = charge(user, "k", 10'000);
+    EXPECT_EQ(again.charge.id, first.charge.id);
+    EXPECT_EQ(again.charge.state, "APPROVED");
+    EXPECT_EQ(balance(user), 10'000);
+    EXPECT_EQ(charge(user, "k", 10'000).charge.state, "APPROVED");
+    EXPECT_EQ(balance(user), 10'000);
+    EXPECT_EQ(pg_.stats().approved, 1u);
 }
 
 TEST_F(WalletDbTest, DeclinedChargeMovesNothing) {
