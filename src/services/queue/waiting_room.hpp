@@ -122,6 +122,7 @@ class WaitingRoom : public std::enable_shared_from_this<WaitingRoom> {
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
     PollMemory memory_;
     std::atomic<bool> stopping_{false};
+    std::int64_t seen_scanned_ms_ = 0;  ///< steady ms of the last walk for due last-seen times (refresh only)
     core::Counter* polls_from_memory_ = nullptr;
     core::Counter* polls_from_redis_ = nullptr;
 };
