@@ -90,11 +90,13 @@ std::chrono::milliseconds period_of(const Settings& settings) {
                                                  std::chrono::milliseconds(500));
 }
 
-/// ADR 0039: a view is trusted for three periods (a stalled refresh sends every poll to Redis again), a fan's
-/// confirmation for a quarter of the waiting TTL.
+/// ADR 0039: a view is trusted for three periods, and at least 5 s: a refresh late because the process is
+/// CPU-bound (or its Redis calls wait in line) must not send every poll to Redis, which would make the
+/// overload worse; a refresh that fails for longer (Redis away) sends them there. A fan's confirmation is
+/// trusted for a quarter of the waiting TTL.
 MemoryLimits memory_limits(const Settings& settings) {
     MemoryLimits limits;
-    limits.max_view_age_ms = 3 * period_of(settings).count();
+    limits.max_view_age_ms = std::max<std::int64_t>(3 * period_of(settings).count(), 5'000);
     limits.max_fan_age_ms = std::max<std::int64_t>(0, settings.waiting_ttl.count() / 4);
     return limits;
 }
