@@ -17,6 +17,7 @@ Installed::~Installed() {
     // The loop holds its own reference; tell it to end after its current pass.
     if (scheduler) scheduler->stop();
     if (sold_out) sold_out->stop();
+    if (room) room->stop_memory();
     if (stats) stats->stop();
     // The copy's poll ends too; a booking service in this process keeps reading the last copy (shutdown
     // only).
@@ -121,6 +122,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->scheduler->set_controls(installed->controls);
     installed->scheduler->set_opener(std::make_shared<Opener>(redis, db, installed->store, secret, &metrics));
     installed->sold_out->start(executor);
+    installed->room->start_memory(executor, &metrics);  // ADR 0039
     installed->stats->start(executor);
     installed->scheduler->start(std::move(executor));
     return installed;

@@ -195,11 +195,20 @@ asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id,
         .with("difficulty", required);
 }
 
+// ADR 0039: a poll goes to memory first, unless this process knows the schedule is sold out (its tokens are
+// being ended: only Redis can say which).
+asio::awaitable<std::optional<TokenStatus>> Routes::poll_token(std::string user_id,
+                                                               std::int64_t schedule_id) {
+    const bool gone = sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
+    if (gone) co_return co_await room_->find_status(std::move(user_id), schedule_id);
+    co_return co_await room_->poll_status(std::move(user_id), schedule_id);
+}
+
 // 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors).
 asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = schedule_query(ctx);
-    std::optional<TokenStatus> status = co_await room_->find_status(user_id, schedule_id);
+    std::optional<TokenStatus> status = co_await poll_token(user_id, schedule_id);
     if (!status) throw token_not_found(schedule_id);
     status->opens_at = co_await opens_at_of(status->state, schedule_id);
     boost::json::object body = to_json(*status, room_->eta_rate(schedule_id), paused(schedule_id));
@@ -260,7 +269,14 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
                 co_await timer.async_wait(asio::use_awaitable);
             }
             if (!stream.open()) co_return;
-            std::optional<TokenStatus> next = co_await r->find_status(user, schedule);
+            // ADR 0039: from memory while it can tell the fan still waits (never once sold out).
+            const bool ended = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
+            std::optional<TokenStatus> next;
+            if (ended) {
+                next = co_await r->find_status(user, schedule);
+            } else {
+                next = co_await r->poll_status(user, schedule);
+            }
             if (!next) co_return;
             status = std::move(*next);
             if (status.state == TokenState::PreQueue && opens) {

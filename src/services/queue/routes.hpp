@@ -20,6 +20,7 @@ class Controls;
 class ProofOfWork;
 class JoinLine;
 enum class TokenState;
+struct TokenStatus;
 
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
@@ -64,6 +65,8 @@ class Routes {
     bool paused(std::int64_t schedule_id) const;
     /// When a PRE_QUEUE token's schedule opens (epoch ms); 0 for any other state.
     boost::asio::awaitable<std::int64_t> opens_at_of(TokenState state, std::int64_t schedule_id);
+    boost::asio::awaitable<std::optional<TokenStatus>> poll_token(std::string user_id,
+                                                                  std::int64_t schedule_id);
     boost::asio::awaitable<void> check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id);
 
     std::shared_ptr<WaitingRoom> room_;

@@ -48,7 +48,8 @@ if existing then
     if rank then
       redis.call('HSET', tk, 'seen', now)
       redis.call('ZADD', KEYS[3], 'XX', now, existing)
-      return {0, existing, 'WAITING', rank + 1, 0, seq, scanned}
+      return {0, existing, 'WAITING', rank + 1, 0, seq, scanned, tonumber(redis.call('ZSCORE', KEYS[2], existing)),
+        tonumber(redis.call('GET', ARGV[1] .. 'admitted') or '0')}
     end
   elseif state == 'ACTIVE' then
     local expires = tonumber(redis.call('HGET', tk, 'expires'))
@@ -73,7 +74,8 @@ redis.call('ZADD', KEYS[2], seq, id)
 redis.call('ZADD', KEYS[3], now, id)
 redis.call('SET', KEYS[5], id)
 audit(KEYS[6], tk, id)
-return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned}
+return {1, id, 'WAITING', redis.call('ZRANK', KEYS[2], id) + 1, 0, seq, scanned, seq,
+  tonumber(redis.call('GET', ARGV[1] .. 'admitted') or '0')}
 )lua";
 
 constexpr const char* kStatus = R"lua(
@@ -92,7 +94,8 @@ elseif state == 'WAITING' then
   if not rank then return {id, 'EXPIRED', 0, 0} end
   redis.call('HSET', tk, 'seen', now)
   redis.call('ZADD', KEYS[3], 'XX', now, id)
-  return {id, state, rank + 1, 0, redis.call('EXISTS', KEYS[6]), tonumber(redis.call('GET', KEYS[7]) or '0')}
+  return {id, state, rank + 1, 0, redis.call('EXISTS', KEYS[6]), tonumber(redis.call('GET', KEYS[7]) or '0'),
+    tonumber(redis.call('ZSCORE', KEYS[2], id)), tonumber(redis.call('GET', ARGV[1] .. 'admitted') or '0')}
 elseif state == 'ACTIVE' then
   local expires = tonumber(redis.call('HGET', tk, 'expires'))
   if expires > now then return {id, state, 0, expires} end
@@ -230,6 +233,12 @@ if allowance > 0 and room > 0 and (pre == 0 or upto > 0) then
     admitted = admitted + 1
   end
   spent = spent + admitted * per
+  -- ADR 0039: every token admission took from the waiting set, ever; a poll answered from memory tells its
+  -- fan's position by how much this moved since the fan's last script.
+  if admitted > 0 then
+    redis.call('INCRBY', prefix .. 'admitted', admitted)
+    redis.call('PEXPIRE', prefix .. 'admitted', ARGV[7])
+  end
 end
 redis.call('SET', KEYS[5], string.format('%.3f', spent), 'PX', 3600000)
 local waiting, active = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
@@ -241,8 +250,12 @@ if waiting + active + pre > 0 then
 else
   redis.call('DEL', KEYS[8])
 end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local head_place = -1
+if head[2] then head_place = tonumber(head[2]) end
 return {admitted, expired, waiting, active,
-  tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm, pre}
+  tonumber(redis.call('GET', KEYS[6]) or '0'), now, max_active, tostring(rate), adm, pre, head_place,
+  tonumber(redis.call('GET', prefix .. 'admitted') or '0')}
 )lua";
 
 // The controller's step (ADR 0016) stored only if no other scheduler stored one since this one read the
@@ -356,6 +369,18 @@ end
 return {moved, left}
 )lua";
 
+// ADR 0039: one schedule's room as a poll answered from memory needs it. KEYS waiting, pre, scanned, seq[,
+// epoch]; ARGV prefix. Read-only.
+constexpr const char* kView = R"lua(
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local head_place = -1
+if head[2] then head_place = tonumber(head[2]) end
+local epoch = 1
+if KEYS[5] then epoch = redis.call('EXISTS', KEYS[5]) end
+return {head_place, tonumber(redis.call('GET', ARGV[1] .. 'admitted') or '0'), redis.call('ZCARD', KEYS[2]),
+  epoch, redis.call('EXISTS', KEYS[3]), tonumber(redis.call('GET', KEYS[4]) or '0'), redis.call('ZCARD', KEYS[1])}
+)lua";
+
 constexpr const char* kForget = R"lua(
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) <= tonumber(ARGV[2]) then
@@ -401,6 +426,10 @@ const redis::Script& pre_list() {
 }
 const redis::Script& open_pre() {
     static const redis::Script script(std::string(kPrelude) + kOpenPre);
+    return script;
+}
+const redis::Script& view() {
+    static const redis::Script script(kView);
     return script;
 }
 const redis::Script& forget() {

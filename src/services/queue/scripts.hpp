@@ -17,13 +17,14 @@ namespace marquee::queue::scripts {
 /// time) or a new one: PRE_QUEUE in the pre-queue while the Redis clock is before `opens at` (ADR 0026), else
 /// WAITING.
 /// Returns {created 0|1, token, state, position, expires ms, seq, scanned 0|1}: with scanned = 1 the caller
-/// need not add the schedule to the scan set (the admit script keeps the flag, see admit()).
+/// need not add the schedule to the scan set (the admit script keeps the flag, see admit()). A WAITING answer
+/// adds {..., place in the waiting set, admitted counter} (ADR 0039).
 const redis::Script& join();
 /// KEYS user, waiting, seen, active, audit, scanned, seq, pre[, epoch]; ARGV prefix, ended ttl ms.
 /// Returns {} when the user has no token, else {token, state, position, expires ms} and, for a WAITING or
 /// PRE_QUEUE token,
-/// {..., scanned 0|1, seq}; refreshes the last-seen time of a WAITING token and expires an overdue ACTIVE one
-/// on read.
+/// {..., scanned 0|1, seq} (WAITING: then place in the waiting set, admitted counter; ADR 0039); refreshes
+/// the last-seen time of a WAITING token and expires an overdue ACTIVE one on read.
 const redis::Script& status();
 /// KEYS waiting, active, audit[, epoch]; ARGV prefix, token, user, schedule, sliding ttl ms (0: none), ended
 /// ttl ms[, audit step ms]. The first check an ACTIVE token passes stamps `checked` (the purchase's start,
@@ -44,7 +45,8 @@ const redis::Script& release();
 /// admission hash's (ADR 0016), the ARGV values standing in until the controller's first step. Returns
 /// {admitted, expired, waiting, active, seq, now ms, bound applied, rate applied (text), admission hash
 /// fields (empty unless automatic): at, bound, rate, base, tput, probing, s_used, s_busy, s_active, used,
-/// busy, active_ms}, pre-queued}. Admits nobody while the pre-queue is not empty (ADR 0026).
+/// busy, active_ms}, pre-queued, head place (-1: empty), admitted counter}. Admits nobody while the
+/// pre-queue is not empty (ADR 0026). Counts what it admits in `queue:{S}:admitted` (ADR 0039).
 const redis::Script& admit();
 /// KEYS admission; ARGV 'at' as read ('' for none), ttl ms, field, value, ... Stores a controller step
 /// unless another scheduler stored one since `at` was read. Returns 1 or 0.
@@ -62,6 +64,9 @@ const redis::Script& pre_list();
 /// place per token. Moves each token still pre-queued to WAITING at its place, and records the place up to
 /// which every token has moved (`opened`) for admission. Returns {moved, left in the pre-queue}.
 const redis::Script& open_pre();
+/// ADR 0039. KEYS waiting, pre, scanned, seq[, epoch]; ARGV prefix. Read-only: {head place (-1: empty),
+/// admitted counter, pre-queued, epoch 0|1 (1 without the key), scanned 0|1, seq, waiting}.
+const redis::Script& view();
 /// KEYS schedules; ARGV schedule, seq seen. Removes the schedule from the scan set unless a join has
 /// raised its score (its arrival counter) past `seq seen` since. Returns 1 or 0.
 const redis::Script& forget();

@@ -203,5 +203,36 @@ TEST_F(SoldOutDbTest, AnotherProcessLearnsItFromRedis) {
     EXPECT_TRUE(other->known(schedule)->sold_out);
 }
 
+// ADR 0039: a fan answered from memory while the sale goes on is still told the sale is over, by the poll
+// after the check, and then EXPIRED once the pass ends the waiting tokens.
+TEST_F(SoldOutDbTest, AFanAnsweredFromMemoryIsToldSoldOut) {
+    const auto [schedule, seats] = make_schedule();
+    const std::string join = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
+    const std::string me = "/api/v1/queue/me?scheduleId=" + std::to_string(schedule);
+    const auto waiting = unique_user();
+    ASSERT_EQ(call("POST", join, waiting).first, 201);
+    EXPECT_FALSE(run(sold_out_->check(schedule)).sold_out);
+    run(room_->refresh_memory());
+    const auto steady = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    ASSERT_TRUE(room_->memory().answer(schedule, waiting, steady, 0)) << "memory answers this fan";
+    auto [status, body] = call("GET", me, waiting);
+    ASSERT_EQ(status, 200);
+    EXPECT_EQ(body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(body.at("position").as_int64(), 1);
+    EXPECT_FALSE(body.at("soldOut").as_bool());
+
+    for (const auto seat : seats) sell(schedule, seat);
+    ASSERT_TRUE(run(sold_out_->check(schedule)).sold_out);
+    std::tie(status, body) = call("GET", me, waiting);
+    ASSERT_EQ(status, 200);
+    EXPECT_TRUE(body.at("soldOut").as_bool());
+    run(sold_out_->tick());
+    std::tie(status, body) = call("GET", me, waiting);
+    EXPECT_EQ(body.at("state").as_string(), "EXPIRED");
+    EXPECT_TRUE(body.at("soldOut").as_bool());
+}
+
 }  // namespace
 }  // namespace marquee::queue

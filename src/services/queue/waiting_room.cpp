@@ -5,6 +5,14 @@
 #include <cmath>
 #include <utility>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/problem.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
@@ -65,9 +73,47 @@ std::string decimal(double value) {
     return ec == std::errc{} ? std::string(buffer, end) : std::string("0");
 }
 
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t epoch_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::chrono::milliseconds period_of(const Settings& settings) {
+    return std::clamp<std::chrono::milliseconds>(settings.tick, std::chrono::milliseconds(1),
+                                                 std::chrono::milliseconds(500));
+}
+
+/// ADR 0039: a view is trusted for three periods, and at least 5 s: a refresh late because the process is
+/// CPU-bound (or its Redis calls wait in line) must not send every poll to Redis, which would make the
+/// overload worse; a refresh that fails for longer (Redis away) sends them there. A fan's confirmation is
+/// trusted for a quarter of the waiting TTL.
+MemoryLimits memory_limits(const Settings& settings) {
+    MemoryLimits limits;
+    limits.max_view_age_ms = std::max<std::int64_t>(3 * period_of(settings).count(), 5'000);
+    limits.max_fan_age_ms = std::max<std::int64_t>(0, settings.waiting_ttl.count() / 4);
+    return limits;
+}
+
+/// Schedules nobody polled through memory for this long are dropped from it.
+constexpr std::int64_t kMemoryIdleMs = 60'000;
+/// Last-seen times written back per ZADD.
+constexpr std::size_t kSeenBatch = 500;
+
 }  // namespace
 
-WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings) : redis_(redis), settings_(settings) {}
+WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings)
+    : redis_(redis), settings_(settings), memory_(memory_limits(settings)) {}
+
+std::chrono::milliseconds WaitingRoom::memory_period() const noexcept {
+    return period_of(settings_);
+}
 
 asio::awaitable<redis::Reply> WaitingRoom::eval_room(std::int64_t schedule_id, redis::Script script,
                                                      std::vector<std::string> keys,
@@ -109,6 +155,13 @@ asio::awaitable<Joined> WaitingRoom::join(std::string user_id, std::int64_t sche
     joined.status.state = state_of(e.at(2));
     joined.status.position = integer_at(e, 3);
     joined.status.expires_at = integer_at(e, 4);
+    if (joined.status.state == TokenState::Waiting && e.size() > 8) {
+        memory_.remember(schedule_id, user_id,
+                         FanMemory{joined.status.token, integer_at(e, 7), joined.status.position,
+                                   integer_at(e, 8), steady_ms(), epoch_ms(), 0});
+    } else {
+        memory_.forget(schedule_id, user_id);
+    }
     // Make sure the scheduler scans this schedule, unless the join script saw the scanned flag: then a
     // scheduler has seen the room non-empty since it last found it empty, the schedule is in the scan set
     // and cannot be forgotten while this token lives (forgetting follows only a step that finds the room
@@ -139,6 +192,7 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
         if (!recovery_) co_return std::nullopt;
         const std::optional<TokenRow> row = co_await recovery_->find_latest(schedule_id, user_id);
         if (!row) co_return std::nullopt;
+        memory_.forget(schedule_id, user_id);
         if (is_ended(row->state)) {
             TokenStatus ended;
             ended.token = row->id;
@@ -158,10 +212,108 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
     status.state = state_of(e.at(1));
     status.position = integer_at(e, 2);
     status.expires_at = integer_at(e, 3);
+    if (status.state == TokenState::Waiting && e.size() > 7) {
+        // ADR 0039: the script refreshed the token's last-seen time just now (Redis clock).
+        const std::int64_t now = epoch_ms();
+        memory_.remember(schedule_id, user_id,
+                         FanMemory{status.token, integer_at(e, 6), status.position, integer_at(e, 7),
+                                   steady_ms(), now, now});
+    } else {
+        memory_.forget(schedule_id, user_id);
+    }
     // The backstop of the joins that skipped their ZADD: a waiting fan who polls while no scheduler scans
     // the schedule (the flag lapsed, e.g. after a join's own ZADD failed) puts it back in the scan set.
     if (e.size() > 5 && integer_at(e, 4) == 0) co_await add_to_scan_set(schedule_id, integer_at(e, 5));
     co_return status;
+}
+
+asio::awaitable<std::optional<TokenStatus>> WaitingRoom::poll_status(std::string user_id,
+                                                                     std::int64_t schedule_id) {
+    if (auto answer = memory_.answer(schedule_id, user_id, steady_ms(), epoch_ms())) {
+        if (polls_from_memory_ != nullptr) polls_from_memory_->inc();
+        TokenStatus status;
+        status.token = std::move(answer->token);
+        status.schedule_id = schedule_id;
+        status.state = TokenState::Waiting;
+        status.position = answer->position;
+        co_return status;
+    }
+    if (polls_from_redis_ != nullptr) polls_from_redis_->inc();
+    co_return co_await find_status(std::move(user_id), schedule_id);
+}
+
+asio::awaitable<void> WaitingRoom::refresh_memory() {
+    // Walking every remembered fan for due last-seen times costs O(fans): done every 1/16 of the waiting TTL
+    // (at least every period), so a time is written back at most 5/16 of the TTL after Redis's.
+    const std::int64_t now = steady_ms();
+    const std::int64_t scan_every =
+        std::max<std::int64_t>(memory_period().count(), settings_.waiting_ttl.count() / 16);
+    const bool scan_seen = seen_scanned_ms_ == 0 || now - seen_scanned_ms_ >= scan_every;
+    if (scan_seen) seen_scanned_ms_ = now;
+    for (const std::int64_t schedule_id : memory_.schedules(steady_ms(), kMemoryIdleMs)) {
+        const std::string prefix = key_prefix(schedule_id);
+        std::vector<std::string> keys{prefix + "waiting", prefix + "pre", prefix + "scanned", prefix + "seq"};
+        if (recovery_) keys.push_back(prefix + "epoch");
+        const std::int64_t sent_ms = steady_ms();
+        std::vector<std::string> args(1, prefix);
+        const redis::Reply reply =
+            (co_await redis_.eval(scripts::view(), std::move(keys), std::move(args))).or_throw();
+        const auto& e = reply.elements();
+        RoomView view;
+        view.head = integer_at(e, 0);
+        view.has_head = view.head >= 0;
+        view.admitted = integer_at(e, 1);
+        view.pre = integer_at(e, 2);
+        view.epoch = integer_at(e, 3) == 1;
+        view.read_ms = sent_ms;
+        memory_.note_view(schedule_id, view);
+        // find_status()'s backstop, for the polls memory answered: a room with waiting fans that no scheduler
+        // scans goes back into the scan set.
+        if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0)
+            co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+        // The last-seen times of fans answered from memory, written back long before the waiting TTL could
+        // end them (GT: never moved back; XX: a token no longer waiting is not put back).
+        if (!scan_seen) continue;
+        const auto due = memory_.due_seen(schedule_id, epoch_ms(), settings_.waiting_ttl.count() / 4);
+        for (std::size_t i = 0; i < due.size(); i += kSeenBatch) {
+            std::vector<std::string> zadd{"ZADD", prefix + "seen", "XX", "GT"};
+            for (std::size_t j = i; j < std::min(due.size(), i + kSeenBatch); ++j) {
+                zadd.push_back(std::to_string(due[j].second));
+                zadd.push_back(due[j].first);
+            }
+            (co_await redis_.command(std::move(zadd))).or_throw();
+        }
+    }
+}
+
+void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegistry* metrics) {
+    if (metrics != nullptr) {
+        polls_from_memory_ = &metrics
+                                  ->counter("queue_polls_from_memory_total",
+                                            "Queue polls answered from process memory (ADR 0039)")
+                                  .with({});
+        polls_from_redis_ =
+            &metrics->counter("queue_polls_from_redis_total", "Queue polls answered by a Redis script")
+                 .with({});
+    }
+    asio::co_spawn(
+        std::move(executor), [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
+}
+
+asio::awaitable<void> WaitingRoom::run_memory() {
+    auto keep = shared_from_this();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!stopping_) {
+        const auto started = std::chrono::steady_clock::now();
+        try {
+            co_await refresh_memory();
+        } catch (const std::exception& e) {
+            // Redis away: the views age past their bound and every poll goes to Redis (and its errors).
+            core::log_warn("queue poll memory refresh failed", {{"error", e.what()}});
+        }
+        timer.expires_at(started + memory_period());
+        co_await timer.async_wait(asio::use_awaitable);
+    }
 }
 
 asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t schedule_id,
@@ -232,6 +384,7 @@ asio::awaitable<bool> WaitingRoom::release(std::int64_t schedule_id, std::string
 
 asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, ScheduleControls controls) {
     const std::string prefix = key_prefix(schedule_id);
+    const std::int64_t sent_ms = steady_ms();
     std::vector<std::string> keys{prefix + "waiting",   prefix + "seen",        prefix + "active",
                                   prefix + "audit",     prefix + "admit-clock", prefix + "seq",
                                   prefix + "admission", prefix + "scanned",     prefix + "pre"};
@@ -309,6 +462,16 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
         note_throughput(schedule_id, a.throughput);
     }
     if (e.size() > 9) step.pre_queued = integer_at(e, 9);
+    if (e.size() > 11) {
+        // ADR 0039: this process's memory sees its own step at once (the script ran after `sent_ms`).
+        RoomView view;
+        view.head = integer_at(e, 10);
+        view.has_head = view.head >= 0;
+        view.admitted = integer_at(e, 11);
+        view.pre = step.pre_queued;
+        view.read_ms = sent_ms;
+        memory_.note_view(schedule_id, view);
+    }
     co_return step;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,11 +11,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
+#include "services/queue/poll_memory.hpp"
 
+namespace marquee::core {
+class Counter;
+class MetricsRegistry;
+}  // namespace marquee::core
 namespace marquee::redis {
 class Client;
 class Reply;
@@ -27,7 +35,7 @@ class Recovery;
 /// The waiting room's live state in Redis (docs/architecture.md lists the keys): every step that changes a
 /// token is one Lua script (scripts.hpp), so any number of queue processes may call these at once.
 /// Redis down or slow: core::Problem::unavailable("redis") from the client. Thread-safe.
-class WaitingRoom {
+class WaitingRoom : public std::enable_shared_from_this<WaitingRoom> {
   public:
     WaitingRoom(redis::Client& redis, Settings settings);
 
@@ -52,6 +60,23 @@ class WaitingRoom {
     /// have vanished, a day after it ended). Reading a WAITING token counts as polling it.
     boost::asio::awaitable<std::optional<TokenStatus>> find_status(std::string user_id,
                                                                    std::int64_t schedule_id);
+    /// ADR 0039: a fan's poll. A fan this process knows to be still WAITING (memory: its place and the
+    /// room's admitted counter, refreshed once per period) is answered without a Redis call; anything memory
+    /// cannot decide (possibly admitted or ended, a stale view, an opening, a lost epoch) is find_status().
+    /// Memory only ever answers WAITING. Callers skip it for a schedule they know is sold out.
+    boost::asio::awaitable<std::optional<TokenStatus>> poll_status(std::string user_id,
+                                                                   std::int64_t schedule_id);
+    /// ADR 0039: every period, one read per schedule polled through memory (the view script), the
+    /// last-seen times of fans answered from memory written back (batched) well before the waiting TTL,
+    /// and the scan-set backstop of find_status(). Runs on `executor` until stop_memory().
+    void start_memory(boost::asio::any_io_executor executor, core::MetricsRegistry* metrics);
+    void stop_memory() noexcept { stopping_ = true; }
+    /// One refresh pass (what the loop runs each period; tests call it directly).
+    boost::asio::awaitable<void> refresh_memory();
+    PollMemory& memory() noexcept { return memory_; }
+    /// The memory's refresh period: the tick, at most 500 ms.
+    std::chrono::milliseconds memory_period() const noexcept;
+
     /// Whether `token` (canonical form) is ACTIVE for this user and schedule. An ACTIVE token's idle expiry
     /// slides to now + active TTL on every check that passes.
     boost::asio::awaitable<GateCheck> check(std::string user_id, std::int64_t schedule_id, std::string token);
@@ -87,6 +112,7 @@ class WaitingRoom {
                                                    std::vector<std::string> keys,
                                                    std::vector<std::string> args);
     boost::asio::awaitable<void> add_to_scan_set(std::int64_t schedule_id, std::int64_t sequence);
+    boost::asio::awaitable<void> run_memory();
 
     redis::Client& redis_;
     Settings settings_;
@@ -94,6 +120,11 @@ class WaitingRoom {
     std::shared_ptr<Controls> controls_;
     mutable std::mutex rates_mutex_;
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
+    PollMemory memory_;
+    std::atomic<bool> stopping_{false};
+    std::int64_t seen_scanned_ms_ = 0;  ///< steady ms of the last walk for due last-seen times (refresh only)
+    core::Counter* polls_from_memory_ = nullptr;
+    core::Counter* polls_from_redis_ = nullptr;
 };
 
 }  // namespace marquee::queue
