@@ -1,5 +1,6 @@
 // Seat holds against the real PostgreSQL and Redis: invariant 1 (one live hold per seat, refused by the
 // database itself) and invariant 4 (expiry by the database clock, on read and by the sweeper).
+#include <algorithm>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
@@ -322,15 +323,18 @@ TEST_F(BookingDbTest, AHoldReadsAFewBuffersHoweverManySeatsOfItsScheduleAreLive)
     for (std::size_t i = 1; i < 8; ++i) seats.push_back(s.seats[2500 + i]);
     const std::vector<std::int64_t> buffers = run(hold_buffers(*pool_, s.id, seats));
     ASSERT_EQ(buffers.size(), seats.size());
-    for (std::size_t i = 2; i < buffers.size(); ++i) {
-        // A few index probes: about 15 pages for a TAKEN answer and 40 for a hold written here. Every live
-        // seat of the schedule is 2,000 index entries; booking/0005 read 72-75 per hold even when its plans
-        // stayed on the index, reading the seats and the rows it had just written again, and a scan reads
-        // hundreds. A local database grown by benchmarks to hundreds of thousands of reservations adds a
-        // level to each of the ten or so indexes a hold writes (and a page split now and then): 60-65 pages
-        // were seen there, so the bound is 80.
-        EXPECT_LT(buffers[i], 80) << "hold " << i << " of seat " << seats[i];
-    }
+    // A few index probes: about 15 pages for a TAKEN answer and 40 for a hold written here. Every live seat
+    // of the schedule is 2,000 index entries; booking/0005 read 72-75 per hold even when its plans stayed on
+    // the index, reading the seats and the rows it had just written again, and a scan reads hundreds for
+    // every hold. A local database grown by benchmarks to hundreds of thousands of reservations adds a level
+    // to each of the ten or so indexes a hold writes (60-65 pages seen), and a hold that runs while other
+    // test processes write the same tables can read more (86-91 pages seen for 3 of 14 holds, 2026-12-07). So
+    // the typical hold (the median) must stay under 80 pages and no hold may reach 200: a plan that scans
+    // fails both, a busy neighbour neither.
+    std::vector<std::int64_t> measured(buffers.begin() + 2, buffers.end());
+    std::sort(measured.begin(), measured.end());
+    EXPECT_LT(measured[measured.size() / 2], 80) << "median of " << measured.size() << " holds";
+    EXPECT_LT(measured.back(), 200) << "the most a hold read";
     EXPECT_EQ(live_rows(s, s.seats[2500]), 1);  // the free seats were held
 }
 
