@@ -46,7 +46,7 @@ class Connection {
     std::uint64_t connects() const noexcept { return connects_; }
     /// Connect from this local address (e.g. 127.0.0.2), so more than one address's ephemeral ports serve
     /// the run; unset: the kernel's choice.
-    void bind_to(boost::asio::ip::address source) { source_ = source; }
+    void bind_to(const boost::asio::ip::address& source) { source_ = source; }
 
   private:
     boost::asio::awaitable<Response> exchange(std::string wire);

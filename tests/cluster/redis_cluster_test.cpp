@@ -92,8 +92,9 @@ TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWork
     std::string elsewhere;
     for (int i = 0; elsewhere.empty() && i < 50; ++i) {
         const std::string candidate = "cluster-test:{" + test::unique_name("elsewhere") + "}:k";
-        if (ops("primary-of " + std::to_string(redis::key_slot(candidate))) != victim_before)
+        if (ops("primary-of " + std::to_string(redis::key_slot(candidate))) != victim_before) {
             elsewhere = candidate;
+        }
     }
     ASSERT_FALSE(elsewhere.empty());
     const std::string victim = ops("kill-primary-of " + std::to_string(redis::key_slot(key)));

@@ -39,8 +39,9 @@ AvailabilityCopy::Snapshot AvailabilityCopy::fresh(std::int64_t schedule_id) {
     if (it == entries_.end()) return nullptr;
     Entry& entry = it->second;
     entry.used_at = now;
-    if (!entry.snapshot || entry.read_at <= entry.invalidated || now - entry.read_at >= settings_.max_age)
+    if (!entry.snapshot || entry.read_at <= entry.invalidated || now - entry.read_at >= settings_.max_age) {
         return nullptr;
+    }
     return entry.snapshot;
 }
 

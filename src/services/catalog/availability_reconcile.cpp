@@ -129,8 +129,9 @@ asio::awaitable<void> AvailabilityReconciler::reconcile(std::int64_t schedule_id
         if ((t | s) == 0) continue;
         for (int bit = 0; bit < 8; ++bit) {
             const auto index = static_cast<std::int32_t>(byte * 8 + static_cast<std::size_t>(bit));
-            if (((t | s) & (0x80u >> bit)) != 0 && !truth.contains(index))
+            if (((t | s) & (0x80u >> bit)) != 0 && !truth.contains(index)) {
                 differs.emplace(index, SeatState::Available);
+            }
         }
     }
 
@@ -164,8 +165,9 @@ asio::awaitable<void> AvailabilityReconciler::run() {
             if (failing) core::log_info("availability reconcile recovered");
             failing = false;
         } catch (const core::Problem& problem) {
-            if (!failing)
+            if (!failing) {
                 core::log_warn("availability reconcile failing, retrying", {{"error", problem.detail()}});
+            }
             failing = true;
             suspects_.clear();
         }
