@@ -129,7 +129,8 @@ std::string MetricsRegistry::render() const {
     std::string out;
     std::lock_guard lock(mutex_);
     for (const auto& [name, e] : entries_) {
-        out += "# HELP " + name + " " + e.help + "\n# TYPE " + name + " " + e.type + "\n";
+        out.append("# HELP ").append(name).append(" ").append(e.help);
+        out.append("\n# TYPE ").append(name).append(" ").append(e.type).append("\n");
         if (e.counters) {
             std::lock_guard family_lock(e.counters->mutex_);
             for (const auto& [labels, c] : e.counters->children_) {

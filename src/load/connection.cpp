@@ -44,7 +44,8 @@ Target parse_target(const std::string& url) {
     return Target{tcp::endpoint(ip, static_cast<std::uint16_t>(port)), rest};
 }
 
-Connection::Connection(asio::any_io_executor executor, Target target, std::chrono::milliseconds timeout)
+Connection::Connection(const asio::any_io_executor& executor, Target target,
+                       std::chrono::milliseconds timeout)
     : target_(std::move(target)), timeout_(timeout), socket_(executor), watchdog_(executor) {}
 
 void Connection::close() {
@@ -129,9 +130,9 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
             break;
         }
         const std::size_t old = buffer_.size();
-        buffer_.resize(old + 64 * 1024);
-        auto [read_ec, n] =
-            co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, 64 * 1024), kTuple);
+        buffer_.resize(old + std::size_t{64} * 1024);
+        auto [read_ec, n] = co_await socket_.async_read_some(
+            asio::buffer(buffer_.data() + old, std::size_t{64} * 1024), kTuple);
         buffer_.resize(old + n);
         if (read_ec) {
             close();

@@ -36,7 +36,8 @@ class TransportError : public std::runtime_error {
 /// read together); on expiry the socket is closed and TransportError thrown.
 class Connection {
   public:
-    Connection(boost::asio::any_io_executor executor, Target target, std::chrono::milliseconds timeout);
+    Connection(const boost::asio::any_io_executor& executor, Target target,
+               std::chrono::milliseconds timeout);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 

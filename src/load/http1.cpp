@@ -85,7 +85,7 @@ std::string format_request(std::string_view method, std::string_view target, std
 std::optional<std::size_t> parse_response(std::string_view buffer, Response& out) {
     const auto head_end = buffer.find("\r\n\r\n");
     if (head_end == std::string_view::npos) {
-        if (buffer.size() > 64 * 1024) malformed("head over 64 KiB");
+        if (buffer.size() > std::size_t{64} * 1024) malformed("head over 64 KiB");
         return std::nullopt;
     }
     const std::string_view head = buffer.substr(0, head_end);

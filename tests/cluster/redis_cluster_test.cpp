@@ -73,7 +73,7 @@ TEST_F(RedisClusterTest, PipelineKeepsOrderAcrossNodes) {
     }
     const std::vector<redis::Reply> replies = run(redis_.pipeline(std::move(commands)));
     ASSERT_EQ(replies.size(), 24u);
-    for (int i = 0; i < 12; ++i) {
+    for (std::size_t i = 0; i < 12; ++i) {
         EXPECT_EQ(replies[2 * i].as_string(), "OK");
         EXPECT_EQ(replies[2 * i + 1].as_string(), std::to_string(i));
     }
