@@ -39,11 +39,12 @@ std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config,
     if (config.runs("auth")) signer.emplace(jwt::load_signer(config.jwt_private_key_file, config.jwt_key_id));
     if (config.jwt_public_keys.empty()) {
         for (const auto& service : config.services) {
-            if (service != "gateway")
+            if (service != "gateway") {
                 throw jwt::KeyError("the " + service +
                                     " service verifies access tokens: set MARQUEE_JWT_PUBLIC_KEYS "
                                     "(--jwt-public-keys) to kid=path.pem[,kid=path.pem] "
                                     "(./scripts/dev services writes a local key pair to .local/keys)");
+            }
         }
         return nullptr;
     }

@@ -163,7 +163,7 @@ int serve(const core::Config& config) {
         if (ec) return;
         core::log_info("shutting down", {{"signal", signal}, {"connections", server.connections()}});
         asio::co_spawn(ioc, server.shutdown(std::chrono::seconds(10)),
-                       [&](std::exception_ptr) { stopped.set_value(); });
+                       [&](const std::exception_ptr&) { stopped.set_value(); });
     });
     stopped.get_future().wait();
     join();

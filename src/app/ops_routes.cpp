@@ -44,24 +44,27 @@ asio::awaitable<http::Response> OpsRoutes::readyz(http::Context&) {
         std::vector<int> results;  // -1 pending, 0 failed, 1 ok
         std::size_t pending;
         asio::steady_timer done;
-        State(asio::any_io_executor ex, std::size_t n) : results(n, -1), pending(n), done(std::move(ex)) {}
+        State(const asio::any_io_executor& ex, std::size_t n) : results(n, -1), pending(n), done(ex) {}
     };
     const auto executor = co_await asio::this_coro::executor;
     auto state = std::make_shared<State>(executor, checks_.size());
     state->done.expires_after(readiness_deadline_);
     for (std::size_t i = 0; i < checks_.size(); ++i) {
-        asio::co_spawn(executor, checks_[i].check(), [state, i, executor](std::exception_ptr e, bool ok) {
-            std::lock_guard lock(state->mutex);
-            state->results[i] = (!e && ok) ? 1 : 0;
-            // Moving the expiry into the past both wakes a waiter and makes a wait that has not begun
-            // return at once, so the last result can never be missed.
-            if (--state->pending == 0) {
-                asio::post(executor,
-                           [state] { state->done.expires_at(asio::steady_timer::time_point::min()); });
-            }
-        });
+        asio::co_spawn(
+            executor, checks_[i].check(), [state, i, executor](const std::exception_ptr& e, bool ok) {
+                std::lock_guard lock(state->mutex);
+                state->results[i] = (!e && ok) ? 1 : 0;
+                // Moving the expiry into the past both wakes a waiter and makes a wait that has not begun
+                // return at once, so the last result can never be missed.
+                if (--state->pending == 0) {
+                    asio::post(executor,
+                               [state] { state->done.expires_at(asio::steady_timer::time_point::min()); });
+                }
+            });
     }
-    if (!checks_.empty()) co_await state->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!checks_.empty()) {
+        co_await state->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 
     boost::json::object checks;
     bool ready = true;

@@ -17,8 +17,8 @@ inline constexpr std::string_view kServiceNames[] = {"auth",    "queue",   "cata
                                                      "booking", "payment", "gateway"};
 
 struct HttpLimits {
-    std::size_t max_body_bytes = 1024 * 1024;  ///< larger bodies get 413
-    std::size_t max_header_bytes = 16 * 1024;  ///< larger request heads get 431
+    std::size_t max_body_bytes = std::size_t{1024} * 1024;  ///< larger bodies get 413
+    std::size_t max_header_bytes = std::size_t{16} * 1024;  ///< larger request heads get 431
     std::chrono::milliseconds read_timeout{
         10'000};  ///< a request must arrive whole within this (slow clients get 408)
     std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connection with no request is closed

@@ -84,7 +84,7 @@ void log(LogLevel level, std::string_view msg, const boost::json::object& fields
 }
 
 std::function<void(std::exception_ptr)> log_failure(std::string msg, boost::json::object fields) {
-    return [msg = std::move(msg), fields = std::move(fields)](std::exception_ptr failure) {
+    return [msg = std::move(msg), fields = std::move(fields)](const std::exception_ptr& failure) {
         if (!failure) return;
         boost::json::object line = fields;
         try {

@@ -47,8 +47,9 @@ void Gauge::add(double by) noexcept {
 
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
-    if (!std::is_sorted(bounds_.begin(), bounds_.end()))
+    if (!std::is_sorted(bounds_.begin(), bounds_.end())) {
         throw std::invalid_argument("histogram bounds unsorted");
+    }
     for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
@@ -73,14 +74,15 @@ std::string escape_label_value(std::string_view value) {
     std::string out;
     out.reserve(value.size());
     for (char c : value) {
-        if (c == '\\')
+        if (c == '\\') {
             out += "\\\\";
-        else if (c == '"')
+        } else if (c == '"') {
             out += "\\\"";
-        else if (c == '\n')
+        } else if (c == '\n') {
             out += "\\n";
-        else
+        } else {
             out += c;
+        }
     }
     return out;
 }
@@ -127,7 +129,8 @@ std::string MetricsRegistry::render() const {
     std::string out;
     std::lock_guard lock(mutex_);
     for (const auto& [name, e] : entries_) {
-        out += "# HELP " + name + " " + e.help + "\n# TYPE " + name + " " + e.type + "\n";
+        out.append("# HELP ").append(name).append(" ").append(e.help);
+        out.append("\n# TYPE ").append(name).append(" ").append(e.type).append("\n");
         if (e.counters) {
             std::lock_guard family_lock(e.counters->mutex_);
             for (const auto& [labels, c] : e.counters->children_) {

@@ -74,6 +74,7 @@ TEST(Metrics, ConcurrentIncrementsAreNotLost) {
     MetricsRegistry registry;
     auto& family = registry.counter("hits_total", "hits");
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < 10000; ++i) family.with({{"k", "v"}}).inc();

@@ -11,7 +11,7 @@ Problem Problem::bad_request(std::string detail) {
     return {400, "bad-request", "Bad request", std::move(detail)};
 }
 
-Problem Problem::invalid_field(std::string field, std::string detail) {
+Problem Problem::invalid_field(std::string_view field, std::string detail) {
     Problem p{400, "invalid-field", "A field is missing or invalid", std::move(detail)};
     p.with("field", boost::json::value(field));
     return p;
@@ -63,7 +63,8 @@ Problem Problem::too_many_requests(std::chrono::seconds retry_after, std::string
     return p;
 }
 
-Problem Problem::unavailable(std::string dependency, std::string detail, std::chrono::seconds retry_after) {
+Problem Problem::unavailable(std::string_view dependency, std::string detail,
+                             std::chrono::seconds retry_after) {
     Problem p{503, "dependency-unavailable", "Service unavailable", std::move(detail)};
     p.with("dependency", boost::json::value(dependency));
     p.retry_after_ = retry_after;

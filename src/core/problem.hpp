@@ -4,6 +4,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,7 +22,7 @@ class Problem : public std::exception {
 
     static Problem bad_request(std::string detail);
     /// 400 naming the offending field (RFC 9457 extension member "field").
-    static Problem invalid_field(std::string field, std::string detail);
+    static Problem invalid_field(std::string_view field, std::string detail);
     /// 401 with `WWW-Authenticate: Bearer` (RFC 6750 section 3); `error` is "invalid_token" when a token was
     /// presented but is bad, empty when none was.
     static Problem unauthorized(std::string detail, std::string_view error = {});
@@ -37,7 +38,7 @@ class Problem : public std::exception {
     static Problem unsupported_media_type(std::string detail);
     static Problem too_many_requests(std::chrono::seconds retry_after, std::string detail);
     /// 503 for a dependency that is down or too slow; Retry-After tells the client when to come back.
-    static Problem unavailable(std::string dependency, std::string detail,
+    static Problem unavailable(std::string_view dependency, std::string detail,
                                std::chrono::seconds retry_after = std::chrono::seconds{1});
     static Problem internal();
 

@@ -103,8 +103,9 @@ std::optional<TraceContext> TraceContext::parse(std::string_view traceparent, st
 TraceContext TraceContext::continue_from(std::optional<std::string_view> traceparent,
                                          std::optional<std::string_view> tracestate) {
     if (traceparent) {
-        if (auto caller = parse(*traceparent, tracestate.value_or(std::string_view{})))
+        if (auto caller = parse(*traceparent, tracestate.value_or(std::string_view{}))) {
             return caller->child();
+        }
     }
     return start();
 }

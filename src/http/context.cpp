@@ -57,8 +57,9 @@ bool Principal::has_role(std::string_view role) const {
 const Principal& Context::user() const {
     if (principal_) return *principal_;
     const auto authorization = header("Authorization");
-    if (!authorization)
+    if (!authorization) {
         throw core::Problem::unauthorized("this endpoint needs an access token (Authorization: Bearer)");
+    }
     constexpr std::string_view kScheme = "bearer ";
     if (authorization->size() <= kScheme.size() ||
         !iequals(authorization->substr(0, kScheme.size()), kScheme)) {

@@ -54,8 +54,9 @@ std::optional<Context> parse_request(std::string_view bytes, const core::HttpLim
         if (ec) throw read_problem(ec, limits);
         if (used == 0) return std::nullopt;  // no progress: wait for more, as the server would
     }
-    if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.get().chunked())
+    if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.get().chunked()) {
         throw unframed_body_problem();
+    }
     auto request = parser.release();
     Fields headers;
     for (const auto& field : request) headers.emplace_back(field.name_string(), field.value());

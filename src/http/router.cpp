@@ -51,8 +51,9 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
     std::vector<std::string> param_names;
     if (pattern != "/") {
         for (const auto segment : split(pattern)) {
-            if (segment.empty())
+            if (segment.empty()) {
                 throw std::invalid_argument("empty segment in route " + std::string(pattern));
+            }
             if (is_param(segment)) {
                 param_names.emplace_back(segment.substr(1, segment.size() - 2));
                 if (!node->param) node->param = std::make_unique<Node>();

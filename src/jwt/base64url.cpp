@@ -11,8 +11,9 @@ constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 constexpr std::array<std::int8_t, 256> make_table() {
     std::array<std::int8_t, 256> table{};
     for (auto& v : table) v = -1;
-    for (std::size_t i = 0; i < kAlphabet.size(); ++i)
+    for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
         table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+    }
     return table;
 }
 constexpr auto kTable = make_table();

@@ -16,8 +16,9 @@ std::shared_ptr<evp_pkey_st> own(EVP_PKEY* key) {
 std::shared_ptr<evp_pkey_st> require_ed25519(EVP_PKEY* key, std::string_view what) {
     if (key == nullptr) throw KeyError("cannot read the " + std::string(what));
     auto owned = own(key);
-    if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519)
+    if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
         throw KeyError("the " + std::string(what) + " is not Ed25519");
+    }
     return owned;
 }
 
@@ -56,14 +57,16 @@ PrivateKey PrivateKey::from_raw(std::string_view seed) {
 std::string PrivateKey::sign(std::string_view message) const {
     // Ed25519 is a one-shot signature: EVP_DigestSign with a null digest (OpenSSL 3, EVP_SIGNATURE-ED25519).
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1)
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {
         throw std::runtime_error("EVP_DigestSignInit failed");
+    }
     std::string signature(64, '\0');
     std::size_t length = signature.size();
     if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length, bytes(message),
                        message.size()) != 1 ||
-        length != 64)
+        length != 64) {
         throw std::runtime_error("EVP_DigestSign failed");
+    }
     return signature;
 }
 
@@ -71,8 +74,9 @@ PublicKey PrivateKey::public_key() const {
     std::string x(32, '\0');
     std::size_t length = x.size();
     if (EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(x.data()), &length) != 1 ||
-        length != 32)
+        length != 32) {
         throw KeyError("cannot derive the Ed25519 public key");
+    }
     return PublicKey::from_raw(x);
 }
 
@@ -98,8 +102,9 @@ bool PublicKey::verify(std::string_view message, std::string_view signature) con
 
 std::string random_bytes(std::size_t n) {
     std::string out(n, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
         throw std::runtime_error("RAND_bytes failed");
+    }
     return out;
 }
 
@@ -108,8 +113,9 @@ std::string sha256(std::string_view input) {
     unsigned int length = 0;
     if (EVP_Digest(input.data(), input.size(), reinterpret_cast<unsigned char*>(digest.data()), &length,
                    EVP_sha256(), nullptr) != 1 ||
-        length != 32)
+        length != 32) {
         throw std::runtime_error("SHA-256 failed");
+    }
     return digest;
 }
 

@@ -33,8 +33,9 @@ std::optional<Parts> split(std::string_view token) {
     const auto first = token.find('.');
     if (first == std::string_view::npos) return std::nullopt;
     const auto second = token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
+    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
         return std::nullopt;
+    }
     return Parts{token.substr(0, first), token.substr(first + 1, second - first - 1),
                  token.substr(second + 1), token.substr(0, second)};
 }
@@ -57,8 +58,9 @@ std::int64_t numeric_member(const json::object& claims, std::string_view key) {
     const auto* value = claims.if_contains(key);
     if (value != nullptr) {
         if (const auto* i = value->if_int64()) return *i;
-        if (const auto* u = value->if_uint64(); u != nullptr && *u <= static_cast<std::uint64_t>(INT64_MAX))
+        if (const auto* u = value->if_uint64(); u != nullptr && *u <= static_cast<std::uint64_t>(INT64_MAX)) {
             return static_cast<std::int64_t>(*u);
+        }
     }
     reject("the token's " + std::string(key) + " claim is missing or not an integer");
 }
@@ -67,8 +69,9 @@ bool audience_matches(const json::value* aud) {
     if (aud == nullptr) return false;
     if (const auto* s = aud->if_string()) return *s == kAudience;
     if (const auto* a = aud->if_array()) {
-        for (const auto& v : *a)
+        for (const auto& v : *a) {
             if (const auto* s = v.if_string(); s != nullptr && *s == kAudience) return true;
+        }
     }
     return false;
 }
@@ -200,10 +203,11 @@ Claims Verifier::verify(std::string_view token, core::TimePoint now) const {
 }
 
 Signer load_signer(const std::string& path, std::string key_id) {
-    if (path.empty())
+    if (path.empty()) {
         throw KeyError(
             "the auth service signs access tokens: set MARQUEE_JWT_PRIVATE_KEY_FILE "
             "(--jwt-private-key-file) to an Ed25519 PEM private key");
+    }
     if (key_id.empty()) throw KeyError("MARQUEE_JWT_KEY_ID (--jwt-key-id) is empty");
     const std::string pem = read_key_file(path, "private key");
     try {
@@ -233,11 +237,13 @@ std::vector<std::pair<std::string, std::string>> parse_key_list(std::string_view
         const std::string_view entry = spec.substr(0, comma);
         spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
         const auto eq = entry.find('=');
-        if (eq == std::string_view::npos || eq == 0 || eq + 1 == entry.size())
+        if (eq == std::string_view::npos || eq == 0 || eq + 1 == entry.size()) {
             throw KeyError("jwt public keys: expected kid=path.pem, got '" + std::string(entry) + "'");
+        }
         std::string kid(entry.substr(0, eq));
-        for (const auto& [k, path] : out)
+        for (const auto& [k, path] : out) {
             if (k == kid) throw KeyError("jwt public keys: kid '" + kid + "' is given twice");
+        }
         out.emplace_back(std::move(kid), std::string(entry.substr(eq + 1)));
     }
     return out;

@@ -17,7 +17,7 @@ namespace marquee::jwt {
 inline constexpr std::string_view kIssuer = "marquee";
 inline constexpr std::string_view kAudience = "marquee-api";
 /// Longer tokens are refused before any decoding or signature check.
-inline constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+inline constexpr std::size_t kMaxTokenBytes = std::size_t{8} * 1024;
 /// Clock skew tolerated on `exp`, `nbf` and `iat` between the signing and the verifying process.
 inline constexpr std::chrono::seconds kLeeway{30};
 /// The longest lifetime (`exp` - `iat`) a token may claim: the largest access-token TTL the configuration

@@ -55,9 +55,11 @@ void expect_invalid_token(const Verifier& verifier, std::string_view token, std:
         EXPECT_EQ(p.status(), 401);
         EXPECT_NE(p.detail().find(detail_part), std::string::npos) << p.detail();
         bool challenge = false;
-        for (const auto& [name, value] : p.headers())
-            if (name == "WWW-Authenticate" && value.find("invalid_token") != std::string::npos)
+        for (const auto& [name, value] : p.headers()) {
+            if (name == "WWW-Authenticate" && value.find("invalid_token") != std::string::npos) {
                 challenge = true;
+            }
+        }
         EXPECT_TRUE(challenge);
     }
 }

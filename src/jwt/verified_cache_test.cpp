@@ -12,7 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
+constexpr core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
 
 Claims claims_for(std::string subject, core::TimePoint expires) {
     return Claims{.subject = std::move(subject),

@@ -13,8 +13,9 @@ using tcp = asio::ip::tcp;
 
 Target parse_target(const std::string& url) {
     constexpr std::string_view kScheme = "http://";
-    if (url.rfind(kScheme, 0) != 0)
+    if (url.rfind(kScheme, 0) != 0) {
         throw std::invalid_argument("target must be http://HOST:PORT, got '" + url + "'");
+    }
     std::string rest = url.substr(kScheme.size());
     if (const auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
     const auto colon = rest.rfind(':');
@@ -30,18 +31,21 @@ Target parse_target(const std::string& url) {
     if (port == 0 || port > 65535) throw std::invalid_argument("bad port in '" + url + "'");
     std::string address = host;
     if (address == "localhost") address = "127.0.0.1";
-    if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+    if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
         address = address.substr(1, address.size() - 2);
+    }
     boost::system::error_code ec;
     const auto ip = asio::ip::make_address(address, ec);
     if (ec) throw std::invalid_argument("target host must be a loopback address, got '" + host + "'");
-    if (!ip.is_loopback())
+    if (!ip.is_loopback()) {
         throw std::invalid_argument("refusing a non-loopback target '" + host +
                                     "': load stays on this machine");
+    }
     return Target{tcp::endpoint(ip, static_cast<std::uint16_t>(port)), rest};
 }
 
-Connection::Connection(asio::any_io_executor executor, Target target, std::chrono::milliseconds timeout)
+Connection::Connection(const asio::any_io_executor& executor, Target target,
+                       std::chrono::milliseconds timeout)
     : target_(std::move(target)), timeout_(timeout), socket_(executor), watchdog_(executor) {}
 
 void Connection::close() {
@@ -126,9 +130,9 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
             break;
         }
         const std::size_t old = buffer_.size();
-        buffer_.resize(old + 64 * 1024);
-        auto [read_ec, n] =
-            co_await socket_.async_read_some(asio::buffer(buffer_.data() + old, 64 * 1024), kTuple);
+        buffer_.resize(old + std::size_t{64} * 1024);
+        auto [read_ec, n] = co_await socket_.async_read_some(
+            asio::buffer(buffer_.data() + old, std::size_t{64} * 1024), kTuple);
         buffer_.resize(old + n);
         if (read_ec) {
             close();

@@ -36,7 +36,8 @@ class TransportError : public std::runtime_error {
 /// read together); on expiry the socket is closed and TransportError thrown.
 class Connection {
   public:
-    Connection(boost::asio::any_io_executor executor, Target target, std::chrono::milliseconds timeout);
+    Connection(const boost::asio::any_io_executor& executor, Target target,
+               std::chrono::milliseconds timeout);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -46,7 +47,7 @@ class Connection {
     std::uint64_t connects() const noexcept { return connects_; }
     /// Connect from this local address (e.g. 127.0.0.2), so more than one address's ephemeral ports serve
     /// the run; unset: the kernel's choice.
-    void bind_to(boost::asio::ip::address source) { source_ = source; }
+    void bind_to(const boost::asio::ip::address& source) { source_ = source; }
 
   private:
     boost::asio::awaitable<Response> exchange(std::string wire);

@@ -17,14 +17,14 @@ int Histogram::bucket_of(std::uint64_t value) noexcept {
 std::uint64_t Histogram::lowest_in(int bucket) noexcept {
     if (bucket < kLinear) return static_cast<std::uint64_t>(bucket);
     const int shift = (bucket - kLinear) / kSubBuckets + 1;
-    const auto top = static_cast<std::uint64_t>((bucket - kLinear) % kSubBuckets + kSubBuckets);
+    const auto top = static_cast<std::uint64_t>((bucket - kLinear) % kSubBuckets) + kSubBuckets;
     return top << shift;
 }
 
 std::uint64_t Histogram::highest_in(int bucket) noexcept {
     if (bucket < kLinear) return static_cast<std::uint64_t>(bucket);
     const int shift = (bucket - kLinear) / kSubBuckets + 1;
-    const auto top = static_cast<std::uint64_t>((bucket - kLinear) % kSubBuckets + kSubBuckets);
+    const auto top = static_cast<std::uint64_t>((bucket - kLinear) % kSubBuckets) + kSubBuckets;
     return ((top + 1) << shift) - 1;
 }
 

@@ -33,14 +33,16 @@ std::optional<std::size_t> parse_chunked(std::string_view buffer, std::size_t po
         const auto eol = buffer.find("\r\n", pos);
         if (eol == std::string_view::npos) return std::nullopt;
         std::string_view size_text = buffer.substr(pos, eol - pos);
-        if (const auto semi = size_text.find(';'); semi != std::string_view::npos)
+        if (const auto semi = size_text.find(';'); semi != std::string_view::npos) {
             size_text = size_text.substr(0, semi);
+        }
         size_text = trim(size_text);
         std::size_t size = 0;
         const auto [end, ec] =
             std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
-        if (ec != std::errc() || end != size_text.data() + size_text.size() || size_text.empty())
+        if (ec != std::errc() || end != size_text.data() + size_text.size() || size_text.empty()) {
             malformed("chunk size");
+        }
         pos = eol + 2;
         if (size == 0) {
             // Trailers (none expected) end with an empty line.
@@ -83,7 +85,7 @@ std::string format_request(std::string_view method, std::string_view target, std
 std::optional<std::size_t> parse_response(std::string_view buffer, Response& out) {
     const auto head_end = buffer.find("\r\n\r\n");
     if (head_end == std::string_view::npos) {
-        if (buffer.size() > 64 * 1024) malformed("head over 64 KiB");
+        if (buffer.size() > std::size_t{64} * 1024) malformed("head over 64 KiB");
         return std::nullopt;
     }
     const std::string_view head = buffer.substr(0, head_end);
@@ -92,8 +94,9 @@ std::optional<std::size_t> parse_response(std::string_view buffer, Response& out
     if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1.") malformed("status line");
     unsigned status = 0;
     const auto [end, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
-    if (ec != std::errc() || end != status_line.data() + 12 || status < 100 || status > 599)
+    if (ec != std::errc() || end != status_line.data() + 12 || status < 100 || status > 599) {
         malformed("status code");
+    }
 
     Response response;
     response.status = status;

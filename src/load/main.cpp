@@ -195,8 +195,9 @@ int main(int argc, char** argv) {
                       << " s measured\n"
                       << r.recorder.table(r.seconds) << "outcome " << boost::json::serialize(r.outcome)
                       << "\n";
-            if (!r.invariants.empty())
+            if (!r.invariants.empty()) {
                 std::cout << "invariants " << boost::json::serialize(r.invariants) << "\n";
+            }
             report["target"] = target;
             report["users"] = o.users;
             report["seconds"] = r.seconds;

@@ -31,6 +31,7 @@ std::pair<int, std::string> run_command(const std::vector<std::string>& argv, co
     posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
     std::vector<std::string> copies = argv;
     std::vector<char*> args;
+    args.reserve(copies.size() + 1);
     for (auto& a : copies) args.push_back(a.data());
     args.push_back(nullptr);
     pid_t pid = -1;

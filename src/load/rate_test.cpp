@@ -8,7 +8,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const Clock::time_point kStart = Clock::time_point(seconds(1000));
+constexpr Clock::time_point kStart = Clock::time_point(seconds(1000));
 
 TEST(RateSchedule, DueTimesFollowTheRateWithoutDrift) {
     const RateSchedule schedule(1000, kStart);

@@ -91,7 +91,7 @@ std::vector<std::size_t> free_seats(const json::object& availability, std::size_
 void spawn_all(asio::io_context& ioc, unsigned n, const std::function<asio::awaitable<void>(unsigned)>& make,
                unsigned& crashed, const char* who) {
     for (unsigned i = 0; i < n; ++i) {
-        asio::co_spawn(ioc, make(i), [&crashed, who](std::exception_ptr error) {
+        asio::co_spawn(ioc, make(i), [&crashed, who](const std::exception_ptr& error) {
             if (!error) return;
             if (crashed++ < 3) {
                 try {

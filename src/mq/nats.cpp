@@ -252,8 +252,9 @@ Nats::Impl::Impl(NatsOptions opts)
         throw core::ConfigError("nats '" + options.url + "': " + natsStatus_GetText(connected) + ": " +
                                 nats_GetLastError(nullptr));
     }
-    if (connected == NATS_NOT_YET_CONNECTED)
+    if (connected == NATS_NOT_YET_CONNECTED) {
         core::log_warn("nats not reachable yet, retrying in the background");
+    }
     jsOptions js_defaults = js_options(timeout);
     if (const natsStatus s = natsConnection_JetStream(&js, connection, &js_defaults); s != NATS_OK) {
         natsConnection_Destroy(connection);
@@ -457,8 +458,9 @@ awaitable<std::vector<Message>> Consumer::fetch(std::size_t max, std::chrono::mi
                         const char** values = nullptr;
                         int value_count = 0;
                         if (natsMsgHeader_Values(msg, keys[k], &values, &value_count) != NATS_OK) continue;
-                        for (int v = 0; v < value_count; ++v)
+                        for (int v = 0; v < value_count; ++v) {
                             message->headers.emplace_back(keys[k], values[v]);
+                        }
                         std::free(static_cast<void*>(values));
                     }
                     std::free(static_cast<void*>(keys));
@@ -503,8 +505,9 @@ awaitable<void> Message::ack() {
         jsOptions options = message->owner->js_options(remaining);
         jsErrCode code = static_cast<jsErrCode>(0);
         const natsStatus status = natsMsg_AckSync(message->msg, &options, &code);
-        if (status != NATS_OK)
+        if (status != NATS_OK) {
             fail("acknowledging message " + std::to_string(message->sequence), status, code);
+        }
         message->settled.store(true);
         return true;
     };

@@ -47,8 +47,9 @@ std::string bigint_array(const std::vector<std::int64_t>& ids) {
 
 bool is_outbox_table(std::string_view table) {
     constexpr std::string_view kSuffix = ".outbox";
-    if (table.size() <= kSuffix.size() || table.substr(table.size() - kSuffix.size()) != kSuffix)
+    if (table.size() <= kSuffix.size() || table.substr(table.size() - kSuffix.size()) != kSuffix) {
         return false;
+    }
     return is_identifier(table.substr(0, table.size() - kSuffix.size()));
 }
 

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
         asio::co_spawn(ioc, server.shutdown(std::chrono::milliseconds(500)),
-                       [&](std::exception_ptr) { ioc.stop(); });
+                       [&](const std::exception_ptr&) { ioc.stop(); });
     });
     std::thread second([&ioc] { ioc.run(); });
     ioc.run();

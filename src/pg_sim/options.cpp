@@ -33,28 +33,29 @@ std::optional<Options> parse_options(const std::vector<std::string>& args) {
         }
         const std::string flag = arg.substr(0, eq);
         const std::string_view value = std::string_view(arg).substr(eq + 1);
-        if (flag == "--host")
+        if (flag == "--host") {
             o.host = value;
-        else if (flag == "--port")
+        } else if (flag == "--port") {
             o.port = number<std::uint16_t>(flag, value, 0, 65535);
-        else if (flag == "--seed")
+        } else if (flag == "--seed") {
             o.seed = number<std::uint64_t>(flag, value, 0, UINT64_MAX);
-        else if (flag == "--latency-ms")
+        } else if (flag == "--latency-ms") {
             o.faults.latency = std::chrono::milliseconds(number<int>(flag, value, 0, 600000));
-        else if (flag == "--jitter-ms")
+        } else if (flag == "--jitter-ms") {
             o.faults.jitter = std::chrono::milliseconds(number<int>(flag, value, 0, 600000));
-        else if (flag == "--hang-ms")
+        } else if (flag == "--hang-ms") {
             o.faults.hang = std::chrono::milliseconds(number<int>(flag, value, 0, 600000));
-        else if (flag == "--decline-rate")
+        } else if (flag == "--decline-rate") {
             o.faults.decline_rate = number<double>(flag, value, 0.0, 1.0);
-        else if (flag == "--error-rate")
+        } else if (flag == "--error-rate") {
             o.faults.error_rate = number<double>(flag, value, 0.0, 1.0);
-        else if (flag == "--timeout-rate")
+        } else if (flag == "--timeout-rate") {
             o.faults.timeout_rate = number<double>(flag, value, 0.0, 1.0);
-        else if (flag == "--lost-rate")
+        } else if (flag == "--lost-rate") {
             o.faults.lost_rate = number<double>(flag, value, 0.0, 1.0);
-        else
+        } else {
             throw std::invalid_argument("unknown flag " + flag + " (see --help)");
+        }
     }
     return o;
 }

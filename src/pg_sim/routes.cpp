@@ -58,8 +58,9 @@ std::int64_t required_amount(const json::object& body) {
 double rate(const json::object& body, std::string_view field, double current) {
     const auto* value = body.if_contains(field);
     if (value == nullptr) return current;
-    if (!value->is_number())
+    if (!value->is_number()) {
         throw core::Problem::invalid_field(std::string(field), "must be a number in [0, 1]");
+    }
     const double r = value->to_number<double>();
     if (r < 0 || r > 1) throw core::Problem::invalid_field(std::string(field), "must be a number in [0, 1]");
     return r;
@@ -133,8 +134,9 @@ asio::awaitable<http::Response> Routes::approve(http::Context& ctx) {
 
 asio::awaitable<http::Response> Routes::find(http::Context& ctx) {
     const auto key = ctx.query("idempotencyKey");
-    if (!key || key->empty())
+    if (!key || key->empty()) {
         throw core::Problem::invalid_field("idempotencyKey", "the query parameter is required");
+    }
     co_await sleep_for(gateway_.delay());
     if (gateway_.faults().down) throw core::Problem::unavailable("pg", "the payment gateway is down");
     const auto payment = gateway_.find_by_key(*key);
@@ -192,8 +194,9 @@ asio::awaitable<http::Response> Routes::refund(http::Context& ctx) {
 
 asio::awaitable<http::Response> Routes::find_refund(http::Context& ctx) {
     const auto key = ctx.query("idempotencyKey");
-    if (!key || key->empty())
+    if (!key || key->empty()) {
         throw core::Problem::invalid_field("idempotencyKey", "the query parameter is required");
+    }
     co_await sleep_for(gateway_.delay());
     if (gateway_.faults().down) throw core::Problem::unavailable("pg", "the payment gateway is down");
     const auto refund = gateway_.find_refund(std::string(*key));

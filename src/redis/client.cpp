@@ -152,8 +152,9 @@ awaitable<std::int64_t> Client::del(std::vector<std::string> keys) {
             command.push_back(std::move(key));
         }
         std::int64_t deleted = 0;
-        for (auto& [slot, command] : by_slot)
+        for (auto& [slot, command] : by_slot) {
             deleted += (co_await this->command(std::move(command))).as_integer();
+        }
         co_return deleted;
     }
     keys.insert(keys.begin(), "DEL");

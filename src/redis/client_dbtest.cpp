@@ -182,7 +182,7 @@ TEST_F(RedisClientDbTest, ConcurrentCallsOnTwoThreadsLoseNothing) {
                 std::lock_guard lock(mutex);
                 seen.push_back(value);
             },
-            [&](std::exception_ptr error) {
+            [&](const std::exception_ptr& error) {
                 if (error) ++failures;
             });
     }

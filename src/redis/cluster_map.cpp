@@ -149,8 +149,9 @@ std::vector<SlotRange> parse_cluster_shards(const Reply& reply, std::string_view
         const std::vector<Reply>& fields = shard.elements();
         const Reply* slots = field(fields, "slots");
         const Reply* nodes = field(fields, "nodes");
-        if (slots == nullptr || nodes == nullptr)
+        if (slots == nullptr || nodes == nullptr) {
             throw CommandError("redis CLUSTER SHARDS: a shard without slots/nodes");
+        }
         std::optional<NodeAddress> primary;
         std::vector<NodeAddress> replicas;
         for (const Reply& node : nodes->elements()) {
@@ -226,11 +227,13 @@ SlotTable::SlotTable(const std::vector<SlotRange>& ranges) {
     owner_.fill(kNoNode);
     for (const SlotRange& range : ranges) {
         const std::uint16_t index = index_of(range.primary);
-        for (std::size_t slot = range.first; slot <= range.last && slot < kSlots; ++slot)
+        for (std::size_t slot = range.first; slot <= range.last && slot < kSlots; ++slot) {
             owner_[slot] = index;
+        }
         for (const NodeAddress& replica : range.replicas) {
-            if (std::find(replicas_.begin(), replicas_.end(), replica) == replicas_.end())
+            if (std::find(replicas_.begin(), replicas_.end(), replica) == replicas_.end()) {
                 replicas_.push_back(replica);
+            }
         }
     }
 }

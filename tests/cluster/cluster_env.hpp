@@ -51,8 +51,9 @@ inline std::string cluster_script(const std::string& script, const std::string& 
         return output;
     }
     std::array<char, 4096> buffer{};
-    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr)
+    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) {
         output += buffer.data();
+    }
     const int status = ::pclose(pipe);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         ADD_FAILURE() << command << " failed (status " << status << "): " << output;
@@ -100,8 +101,9 @@ class ClusterComponents {
             std::ifstream file(source_dir() + "/.local/cluster/env");
             std::string line;
             bool found = false;
-            while (std::getline(file, line))
+            while (std::getline(file, line)) {
                 found = found || line.rfind(std::string("export ") + name + "=", 0) == 0;
+            }
             if (!found) return false;
         }
         return true;

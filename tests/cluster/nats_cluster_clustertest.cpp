@@ -94,7 +94,9 @@ TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKille
         while (consuming) {
             bool failed = false;
             try {
-                if (!consumer) consumer = co_await nats.pull_consumer(spec);
+                if (!consumer) {
+                    consumer = co_await nats.pull_consumer(spec);
+                }
                 std::vector<mq::Message> messages = co_await consumer->fetch(50, 500ms);
                 for (mq::Message& message : messages) {
                     ++delivered;
@@ -108,7 +110,9 @@ TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKille
                 ++consume_errors;  // the node we were on died: libnats moves to another, the durable stays
                 failed = true;
             }
-            if (failed) co_await pause(200ms);  // co_await is not allowed inside a handler
+            if (failed) {
+                co_await pause(200ms);  // co_await is not allowed inside a handler
+            }
         }
     };
     asio::co_spawn(io, relay.run(), asio::detached);
@@ -128,7 +132,7 @@ TEST(NatsClusterTest, EveryOutboxEventIsDeliveredAndAppliedOnceWhileANodeIsKille
             restored_report = cluster_script("nats_cluster.py", "restore " + victim);
         }
     }
-    const std::int64_t total = kBatches * kBatchRows;
+    const std::int64_t total = std::int64_t{kBatches} * kBatchRows;
     const auto count = [&](const std::string& query) { return sql(query).get<std::int64_t>(0, 0); };
     const auto deadline = Clock::now() + 120s;
     while (Clock::now() < deadline &&

@@ -86,8 +86,9 @@ class PgFailoverCluster : public ::testing::Test {
         cluster_ = nullptr;
     }
     void SetUp() override {
-        if (skipped_in_ci())
+        if (skipped_in_ci()) {
             GTEST_SKIP() << "not in CI unless MARQUEE_CI_EXTRA names cluster (a failover takes minutes)";
+        }
         ASSERT_NE(process_, nullptr) << "the suite's set-up failed";
     }
 

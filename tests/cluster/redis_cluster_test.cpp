@@ -73,7 +73,7 @@ TEST_F(RedisClusterTest, PipelineKeepsOrderAcrossNodes) {
     }
     const std::vector<redis::Reply> replies = run(redis_.pipeline(std::move(commands)));
     ASSERT_EQ(replies.size(), 24u);
-    for (int i = 0; i < 12; ++i) {
+    for (std::size_t i = 0; i < 12; ++i) {
         EXPECT_EQ(replies[2 * i].as_string(), "OK");
         EXPECT_EQ(replies[2 * i + 1].as_string(), std::to_string(i));
     }
@@ -92,8 +92,9 @@ TEST_F(RedisClusterTest, APrimaryKilledGives503UntilItsReplicaIsPromotedThenWork
     std::string elsewhere;
     for (int i = 0; elsewhere.empty() && i < 50; ++i) {
         const std::string candidate = "cluster-test:{" + test::unique_name("elsewhere") + "}:k";
-        if (ops("primary-of " + std::to_string(redis::key_slot(candidate))) != victim_before)
+        if (ops("primary-of " + std::to_string(redis::key_slot(candidate))) != victim_before) {
             elsewhere = candidate;
+        }
     }
     ASSERT_FALSE(elsewhere.empty());
     const std::string victim = ops("kill-primary-of " + std::to_string(redis::key_slot(key)));

@@ -31,6 +31,7 @@ TEST_F(SeatHolds, OneWinnerPerSeatUnder1000Racers) {
     const auto seat = s.seats[0];
     constexpr int kRacers = 1000;
     std::vector<std::string> users;
+    users.reserve(kRacers);
     for (int i = 0; i < kRacers; ++i) users.push_back(new_uuid());
 
     std::vector<std::future<int>> racers;

@@ -43,8 +43,10 @@ TEST_F(IdempotentHoldRaces, TwentyParallelRequestsWithOneKeyMakeExactlyOneReserv
         const auto fan = new_uuid();
         const HoldRequest r = best ? HoldRequest{s.id, {}, zone, 2} : request(s, {s.seats[0], s.seats[1]});
         std::vector<std::future<std::string>> racers;
-        for (int i = 0; i < 20; ++i)
+        racers.reserve(20);
+        for (int i = 0; i < 20; ++i) {
             racers.push_back(asio::co_spawn(ioc_, attempt(*service_, fan, r), asio::use_future));
+        }
         std::set<std::string> ids;
         int refused = 0;
         for (auto& f : racers) {

@@ -167,8 +167,9 @@ TEST_F(PaymentRaces, TwoHundredPaymentsOnOneWalletNeverOverdrawIt) {
     top_up(holds.headers[0], kAffordable * kPrice + kPrice / 2);
 
     std::vector<std::string> bodies;
-    for (const auto& r : holds.reservations)
+    for (const auto& r : holds.reservations) {
         bodies.push_back(json::serialize(json::object{{"reservationId", r}, {"method", "POINTS"}}));
+    }
     int approved = 0;
     int refused = 0;
     for (const auto& reply : pay_all(holds, bodies)) {

@@ -89,8 +89,9 @@ TEST(QueueJoins, OneUserJoiningTwoHundredTimesAtOnceGetsOneToken) {
     redis::Client redis(io.get_executor(), redis_options());
     WaitingRoom room(redis, settings(10));
     std::vector<std::future<Joined>> joins;
-    for (int i = 0; i < 200; ++i)
+    for (int i = 0; i < 200; ++i) {
         joins.push_back(asio::co_spawn(io, room.join(user, schedule), asio::use_future));
+    }
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
     for (auto& t : threads) t.join();

@@ -23,7 +23,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-const std::map<std::string, std::string> kJson{{"Content-Type", "application/json"}};
 constexpr std::string_view kPassword = "Tickets-2026";
 
 json::object json_of(const HttpReply& reply) {
@@ -35,7 +34,8 @@ std::string unique_email() {
 }
 
 HttpReply post(std::uint16_t port, const std::string& target, const json::object& body) {
-    return http_request(port, "POST", target, json::serialize(body), kJson);
+    const std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+    return http_request(port, "POST", target, json::serialize(body), headers);
 }
 
 HttpReply me(std::uint16_t port, const std::string& token) {
@@ -241,10 +241,11 @@ TEST(AuthRateLimits, AccountIsLockedAfterTheConfiguredFailures) {
                    {{"email", email}, {"password", kPassword}, {"displayName", "K"}})
                   .status,
               201);
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 3; ++i) {
         expect_problem(
             post(process.port(), "/api/v1/auth/login", {{"email", email}, {"password", "Wrong-pass-1"}}), 401,
             "invalid-credentials");
+    }
     // Locked now, even with the right password; an unknown account locks the same way.
     const auto locked =
         post(process.port(), "/api/v1/auth/login", {{"email", email}, {"password", kPassword}});

@@ -54,8 +54,10 @@ std::vector<std::string> child_environment(std::uint16_t port,
     env["MARQUEE_REDIS_URL"] = redis_url();
     env["MARQUEE_NATS_URL"] = nats_url();
     // The local Ed25519 key pair that scripts/dev writes under .local/keys: auth signs, everyone verifies.
-    for (const char* name : {"MARQUEE_JWT_PRIVATE_KEY_FILE", "MARQUEE_JWT_KEY_ID", "MARQUEE_JWT_PUBLIC_KEYS"})
+    for (const char* name :
+         {"MARQUEE_JWT_PRIVATE_KEY_FILE", "MARQUEE_JWT_KEY_ID", "MARQUEE_JWT_PUBLIC_KEYS"}) {
         env[name] = local_setting(name);
+    }
     env["MARQUEE_HTTP_PORT"] = std::to_string(port);
     env["MARQUEE_HTTP_HOST"] = "127.0.0.1";
     env["MARQUEE_MIGRATIONS_DIR"] = std::string(MARQUEE_SOURCE_DIR) + "/migrations";
@@ -140,16 +142,18 @@ class ExchangeRecorder {
         const bool json = type != reply.headers.end() && type->second.find("json") != std::string::npos;
         // JSON bodies are what the schemas describe; of anything else (the metrics text, the document itself,
         // web files, event streams) only the length is kept.
-        if (json)
+        if (json) {
             line["body"] = reply.body;
-        else
+        } else {
             line["bodyLength"] = reply.body.size();
+        }
         auto text = boost::json::serialize(line);
         text += '\n';
         // One write of one line on an O_APPEND descriptor: lines of threads of this process never interleave.
         const std::lock_guard lock(mutex_);
-        if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
             ADD_FAILURE() << "cannot record the exchange " << method << " " << target;
+        }
     }
 
   private:

@@ -201,15 +201,17 @@ TEST_F(PaymentEndToEnd, OneIdempotencyKeyIsOnePaymentHoweverOftenItIsSent) {
 
     // Eight copies of one request at once (a client retrying on a flaky network), then one more.
     std::vector<std::future<HttpReply>> copies;
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 8; ++i) {
         copies.push_back(std::async(std::launch::async, [&] { return pay(b.headers, key, body); }));
+    }
     std::set<std::string> ids;
     for (auto& copy : copies) {
         const auto reply = copy.get();
         // 201 (first or replayed), 202 (a copy that found the first still under way), or 409 in progress.
         EXPECT_TRUE(reply.status == 201u || reply.status == 202u || reply.status == 409u) << reply.body;
-        if (reply.status == 201u || reply.status == 202u)
+        if (reply.status == 201u || reply.status == 202u) {
             ids.insert(std::string(reply.json().at("id").as_string()));
+        }
     }
     const auto again = pay(b.headers, key, body);
     ASSERT_EQ(again.status, 201u) << again.body;
@@ -417,8 +419,9 @@ TEST(InvariantChecker, PassesOnCleanDataAndNamesEachBreach) {
         db::params(user), database.url());
     const auto broken = check_invariants({}, 120, database.url());
     EXPECT_EQ(broken.status, 1) << broken.output;
-    for (const char* name : {"wallet_not_ledger_sum", "payment_not_confirmed", "payment_pending_stale"})
+    for (const char* name : {"wallet_not_ledger_sum", "payment_not_confirmed", "payment_pending_stale"}) {
         EXPECT_NE(broken.output.find(std::string("BREACH  ") + name), std::string::npos) << broken.output;
+    }
     EXPECT_NE(broken.output.find("ok      seat_live_twice"), std::string::npos) << broken.output;
 
     const auto other_user = check_invariants({"00000000-0000-4000-8000-000000000002"}, 120, database.url());

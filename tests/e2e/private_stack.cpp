@@ -4,7 +4,7 @@
 
 namespace marquee::test {
 
-PrivateStack::PrivateStack(Options options)
+PrivateStack::PrivateStack(const Options& options)
     : gateway_(options.gateway_seed), process_({options.services}, settings(options, database_, gateway_)) {}
 
 std::map<std::string, std::string> PrivateStack::settings(const Options& options,

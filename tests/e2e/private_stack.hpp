@@ -22,7 +22,7 @@ class PrivateStack {
         std::uint64_t gateway_seed = 7;
     };
 
-    explicit PrivateStack(Options options);
+    explicit PrivateStack(const Options& options);
     PrivateStack(const PrivateStack&) = delete;
     PrivateStack& operator=(const PrivateStack&) = delete;
 

@@ -160,8 +160,9 @@ class RawConnection {
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         const timeval timeout{10, 0};
         ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
             ADD_FAILURE() << "cannot connect to 127.0.0.1:" << port << ": " << std::strerror(errno);
+        }
     }
     ~RawConnection() { ::close(fd_); }
     RawConnection(const RawConnection&) = delete;
@@ -197,8 +198,9 @@ class RawConnection {
     /// Reads until the server closes the connection or `bound` passes; false when it never closed.
     bool read_until_closed(std::chrono::seconds bound) {
         const auto deadline = std::chrono::steady_clock::now() + bound;
-        while (!poll(100ms))
+        while (!poll(100ms)) {
             if (std::chrono::steady_clock::now() > deadline) return false;
+        }
         return true;
     }
 
@@ -593,10 +595,11 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
     const std::vector<std::string> targets{"/api/v1/auth/me", "/api/v1/wallet", "/api/v1/reservations",
                                            "/api/v1/payments/" + random_uuid()};
     for (const auto& [what, token] : tokens) {
-        for (const auto& target : targets)
+        for (const auto& target : targets) {
             expect_invalid_token(
                 http_request(port(), "GET", target, {}, {{"Authorization", "Bearer " + token}}),
                 what + " on " + target);
+        }
     }
     // The control: the same construction with nothing changed is accepted, so each refusal above is the
     // change's doing; and the token is not accepted from the query string or another scheme.
@@ -632,9 +635,10 @@ TEST_F(SecurityEndToEnd, ConcurrentRefreshTokenReuseLetsOneWinAndRevokesTheFamil
     // Eight copies of one refresh token at once (a stolen copy racing the owner): one rotation at most.
     const std::string body = json::serialize(json::object{{"refreshToken", refresh}});
     std::vector<std::future<HttpReply>> copies;
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 8; ++i) {
         copies.push_back(
             std::async(std::launch::async, [&] { return post_json("/api/v1/auth/refresh", body); }));
+    }
     std::vector<std::string> winners;
     for (auto& copy : copies) {
         const auto reply = copy.get();
@@ -1072,8 +1076,9 @@ TEST_F(SecurityEndToEnd, AmbiguousTransferEncodingIsRefusedAndTheConnectionClose
         EXPECT_EQ(expect_refused(reply, coding), "bad-request") << coding;
         std::size_t responses = 0;
         for (auto at = connection.received().find("HTTP/1.1 "); at != std::string::npos;
-             at = connection.received().find("HTTP/1.1 ", at + 1))
+             at = connection.received().find("HTTP/1.1 ", at + 1)) {
             ++responses;
+        }
         EXPECT_EQ(responses, 1u) << coding << ": the body was read as another request\n"
                                  << connection.received();
     }
@@ -1150,12 +1155,14 @@ TEST_F(SecurityEndToEnd, NoSecretInAnyResponseOrLogLine) {
     };
     for (const auto& reply : replies) {
         for (const auto& [what, secret] : secrets) {
-            if (what.find("token") != std::string::npos || what == "any JWT")
+            if (what.find("token") != std::string::npos || what == "any JWT") {
                 continue;  // token responses carry them
+            }
             EXPECT_EQ(reply.body.find(secret), std::string::npos) << what << " in a response: " << reply.body;
         }
-        for (const char* field : {"hash", "Hash", "argon"})
+        for (const char* field : {"hash", "Hash", "argon"}) {
             EXPECT_EQ(reply.body.find(field), std::string::npos) << field << " in a response: " << reply.body;
+        }
     }
 
     // The access line of the last request is in the log: it is complete up to here.
@@ -1163,15 +1170,17 @@ TEST_F(SecurityEndToEnd, NoSecretInAnyResponseOrLogLine) {
     std::string log;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while ((log = stack_->process().output()).find(last_id) == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline)
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(50ms);
+    }
     ASSERT_NE(log.find(last_id), std::string::npos) << "the access log is not captured";
     ASSERT_NE(log.find(R"("path":"/api/v1/auth/refresh")"), std::string::npos);
     std::istringstream lines(log);
     std::string line;
     while (std::getline(lines, line)) {
-        for (const auto& [what, secret] : secrets)
+        for (const auto& [what, secret] : secrets) {
             EXPECT_EQ(line.find(secret), std::string::npos) << what << " in a log line: " << line;
+        }
         EXPECT_EQ(line.find("Bearer"), std::string::npos)
             << "an Authorization header in a log line: " << line;
     }

@@ -66,7 +66,7 @@ template <class Worker, class Drive>
 void run_workers(boost::asio::io_context& io, int workers, int threads, Worker worker, Drive drive) {
     std::atomic<int> running{workers};
     for (int i = 0; i < workers; ++i) {
-        const auto done = [&running](std::exception_ptr) { --running; };
+        const auto done = [&running](const std::exception_ptr&) { --running; };
         if (i % 2 == 0) {
             boost::asio::co_spawn(io, worker(i), done);
         } else {
@@ -75,6 +75,7 @@ void run_workers(boost::asio::io_context& io, int workers, int threads, Worker w
     }
     auto guard = boost::asio::make_work_guard(io);
     std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads));
     for (int i = 0; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     drive();
     while (running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -95,8 +95,9 @@ awaitable<std::vector<Reply>> Cluster::pipeline(std::vector<std::vector<std::str
             request_refresh(group.node);
             throw;
         }
-        for (std::size_t j = 0; j < group.members.size(); ++j)
+        for (std::size_t j = 0; j < group.members.size(); ++j) {
             replies[group.members[j]] = std::move(answered[j]);
+        }
     }
     // A command redirected or told to wait is sent again alone, in the caller's order.
     for (std::size_t i = 0; i < replies.size(); ++i) {
@@ -378,8 +379,9 @@ void Cluster::install(std::vector<SlotRange> ranges) {
     std::lock_guard lock(mutex_);
     table_ = std::move(fresh);
     owner_pools_.assign(table_.nodes().size(), nullptr);
-    for (std::size_t i = 0; i < table_.nodes().size(); ++i)
+    for (std::size_t i = 0; i < table_.nodes().size(); ++i) {
         owner_pools_[i] = pool_of_locked(table_.nodes()[i]);
+    }
 }
 
 }  // namespace marquee::redis::detail

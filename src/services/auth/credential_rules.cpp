@@ -12,11 +12,13 @@ bool is_control(unsigned char c) {
 /// A required string member; 400 invalid-field naming it when absent or not a string.
 std::string string_field(const boost::json::object& body, std::string_view name) {
     const boost::json::value* value = body.if_contains(name);
-    if (value == nullptr)
+    if (value == nullptr) {
         throw core::Problem::invalid_field(std::string(name), std::string(name) + " is required");
+    }
     const boost::json::string* text = value->if_string();
-    if (text == nullptr)
+    if (text == nullptr) {
         throw core::Problem::invalid_field(std::string(name), std::string(name) + " must be a string");
+    }
     return std::string(*text);
 }
 
@@ -24,8 +26,9 @@ std::string string_field(const boost::json::object& body, std::string_view name)
 
 std::size_t utf8_length(std::string_view text) {
     std::size_t n = 0;
-    for (const char c : text)
+    for (const char c : text) {
         if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+    }
     return n;
 }
 
@@ -43,14 +46,16 @@ std::string normalize_email(std::string_view email) {
         out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
     const auto at = out.find('@');
-    if (at == std::string::npos || out.find('@', at + 1) != std::string::npos)
+    if (at == std::string::npos || out.find('@', at + 1) != std::string::npos) {
         throw bad("the email must contain exactly one '@'");
+    }
     const std::string_view local = std::string_view(out).substr(0, at);
     const std::string_view domain = std::string_view(out).substr(at + 1);
     if (local.empty() || local.size() > 64) throw bad("the part before '@' must have 1 to 64 characters");
     if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
-        domain.find("..") != std::string_view::npos || domain.front() == '-')
+        domain.find("..") != std::string_view::npos || domain.front() == '-') {
         throw bad("the domain after '@' must be a dotted name, e.g. example.com");
+    }
     return out;
 }
 
@@ -64,17 +69,19 @@ void check_password(std::string_view password) {
     for (const char c : password) {
         const auto u = static_cast<unsigned char>(c);
         if (is_control(u)) throw bad("the password must not contain control characters");
-        if (c >= 'a' && c <= 'z')
+        if (c >= 'a' && c <= 'z') {
             lower = true;
-        else if (c >= 'A' && c <= 'Z')
+        } else if (c >= 'A' && c <= 'Z') {
             upper = true;
-        else if (c >= '0' && c <= '9')
+        } else if (c >= '0' && c <= '9') {
             digit = true;
-        else
+        } else {
             other = true;
+        }
     }
-    if (int{lower} + int{upper} + int{digit} + int{other} < 2)
+    if (int{lower} + int{upper} + int{digit} + int{other} < 2) {
         throw bad("the password must mix at least two of: lower-case, upper-case, digits, other characters");
+    }
 }
 
 std::string normalize_display_name(std::string_view name) {
@@ -84,11 +91,14 @@ std::string normalize_display_name(std::string_view name) {
     while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
     while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
     if (name.empty()) throw bad("the display name is required");
-    if (utf8_length(name) > kMaxDisplayNameChars)
+    if (utf8_length(name) > kMaxDisplayNameChars) {
         throw bad("the display name must have at most 50 characters");
-    for (const char c : name)
-        if (is_control(static_cast<unsigned char>(c)))
+    }
+    for (const char c : name) {
+        if (is_control(static_cast<unsigned char>(c))) {
             throw bad("the display name must not contain control characters");
+        }
+    }
     return std::string(name);
 }
 

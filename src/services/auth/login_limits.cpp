@@ -59,16 +59,18 @@ asio::awaitable<void> LoginLimits::count_attempt(std::string address) {
     std::vector<std::string> keys{"ratelimit:login-ip:" + address};
     std::vector<std::string> args{std::to_string(options_.window.count())};
     const Window w = window_of(co_await redis_.eval(hit_, std::move(keys), std::move(args)));
-    if (w.count > static_cast<std::int64_t>(options_.attempts_per_ip))
+    if (w.count > static_cast<std::int64_t>(options_.attempts_per_ip)) {
         limited(w.seconds_left, "too many login attempts from this address; try again later");
+    }
 }
 
 asio::awaitable<void> LoginLimits::check_account(std::string email) {
     std::vector<std::string> keys{account_key(email)};
     std::vector<std::string> no_args;
     const Window w = window_of(co_await redis_.eval(peek_, std::move(keys), std::move(no_args)));
-    if (w.count >= static_cast<std::int64_t>(options_.failures_per_account))
+    if (w.count >= static_cast<std::int64_t>(options_.failures_per_account)) {
         limited(w.seconds_left, "too many failed logins for this account; try again later");
+    }
 }
 
 asio::awaitable<void> LoginLimits::count_failure(std::string email) {

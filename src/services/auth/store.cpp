@@ -45,8 +45,9 @@ asio::awaitable<User> Store::insert_user(std::string email, std::string password
         co_return user_of(r, 0);
     } catch (const db::SqlError& e) {
         // The unique index decides, under any number of concurrent sign-ups with one email.
-        if (e.is_unique_violation("users_email_key"))
+        if (e.is_unique_violation("users_email_key")) {
             throw core::Problem::conflict("email-taken", "an account with this email exists");
+        }
         throw;
     }
 }

@@ -35,7 +35,7 @@ struct Installed {
 
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                              QueueCheck queue_check, boost::asio::any_io_executor executor,
+                              QueueCheck queue_check, const boost::asio::any_io_executor& executor,
                               SaleControls sale_controls) {
     auto installed = std::make_shared<Installed>(config, metrics, db, redis, std::move(queue_check));
     installed->service.set_sale_controls(std::move(sale_controls));

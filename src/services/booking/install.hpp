@@ -23,7 +23,7 @@ namespace marquee::booking {
 /// Returns what must stay alive while the server runs. (Services may not include app/.)
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                              QueueCheck queue_check, boost::asio::any_io_executor executor,
+                              QueueCheck queue_check, const boost::asio::any_io_executor& executor,
                               SaleControls sale_controls = {});
 
 }  // namespace marquee::booking

@@ -139,13 +139,15 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     }
     if (kind == "LIMIT_REACHED") throw limit_reached(result);
     if (kind == "TAKEN") {
-        for (int i = 0; i < result.rows(); ++i)
+        for (int i = 0; i < result.rows(); ++i) {
             outcome.taken.push_back(result.get<std::int64_t>(i, "seat_id"));
+        }
         co_return outcome;
     }
     if (kind == "KEY_REUSED") throw key_reused();
-    if (kind != "HELD" && kind != "REPLAYED")
+    if (kind != "HELD" && kind != "REPLAYED") {
         throw std::runtime_error("booking.hold answered '" + kind + "'");
+    }
     outcome.reservation = held_reservation(hold, result);
     co_return outcome;
 }

@@ -7,7 +7,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Seats = std::vector<std::int64_t>;
-const TakenMemory::Clock::time_point kT0{std::chrono::hours(1)};
+constexpr TakenMemory::Clock::time_point kT0{std::chrono::hours(1)};
 
 TEST(TakenMemory, RefusesASeatSeenTakenUntilTheBoundAndNeverAfter) {
     TakenMemory memory(1000ms);

@@ -11,7 +11,8 @@ namespace {
 namespace asio = boost::asio;
 
 // KEYS: taken, sold, version. ARGV: state (0 available, 1 held, 2 sold), then seat indexes.
-const redis::Script kMark(R"lua(
+const redis::Script& mark_script() {
+    static const redis::Script script(R"lua(
 local state = tonumber(ARGV[1])
 local taken = state > 0 and 1 or 0
 local sold = state == 2 and 1 or 0
@@ -24,11 +25,14 @@ end
 if changed then return redis.call('INCR', KEYS[3]) end
 return tonumber(redis.call('GET', KEYS[3]) or '0')
 )lua");
+    return script;
+}
 
 // KEYS: taken, sold, version, built. ARGV: expected version, number of held seats, held indexes, sold
 // indexes. Only sets bits: an event applied before the caller's read is already in the snapshot or still on
 // its way.
-const redis::Script kRebuild(R"lua(
+const redis::Script& rebuild_script() {
+    static const redis::Script script(R"lua(
 local version = tonumber(redis.call('GET', KEYS[3]) or '0')
 if version ~= tonumber(ARGV[1]) then return -1 end
 local held = tonumber(ARGV[2])
@@ -42,9 +46,12 @@ redis.call('SET', KEYS[4], '1')
 if changed then return redis.call('INCR', KEYS[3]) end
 return version
 )lua");
+    return script;
+}
 
 // KEYS: taken, sold, version. ARGV: expected version, then pairs of (seat index, state 0|1|2).
-const redis::Script kFix(R"lua(
+const redis::Script& fix_script() {
+    static const redis::Script script(R"lua(
 local version = tonumber(redis.call('GET', KEYS[3]) or '0')
 if version ~= tonumber(ARGV[1]) then return -1 end
 local changed = false
@@ -59,6 +66,8 @@ end
 if changed then return redis.call('INCR', KEYS[3]) end
 return version
 )lua");
+    return script;
+}
 
 int state_code(SeatState state) {
     switch (state) {
@@ -93,7 +102,8 @@ asio::awaitable<std::int64_t> AvailabilityBitset::mark(std::int64_t schedule_id,
     std::vector<std::string> keys{taken_key(schedule_id), sold_key(schedule_id), version_key(schedule_id)};
     std::vector<std::string> args{std::to_string(state_code(state))};
     for (const std::int32_t index : seat_indexes) args.push_back(std::to_string(index));
-    const redis::Reply reply = co_await redis_.eval(kMark, std::move(keys), std::move(args));
+    const redis::Script& script = mark_script();
+    const redis::Reply reply = co_await redis_.eval(script, std::move(keys), std::move(args));
     const std::int64_t version = reply.or_throw().as_integer();
     changed(schedule_id);
     co_return version;
@@ -123,7 +133,8 @@ asio::awaitable<std::optional<std::int64_t>> AvailabilityBitset::rebuild(std::in
     std::vector<std::string> args{std::to_string(expected_version), std::to_string(held.size())};
     for (const std::int32_t index : held) args.push_back(std::to_string(index));
     for (const std::int32_t index : sold) args.push_back(std::to_string(index));
-    const redis::Reply reply = co_await redis_.eval(kRebuild, std::move(keys), std::move(args));
+    const redis::Script& script = rebuild_script();
+    const redis::Reply reply = co_await redis_.eval(script, std::move(keys), std::move(args));
     const std::int64_t version = reply.or_throw().as_integer();
     if (version < 0) co_return std::nullopt;
     changed(schedule_id);
@@ -139,7 +150,8 @@ asio::awaitable<std::optional<std::int64_t>> AvailabilityBitset::fix(
         args.push_back(std::to_string(index));
         args.push_back(std::to_string(state_code(state)));
     }
-    const redis::Reply reply = co_await redis_.eval(kFix, std::move(keys), std::move(args));
+    const redis::Script& script = fix_script();
+    const redis::Reply reply = co_await redis_.eval(script, std::move(keys), std::move(args));
     const std::int64_t version = reply.or_throw().as_integer();
     if (version < 0) co_return std::nullopt;
     changed(schedule_id);

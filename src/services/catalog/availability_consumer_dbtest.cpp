@@ -24,8 +24,9 @@ using AvailabilityConsumerDbTest = CatalogDbTest;
 /// A unique stream name that is also a valid subject token.
 std::string stream_prefix() {
     std::string prefix;
-    for (const char c : test::unique_name("catalogav"))
+    for (const char c : test::unique_name("catalogav")) {
         prefix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    }
     return prefix;
 }
 
@@ -129,7 +130,7 @@ TEST_F(AvailabilityConsumerDbTest, RunWaitsForTheStreamThenAppliesEventsUntilSto
         const auto executor = co_await asio::this_coro::executor;
         mq::ConsumerSpec spec(prefix, "catalog-availability", prefix + ".reservation.>");
         asio::co_spawn(executor, consumer.run(nats, spec, 50ms),
-                       [&ended](std::exception_ptr) { ended = true; });
+                       [&ended](const std::exception_ptr&) { ended = true; });
         mq::StreamSpec stream(prefix, {prefix + ".>"});
         co_await nats.ensure_stream(stream);
         const std::string seats =
@@ -180,8 +181,9 @@ TEST_F(AvailabilityConsumerDbTest, AnEventFetchedByAReplicaThatStoppedIsAppliedB
     AvailabilityConsumer applier(service_->bitset());
     std::size_t applied = 0;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (applied == 0 && std::chrono::steady_clock::now() < deadline)
+    while (applied == 0 && std::chrono::steady_clock::now() < deadline) {
         applied += run(applier.poll_once(other, 10, 1s)).applied;
+    }
     run(nats.delete_stream(prefix));
     EXPECT_EQ(applied, 1u) << "the stranded event was not redelivered within 10 s";
     EXPECT_TRUE(bit_at(run(service_->availability(schedule.id)).taken, 3));

@@ -39,8 +39,9 @@ AvailabilityCopy::Snapshot AvailabilityCopy::fresh(std::int64_t schedule_id) {
     if (it == entries_.end()) return nullptr;
     Entry& entry = it->second;
     entry.used_at = now;
-    if (!entry.snapshot || entry.read_at <= entry.invalidated || now - entry.read_at >= settings_.max_age)
+    if (!entry.snapshot || entry.read_at <= entry.invalidated || now - entry.read_at >= settings_.max_age) {
         return nullptr;
+    }
     return entry.snapshot;
 }
 
@@ -57,7 +58,9 @@ asio::awaitable<AvailabilityCopy::Snapshot> AvailabilityCopy::get(std::int64_t s
             generation = it->second.generation;
         }
     }
-    if (settings_.max_age.count() <= 0) co_return co_await load(schedule_id, std::move(previous), now);
+    if (settings_.max_age.count() <= 0) {
+        co_return co_await load(schedule_id, std::move(previous), now);
+    }
     // Readers share a read only within one max_age window and one invalidation generation, so a shared
     // read never started more than max_age before its reader, nor before the schedule's last local write.
     const auto window = (now.time_since_epoch() / settings_.max_age);

@@ -25,7 +25,8 @@ namespace asio = boost::asio;
 namespace {
 
 // KEYS: lease. ARGV: owner, ttl ms. 1 when the caller holds the lease now (renewed or taken), else 0.
-const redis::Script kLease(R"lua(
+const redis::Script& lease_script() {
+    static const redis::Script script(R"lua(
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -35,6 +36,8 @@ if holder then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 )lua");
+    return script;
+}
 
 SeatState state_in(const Availability& bits, std::int32_t index) {
     if (bit_at(bits.sold, index)) return SeatState::Sold;
@@ -64,7 +67,8 @@ AvailabilityReconciler::AvailabilityReconciler(Store& store, AvailabilityBitset&
 asio::awaitable<bool> AvailabilityReconciler::hold_lease() {
     std::vector<std::string> keys{settings_.lease_key};
     std::vector<std::string> args{owner_, std::to_string((settings_.period * 3).count())};
-    const redis::Reply reply = co_await redis_.eval(kLease, std::move(keys), std::move(args));
+    const redis::Script& script = lease_script();
+    const redis::Reply reply = co_await redis_.eval(script, std::move(keys), std::move(args));
     co_return reply.or_throw().as_integer() == 1;
 }
 
@@ -129,8 +133,9 @@ asio::awaitable<void> AvailabilityReconciler::reconcile(std::int64_t schedule_id
         if ((t | s) == 0) continue;
         for (int bit = 0; bit < 8; ++bit) {
             const auto index = static_cast<std::int32_t>(byte * 8 + static_cast<std::size_t>(bit));
-            if (((t | s) & (0x80u >> bit)) != 0 && !truth.contains(index))
+            if (((t | s) & (0x80u >> bit)) != 0 && !truth.contains(index)) {
                 differs.emplace(index, SeatState::Available);
+            }
         }
     }
 
@@ -164,8 +169,9 @@ asio::awaitable<void> AvailabilityReconciler::run() {
             if (failing) core::log_info("availability reconcile recovered");
             failing = false;
         } catch (const core::Problem& problem) {
-            if (!failing)
+            if (!failing) {
                 core::log_warn("availability reconcile failing, retrying", {{"error", problem.detail()}});
+            }
             failing = true;
             suspects_.clear();
         }

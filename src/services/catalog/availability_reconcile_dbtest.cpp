@@ -9,7 +9,7 @@ class AvailabilityReconcileDbTest : public CatalogDbTest {
   protected:
     /// A laid-out schedule of 2 x 4 seats whose view is built (read once).
     Schedule laid_out() {
-        const Schedule schedule = make_schedule(make_concert().id);
+        Schedule schedule = make_schedule(make_concert().id);
         run(service_->create_layout(schedule.id, layout(1, 1, 4)));
         run(service_->availability(schedule.id));
         return schedule;

@@ -53,8 +53,9 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     if (text.size() % 4 == 1) return std::nullopt;
     std::array<int, 256> value{};
     value.fill(-1);
-    for (std::size_t i = 0; i < kUrl.size(); ++i)
+    for (std::size_t i = 0; i < kUrl.size(); ++i) {
         value[static_cast<std::uint8_t>(kUrl[i])] = static_cast<int>(i);
+    }
     std::string out;
     std::uint32_t buffer = 0;
     int bits = 0;

@@ -45,7 +45,7 @@ class CatalogDbTest : public ::testing::Test {
         return test::run_here(io_, std::move(task));
     }
 
-    Concert make_concert(std::string prefix = "concert") {
+    Concert make_concert(const std::string& prefix = "concert") {
         return run(service_->create_concert(NewConcert{test::unique_name(prefix), "Artist", "Venue", ""}));
     }
 

@@ -42,7 +42,7 @@ CatalogSettings catalog_settings(const core::Config& config) {
 
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                                   mq::Nats& nats, boost::asio::any_io_executor executor) {
+                                   mq::Nats& nats, const boost::asio::any_io_executor& executor) {
     auto installed = std::make_shared<Installed>();
     installed->service = std::make_shared<Service>(db, redis, metrics, catalog_settings(config));
     installed->routes = std::make_shared<Routes>(*installed->service);

@@ -44,6 +44,6 @@ CatalogSettings catalog_settings(const core::Config& config);
 /// `install_catalog(ServiceContext&)` calls this with the context's parts.)
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                                   mq::Nats& nats, boost::asio::any_io_executor executor);
+                                   mq::Nats& nats, const boost::asio::any_io_executor& executor);
 
 }  // namespace marquee::catalog

@@ -47,7 +47,10 @@ struct CancellationTier {
     int percent = 0;
 };
 /// The default rule (catalog/0007): free until D-10, 10 % until D-3, none after.
-inline const std::vector<CancellationTier> kDefaultCancellation{{10, 0}, {3, 10}};
+inline const std::vector<CancellationTier>& default_cancellation() {
+    static const std::vector<CancellationTier> tiers{{10, 0}, {3, 10}};
+    return tiers;
+}
 
 struct Schedule {
     std::int64_t id = 0;
@@ -59,7 +62,7 @@ struct Schedule {
     /// Seats one fan may hold and buy for this schedule, live holds and confirmed ones together (1인 N매).
     int ticket_limit = kDefaultTicketLimit;
     std::vector<Zone> zones;
-    std::vector<CancellationTier> cancellation = kDefaultCancellation;  ///< ADR 0028
+    std::vector<CancellationTier> cancellation = default_cancellation();  ///< ADR 0028
 };
 
 struct NewSchedule {

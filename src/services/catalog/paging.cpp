@@ -45,8 +45,9 @@ int parse_limit(const std::optional<std::string>& text, int fallback, int max, s
 
 std::int64_t parse_id(std::string_view text, std::string_view field) {
     const std::optional<std::int64_t> value = parse_decimal(text);
-    if (!value || *value < 1)
+    if (!value || *value < 1) {
         throw core::Problem::invalid_field(std::string(field), "must be a positive integer");
+    }
     return *value;
 }
 

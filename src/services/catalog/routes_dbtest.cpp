@@ -93,8 +93,9 @@ class CatalogRoutesDbTest : public CatalogDbTest {
         } catch (const core::Problem& problem) {
             reply.status = static_cast<unsigned>(problem.status());
             reply.type = problem.type();
-            if (const auto* field = problem.extensions().if_contains("field"))
+            if (const auto* field = problem.extensions().if_contains("field")) {
                 reply.field = field->as_string();
+            }
         }
         return reply;
     }

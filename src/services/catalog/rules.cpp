@@ -51,8 +51,9 @@ core::TimePoint time_field(const json::object& body, std::string_view name) {
     if (value == nullptr || value->is_null()) throw core::Problem::invalid_field(field, "is required");
     const std::optional<core::TimePoint> time =
         value->is_string() ? parse_rfc3339(value->as_string()) : std::nullopt;
-    if (!time)
+    if (!time) {
         throw core::Problem::invalid_field(field, "must be an RFC 3339 date-time, e.g. 2026-12-24T19:00:00Z");
+    }
     return *time;
 }
 
@@ -144,8 +145,9 @@ std::vector<ZoneLayout> parse_layout(const json::object& body) {
         ZoneLayout z;
         z.name = text_field(zone, "name", at + ".name", 1, 20);
         for (const ZoneLayout& earlier : layout) {
-            if (earlier.name == z.name)
+            if (earlier.name == z.name) {
                 throw core::Problem::invalid_field(at + ".name", "names must be unique");
+            }
         }
         z.price = integer_field(zone, "price", at + ".price", 0, 1'000'000'000'000);
         z.color = text_field(zone, "color", at + ".color", 7, 7);
@@ -214,8 +216,9 @@ std::optional<core::TimePoint> parse_rfc3339(std::string_view text) {
 
 std::string row_label(int row) {
     std::string label;
-    for (int n = row + 1; n > 0; n = (n - 1) / 26)
+    for (int n = row + 1; n > 0; n = (n - 1) / 26) {
         label.insert(label.begin(), static_cast<char>('A' + (n - 1) % 26));
+    }
     return label;
 }
 

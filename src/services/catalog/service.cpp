@@ -216,8 +216,9 @@ asio::awaitable<SeatPage> Service::seats(std::int64_t schedule_id, std::optional
         for (const Zone& z : page.map->zones) {
             if (z.name == *zone || std::to_string(z.id) == *zone) zone_id = z.id;
         }
-        if (!zone_id)
+        if (!zone_id) {
             throw core::Problem::invalid_field("zone", "no zone of that id or name in this schedule");
+        }
     }
     const Availability bits = co_await read_availability(schedule_id);
     const auto& seats = page.map->seats;

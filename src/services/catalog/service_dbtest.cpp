@@ -63,8 +63,9 @@ TEST_F(CatalogServiceDbTest, ConcurrentMissesOnAColdSeatMapCostOneLoad) {
     run(redis_.del({Service::seat_map_key(made.schedule.id)}));
     const std::uint64_t before = service_->store().queries();
     std::vector<std::string> etags(50);
-    for (auto& etag : etags)
+    for (auto& etag : etags) {
         asio::co_spawn(io_, read_seat_map(*service_, made.schedule.id, etag), asio::detached);
+    }
     io_.restart();
     io_.run();
     EXPECT_EQ(service_->store().queries() - before, 2u);  // one load = the zones and the seats statements

@@ -32,7 +32,7 @@ std::vector<CancellationTier> cancellation_at(const db::Result& r, int row) {
         d = d_end + 1;
         p = p_end + 1;
     }
-    return tiers.empty() ? kDefaultCancellation : tiers;
+    return tiers.empty() ? default_cancellation() : tiers;
 }
 
 /// A rule as the two int[] literals of catalog.schedules' columns.
@@ -171,8 +171,8 @@ asio::awaitable<Schedule> Store::insert_schedule(std::int64_t concert_id, NewSch
             kScheduleColumns,
         db::params(concert_id, schedule.starts_at, schedule.booking_opens_at, schedule.booking_closes_at,
                    schedule.ticket_limit,
-                   cancellation_arrays(schedule.cancellation.value_or(kDefaultCancellation)).first,
-                   cancellation_arrays(schedule.cancellation.value_or(kDefaultCancellation)).second));
+                   cancellation_arrays(schedule.cancellation.value_or(default_cancellation())).first,
+                   cancellation_arrays(schedule.cancellation.value_or(default_cancellation())).second));
     if (r.empty()) throw core::Problem::not_found("no concert " + std::to_string(concert_id));
     co_return schedule_at(r, 0);
 }

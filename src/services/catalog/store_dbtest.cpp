@@ -13,6 +13,7 @@ using CatalogStoreDbTest = CatalogDbTest;
 
 TEST_F(CatalogStoreDbTest, ConcertPagesAreNewestFirstWithoutGapsOrRepeats) {
     std::vector<std::int64_t> mine;
+    mine.reserve(5);
     for (int i = 0; i < 5; ++i) mine.push_back(make_concert().id);
     // Start just above the newest of ours; other tests may add concerts in between, so keep only ours.
     std::optional<std::int64_t> before = mine.back() + 1;

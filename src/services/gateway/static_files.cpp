@@ -104,7 +104,7 @@ bool none_match(std::string_view if_none_match, std::string_view etag) {
     return false;
 }
 
-StaticFiles::StaticFiles(fs::path root) {
+StaticFiles::StaticFiles(const fs::path& root) {
     std::error_code ec;
     root_ = fs::canonical(root, ec);
     if (ec || !fs::is_directory(root_, ec)) {

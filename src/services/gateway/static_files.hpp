@@ -28,7 +28,7 @@ bool none_match(std::string_view if_none_match, std::string_view etag);
 class StaticFiles {
   public:
     /// Throws std::runtime_error when `root` is not a readable folder.
-    explicit StaticFiles(std::filesystem::path root);
+    explicit StaticFiles(const std::filesystem::path& root);
 
     /// The file a request-relative `name` (segments separated by '/', already percent-decoded) names, or
     /// nullopt when it is outside the root, hidden, not a regular file or absent.

@@ -48,7 +48,7 @@ struct Burst {
     Burst(std::size_t concurrency, std::size_t max_waiting, std::size_t count)
         : line(concurrency, max_waiting), joins(count) {
         for (auto& j : joins) {
-            asio::co_spawn(ioc, join(line, j, order), [](std::exception_ptr e) {
+            asio::co_spawn(ioc, join(line, j, order), [](const std::exception_ptr& e) {
                 if (e) std::rethrow_exception(e);
             });
         }
@@ -122,8 +122,8 @@ TEST(JoinLine, APlaceLeftByAFailedJoinIsGivenBack) {
         JoinLine::Pass pass = co_await line.enter();
         second_in = true;
     };
-    asio::co_spawn(ioc, failing(), [](std::exception_ptr) {});
-    asio::co_spawn(ioc, next(), [](std::exception_ptr e) {
+    asio::co_spawn(ioc, failing(), [](const std::exception_ptr&) {});
+    asio::co_spawn(ioc, next(), [](const std::exception_ptr& e) {
         if (e) std::rethrow_exception(e);
     });
     settle(ioc);
