@@ -69,6 +69,16 @@ std::vector<std::string> child_environment(std::uint16_t port,
     // rate-limit each other. Tests of that limit override it.
     env["MARQUEE_LOGIN_ATTEMPTS_PER_IP"] = "1000000";
     for (const auto& [k, v] : overrides) env[k] = v;
+    // A process on a private database (PrivateDatabase) would share the local Redis with the processes on the
+    // shared database: its waiting-room scheduler scans every schedule with fans in Redis, finds theirs
+    // unknown in its own database, and opens their pre-queues at once (the browser test's fan was admitted
+    // before the opening). Such a process gets Redis database 1; the shared database keeps database 0.
+    if (env["MARQUEE_DATABASE_URL"] != database_url() && !overrides.contains("MARQUEE_REDIS_URL")) {
+        std::string url = redis_url();
+        const auto host = url.find("://");
+        const auto path = url.find('/', host == std::string::npos ? 0 : host + 3);
+        env["MARQUEE_REDIS_URL"] = (path == std::string::npos ? url : url.substr(0, path)) + "/1";
+    }
     std::vector<std::string> out;
     for (const auto& [k, v] : env) out.push_back(k + "=" + v);
     return out;
