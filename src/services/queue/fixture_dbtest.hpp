@@ -105,6 +105,21 @@ class QueueDbTest : public RedisTest {
         return r.empty() ? "" : r.get<std::string>(0, "state");
     }
 
+    /// A catalog schedule (no zones, no seats) whose booking opened `opened_minutes_ago` minutes ago
+    /// (negative: opens in the future): what the waiting room's opener reads (catalog.schedule_opens_at).
+    std::int64_t catalog_schedule(int opened_minutes_ago = 1) {
+        std::vector<std::string> catalog{"catalog"};
+        run(db::migrate(db_, test::local_setting("MARQUEE_MIGRATIONS_DIR"), catalog));
+        const db::Result r = run(db_.query(
+            "WITH c AS (INSERT INTO catalog.concerts (title, artist, venue) VALUES ($1, 'A', 'V') RETURNING "
+            "id) "
+            "INSERT INTO catalog.schedules (concert_id, starts_at, booking_opens_at, booking_closes_at) "
+            "SELECT id, now() + interval '30 days', now() - make_interval(mins => $2::int), "
+            "now() + interval '29 days' FROM c RETURNING id",
+            db::params(test::unique_name("queue-opening"), opened_minutes_ago)));
+        return r.get<std::int64_t>(0, "id");
+    }
+
     db::Pool db_{io_.get_executor(), db::PoolOptions{test::database_url(), 4, std::chrono::seconds(5)}};
 };
 

@@ -84,8 +84,20 @@ Opener::Opener(redis::Client& redis, db::Pool& db, std::shared_ptr<Store> store,
 
 asio::awaitable<bool> Opener::open_if_due(std::int64_t schedule_id, std::int64_t now_ms) {
     const std::optional<std::int64_t> opens_at = co_await store_->schedule_opens_at(schedule_id);
-    // No such schedule (a test's id): nothing to wait for, open it.
-    if (opens_at && now_ms < *opens_at) co_return false;
+    if (!opens_at) {
+        bool first = false;
+        {
+            const std::lock_guard lock(unknown_mutex_);
+            if (unknown_logged_.size() >= 10'000) unknown_logged_.clear();
+            first = unknown_logged_.insert(schedule_id).second;
+        }
+        if (first) {
+            core::log_warn("queue pre-queue of a schedule the catalog does not know: not opened",
+                           {{"schedule_id", schedule_id}});
+        }
+        co_return false;
+    }
+    if (now_ms < *opens_at) co_return false;
     co_await open(schedule_id);
     co_return true;
 }

@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -45,6 +47,9 @@ class Opener {
            core::MetricsRegistry* metrics = nullptr);
 
     /// Opens the pre-queue if `now_ms` (the Redis clock, from the admission step) is at or past the opening.
+    /// A schedule the catalog does not know is never opened: its pre-queue waits (a warning once per schedule
+    /// and process). Such a pre-queue is another database's schedule in a shared Redis, or a schedule removed
+    /// after fans joined; opening it would admit fans before an opening nobody can read.
     boost::asio::awaitable<bool> open_if_due(std::int64_t schedule_id, std::int64_t now_ms);
     /// Opens the pre-queue now, whatever the time (tests; open_if_due decides in production).
     boost::asio::awaitable<OpeningReport> open(std::int64_t schedule_id);
@@ -56,6 +61,8 @@ class Opener {
     std::string secret_;
     core::Counter* shuffles_total_ = nullptr;
     core::Counter* shuffled_total_ = nullptr;
+    std::mutex unknown_mutex_;
+    std::unordered_set<std::int64_t> unknown_logged_;  ///< schedules warned about (bounded)
 };
 
 }  // namespace marquee::queue

@@ -29,7 +29,6 @@ namespace asio = boost::asio;
 
 using namespace std::chrono_literals;
 using testing::test_settings;
-using testing::unique_schedule;
 using testing::unique_user;
 
 class QueueOpeningBench : public testing::QueueDbTest {};
@@ -40,7 +39,7 @@ TEST_F(QueueOpeningBench, DISABLED_TimeToTheFirstAdmissionOfABigOpening) {
     Settings settings = test_settings(/*max_active=*/1000, /*burst=*/50);
     auto room = std::make_shared<WaitingRoom>(redis_, settings);
     auto store = std::make_shared<Store>(db_);
-    const auto schedule = unique_schedule();
+    const auto schedule = catalog_schedule(/*opened_minutes_ago=*/1);  // fans join as if it opened later
     const std::int64_t in_an_hour = std::chrono::duration_cast<std::chrono::milliseconds>(
                                         (std::chrono::system_clock::now() + 1h).time_since_epoch())
                                         .count();
@@ -48,9 +47,10 @@ TEST_F(QueueOpeningBench, DISABLED_TimeToTheFirstAdmissionOfABigOpening) {
         for (int i = 0; i < fans; ++i) co_await room->join(unique_user(), schedule, in_an_hour);
     }());
 
-    // The production wiring: the scheduler starts the opening at its tick (no catalog row: due now) and ticks
-    // on, every 50 ms here, while it runs. First, as in production where fans pre-queue over the hour before
-    // the opening, the audit writer copies the PRE_QUEUE rows to PostgreSQL (ticks without an opener).
+    // The production wiring: the scheduler starts the opening at its tick (its catalog opening has passed:
+    // due now) and ticks on, every 50 ms here, while it runs. First, as in production where fans pre-queue
+    // over the hour before the opening, the audit writer copies the PRE_QUEUE rows to PostgreSQL (ticks
+    // without an opener).
     auto scheduler = std::make_shared<Scheduler>(room, store, nullptr);
     run([&]() -> asio::awaitable<void> {
         while ((co_await scheduler->tick()).audited > 0) {

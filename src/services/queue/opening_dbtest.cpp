@@ -331,5 +331,36 @@ TEST_F(QueueOpeningDbTest, APreQueueSurvivesRedisLosingIt) {
     EXPECT_EQ(*places.rbegin(), 20);
 }
 
+// A pre-queue is opened only at its schedule's opening as the catalog says it; a schedule the catalog does
+// not know (another database's schedule in a shared Redis, or one removed) is never opened: its fans stay
+// pre-queued.
+TEST_F(QueueOpeningDbTest, OnlyASchedulesOwnOpeningOpensItsPreQueue) {
+    const Settings settings = test_settings();
+    WaitingRoom room(redis_, settings);
+    Opener opener(redis_, db_, store_, kSecret);
+    const std::int64_t far_future = in_an_hour() + 24LL * 3600 * 1000;
+
+    const auto unknown = unique_schedule();  // no catalog row
+    const auto unknown_fans = users(3);
+    join_all(room, unknown, unknown_fans, in_an_hour());
+    EXPECT_FALSE(run(opener.open_if_due(unknown, far_future)));
+    for (const auto& s : statuses(room, unknown, unknown_fans)) EXPECT_EQ(s.state, TokenState::PreQueue);
+
+    const auto later = catalog_schedule(/*opened_minutes_ago=*/-60);  // opens in an hour
+    const auto later_fans = users(3);
+    join_all(room, later, later_fans, in_an_hour());
+    EXPECT_FALSE(run(opener.open_if_due(later, in_an_hour() - 60'000)));
+    for (const auto& s : statuses(room, later, later_fans)) EXPECT_EQ(s.state, TokenState::PreQueue);
+
+    const auto opened = catalog_schedule(/*opened_minutes_ago=*/1);
+    const auto opened_fans = users(3);
+    join_all(room, opened, opened_fans, in_an_hour());
+    EXPECT_TRUE(run(opener.open_if_due(opened, in_an_hour() - 3'600'000)));
+    for (const auto& s : statuses(room, opened, opened_fans)) {
+        EXPECT_EQ(s.state, TokenState::Waiting);
+        EXPECT_GE(s.position, 1);
+    }
+}
+
 }  // namespace
 }  // namespace marquee::queue
