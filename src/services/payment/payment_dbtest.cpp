@@ -123,6 +123,27 @@ class PaymentDbTest : public booking::testing::BookingDbTest {
     }
     static std::string http_hash() { return std::string(64, 'a'); }
 
+    /// A card payment left PENDING under `key` by a request whose settle was lost, as the API would have
+    /// recorded it (the real request hash), made `seconds_old` older by its clock.
+    Payment lost_card_payment(const std::string& user, const booking::Reservation& r, const std::string& key,
+                              int seconds_old) {
+        NewPayment p{user,
+                     r.id,
+                     new_uuid(),
+                     key,
+                     pay_request_hash(request(r, Method::Card)),
+                     method_name(Method::Card),
+                     r.total_price,
+                     0,
+                     r.total_price,
+                     std::nullopt};
+        auto payment = std::get<Payment>(run(payment_store_->begin(std::move(p))));
+        sql("UPDATE payment.payments SET created_at = created_at - make_interval(secs => $2::int), "
+            "updated_at = updated_at - make_interval(secs => $2::int) WHERE id = $1::uuid",
+            db::params(payment.id, seconds_old));
+        return payment;
+    }
+
     /// payment.pay called directly (one statement), the queue token already checked for `schedule_id`.
     Store::Paid pay_sql(const std::string& user, const booking::Reservation& r, std::int64_t schedule_id,
                         const std::string& key, Method method = Method::Points,
@@ -678,6 +699,101 @@ TEST_F(PaymentDbTest, ThePurchaseFunctionsKeepTheirPlansForTheConnection) {
         ASSERT_EQ(r.rows(), 1) << function;
         EXPECT_TRUE(r.get<bool>(0, 0)) << function << " plans its statements again on every call";
     }
+}
+
+// ADR 0040 for card payments: a retry of a PENDING payment whose own settle was lost asks the gateway by key
+// and finishes it, instead of answering 409 until the recovery age. A young one is still in flight.
+TEST_F(PaymentDbTest, ARetryFinishesACardPaymentWhoseSettleWasLost) {
+    const auto s = make_schedule(3, 30'000);
+    const auto user = new_user_with_points(0);
+
+    const auto approved_hold = this->hold(user, s, {s.seats[0]});
+    const auto approved = lost_card_payment(user, approved_hold, "lost-approved", 2);
+    ASSERT_EQ(pg_.approve(approved.id, "payment-" + approved.id, 30'000).outcome, pg_sim::Outcome::Answer);
+    const auto retried = pay(user, "lost-approved", request(approved_hold, Method::Card));
+    EXPECT_TRUE(retried.replayed);
+    EXPECT_EQ(retried.payment.id, approved.id);
+    EXPECT_EQ(retried.payment.state, "APPROVED");
+    EXPECT_EQ(reservation_state(approved_hold.id), "CONFIRMED");
+    EXPECT_EQ(payment_events(approved.id, "payment.approved"), 1);
+    EXPECT_EQ(pay(user, "lost-approved", request(approved_hold, Method::Card)).payment.state, "APPROVED");
+    EXPECT_EQ(pg_.stats().approved, 1u) << "asked, never charged again";
+
+    // Declined by the gateway: the retry gets the decline, the hold stays.
+    const auto declined_hold = this->hold(user, s, {s.seats[1]});
+    const auto declined = lost_card_payment(user, declined_hold, "lost-declined", 2);
+    pg_.set_faults({.decline_rate = 1});
+    ASSERT_EQ(pg_.approve(declined.id, "payment-" + declined.id, 30'000).outcome, pg_sim::Outcome::Answer);
+    pg_.set_faults({});
+    const auto problem = pay_problem(user, "lost-declined", request(declined_hold, Method::Card));
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->status(), 402);
+    EXPECT_EQ(problem->type(), "card-declined");
+    EXPECT_EQ(run(payment_store_->get(declined.id)).state, "FAILED");
+    EXPECT_EQ(reservation_state(declined_hold.id), "HELD");
+
+    // Younger than a second: the first request may still be waiting on the gateway, so 409 in flight and
+    // nothing asked or changed.
+    const auto young_hold = this->hold(user, s, {s.seats[2]});
+    const auto young = lost_card_payment(user, young_hold, "young", 0);
+    ASSERT_EQ(pg_.approve(young.id, "payment-" + young.id, 30'000).outcome, pg_sim::Outcome::Answer);
+    const auto in_flight = pay_problem(user, "young", request(young_hold, Method::Card));
+    ASSERT_TRUE(in_flight);
+    EXPECT_EQ(in_flight->status(), 409);
+    EXPECT_EQ(in_flight->type(), "idempotency-key-in-flight");
+    EXPECT_EQ(run(payment_store_->get(young.id)).state, "PENDING");
+}
+
+// The race the retry has to survive: the first request's settle and retries of the same approved card payment
+// at once, on several threads, for many payments. Each payment is finished once: one APPROVED row, one
+// confirmed reservation, one completion event, nothing refunded, nothing charged twice.
+TEST_F(PaymentDbTest, TheOriginalSettleAndRetriesAtOnceFinishACardPaymentOnce) {
+    constexpr int kPayments = 20;
+    constexpr int kRetries = 3;
+    const auto s = make_schedule(kPayments, 5'000);
+    std::vector<std::string> users;  // one each: a fan may hold only the schedule's ticket limit
+    std::vector<booking::Reservation> holds;
+    std::vector<Payment> payments;
+    for (int i = 0; i < kPayments; ++i) {
+        const auto& user = users.emplace_back(new_user_with_points(0));
+        holds.push_back(this->hold(user, s, {s.seats[static_cast<std::size_t>(i)]}));
+        payments.push_back(lost_card_payment(user, holds.back(), "race-" + std::to_string(i), 2));
+        ASSERT_EQ(pg_.approve(payments.back().id, "payment-" + payments.back().id, 5'000).outcome,
+                  pg_sim::Outcome::Answer);
+    }
+    std::vector<std::future<std::string>> settles;
+    for (int i = 0; i < kPayments; ++i) {
+        const auto& payment = payments[static_cast<std::size_t>(i)];
+        const std::string payment_key = pg_.find_by_key(payment.id)->payment_key;
+        settles.push_back(asio::co_spawn(
+            asio::make_strand(ioc_),
+            [this, id = payment.id, payment_key]() -> asio::awaitable<std::string> {
+                auto settled = co_await payment_store_->settle(id, "APPROVED", payment_key);
+                co_return settled.payment.state;
+            },
+            asio::use_future));
+        for (int r = 0; r < kRetries; ++r) {
+            settles.push_back(asio::co_spawn(
+                asio::make_strand(ioc_),
+                [this, user = users[static_cast<std::size_t>(i)], token = new_uuid(),
+                 key = "race-" + std::to_string(i),
+                 req = request(holds[static_cast<std::size_t>(i)],
+                               Method::Card)]() -> asio::awaitable<std::string> {
+                    auto outcome = co_await payments_->pay(user, token, key, req);
+                    co_return outcome.payment.state;
+                },
+                asio::use_future));
+        }
+    }
+    for (auto& settle : settles) EXPECT_EQ(settle.get(), "APPROVED");
+    for (int i = 0; i < kPayments; ++i) {
+        const auto& payment = payments[static_cast<std::size_t>(i)];
+        EXPECT_EQ(run(payment_store_->get(payment.id)).state, "APPROVED");
+        EXPECT_EQ(reservation_state(holds[static_cast<std::size_t>(i)].id), "CONFIRMED");
+        EXPECT_EQ(payment_events(payment.id, "payment.approved"), 1) << "finished once";
+    }
+    EXPECT_EQ(pg_.stats().approved, static_cast<std::uint64_t>(kPayments)) << "nothing charged twice";
+    EXPECT_EQ(pg_.stats().cancelled, 0u) << "nothing given back";
 }
 
 }  // namespace

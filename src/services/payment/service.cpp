@@ -40,7 +40,8 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
     const bool hinted = schedule.has_value();
     if (!hinted) {
         auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
-        if (looked.existing) co_return replay(std::move(*looked.existing), hash, looked.balance);
+        if (looked.existing)
+            co_return co_await replay_or_finish(std::move(*looked.existing), hash, looked.balance);
         if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
         schedule = looked.schedule_id;
     }
@@ -58,7 +59,8 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
         // Without the hint a replay or an unknown reservation answers first, and the token is checked against
         // the reservation's schedule: the same answers here.
         auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
-        if (looked.existing) co_return replay(std::move(*looked.existing), hash, looked.balance);
+        if (looked.existing)
+            co_return co_await replay_or_finish(std::move(*looked.existing), hash, looked.balance);
         if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
         if (*looked.schedule_id == *schedule) std::rethrow_exception(refused);
         schedule = looked.schedule_id;
@@ -78,7 +80,8 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
         paid = co_await store_.pay(fresh, reservation_schedule, request.points_amount);
     }
 
-    if (paid.outcome == "REPLAY") co_return replay(std::move(paid.payment.value()), hash, paid.balance);
+    if (paid.outcome == "REPLAY")
+        co_return co_await replay_or_finish(std::move(paid.payment.value()), hash, paid.balance);
     if (paid.outcome == "NOT_FOUND") throw core::Problem::not_found("no such reservation");
     if (paid.outcome == "WRONG_SCHEDULE") {
         throw core::Problem::forbidden("queue-token-invalid",
@@ -129,6 +132,33 @@ PayOutcome Service::replay(Payment existing, const std::string& request_hash, st
         http::throw_key_in_flight();
     }
     return PayOutcome{std::move(existing), balance, true};
+}
+
+asio::awaitable<PayOutcome> Service::replay_or_finish(Payment existing, const std::string& request_hash,
+                                                      std::int64_t balance) {
+    // A retry of a PENDING card payment (ADR 0040, as for top-ups): once its attempt is resolve_after old,
+    // the gateway is asked what it holds under the payment's key. A final answer (approved, declined) is
+    // applied by payment.settle, whose UPDATEs are conditional on PENDING: if the first request is still
+    // alive and settles too, only one of the two finishes it and the other reads the state it left. "Nothing
+    // under this key" is final only after the recovery age: before that the first request may still be about
+    // to call.
+    if (existing.request_hash == request_hash && existing.state == "PENDING" && existing.card_amount > 0 &&
+        existing.age >= options_.resolve_after) {
+        const auto age = existing.age;
+        auto answer = co_await gateway_.find(existing.id);
+        const bool decided = answer.status == ChargeStatus::Approved ||
+                             answer.status == ChargeStatus::Declined ||
+                             (answer.status == ChargeStatus::NotCharged && age >= options_.recovery_age);
+        if (decided) {
+            const std::int64_t schedule_id = co_await schedule_of(existing);
+            auto settled = co_await settle(existing, std::move(answer), schedule_id);
+            if (settled.payment.state != "PENDING") recovered_.with({{"action", "resolved-on-retry"}}).inc();
+            existing = std::move(settled.payment);
+            existing.age = age;
+            balance = settled.balance;
+        }
+    }
+    co_return replay(std::move(existing), request_hash, balance);
 }
 
 asio::awaitable<Store::Settled> Service::settle(Payment payment, payment_gateway::Charge answer,

@@ -19,6 +19,9 @@ struct ServiceOptions {
     /// A PENDING payment younger than this is left alone by recovery: the request that made it may still be
     /// waiting on the gateway (attempts × call timeout + backoff stay well below it).
     std::chrono::seconds recovery_age{60};
+    /// A retry of a PENDING payment at least this old asks the gateway by key and settles it (ADR 0040), as
+    /// a retry of a PENDING top-up does; younger, the first request is presumed still waiting on the gateway.
+    std::chrono::milliseconds resolve_after{1000};
     std::chrono::seconds recovery_lease{30};
     std::chrono::milliseconds recovery_period{5000};
     int recovery_batch = 20;
@@ -60,6 +63,11 @@ class Service {
   private:
     /// An earlier request's outcome under the same key: 409 for another request, its failure again, or it.
     PayOutcome replay(Payment existing, const std::string& request_hash, std::int64_t balance) const;
+    /// replay(), but a PENDING payment with a card part at least resolve_after old is first settled from the
+    /// gateway's answer under its key (ADR 0040), by the same conditional statement every settle goes
+    /// through.
+    boost::asio::awaitable<PayOutcome> replay_or_finish(Payment existing, const std::string& request_hash,
+                                                        std::int64_t balance);
     /// Applies the gateway's answer to a PENDING payment; Unknown leaves it PENDING for recovery.
     boost::asio::awaitable<Store::Settled> settle(Payment payment, payment_gateway::Charge answer,
                                                   std::int64_t schedule_id);
