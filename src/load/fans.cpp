@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +25,7 @@
 #include "load/process.hpp"
 #include "load/rate.hpp"
 #include "load/support.hpp"
+#include "load/turns.hpp"
 
 namespace marquee::load {
 
@@ -47,6 +49,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 /// Every fan's state, on the run's one thread.
 struct Fans {
     const Options& o;
+    std::optional<SendTurns> turns;  ///< before the pool, whose connections use it (ADR 0043)
     SharedPool pool;
     Recorder recorder;
     std::mt19937_64 rng{7};
@@ -69,11 +72,15 @@ struct Fans {
     std::vector<Clock::time_point> refused_at;
     std::uint64_t transport_errors = 0;
     std::uint64_t retries = 0;
+    BurstClock joins;  ///< each fan's first join answer (not 503/429/transport failure)
 
     Fans(asio::io_context& ioc, const Options& options, std::vector<asio::ip::address> sources)
         : o(options),
-          pool(ioc.get_executor(), options.target, options.connections, std::move(sources), options.timeout) {
-    }
+          turns(options.sends_per_turn > 0
+                    ? std::optional<SendTurns>(std::in_place, ioc.get_executor(), options.sends_per_turn)
+                    : std::nullopt),
+          pool(ioc.get_executor(), options.target, options.connections, std::move(sources), options.timeout,
+               turns ? &*turns : nullptr) {}
 
     /// One request through the pool, recorded; 503/429/transport failures are tried again after
     /// Retry-After (at most 5 s) or a doubling backoff, until the deadline. Status 0: transport failure.
@@ -85,7 +92,9 @@ struct Fans {
             Response r;
             try {
                 r = co_await pool.request(method, target, body, headers);
-                recorder.answered(endpoint, r.status, latency_us(start, Clock::now()));
+                // The wait for a free connection counts (fans share them as behind a balancer); the wait
+                // for the load generator's own send turn does not.
+                recorder.answered(endpoint, r.status, latency_us(start + r.turn_wait, Clock::now()));
             } catch (const TransportError& e) {
                 recorder.failed(endpoint);
                 if (transport_errors++ < 5)
@@ -279,6 +288,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
     const std::string me = "/api/v1/queue/me?scheduleId=" + std::to_string(f.schedule);
     std::mt19937_64 rng(fan * 7919ULL + 1);
     Response r = co_await join_with_pow(f, join, headers);
+    if (r.status != 0) f.joins.answered(r.sent, Clock::now());
     bool in_queue = false;
     for (int rounds = 0; Clock::now() < f.deadline; ++rounds) {
         const auto doc = parse_object(r.body);
@@ -422,6 +432,12 @@ Result run_fans(const Options& o) {
     outcome["sold_in_db"] = sold;
     outcome["every_seat_sold_once"] = sold == expected && f.paid == o.seats;
     outcome["crashed_fans"] = crashed;
+    outcome["join_burst"] = f.joins.to_json();
+    if (f.turns) {
+        outcome["sends_per_turn"] = f.turns->per_turn();
+        outcome["sends_that_waited_a_turn"] = f.turns->waits();
+        outcome["most_sends_waiting"] = f.turns->most_waiting();
+    }
     result.outcome = std::move(outcome);
     result.recorder = f.recorder;
     result.invariants = json::object{

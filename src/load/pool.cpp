@@ -34,12 +34,13 @@ struct SharedPool::Waiter {
 };
 
 SharedPool::SharedPool(asio::any_io_executor executor, Target target, std::size_t size,
-                       std::vector<asio::ip::address> sources, std::chrono::milliseconds timeout)
+                       std::vector<asio::ip::address> sources, std::chrono::milliseconds timeout,
+                       SendTurns* turns)
     : executor_(executor) {
     if (size == 0) throw std::invalid_argument("a shared pool needs at least one connection");
     connections_.reserve(size);
     for (std::size_t i = 0; i < size; ++i) {
-        auto connection = std::make_unique<Connection>(executor, target, timeout);
+        auto connection = std::make_unique<Connection>(executor, target, timeout, turns);
         if (!sources.empty()) connection->bind_to(sources[i % sources.size()]);
         connections_.push_back(std::move(connection));
         free_.push_back(size - 1 - i);  // the lowest index is taken first

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "load/connection.hpp"
+#include "load/turns.hpp"
 
 namespace marquee::load {
 
@@ -26,7 +27,8 @@ std::vector<boost::asio::ip::address> parse_source_addresses(const std::string& 
 class SharedPool {
   public:
     SharedPool(boost::asio::any_io_executor executor, Target target, std::size_t size,
-               std::vector<boost::asio::ip::address> sources, std::chrono::milliseconds timeout);
+               std::vector<boost::asio::ip::address> sources, std::chrono::milliseconds timeout,
+               SendTurns* turns = nullptr);
     SharedPool(const SharedPool&) = delete;
     SharedPool& operator=(const SharedPool&) = delete;
 

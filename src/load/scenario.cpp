@@ -26,6 +26,7 @@
 #include "load/process.hpp"
 #include "load/rate.hpp"
 #include "load/support.hpp"
+#include "load/turns.hpp"
 
 namespace marquee::load {
 
@@ -63,7 +64,9 @@ std::vector<std::string> lines(const std::string& text) {
 /// Requests and their statistics for one run, on one thread.
 class Run {
   public:
-    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {}
+    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {
+        if (options.sends_per_turn > 0) turns_.emplace(ioc.get_executor(), options.sends_per_turn);
+    }
 
     const Options& options() const { return options_; }
     asio::io_context& ioc() { return ioc_; }
@@ -71,16 +74,17 @@ class Run {
     Recorder& setup() { return setup_; }
 
     /// One request, recorded in `recorder` under `endpoint`, its latency measured from `due` (kAtSend: from
-    /// now). A transport failure is recorded and answered as status 0.
+    /// when it went, Response::sent). A transport failure is recorded and answered as status 0.
     asio::awaitable<Response> call(Recorder& recorder, Connection& connection, const char* endpoint,
                                    const char* method, std::string target, std::string body, Headers headers,
                                    Clock::time_point due) {
-        const auto start = due == kAtSend ? Clock::now() : due;
         std::string verb(method);
         const std::string name(endpoint);
         try {
             Response response = co_await connection.request(std::move(verb), std::move(target),
                                                             std::move(body), std::move(headers));
+            // Closed loop: from when the request went (after its send turn, ADR 0043); fixed rate: from due.
+            const auto start = due == kAtSend ? response.sent : due;
             recorder.answered(name, response.status, latency_us(start, Clock::now()));
             co_return response;
         } catch (const TransportError& e) {
@@ -125,7 +129,11 @@ class Run {
     }
 
     std::uint64_t retries() const { return retries_; }
-    Connection connection() { return Connection(ioc_.get_executor(), options_.target, options_.timeout); }
+    Connection connection() {
+        return Connection(ioc_.get_executor(), options_.target, options_.timeout,
+                          turns_ ? &*turns_ : nullptr);
+    }
+    const SendTurns* turns() const { return turns_ ? &*turns_ : nullptr; }
 
   private:
     asio::io_context& ioc_;
@@ -135,6 +143,7 @@ class Run {
     std::uint64_t transport_errors_ = 0;
     std::uint64_t retries_ = 0;
     std::mt19937_64 rng_{42};
+    std::optional<SendTurns> turns_;
 };
 
 asio::awaitable<void> sleep_until(Clock::time_point when) {
@@ -243,11 +252,13 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
 /// Joins the schedule's waiting room and polls GET /queue/me with backoff until ACTIVE; the X-Queue-Token, or
 /// empty when refused or past `deadline`.
 asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth, std::int64_t schedule,
-                                      Clock::time_point deadline, std::uint64_t seed) {
+                                      Clock::time_point deadline, std::uint64_t seed,
+                                      BurstClock* joins = nullptr) {
     Recorder& rec = run.measured();
     Headers headers{{"Authorization", auth}};
     std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
     Response r = co_await run.call_patiently(rec, c, "queue join", "POST", path, kNoBody, headers, deadline);
+    if (joins != nullptr && r.status != 0) joins->answered(r.sent, Clock::now());
     if (r.status == 403 && r.body.find("/pow-required") != std::string::npos) {
         // ADR 0026: the proof of work at the door, paid when asked for, as a fan's browser pays it.
         r = co_await run.call_patiently(rec, c, "queue challenge", "POST", path + "/challenge", kNoBody,
@@ -566,6 +577,7 @@ struct FlashState {
     unsigned ready = 0;
     std::optional<asio::steady_timer> gate;
     std::optional<Clock::time_point> sale_start;
+    BurstClock joins;  ///< the sale's joins (their first answer other than 503/429/transport failure)
 };
 
 /// How long a fan keeps asking about a top-up or payment answered 202 or 409 in flight, with its key: longer
@@ -619,7 +631,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     }
     // --arrival-ms spreads the sale's arrivals (the queue joins); 0 is everyone at once.
     co_await sleep_for(o.arrival * user / std::max(1u, o.users));
-    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user);
+    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user, &st.joins);
     if (token.empty()) {
         ++st.failed;
         co_return;
@@ -909,6 +921,13 @@ Result run_scenario(const Options& o) {
         outcome["payments_per_s"] =
             per_second(st.paid, st.first_hold ? seconds_between(*st.first_hold, st.last_payment) : 0.0);
         outcome["all_seats_sold"] = st.paid == std::min(o.users, o.seats);
+        outcome["join_burst"] = st.joins.to_json();
+        if (const auto* turns = run.turns()) {
+            outcome["sends_per_turn"] = turns->per_turn();
+            outcome["send_turns"] = turns->turns();
+            outcome["sends_that_waited_a_turn"] = turns->waits();
+            outcome["most_sends_waiting"] = turns->most_waiting();
+        }
         result.progress = st.paid > 0;
         scenario_sql =
             "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats WHERE "
