@@ -87,7 +87,9 @@ asio::awaitable<Response> Connection::exchange(std::string wire) {
     constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
     // The request's turn first (connecting is sending too); its latency counts from here, not from the wait.
     const auto asked = std::chrono::steady_clock::now();
-    if (turns_ != nullptr) co_await turns_->take();
+    if (turns_ != nullptr) {
+        co_await turns_->take();
+    }
     const auto sent = std::chrono::steady_clock::now();
     timed_out_ = false;
     written_ = false;

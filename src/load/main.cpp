@@ -225,7 +225,9 @@ int main(int argc, char** argv) {
     // The load generator's own CPU (user + system, this process only): it shares the machine with what it
     // measures, so a report says what it took.
     if (rusage usage{}; getrusage(RUSAGE_SELF, &usage) == 0) {
-        const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+        const auto secs = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+        };
         report["cpu_seconds"] = secs(usage.ru_utime) + secs(usage.ru_stime);
     }
     if (!json_path.empty()) {

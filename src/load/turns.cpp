@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -33,7 +34,9 @@ asio::awaitable<void> SendTurns::take() {
     waiting_.push_back(&waiter);
     most_waiting_ = std::max(most_waiting_, waiting_.size());
     arm();
-    while (!waiter.released) co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (!waiter.released) {
+        co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 }
 
 void SendTurns::arm() {
@@ -61,6 +64,7 @@ void SendTurns::next_turn() {
 }
 
 void BurstClock::answered(time_point sent, time_point at) {
+    answers_.push_back(at);
     if (count_++ == 0) {
         first_sent_ = sent;
         last_sent_ = sent;
@@ -85,6 +89,15 @@ boost::json::object BurstClock::to_json() const {
     out["last_answer_ms"] = ms(*first_sent_, last_answer_);
     const double window = ms(*first_sent_, last_answer_);
     out["per_s"] = window > 0 ? static_cast<double>(count_) * 1000.0 / window : 0.0;
+    std::vector<time_point> sorted = answers_;
+    std::sort(sorted.begin(), sorted.end());
+    for (const int percent : {50, 95, 99}) {
+        // The nearest rank: the smallest answer time with at least `percent` % of the answers at or before
+        // it.
+        const std::size_t rank = (sorted.size() * static_cast<std::size_t>(percent) + 99) / 100;
+        const time_point at = sorted[std::max<std::size_t>(rank, 1) - 1];
+        out["since_first_send_p" + std::to_string(percent) + "_ms"] = ms(*first_sent_, at);
+    }
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -57,10 +58,13 @@ class BurstClock {
     void answered(time_point sent, time_point at);
     std::uint64_t count() const noexcept { return count_; }
     /// {answered, sends_ms (first to last send), first_answer_ms and last_answer_ms (after the first send),
-    /// per_s (answers / first send to last answer)}; only {answered: 0} when none came.
+    /// per_s (answers / first send to last answer), since_first_send_p50_ms / _p95_ms / _p99_ms (each answer
+    /// after the burst's first send: what a fan who asked at the opening waited, whenever the load generator
+    /// got its request out)}; only {answered: 0} when none came.
     boost::json::object to_json() const;
 
   private:
+    std::vector<time_point> answers_;
     std::uint64_t count_ = 0;
     std::optional<time_point> first_sent_;
     time_point last_sent_{};

@@ -133,6 +133,10 @@ TEST(BurstClock, MeasuresFromTheFirstSendToTheLastAnswer) {
     EXPECT_DOUBLE_EQ(j.at("first_answer_ms").as_double(), 400.0);
     EXPECT_DOUBLE_EQ(j.at("last_answer_ms").as_double(), 2000.0);
     EXPECT_DOUBLE_EQ(j.at("per_s").as_double(), 1.5);  // 3 answers in 2 s
+    // Answers at 400, 500 and 2000 ms after the first send: the median is the second, p95 and p99 the last.
+    EXPECT_DOUBLE_EQ(j.at("since_first_send_p50_ms").as_double(), 500.0);
+    EXPECT_DOUBLE_EQ(j.at("since_first_send_p95_ms").as_double(), 2000.0);
+    EXPECT_DOUBLE_EQ(j.at("since_first_send_p99_ms").as_double(), 2000.0);
 }
 
 }  // namespace
