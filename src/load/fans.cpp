@@ -72,7 +72,7 @@ struct Fans {
     std::vector<Clock::time_point> refused_at;
     std::uint64_t transport_errors = 0;
     std::uint64_t retries = 0;
-    BurstClock joins;  ///< each fan's first join answer (not 503/429/transport failure)
+    BurstClock joins;  ///< the fans' joins that got in (200 or 201, after any retries)
 
     Fans(asio::io_context& ioc, const Options& options, std::vector<asio::ip::address> sources)
         : o(options),
@@ -299,7 +299,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
     const std::string me = "/api/v1/queue/me?scheduleId=" + std::to_string(f.schedule);
     std::mt19937_64 rng(fan * 7919ULL + 1);
     Response r = co_await join_with_pow(f, join, headers);
-    if (r.status != 0) f.joins.answered(r.sent, Clock::now());
+    if (r.status == 200 || r.status == 201) f.joins.answered(r.sent, Clock::now());
     bool in_queue = false;
     for (int rounds = 0; Clock::now() < f.deadline; ++rounds) {
         const auto doc = parse_object(r.body);

@@ -266,7 +266,7 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
     Headers headers{{"Authorization", auth}};
     std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
     Response r = co_await run.call_patiently(rec, c, "queue join", "POST", path, kNoBody, headers, deadline);
-    if (joins != nullptr && r.status != 0) joins->answered(r.sent, Clock::now());
+    if (joins != nullptr && (r.status == 200 || r.status == 201)) joins->answered(r.sent, Clock::now());
     if (r.status == 403 && r.body.find("/pow-required") != std::string::npos) {
         // ADR 0026: the proof of work at the door, paid when asked for, as a fan's browser pays it.
         r = co_await run.call_patiently(rec, c, "queue challenge", "POST", path + "/challenge", kNoBody,
@@ -589,7 +589,7 @@ struct FlashState {
     unsigned ready = 0;
     std::optional<asio::steady_timer> gate;
     std::optional<Clock::time_point> sale_start;
-    BurstClock joins;  ///< the sale's joins (their first answer other than 503/429/transport failure)
+    BurstClock joins;  ///< the sale's joins that got in (200 or 201, after any retries)
 };
 
 /// How long a fan keeps asking about a top-up or payment answered 202 or 409 in flight, with its key: longer
