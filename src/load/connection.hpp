@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "load/http1.hpp"
+#include "load/turns.hpp"
 
 namespace marquee::load {
 
@@ -33,11 +34,14 @@ class TransportError : public std::runtime_error {
 
 /// One keep-alive HTTP/1.1 connection of one virtual user: requests go one after another, the connection is
 /// opened on first use and again after the server closed it. Every request has a deadline (connect, write and
-/// read together); on expiry the socket is closed and TransportError thrown.
+/// read together); on expiry the socket is closed and TransportError thrown. With `turns`, every request
+/// first waits for its turn (SendTurns: a burst is sent in turns, its answers read meanwhile);
+/// Response::sent is when the turn came (before connecting, if it must), so its latency does not hold that
+/// wait.
 class Connection {
   public:
-    Connection(const boost::asio::any_io_executor& executor, Target target,
-               std::chrono::milliseconds timeout);
+    Connection(const boost::asio::any_io_executor& executor, Target target, std::chrono::milliseconds timeout,
+               SendTurns* turns = nullptr);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -59,6 +63,7 @@ class Connection {
     std::string buffer_;
     std::uint64_t connects_ = 0;
     std::optional<boost::asio::ip::address> source_;
+    SendTurns* turns_ = nullptr;
     std::uint64_t generation_ = 0;
     bool timed_out_ = false;
     bool written_ = false;  ///< the last exchange wrote its request

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -16,6 +17,12 @@ struct Response {
     Headers headers;
     std::string body;
     bool keep_alive = true;
+    /// When the request went (its send turn came, before connecting if it had to); a closed-loop client's
+    /// latency counts from here. Unset (epoch) when nothing was sent.
+    std::chrono::steady_clock::time_point sent{};
+    /// How long it waited for its send turn (SendTurns) first: the load generator's own delay, not the
+    /// server's.
+    std::chrono::steady_clock::duration turn_wait{};
     /// The first header of that name (case-insensitive).
     std::optional<std::string_view> header(std::string_view name) const;
 };

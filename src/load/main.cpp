@@ -64,6 +64,9 @@ options
   --source-addresses=A,B  fans: loopback addresses to connect from (127.0.0.1,127.0.0.2,...), round-robin,
                        for more ephemeral ports (default: the kernel's choice)
   --login-rate=R       fans: logins per second before the sale (default 2000)
+  --sends-per-turn=N   at most N requests start between two polls of the sockets (default 32), so a burst's
+                       answers are read while the rest of it is sent and each request's latency is its own
+                       (ADR 0043); 0: no turns, every woken user sends before any answer is read
   --json=PATH          write the results as JSON
 Exit status: 0 when the scenario made progress and every invariant held, 1 otherwise, 2 on bad usage.
 )";
@@ -156,6 +159,8 @@ int main(int argc, char** argv) {
                 o.connections = static_cast<unsigned>(number(arg));
             } else if (starts(arg, "--source-addresses=")) {
                 o.source_addresses = value_of(arg);
+            } else if (starts(arg, "--sends-per-turn=")) {
+                o.sends_per_turn = static_cast<unsigned>(number(arg));
             } else if (starts(arg, "--login-rate=")) {
                 o.login_rate = std::stod(value_of(arg));
             } else if (starts(arg, "--nats-url=")) {
@@ -220,7 +225,9 @@ int main(int argc, char** argv) {
     // The load generator's own CPU (user + system, this process only): it shares the machine with what it
     // measures, so a report says what it took.
     if (rusage usage{}; getrusage(RUSAGE_SELF, &usage) == 0) {
-        const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+        const auto secs = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+        };
         report["cpu_seconds"] = secs(usage.ru_utime) + secs(usage.ru_stime);
     }
     if (!json_path.empty()) {

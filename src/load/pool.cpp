@@ -21,8 +21,9 @@ std::vector<asio::ip::address> parse_source_addresses(const std::string& list) {
         if (item.empty()) continue;
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(item, ec);
-        if (ec || !address.is_loopback())
+        if (ec || !address.is_loopback()) {
             throw std::invalid_argument("--source-addresses takes loopback addresses, got '" + item + "'");
+        }
         out.push_back(address);
     }
     return out;
@@ -33,13 +34,14 @@ struct SharedPool::Waiter {
     std::optional<std::size_t> slot;
 };
 
-SharedPool::SharedPool(asio::any_io_executor executor, Target target, std::size_t size,
-                       std::vector<asio::ip::address> sources, std::chrono::milliseconds timeout)
+SharedPool::SharedPool(const asio::any_io_executor& executor, const Target& target, std::size_t size,
+                       std::vector<asio::ip::address> sources, std::chrono::milliseconds timeout,
+                       SendTurns* turns)
     : executor_(executor) {
     if (size == 0) throw std::invalid_argument("a shared pool needs at least one connection");
     connections_.reserve(size);
     for (std::size_t i = 0; i < size; ++i) {
-        auto connection = std::make_unique<Connection>(executor, target, timeout);
+        auto connection = std::make_unique<Connection>(executor, target, timeout, turns);
         if (!sources.empty()) connection->bind_to(sources[i % sources.size()]);
         connections_.push_back(std::move(connection));
         free_.push_back(size - 1 - i);  // the lowest index is taken first
@@ -62,7 +64,9 @@ asio::awaitable<std::size_t> SharedPool::acquire() {
     Waiter waiter{asio::steady_timer(executor_, asio::steady_timer::time_point::max()), std::nullopt};
     waiting_.push_back(&waiter);
     most_waiting_ = std::max(most_waiting_, waiting_.size());
-    while (!waiter.slot) co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (!waiter.slot) {
+        co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     co_return *waiter.slot;
 }
 

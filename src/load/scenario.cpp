@@ -26,6 +26,7 @@
 #include "load/process.hpp"
 #include "load/rate.hpp"
 #include "load/support.hpp"
+#include "load/turns.hpp"
 
 namespace marquee::load {
 
@@ -63,7 +64,9 @@ std::vector<std::string> lines(const std::string& text) {
 /// Requests and their statistics for one run, on one thread.
 class Run {
   public:
-    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {}
+    Run(asio::io_context& ioc, const Options& options) : ioc_(ioc), options_(options) {
+        if (options.sends_per_turn > 0) turns_.emplace(ioc.get_executor(), options.sends_per_turn);
+    }
 
     const Options& options() const { return options_; }
     asio::io_context& ioc() { return ioc_; }
@@ -71,16 +74,17 @@ class Run {
     Recorder& setup() { return setup_; }
 
     /// One request, recorded in `recorder` under `endpoint`, its latency measured from `due` (kAtSend: from
-    /// now). A transport failure is recorded and answered as status 0.
+    /// when it went, Response::sent). A transport failure is recorded and answered as status 0.
     asio::awaitable<Response> call(Recorder& recorder, Connection& connection, const char* endpoint,
                                    const char* method, std::string target, std::string body, Headers headers,
                                    Clock::time_point due) {
-        const auto start = due == kAtSend ? Clock::now() : due;
         std::string verb(method);
         const std::string name(endpoint);
         try {
             Response response = co_await connection.request(std::move(verb), std::move(target),
                                                             std::move(body), std::move(headers));
+            // Closed loop: from when the request went (after its send turn, ADR 0043); fixed rate: from due.
+            const auto start = due == kAtSend ? response.sent : due;
             recorder.answered(name, response.status, latency_us(start, Clock::now()));
             co_return response;
         } catch (const TransportError& e) {
@@ -99,21 +103,21 @@ class Run {
                                              Headers headers, Clock::time_point deadline) {
         auto backoff = std::chrono::milliseconds(250);
         for (int attempt = 0;; ++attempt) {
-            std::string t = target;
-            std::string b = body;
-            Headers h = headers;
-            Response r = co_await call(recorder, connection, endpoint, method, t, b, h, kAtSend);
+            Response r =
+                co_await call(recorder, connection, endpoint, method, target, body, headers, kAtSend);
             const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
             // A top-up that FAILED for good answers its key the same 503 forever: the caller takes a new key.
             if (!shed || charge_failed_for_its_key(r.status, r.body) || attempt >= 40 ||
-                Clock::now() >= deadline)
+                Clock::now() >= deadline) {
                 co_return r;
+            }
             std::chrono::milliseconds wait = backoff;
             if (const auto after = r.header("Retry-After")) {
                 int seconds = 0;
                 const auto [end, ec] = std::from_chars(after->data(), after->data() + after->size(), seconds);
-                if (ec == std::errc() && seconds >= 0)
+                if (ec == std::errc() && seconds >= 0) {
                     wait = std::chrono::milliseconds(std::min(seconds, 5) * 1000);
+                }
             }
             backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
             wait += std::chrono::milliseconds(rng_() % static_cast<std::uint64_t>(wait.count() / 2 + 1));
@@ -125,7 +129,11 @@ class Run {
     }
 
     std::uint64_t retries() const { return retries_; }
-    Connection connection() { return Connection(ioc_.get_executor(), options_.target, options_.timeout); }
+    Connection connection() {
+        return Connection(ioc_.get_executor(), options_.target, options_.timeout,
+                          turns_ ? &*turns_ : nullptr);
+    }
+    const SendTurns* turns() const { return turns_ ? &*turns_ : nullptr; }
 
   private:
     asio::io_context& ioc_;
@@ -135,6 +143,7 @@ class Run {
     std::uint64_t transport_errors_ = 0;
     std::uint64_t retries_ = 0;
     std::mt19937_64 rng_{42};
+    std::optional<SendTurns> turns_;
 };
 
 asio::awaitable<void> sleep_until(Clock::time_point when) {
@@ -148,7 +157,9 @@ asio::awaitable<void> sleep_until(Clock::time_point when) {
 /// when the run is over.
 asio::awaitable<std::optional<Pacer::Slot>> next_request(Pacer& pacer) {
     const auto slot = pacer.claim(Clock::now());
-    if (slot && slot->due > Clock::now()) co_await sleep_until(slot->due);
+    if (slot && slot->due > Clock::now()) {
+        co_await sleep_until(slot->due);
+    }
     co_return slot;
 }
 
@@ -175,8 +186,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     Connection c = run.connection();
     const auto admin_deadline = Clock::now() + std::chrono::seconds(60);
     const std::string auth = co_await login(run, rec, c, o.admin_email, o.admin_password, admin_deadline);
-    if (auth.empty())
+    if (auth.empty()) {
         throw std::runtime_error("admin login failed for " + o.admin_email + " (is the demo data loaded?)");
+    }
     Headers headers{{"Authorization", auth}};
 
     const json::object concert{
@@ -185,8 +197,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     std::string body = json::serialize(concert);
     Response r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
     const auto concert_doc = parse_object(r.body);
-    if (r.status != 201 || !concert_doc)
+    if (r.status != 201 || !concert_doc) {
         throw std::runtime_error("create concert: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
     const auto concert_id = int_field(*concert_doc, "id");
 
     const auto now = std::chrono::system_clock::now();
@@ -197,8 +210,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     body = json::serialize(times);
     r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
     const auto schedule_doc = parse_object(r.body);
-    if (r.status != 201 || !schedule_doc)
+    if (r.status != 201 || !schedule_doc) {
         throw std::runtime_error("create schedule: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
     Schedule schedule;
     schedule.id = int_field(*schedule_doc, "id");
 
@@ -216,22 +230,25 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     path = "/api/v1/admin/schedules/" + std::to_string(schedule.id) + "/seat-map";
     body = json::serialize(layout);
     r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
-    if (r.status != 201)
+    if (r.status != 201) {
         throw std::runtime_error("create seat map: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
 
     Headers plain;
     path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/seat-map";
     r = co_await run.call(rec, c, "seat-map", "GET", path, kNoBody, plain, kAtSend);
     const auto map = parse_object(r.body);
-    if (r.status != 200 || !map || !map->contains("seats"))
+    if (r.status != 200 || !map || !map->contains("seats")) {
         throw std::runtime_error("read seat map: HTTP " + std::to_string(r.status));
+    }
     schedule.seat_map_etag = std::string(r.header("ETag").value_or(""));
     schedule.seat_ids.assign(o.seats, 0);
     for (const auto& seat : map->at("seats").as_array()) {
         const auto& s = seat.as_object();
         const auto index = int_field(s, "index");
-        if (index >= 0 && static_cast<std::size_t>(index) < schedule.seat_ids.size())
+        if (index >= 0 && static_cast<std::size_t>(index) < schedule.seat_ids.size()) {
             schedule.seat_ids[static_cast<std::size_t>(index)] = int_field(s, "id");
+        }
     }
     path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/availability";
     r = co_await run.call(rec, c, "availability", "GET", path, kNoBody, plain, kAtSend);
@@ -243,11 +260,13 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
 /// Joins the schedule's waiting room and polls GET /queue/me with backoff until ACTIVE; the X-Queue-Token, or
 /// empty when refused or past `deadline`.
 asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth, std::int64_t schedule,
-                                      Clock::time_point deadline, std::uint64_t seed) {
+                                      Clock::time_point deadline, std::uint64_t seed,
+                                      BurstClock* joins = nullptr) {
     Recorder& rec = run.measured();
     Headers headers{{"Authorization", auth}};
     std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
     Response r = co_await run.call_patiently(rec, c, "queue join", "POST", path, kNoBody, headers, deadline);
+    if (joins != nullptr && (r.status == 200 || r.status == 201)) joins->answered(r.sent, Clock::now());
     if (r.status == 403 && r.body.find("/pow-required") != std::string::npos) {
         // ADR 0026: the proof of work at the door, paid when asked for, as a fan's browser pays it.
         r = co_await run.call_patiently(rec, c, "queue challenge", "POST", path + "/challenge", kNoBody,
@@ -296,14 +315,17 @@ asio::awaitable<Admission> log_in_and_queue(Run& run, Recorder& recorder, Connec
     std::string password = kLoadUserPassword;
     Admission out;
     out.auth = co_await login(run, recorder, c, email, password, setup_deadline);
-    if (!out.auth.empty()) out.token = co_await admitted(run, c, out.auth, schedule, setup_deadline, user);
+    if (!out.auth.empty()) {
+        out.token = co_await admitted(run, c, out.auth, schedule, setup_deadline, user);
+    }
     co_return out;
 }
 
 /// Users load-<run>-<i>@load.test, i in [0, n), made in one INSERT with the cheap hash.
 void create_users(const Options& o, unsigned n) {
-    if (o.database_url.empty())
+    if (o.database_url.empty()) {
         throw std::runtime_error("--database-url is needed to create the users of this scenario");
+    }
     psql(o, "INSERT INTO auth.users (email, password_hash, display_name) SELECT 'load-' || " +
                 quote_sql(o.run_id) + " || '-' || i || '@load.test', " + quote_sql(kLoadUserHash) +
                 ", 'Load ' || i FROM generate_series(0, " + std::to_string(n) + " - 1) AS i");
@@ -519,8 +541,9 @@ asio::awaitable<void> events_watcher(Run& run, EventsState& st) {
     for (;;) {
         if (st.holding == 0 && !holders_done) holders_done = Clock::now();
         if (holders_done &&
-            (st.seen_count == st.holds || Clock::now() - *holders_done > std::chrono::seconds(10)))
+            (st.seen_count == st.holds || Clock::now() - *holders_done > std::chrono::seconds(10))) {
             break;
+        }
         Headers headers;
         if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
         const Response r =
@@ -566,6 +589,7 @@ struct FlashState {
     unsigned ready = 0;
     std::optional<asio::steady_timer> gate;
     std::optional<Clock::time_point> sale_start;
+    BurstClock joins;  ///< the sale's joins that got in (200 or 201, after any retries)
 };
 
 /// How long a fan keeps asking about a top-up or payment answered 202 or 409 in flight, with its key: longer
@@ -619,7 +643,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     }
     // --arrival-ms spreads the sale's arrivals (the queue joins); 0 is everyone at once.
     co_await sleep_for(o.arrival * user / std::max(1u, o.users));
-    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user);
+    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user, &st.joins);
     if (token.empty()) {
         ++st.failed;
         co_return;
@@ -709,7 +733,9 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     int new_keys = 0;
     auto patience = Clock::now() + kPendingPatience;
     for (int again = 0; Clock::now() < patience; ++again) {
-        if (again > 0) co_await sleep_for(pending_backoff(again));
+        if (again > 0) {
+            co_await sleep_for(pending_backoff(again));
+        }
         r = co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers,
                                         patience);
         if (charge_failed_for_its_key(r.status, r.body) && new_keys < 3) {
@@ -730,7 +756,9 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     path = "/api/v1/payments";
     patience = Clock::now() + kPendingPatience;
     for (int again = 0; Clock::now() < patience; ++again) {
-        if (again > 0) co_await sleep_for(pending_backoff(again));
+        if (again > 0) {
+            co_await sleep_for(pending_backoff(again));
+        }
         r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, patience);
         if (r.status != 202 && r.status != 409) break;
     }
@@ -757,8 +785,9 @@ std::string decode_base64(std::string_view text) {
         std::array<int, 256> t{};
         t.fill(-1);
         const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (std::size_t i = 0; i < alphabet.size(); ++i)
+        for (std::size_t i = 0; i < alphabet.size(); ++i) {
             t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+        }
         return t;
     }();
     if (text.size() % 4 != 0) throw std::invalid_argument("base64 length is not a multiple of 4");
@@ -795,7 +824,7 @@ Result run_scenario(const Options& o) {
     std::optional<Schedule> schedule;
     auto setup = [&]() -> asio::awaitable<void> { schedule = co_await create_schedule(run); };
     std::exception_ptr setup_error;
-    asio::co_spawn(ioc, setup(), [&](std::exception_ptr e) { setup_error = e; });
+    asio::co_spawn(ioc, setup(), [&](std::exception_ptr e) { setup_error = std::move(e); });
     ioc.run();
     ioc.restart();
     if (setup_error) std::rethrow_exception(setup_error);
@@ -909,6 +938,13 @@ Result run_scenario(const Options& o) {
         outcome["payments_per_s"] =
             per_second(st.paid, st.first_hold ? seconds_between(*st.first_hold, st.last_payment) : 0.0);
         outcome["all_seats_sold"] = st.paid == std::min(o.users, o.seats);
+        outcome["join_burst"] = st.joins.to_json();
+        if (const auto* turns = run.turns()) {
+            outcome["sends_per_turn"] = turns->per_turn();
+            outcome["send_turns"] = turns->turns();
+            outcome["sends_that_waited_a_turn"] = turns->waits();
+            outcome["most_sends_waiting"] = turns->most_waiting();
+        }
         result.progress = st.paid > 0;
         scenario_sql =
             "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats WHERE "
@@ -925,7 +961,7 @@ Result run_scenario(const Options& o) {
         spawn_all(
             ioc, o.users, [&](unsigned i) { return events_holder(run, st, i); }, crashed, "a virtual user");
         auto watch = [&]() -> asio::awaitable<void> { co_await events_watcher(run, st); };
-        asio::co_spawn(ioc, watch(), [&crashed](std::exception_ptr e) { crashed += e ? 1 : 0; });
+        asio::co_spawn(ioc, watch(), [&crashed](const std::exception_ptr& e) { crashed += e ? 1 : 0; });
         ioc.run();
         result.seconds = seconds_between(st.first_hold, st.last_hold);
         outcome["holds"] = st.holds;

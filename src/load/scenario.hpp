@@ -34,8 +34,10 @@ struct Options {
     std::chrono::milliseconds timeout{30'000};  ///< per request
     std::chrono::milliseconds ramp{1'000};      ///< users start spread over this time
     std::chrono::milliseconds arrival{0};  ///< flash-sale: queue joins spread over this time (0: all at once)
-    std::string database_url;              ///< for bulk users and the invariant check (psql)
-    std::string invariants_script;         ///< scripts/check-invariants
+    /// Requests started between two polls of the sockets (SendTurns, ADR 0043); 0: no turns.
+    unsigned sends_per_turn = 32;
+    std::string database_url;       ///< for bulk users and the invariant check (psql)
+    std::string invariants_script;  ///< scripts/check-invariants
     std::string psql = "psql";
     std::string admin_email = "admin@marquee.dev";
     std::string admin_password = "Admin-demo-2026";
