@@ -94,7 +94,10 @@ Relay::Relay(db::Pool& db, mq::Nats& nats, core::MetricsRegistry& metrics, Relay
     select_sql_ =
         "SELECT id, event_id::text AS event_id, event_type, payload::text AS payload, traceparent FROM " +
         table + " WHERE published_at IS NULL ORDER BY id LIMIT $1";
-    mark_sql_ = "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])";
+    // `published_at IS NULL` lets the mark read the partial index the select read: the outbox has no other
+    // index on id (ADR 0044). The rows are unpublished: this relay read them and holds the table's lock.
+    mark_sql_ =
+        "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL";
     stats_sql_ =
         "SELECT (SELECT count(*) FROM (SELECT 1 FROM " + table + " WHERE published_at IS NULL LIMIT " +
         std::to_string(kUnpublishedCountCap) +
