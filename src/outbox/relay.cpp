@@ -150,7 +150,9 @@ asio::awaitable<std::size_t> Relay::publish_pending() {
             done.push_back(rows.get<std::int64_t>(row, "id"));
             if (std::chrono::steady_clock::now() >= deadline) break;
         }
-        if (!done.empty()) co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        if (!done.empty()) {
+            co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        }
         published = done.size();
     }
     const db::Result stats = co_await session.query(stats_sql_);
@@ -211,7 +213,7 @@ struct RelayHandle {
 
 }  // namespace
 
-std::shared_ptr<void> start_relay(asio::any_io_executor executor, db::Pool& db, mq::Nats& nats,
+std::shared_ptr<void> start_relay(const asio::any_io_executor& executor, db::Pool& db, mq::Nats& nats,
                                   core::MetricsRegistry& metrics, RelayOptions options) {
     auto relay = std::make_shared<Relay>(db, nats, metrics, std::move(options));
     asio::co_spawn(
