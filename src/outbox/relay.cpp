@@ -94,7 +94,10 @@ Relay::Relay(db::Pool& db, mq::Nats& nats, core::MetricsRegistry& metrics, Relay
     select_sql_ =
         "SELECT id, event_id::text AS event_id, event_type, payload::text AS payload, traceparent FROM " +
         table + " WHERE published_at IS NULL ORDER BY id LIMIT $1";
-    mark_sql_ = "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])";
+    // `published_at IS NULL` lets the mark read the partial index the select read: the outbox has no other
+    // index on id (ADR 0044). The rows are unpublished: this relay read them and holds the table's lock.
+    mark_sql_ =
+        "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL";
     stats_sql_ =
         "SELECT (SELECT count(*) FROM (SELECT 1 FROM " + table + " WHERE published_at IS NULL LIMIT " +
         std::to_string(kUnpublishedCountCap) +
@@ -147,7 +150,9 @@ asio::awaitable<std::size_t> Relay::publish_pending() {
             done.push_back(rows.get<std::int64_t>(row, "id"));
             if (std::chrono::steady_clock::now() >= deadline) break;
         }
-        if (!done.empty()) co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        if (!done.empty()) {
+            co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        }
         published = done.size();
     }
     const db::Result stats = co_await session.query(stats_sql_);
@@ -208,7 +213,7 @@ struct RelayHandle {
 
 }  // namespace
 
-std::shared_ptr<void> start_relay(asio::any_io_executor executor, db::Pool& db, mq::Nats& nats,
+std::shared_ptr<void> start_relay(const asio::any_io_executor& executor, db::Pool& db, mq::Nats& nats,
                                   core::MetricsRegistry& metrics, RelayOptions options) {
     auto relay = std::make_shared<Relay>(db, nats, metrics, std::move(options));
     asio::co_spawn(
