@@ -376,6 +376,7 @@ Pool::Stats PoolState::stats() const {
     stats.shed = shed_;
     stats.shed_expected_wait = shed_expected_wait_;
     stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handover_interval_);
+    stats.handovers = handovers_measured_;
     stats.finish_acquired = finish_acquired_;
     stats.finish_over_bound = finish_over_bound_;
     stats.connects = connects_;
