@@ -370,7 +370,7 @@ TEST(Admission, ABrokenStoredIntervalIsForgotten) {
     EXPECT_DOUBLE_EQ(d.next.bound, 80);
 }
 
-core::Config config_of(std::vector<std::pair<std::string, std::string>> env) {
+core::Config config_of(const std::vector<std::pair<std::string, std::string>>& env) {
     auto lookup = [env](std::string_view name) -> std::optional<std::string> {
         for (const auto& [k, v] : env) {
             if (k == name) return v;

@@ -187,8 +187,9 @@ asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitSt
     if (!saved) co_return false;
     seen->second = total;
     if (pressure_seen_.size() > 10'000) pressure_seen_.clear();  // bounded; a lost baseline costs one step
-    if (const auto it = steps_.find(std::string(to_string(decision.move))); it != steps_.end())
+    if (const auto it = steps_.find(std::string(to_string(decision.move))); it != steps_.end()) {
         it->second->inc();
+    }
     if (purchase_seconds_ != nullptr && decision.purchase_ms > 0) {
         purchase_seconds_->set(decision.purchase_ms / 1000.0);
     }
@@ -248,9 +249,9 @@ asio::awaitable<std::int64_t> Scheduler::write_audit(std::int64_t schedule_id) {
     co_return written;
 }
 
-void Scheduler::start(asio::any_io_executor executor) {
+void Scheduler::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Scheduler::run() {
