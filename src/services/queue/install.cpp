@@ -131,7 +131,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->sold_out->start(executor);
     installed->room->start_memory(executor, &metrics);  // ADR 0039
     installed->stats->start(executor);
-    installed->scheduler->start(executor);
+    installed->scheduler->start(std::move(executor));
     return installed;
 }
 
