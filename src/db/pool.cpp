@@ -100,11 +100,15 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
         if (!shed_report.empty()) core::log_warn("database pool shedding callers", shed_report);
         throw core::Problem::unavailable("postgres", refusal);
     }
-    if (!grant.granted) grant = co_await wait(deadline, label, priority);
+    if (!grant.granted) {
+        grant = co_await wait(deadline, label, priority);
+    }
     // From here the session owns the slot: if connecting fails, its destructor frees the slot.
     Session session(shared_from_this(), std::move(grant.connection), options_.timeout);
     if (session.connection_ && !session.connection_->is_alive()) session.connection_.reset();
-    if (!session.connection_) session.connection_ = co_await connect(deadline);
+    if (!session.connection_) {
+        session.connection_ = co_await connect(deadline);
+    }
     {
         std::lock_guard lock(mutex_);
         ++acquired_;
@@ -376,6 +380,7 @@ Pool::Stats PoolState::stats() const {
     stats.shed = shed_;
     stats.shed_expected_wait = shed_expected_wait_;
     stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handover_interval_);
+    stats.handovers = handovers_measured_;
     stats.finish_acquired = finish_acquired_;
     stats.finish_over_bound = finish_over_bound_;
     stats.connects = connects_;

@@ -92,8 +92,9 @@ class Pool {
         std::uint64_t shed = 0;  ///< callers refused at once: the queue was full, or too slow to wait in
         std::uint64_t shed_expected_wait = 0;           ///< of them, refused for the wait they could expect
         std::chrono::nanoseconds handover_interval{0};  ///< measured time between hand-overs while queued
-        std::uint64_t finish_acquired = 0;              ///< Priority::Finish callers granted a connection
-        std::uint64_t finish_over_bound = 0;            ///< Finish callers queued although the queue was full
+        std::uint64_t handovers = 0;        ///< hand-overs measured into handover_interval so far (ADR 0045)
+        std::uint64_t finish_acquired = 0;  ///< Priority::Finish callers granted a connection
+        std::uint64_t finish_over_bound = 0;       ///< Finish callers queued although the queue was full
         std::uint64_t connects = 0;                ///< connections opened so far (first opens and reconnects)
         std::uint64_t connect_errors = 0;          ///< connects that failed (no primary reachable, deadline)
         std::uint64_t refused_unreachable = 0;     ///< callers refused at once while reconnecting backs off

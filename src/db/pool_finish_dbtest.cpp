@@ -152,6 +152,8 @@ TEST(PoolFinishDbTest, NewWorkIsShedForTheWaitItCanExpectNotForACount) {
     EXPECT_GT(stats.shed_expected_wait, 0u) << "no caller was refused for the wait it could expect";
     EXPECT_EQ(stats.shed, stats.shed_expected_wait) << "the count bound is out of reach here";
     EXPECT_GT(stats.handover_interval.count(), 0);
+    EXPECT_GE(stats.handovers, 32u)
+        << "the admission controller reads the interval only once this many were measured";
     EXPECT_EQ(stats.waiting, 0u);
     EXPECT_EQ(stats.in_use, 0u);
 }

@@ -49,6 +49,14 @@ AdmissionState admission_start(const AdmissionLimits& limits) {
     return state;
 }
 
+double pool_cap(double handover_ms, const AdmissionLaw& law) {
+    if (!std::isfinite(handover_ms) || handover_ms <= 0 || !std::isfinite(law.budget_ms) ||
+        law.budget_ms <= 0) {
+        return 0;
+    }
+    return law.budget_ms / handover_ms;
+}
+
 std::int64_t applied_bound(double bound) {
     if (!std::isfinite(bound) || bound < 1) return 1;
     return static_cast<std::int64_t>(std::floor(bound));
@@ -64,6 +72,10 @@ AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSam
     next.used = sample.used;
     next.busy_ms = sample.busy_ms;
     next.active_ms = sample.active_ms;
+    // The pool's capacity: this process's measurement when it has one, else the last one any replica stored.
+    if (std::isfinite(sample.handover_ms) && sample.handover_ms > 0) next.handover_ms = sample.handover_ms;
+    if (!std::isfinite(next.handover_ms) || next.handover_ms < 0) next.handover_ms = 0;
+    decision.pool_cap = pool_cap(next.handover_ms, law);
 
     const bool broken = !std::isfinite(state.bound) || !std::isfinite(state.rate) || state.bound <= 0 ||
                         state.rate <= 0 || !std::isfinite(state.base_ms) || !std::isfinite(state.throughput);
@@ -118,7 +130,15 @@ AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSam
         // Growth needs evidence: an interval with too few completions says nothing about how the system takes
         // the bound (a stalled sale completes nothing), so it holds (ADR 0019). A room smaller than
         // min_samples needs only as many completions as it holds, or it could never grow.
-        next.bound = std::min(r.ceiling, state.probing ? bound * 2 : bound + std::max(1.0, r.start / 4));
+        double grown = state.probing ? bound * 2 : bound + std::max(1.0, r.start / 4);
+        if (state.probing && decision.pool_cap > 0 && grown >= decision.pool_cap) {
+            // ADR 0045: the slow start stops where the pool, as measured now, serves one statement per fan
+            // within the budget; the purchase time it would otherwise wait for comes one interval late.
+            grown = std::max(bound, decision.pool_cap);
+            next.probing = false;
+            decision.capped = true;
+        }
+        next.bound = std::min(r.ceiling, grown);
         decision.move = next.bound > bound ? AdmissionMove::Increase : AdmissionMove::Hold;
     } else {
         next.bound = bound;

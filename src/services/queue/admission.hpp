@@ -28,6 +28,10 @@ struct AdmissionState {
     std::int64_t used = 0;       ///< the counters below as the last step saw them
     std::int64_t busy_ms = 0;    ///< sum of purchase times (first passed gate check -> USED)
     std::int64_t active_ms = 0;  ///< sum of times in ACTIVE (admitted -> USED)
+    /// The PostgreSQL pool's measured time between hand-overs to queued callers, as the last step that had a
+    /// measurement saw it (ADR 0045). Kept here, in the shared state, so a step taken by a replica whose pool
+    /// has not queued yet still caps the slow start. 0: never measured.
+    double handover_ms = 0;
 };
 
 /// What a step sees: the schedule's counters now (kept by the release script in the same hash) and the
@@ -42,6 +46,10 @@ struct AdmissionSample {
     /// Pressure seen by this process since its last step: PostgreSQL pool callers shed or timed out
     /// (requests that became 503). Any is congestion.
     std::uint64_t shed = 0;
+    /// The stepping process's PostgreSQL pool: the smoothed time between hand-overs to queued callers, i.e.
+    /// the time the pool takes per statement when it is the bottleneck (1 / statements per second). 0: not
+    /// measured (fewer than 32 hand-overs so far); the shared state's last value stands in (ADR 0045).
+    double handover_ms = 0;
 };
 
 enum class AdmissionMove { Start, Hold, Increase, Decrease };
@@ -51,6 +59,8 @@ struct AdmissionDecision {
     AdmissionState next;
     AdmissionMove move = AdmissionMove::Hold;
     double purchase_ms = 0;  ///< mean purchase time of the interval's completions; 0 when too few
+    double pool_cap = 0;     ///< the slow start's cap from the pool's capacity (ADR 0045); 0: unmeasured
+    bool capped = false;     ///< the slow start stopped at pool_cap in this step
 };
 
 /// Tunables of the control law; the defaults are what ADR 0016 argues for.
@@ -75,11 +85,20 @@ bool admission_due(const AdmissionState& state, std::int64_t now, const Admissio
 ///    `min_samples` completions (or the bound's, if fewer) and no congestion: slow start doubles the bound,
 ///    afterwards it grows by start / 4 per step (an interval with fewer completions holds: no growth without
 ///    evidence, ADR 0019);
+///  - the slow start never doubles past what the PostgreSQL pool serves within the budget (ADR 0045): with
+///    the pool's time between hand-overs h measured, cap = budget_ms / h (as many fans as the pool gives one
+///    statement each within the budget). A doubling that would pass the cap stops at it (or stays, if the
+///    bound is already there) and ends the slow start; growth goes on by start / 4 per step, so the
+///    purchase time (which lags one interval) has the time to show the queueing;
 ///  - otherwise it holds.
 /// The bound stays in [floor, ceiling]. admits/s = headroom x bound / (mean time in ACTIVE), so the room
 /// refills in half the time a fan spends in it; in [floor, 10 x ceiling] per second. Pure: no I/O, no clock.
 AdmissionDecision admission_step(const AdmissionState& state, const AdmissionSample& sample,
                                  const AdmissionLimits& limits, const AdmissionLaw& law = {});
+
+/// ADR 0045: the most fans the slow start lets in, from the pool's time between hand-overs (ms): the
+/// budget over it; 0 when `handover_ms` is not a positive finite number (unmeasured: no cap).
+double pool_cap(double handover_ms, const AdmissionLaw& law = {});
 
 /// The bound and rate to admit under before any step (and when the stored state is unreadable).
 AdmissionState admission_start(const AdmissionLimits& limits);

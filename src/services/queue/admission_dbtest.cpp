@@ -100,6 +100,48 @@ TEST_F(QueueAdmissionDbTest, TheAutomaticBoundGrowsAndShrinksWithinFloorAndCeili
     EXPECT_EQ(field(schedule, "probing"), "0") << "congestion ends the slow start";
 }
 
+TEST_F(QueueAdmissionDbTest, ThePoolCapStopsTheSlowStartAndTravelsInTheSharedState) {
+    // ADR 0045. Start 3, ceiling 6: without a cap the slow start doubles 3 -> 6. Replica A's pool measured
+    // 62.5 ms between hand-overs: cap = 250 ms / 62.5 ms = 4 fans. Replica B's pool has measured nothing,
+    // and B takes every step after the first: the interval A stored in Redis caps B's doubling.
+    Settings settings = automatic();
+    settings.admission.interval = 1ms;
+    auto room_a = std::make_shared<WaitingRoom>(redis_, settings);
+    auto room_b = std::make_shared<WaitingRoom>(redis_, settings);
+    auto store = std::make_shared<Store>(db_);
+    Scheduler a(room_a, store, nullptr, {}, [] { return 62.5; });
+    Scheduler b(room_b, store, nullptr, {}, [] { return 0.0; });
+    const auto schedule = unique_schedule();
+    const auto users = join(*room_a, schedule, 200);
+
+    EXPECT_EQ(run(a.tick()).steps, 1);
+    EXPECT_EQ(field(schedule, "bound"), "3.000");
+    EXPECT_EQ(field(schedule, "hand"), "62.500") << "A's measurement is in the shared state";
+
+    std::int64_t highest = 0;
+    bool capped = false;
+    for (int i = 0; i < 4 && !capped; ++i) {
+        purchase_all(*room_b, schedule, users);
+        std::this_thread::sleep_for(3ms);
+        const TickReport report = run(b.tick());
+        EXPECT_LE(report.bound, 4) << "the slow start never passes the pool's cap";
+        highest = std::max(highest, report.bound);
+        capped = field(schedule, "probing") == "0";
+    }
+    EXPECT_TRUE(capped) << "reaching the cap ends the slow start";
+    EXPECT_EQ(field(schedule, "bound"), "4.000");
+    EXPECT_EQ(field(schedule, "hand"), "62.500") << "B, without a measurement, kept A's";
+    EXPECT_LE(highest, 4);
+
+    // After the slow start, growth is additive and reaches the ceiling: the cap bounds the slow start only.
+    for (int i = 0; i < 12; ++i) {
+        purchase_all(*room_b, schedule, users);
+        std::this_thread::sleep_for(3ms);
+        highest = std::max(highest, run(b.tick()).bound);
+    }
+    EXPECT_EQ(highest, 6);
+}
+
 TEST_F(QueueAdmissionDbTest, TwoSchedulersAgreeOnOneBoundAndOneStepPerInterval) {
     Settings settings = automatic();
     settings.admission.interval = 60s;

@@ -250,7 +250,127 @@ TEST(Admission, CountersThatWentBackwardsRestartTheDeltas) {
     EXPECT_GE(d.next.throughput, 0);
 }
 
-core::Config config_of(std::vector<std::pair<std::string, std::string>> env) {
+// ADR 0045: the slow start's cap from the pool's measured capacity.
+
+TEST(Admission, ThePoolCapIsTheBudgetOverTheHandOverInterval) {
+    EXPECT_DOUBLE_EQ(pool_cap(1.25), 200);  // 8 connections at 800 statements/s: 200 fans within 250 ms
+    EXPECT_DOUBLE_EQ(pool_cap(2.5), 100);
+    EXPECT_DOUBLE_EQ(pool_cap(0), 0) << "unmeasured: no cap";
+    EXPECT_DOUBLE_EQ(pool_cap(-1), 0);
+    EXPECT_DOUBLE_EQ(pool_cap(std::numeric_limits<double>::quiet_NaN()), 0);
+    AdmissionLaw law;
+    law.budget_ms = 100;
+    EXPECT_DOUBLE_EQ(pool_cap(1.25, law), 80);
+}
+
+TEST(Admission, TheSlowStartStopsAtWhatThePoolServesWithinTheBudget) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;  // 40
+    AdmissionSample sample = s.second(100, 50, 300, 40);
+    sample.handover_ms = 2.5;  // cap 100
+    auto d = admission_step(state, sample, limits());
+    EXPECT_EQ(d.move, AdmissionMove::Increase);
+    EXPECT_DOUBLE_EQ(d.next.bound, 80) << "below the cap the slow start still doubles";
+    EXPECT_TRUE(d.next.probing);
+    EXPECT_FALSE(d.capped);
+    EXPECT_DOUBLE_EQ(d.pool_cap, 100);
+    EXPECT_DOUBLE_EQ(d.next.handover_ms, 2.5);
+
+    sample = s.second(200, 55, 300, 80);
+    sample.handover_ms = 2.5;
+    d = admission_step(d.next, sample, limits());
+    EXPECT_EQ(d.move, AdmissionMove::Increase);
+    EXPECT_DOUBLE_EQ(d.next.bound, 100) << "160 would pass the cap: it stops at 100";
+    EXPECT_FALSE(d.next.probing) << "the slow start ends at the cap";
+    EXPECT_TRUE(d.capped);
+
+    // Afterwards: additive growth (start / 4 = 10), no longer capped.
+    sample = s.second(200, 55, 300, 100);
+    sample.handover_ms = 2.5;
+    d = admission_step(d.next, sample, limits());
+    EXPECT_EQ(d.move, AdmissionMove::Increase);
+    EXPECT_DOUBLE_EQ(d.next.bound, 110);
+    EXPECT_FALSE(d.capped);
+}
+
+TEST(Admission, ABoundAlreadyAtThePoolCapEndsTheSlowStartWithoutGrowing) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;  // 40
+    AdmissionSample sample = s.second(100, 50, 300, 40);
+    sample.handover_ms = 10;  // cap 25: below the bound in force
+    const auto d = admission_step(state, sample, limits());
+    EXPECT_EQ(d.move, AdmissionMove::Hold);
+    EXPECT_DOUBLE_EQ(d.next.bound, 40) << "the cap stops growth; only congestion decreases";
+    EXPECT_FALSE(d.next.probing);
+    EXPECT_TRUE(d.capped);
+}
+
+TEST(Admission, WithoutAMeasurementTheSlowStartDoublesAsBefore) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    for (const double expected : {80.0, 160.0, 320.0, 640.0}) {
+        const auto d = admission_step(state, s.second(1000, 50, 300, 1000000), limits());
+        EXPECT_DOUBLE_EQ(d.next.bound, expected);
+        EXPECT_DOUBLE_EQ(d.pool_cap, 0);
+        state = d.next;
+    }
+    EXPECT_TRUE(state.probing);
+}
+
+TEST(Admission, TheSharedStateCarriesTheLastMeasurementToReplicasWithoutOne) {
+    // Replica A measured the pool; replica B, whose pool has not queued yet, takes the next step: the
+    // interval stored in the shared state caps its doubling all the same.
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    AdmissionSample a = s.second(100, 50, 300, 40);
+    a.handover_ms = 2;  // cap 125
+    state = admission_step(state, a, limits()).next;
+    ASSERT_DOUBLE_EQ(state.bound, 80);
+    ASSERT_DOUBLE_EQ(state.handover_ms, 2);
+    const auto b = admission_step(state, s.second(200, 50, 300, 80), limits());  // B: handover_ms 0
+    EXPECT_DOUBLE_EQ(b.next.bound, 125);
+    EXPECT_TRUE(b.capped);
+    EXPECT_DOUBLE_EQ(b.next.handover_ms, 2) << "a step without a measurement keeps the stored one";
+    // A later measurement replaces it (the pool got faster or slower).
+    AdmissionSample c = s.second(200, 50, 300, 125);
+    c.handover_ms = 1;
+    EXPECT_DOUBLE_EQ(admission_step(b.next, c, limits()).next.handover_ms, 1);
+}
+
+TEST(Admission, CongestionStillDecreasesUnderThePoolCap) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    AdmissionSample sample = s.second(100, 50, 300, 40, 5000, /*shed=*/2);
+    sample.handover_ms = 1;
+    const auto d = admission_step(state, sample, limits());
+    EXPECT_EQ(d.move, AdmissionMove::Decrease);
+    EXPECT_DOUBLE_EQ(d.next.bound, 28);
+    EXPECT_FALSE(d.capped);
+}
+
+TEST(Admission, AnOperatorsFixedBoundIsNotMovedByThePoolCap) {
+    // A fixed bound is floor = ceiling = start (Scheduler::control): the cap cannot move it either way.
+    AdmissionLimits fixed = limits();
+    fixed.floor = fixed.ceiling = fixed.start = 500;
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), fixed).next;
+    AdmissionSample sample = s.second(100, 50, 300, 500);
+    sample.handover_ms = 10;  // cap 25
+    const auto d = admission_step(state, sample, fixed);
+    EXPECT_DOUBLE_EQ(d.next.bound, 500);
+    EXPECT_EQ(applied_bound(d.next.bound), 500);
+}
+
+TEST(Admission, ABrokenStoredIntervalIsForgotten) {
+    Synthetic s;
+    AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
+    state.handover_ms = std::numeric_limits<double>::infinity();
+    const auto d = admission_step(state, s.second(100, 50, 300, 40), limits());
+    EXPECT_DOUBLE_EQ(d.next.handover_ms, 0);
+    EXPECT_DOUBLE_EQ(d.next.bound, 80);
+}
+
+core::Config config_of(const std::vector<std::pair<std::string, std::string>>& env) {
     auto lookup = [env](std::string_view name) -> std::optional<std::string> {
         for (const auto& [k, v] : env) {
             if (k == name) return v;

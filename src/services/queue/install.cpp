@@ -1,5 +1,6 @@
 #include "services/queue/install.hpp"
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -117,8 +118,14 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
         const db::Pool::Stats stats = db.stats();
         return stats.shed + stats.acquire_timeouts;
     };
-    installed->scheduler =
-        std::make_shared<Scheduler>(installed->room, installed->store, &metrics, std::move(pressure));
+    // ADR 0045: the pool's capacity, once it has measured enough hand-overs to queued callers to mean it.
+    CapacitySource capacity = [&db] {
+        const db::Pool::Stats stats = db.stats();
+        if (stats.handovers < 32) return 0.0;
+        return std::chrono::duration<double, std::milli>(stats.handover_interval).count();
+    };
+    installed->scheduler = std::make_shared<Scheduler>(installed->room, installed->store, &metrics,
+                                                       std::move(pressure), std::move(capacity));
     installed->scheduler->set_controls(installed->controls);
     installed->scheduler->set_opener(std::make_shared<Opener>(redis, db, installed->store, secret, &metrics));
     installed->sold_out->start(executor);

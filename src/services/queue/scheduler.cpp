@@ -35,8 +35,11 @@ constexpr int kAuditBatchesPerTick = 20;
 }  // namespace
 
 Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> store,
-                     core::MetricsRegistry* metrics, PressureSource pressure)
-    : room_(std::move(room)), store_(std::move(store)), pressure_(std::move(pressure)) {
+                     core::MetricsRegistry* metrics, PressureSource pressure, CapacitySource capacity)
+    : room_(std::move(room)),
+      store_(std::move(store)),
+      pressure_(std::move(pressure)),
+      capacity_(std::move(capacity)) {
     if (metrics == nullptr) return;
     // Totals only: a label per schedule would grow without bound.
     admitted_total_ =
@@ -65,6 +68,16 @@ Scheduler::Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> s
                                      "last automatic-admission "
                                      "step this process took")
                              .with({});
+    handover_seconds_ = &metrics
+                             ->gauge("queue_admission_handover_seconds",
+                                     "PostgreSQL pool's time between hand-overs to queued callers that the "
+                                     "last automatic-admission step this process took used (ADR 0045)")
+                             .with({});
+    capped_total_ = &metrics
+                         ->counter("queue_admission_capped_total",
+                                   "Automatic-admission slow starts this process stopped at the pool's "
+                                   "capacity (ADR 0045)")
+                         .with({});
     auto& steps = metrics->counter("queue_admission_steps_total",
                                    "Automatic-admission controller steps this process stored, by move");
     for (const AdmissionMove move :
@@ -168,16 +181,20 @@ asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitSt
     const std::uint64_t total = pressure_ ? pressure_() : 0;
     const auto [seen, first] = pressure_seen_.try_emplace(schedule_id, total);
     sample.shed = !first && total > seen->second ? total - seen->second : 0;
+    sample.handover_ms = capacity_ ? capacity_() : 0.0;
     const AdmissionDecision decision = admission_step(step.admission, sample, limits);
     const bool saved = co_await room_->save_admission(schedule_id, step.at_text, decision.next);
     if (!saved) co_return false;
     seen->second = total;
     if (pressure_seen_.size() > 10'000) pressure_seen_.clear();  // bounded; a lost baseline costs one step
-    if (const auto it = steps_.find(std::string(to_string(decision.move))); it != steps_.end())
+    if (const auto it = steps_.find(std::string(to_string(decision.move))); it != steps_.end()) {
         it->second->inc();
+    }
     if (purchase_seconds_ != nullptr && decision.purchase_ms > 0) {
         purchase_seconds_->set(decision.purchase_ms / 1000.0);
     }
+    if (handover_seconds_ != nullptr) handover_seconds_->set(decision.next.handover_ms / 1000.0);
+    if (capped_total_ != nullptr && decision.capped) capped_total_->inc();
     core::log_debug("queue admission step", {{"schedule_id", schedule_id},
                                              {"move", std::string(to_string(decision.move))},
                                              {"bound", decision.next.bound},
@@ -187,7 +204,10 @@ asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitSt
                                              {"purchases_per_s", decision.next.throughput},
                                              {"waiting", step.waiting},
                                              {"active", step.active},
-                                             {"shed", sample.shed}});
+                                             {"shed", sample.shed},
+                                             {"handover_ms", decision.next.handover_ms},
+                                             {"pool_cap", decision.pool_cap},
+                                             {"capped", decision.capped}});
     co_return true;
 }
 

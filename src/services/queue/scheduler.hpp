@@ -45,6 +45,11 @@ struct TickReport {
 /// refused (shed, or timed out waiting), read at each controller step. Empty: none.
 using PressureSource = std::function<std::uint64_t()>;
 
+/// This process's PostgreSQL pool capacity for automatic admission (ADR 0045): the pool's smoothed time
+/// between hand-overs to queued callers in milliseconds, read at each controller step; 0 while unmeasured.
+/// Empty: none (the slow start is not capped by the pool).
+using CapacitySource = std::function<double()>;
+
 /// The admission scheduler: every tick, for every schedule with tokens, one admit script (expire, then admit
 /// FIFO within the shared rate and the maximum), then the audit events of that schedule go to PostgreSQL in
 /// one upsert. Safe to run in any number of processes at once: the scripts are atomic, each audit event is
@@ -54,7 +59,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   public:
     /// `metrics` may be null (tests); it must outlive the scheduler.
     Scheduler(std::shared_ptr<WaitingRoom> room, std::shared_ptr<Store> store, core::MetricsRegistry* metrics,
-              PressureSource pressure = {});
+              PressureSource pressure = {}, CapacitySource capacity = {});
 
     /// One pass. Redis failures propagate (Problem 503); PostgreSQL failures are logged and the audit events
     /// go back to Redis for the next pass.
@@ -100,6 +105,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     core::Gauge* purchase_seconds_ = nullptr;
     std::unordered_map<std::string, core::Counter*> steps_;  ///< by move
     PressureSource pressure_;
+    CapacitySource capacity_;
+    core::Gauge* handover_seconds_ = nullptr;
+    core::Counter* capped_total_ = nullptr;
     std::shared_ptr<Controls> controls_;
     std::unordered_map<std::int64_t, std::uint64_t> pressure_seen_;  ///< schedule -> total at its last step
 };

@@ -194,7 +194,7 @@ local burst = tonumber(ARGV[3])
 local adm = {}
 if ARGV[9] == '1' or ARGV[10] == '1' then
   adm = redis.call('HMGET', KEYS[7], 'at', 'bound', 'rate', 'base', 'tput', 'probing', 's_used', 's_busy',
-    's_active', 'used', 'busy', 'active_ms')
+    's_active', 'used', 'busy', 'active_ms', 'hand')
   if ARGV[9] == '1' and tonumber(adm[2]) then max_active = math.max(1, math.floor(tonumber(adm[2]))) end
   if ARGV[10] == '1' and tonumber(adm[3]) then
     rate = math.max(1, tonumber(adm[3]))

@@ -45,7 +45,7 @@ const redis::Script& release();
 /// admission hash's (ADR 0016), the ARGV values standing in until the controller's first step. Returns
 /// {admitted, expired, waiting, active, seq, now ms, bound applied, rate applied (text), admission hash
 /// fields (empty unless automatic): at, bound, rate, base, tput, probing, s_used, s_busy, s_active, used,
-/// busy, active_ms}, pre-queued, head place (-1: empty), admitted counter}. Admits nobody while the
+/// busy, active_ms, hand}, pre-queued, head place (-1: empty), admitted counter}. Admits nobody while the
 /// pre-queue is not empty (ADR 0026). Counts what it admits in `queue:{S}:admitted` (ADR 0039).
 const redis::Script& admit();
 /// KEYS admission; ARGV 'at' as read ('' for none), ttl ms, field, value, ... Stores a controller step

@@ -459,6 +459,7 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
         step.used = integer_of(adm[9]);
         step.busy_ms = integer_of(adm[10]);
         step.active_ms = integer_of(adm[11]);
+        if (adm.size() >= 13) a.handover_ms = number_of(adm[12]);  // ADR 0045
         note_throughput(schedule_id, a.throughput);
     }
     if (e.size() > 9) step.pre_queued = integer_at(e, 9);
@@ -497,7 +498,9 @@ asio::awaitable<bool> WaitingRoom::save_admission(std::int64_t schedule_id, std:
                                   "s_busy",
                                   std::to_string(state.busy_ms),
                                   "s_active",
-                                  std::to_string(state.active_ms)};
+                                  std::to_string(state.active_ms),
+                                  "hand",
+                                  decimal(state.handover_ms)};
     const redis::Reply reply =
         (co_await redis_.eval(scripts::admission_save(), std::move(keys), std::move(args))).or_throw();
     const bool saved = reply.as_integer() == 1;
