@@ -119,6 +119,28 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     co_return std::move(prior->reservation);
 }
 
+std::optional<core::Problem> Service::refused_from_memory(std::string_view user_id,
+                                                          std::string_view queue_token,
+                                                          const HoldRequest& request) {
+    // As attempt(): sales closed early refuse before anything else (that refusal is left to hold()).
+    if (sale_controls_ && sale_controls_(request.schedule_id).sales_closed) return std::nullopt;
+    return refused_from_known(user_id, queue_token, request);
+}
+
+std::optional<core::Problem> Service::refused_from_known(std::string_view user_id,
+                                                         std::string_view queue_token,
+                                                         const HoldRequest& request) {
+    // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
+    // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
+    // never taken on trust for anything that could be granted.
+    if (!taken_memory_.enabled() || request.best_available()) return std::nullopt;
+    const auto now = TakenMemory::Clock::now();
+    const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
+    if (known.empty() || !passes_.fresh(user_id, request.schedule_id, queue_token, now)) return std::nullopt;
+    taken_memory_refused_.inc();
+    return seat_taken(known);
+}
+
 asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string queue_token,
                                               HoldRequest request, std::optional<std::string> idempotency_key,
                                               std::string request_hash) {
@@ -129,17 +151,7 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
             "sales-closed",
             "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
     }
-    // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
-    // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
-    // never taken on trust for anything that could be granted.
-    if (taken_memory_.enabled() && !request.best_available()) {
-        const auto now = TakenMemory::Clock::now();
-        const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
-        if (!known.empty() && passes_.fresh(user_id, request.schedule_id, queue_token, now)) {
-            taken_memory_refused_.inc();
-            throw seat_taken(known);
-        }
-    }
+    if (auto refusal = refused_from_known(user_id, queue_token, request)) throw std::move(*refusal);
     // Remembered from before the check: the pass was ACTIVE at some instant after this one.
     const auto checking = PassMemory::Clock::now();
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
