@@ -33,8 +33,9 @@ Response problem(const core::Problem& problem, std::string_view instance) {
                       problem_body(problem, instance),
                       {},
                       {}};
-    if (problem.retry_after())
+    if (problem.retry_after()) {
         response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
+    }
     for (const auto& [name, value] : problem.headers()) response.with_header(name, value);
     return response;
 }

@@ -113,8 +113,9 @@ TEST_F(BookingEndToEnd, AHoldRefusedFromMemoryIsTheSame409WithItsHeadersAndCount
     const auto other = admitted(new_fan(port(), "booking-fan"), seats.schedule);
     const auto refused_holds = [&] {
         double sum = 0;
-        for (const char* outcome : {"seat-taken-memory", "seat-taken-lock", "seat-taken-db"})
+        for (const char* outcome : {"seat-taken-memory", "seat-taken-lock", "seat-taken-db"}) {
             sum += metric(port(), "booking_holds_total", {std::string("outcome=\"") + outcome + '"'});
+        }
         return sum;
     };
     const std::vector<std::string> answered{R"(method="POST")", R"(route="/api/v1/reservations")",

@@ -60,8 +60,9 @@ asio::awaitable<http::Response> Routes::hold(http::Context& ctx) {
     std::optional<std::string> key;
     if (const auto header = ctx.header("Idempotency-Key")) key = http::idempotency_key(header);
     if (!key) {
-        if (const auto refusal = service_.refused_from_memory(user, token, request))
+        if (const auto refusal = service_.refused_from_memory(user, token, request)) {
             return answered(http::problem(*refusal, ctx.path()));
+        }
     }
     return hold_through(user, std::string(token), std::move(request), std::move(key));
 }
