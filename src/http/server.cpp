@@ -267,7 +267,7 @@ std::uint16_t Server::listen() {
 }
 
 void Server::start() {
-    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](const std::exception_ptr& e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);
@@ -347,7 +347,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         }
         ++live;
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket)), [self](std::exception_ptr e) {
+        asio::co_spawn(executor, session(std::move(socket)), [self](const std::exception_ptr& e) {
             --self->live;  // however the session ended
             if (!e) return;
             try {
@@ -414,8 +414,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             read_deadline.cancel();
             read_ec = ec;
             bytes_in += n;
-            if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
+            if (read_ec == asio::error::operation_aborted && connection->read_timed_out) {
                 read_ec = beast::error::timeout;
+            }
         }
 
         Response response;
