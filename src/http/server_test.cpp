@@ -208,10 +208,10 @@ TEST_F(ServerTest, ThrownProblemIsRenderedWithExtensions) {
 TEST_F(ServerTest, AReturnedProblemIsAnsweredAndCountedAsAThrownOne) {
     std::vector<bhttp::response<bhttp::string_body>> answers;
     for (const std::string how : {"thrown", "returned"}) {
-        answers.push_back(
-            round_trip("GET /refusal/" + how + " HTTP/1.1\r\nHost: x\r\nX-Request-Id: refusal-" + how +
-                       "\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                       "\r\n\r\n"));
+        std::string request = "GET /refusal/";
+        request.append(how).append(" HTTP/1.1\r\nHost: x\r\nX-Request-Id: refusal-").append(how);
+        request.append("\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n");
+        answers.push_back(round_trip(request));
         const auto& response = answers.back();
         EXPECT_EQ(response.result_int(), 409);
         EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
