@@ -27,6 +27,7 @@
 #include "core/log_context.hpp"
 #include "core/problem.hpp"
 #include "http/forwarded.hpp"
+#include "http/problem_response.hpp"
 #include "http/request_id.hpp"
 #include "http/request_reader.hpp"
 
@@ -40,17 +41,6 @@ using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
 namespace {
-
-Response problem_response(const core::Problem& problem, std::string_view instance) {
-    Response response{static_cast<unsigned>(problem.status()),
-                      std::string(core::Problem::kContentType),
-                      boost::json::serialize(problem.to_json(instance)),
-                      {}};
-    if (problem.retry_after())
-        response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
-    for (const auto& [name, value] : problem.headers()) response.with_header(name, value);
-    return response;
-}
 
 /// The request's trace: the caller's (W3C `traceparent`, several `tracestate` headers joined by commas) with
 /// a new span for this server, or a new trace when there is none or it is invalid (two `traceparent`
@@ -277,7 +267,7 @@ std::uint16_t Server::listen() {
 }
 
 void Server::start() {
-    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](const std::exception_ptr& e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);
@@ -357,7 +347,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         }
         ++live;
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket)), [self](std::exception_ptr e) {
+        asio::co_spawn(executor, session(std::move(socket)), [self](const std::exception_ptr& e) {
             --self->live;  // however the session ended
             if (!e) return;
             try {
@@ -424,8 +414,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             read_deadline.cancel();
             read_ec = ec;
             bytes_in += n;
-            if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
+            if (read_ec == asio::error::operation_aborted && connection->read_timed_out) {
                 read_ec = beast::error::timeout;
+            }
         }
 
         Response response;
@@ -437,20 +428,22 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                 read_ec == asio::error::connection_reset || read_ec == asio::error::operation_aborted) {
                 break;
             }
-            response = problem_response(read_problem(read_ec, limits), {});
+            response = http::problem(read_problem(read_ec, limits), {});
             ctx.emplace("-", "-", Fields{}, std::string{}, new_request_id());
         } else if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.get().chunked()) {
             // RFC 9112 section 6.3: a Transfer-Encoding whose final coding is not chunked leaves the body's
             // length unknown, and whatever follows could be a smuggled request: 400, then close the
             // connection.
-            response = problem_response(unframed_body_problem(), {});
+            response = http::problem(unframed_body_problem(), {});
             ctx.emplace(std::string(parser.get().method_string()), std::string(parser.get().target()),
                         Fields{}, std::string{}, new_request_id());
         } else {
             auto request = parser.release();
             keep_alive = request.keep_alive() && !stopping;
+            // Exactly as many as there are: a reserve of 16 asked malloc for 1 KiB per request, past its
+            // per-thread cache of small blocks (ADR 0042).
             Fields headers;
-            headers.reserve(16);
+            headers.reserve(static_cast<std::size_t>(std::distance(request.begin(), request.end())));
             for (const auto& field : request) headers.emplace_back(field.name_string(), field.value());
             auto request_id = accept_request_id(request["X-Request-Id"]);
             auto trace = trace_of(request);
@@ -610,12 +603,12 @@ asio::awaitable<Response> Server::Impl::dispatch(Context& ctx) {
                                               {"status", problem.status()},
                                               {"detail", problem.detail()}});
         }
-        co_return problem_response(problem, ctx.path());
+        co_return http::problem(problem, ctx.path());
     } catch (const std::exception& e) {
         // A bug: log it once with the request id, answer 500 without internals.
         core::log_error("unhandled exception in handler",
                         {{"request_id", ctx.request_id()}, {"route", ctx.route()}, {"error", e.what()}});
-        co_return problem_response(core::Problem::internal(), ctx.path());
+        co_return http::problem(core::Problem::internal(), ctx.path());
     }
 }
 

@@ -1,7 +1,10 @@
 #include "http/server.hpp"
 
 #include <future>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,12 +12,15 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include "core/log.hpp"
 #include "core/log_context.hpp"
 #include "core/problem.hpp"
+#include "http/problem_response.hpp"
 
 namespace marquee::http {
 namespace {
@@ -36,6 +42,13 @@ class ServerTest : public ::testing::Test {
             throw core::Problem::conflict("seat-taken", "seat A1 is held")
                 .with("seats", boost::json::array{"A1"});
             co_return Response{};
+        });
+        // The same problem as /problem, returned rather than thrown (ADR 0042), under another route.
+        router_.get("/refusal/{how}", [](Context& ctx) -> asio::awaitable<Response> {
+            const auto refusal = core::Problem::conflict("seat-taken", "seat A1 is held")
+                                     .with("seats", boost::json::array{"A1"});
+            if (ctx.param("how") == "thrown") throw refusal;
+            co_return problem(refusal, ctx.path());
         });
         router_.get("/unavailable", [](Context&) -> asio::awaitable<Response> {
             throw core::Problem::unavailable("redis", "Redis did not answer", std::chrono::seconds{3});
@@ -188,6 +201,67 @@ TEST_F(ServerTest, ThrownProblemIsRenderedWithExtensions) {
     const auto problem = problem_of(response);
     EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/seat-taken");
     EXPECT_EQ(problem.at("seats").as_array().at(0).as_string(), "A1");
+}
+
+// ADR 0042: a handler may return the problem it would throw; the client sees the same answer (status,
+// problem+json body, X-Request-Id, traceparent) and the metrics count it the same.
+TEST_F(ServerTest, AReturnedProblemIsAnsweredAndCountedAsAThrownOne) {
+    std::vector<bhttp::response<bhttp::string_body>> answers;
+    for (const std::string how : {"thrown", "returned"}) {
+        std::string request = "GET /refusal/";
+        request.append(how).append(" HTTP/1.1\r\nHost: x\r\nX-Request-Id: refusal-").append(how);
+        request.append("\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n");
+        answers.push_back(round_trip(request));
+        const auto& response = answers.back();
+        EXPECT_EQ(response.result_int(), 409);
+        EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
+        EXPECT_EQ(response["X-Request-Id"], "refusal-" + how);
+        EXPECT_EQ(response["traceparent"].substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-");
+        const auto problem = problem_of(response);
+        EXPECT_EQ(problem.at("instance").as_string(), "/refusal/" + how);
+    }
+    auto thrown = problem_of(answers[0]);
+    auto returned = problem_of(answers[1]);
+    thrown.erase("instance");
+    returned.erase("instance");
+    EXPECT_EQ(thrown, returned);
+    EXPECT_EQ(answers[0].body().size() + 2, answers[1].body().size());  // "returned" is two letters longer
+    const auto text = metrics_.render();
+    EXPECT_NE(text.find(R"(http_requests_total{method="GET",route="/refusal/{how}",status="409"} 2)"),
+              std::string::npos)
+        << text;
+}
+
+// problem_body() is core::Problem::to_json serialized, byte for byte, whatever the problem holds.
+TEST(ProblemResponse, BodyIsTheSerializedDocument) {
+    std::vector<core::Problem> problems{
+        core::Problem::conflict("seat-taken", "a requested seat is already held or sold")
+            .with("seats", boost::json::array{12201, 12202}),
+        core::Problem::invalid_field("seatIds", "must hold 1 to 4 seat ids"),
+        core::Problem::unavailable("redis", "Redis did not answer", std::chrono::seconds{3}),
+        core::Problem::unauthorized("no token"),
+        core::Problem{400, "bad-request", "Bad request"}.with("status", 200).with("title", "forged"),
+        core::Problem::conflict("long", std::string(3000, 'x')).with("nested", boost::json::object{{"a", 1}}),
+    };
+    for (const auto& p : problems) {
+        for (const std::string_view instance : {"", "/api/v1/reservations"}) {
+            EXPECT_EQ(problem_body(p, instance), boost::json::serialize(p.to_json(instance)));
+        }
+    }
+}
+
+TEST(ProblemResponse, CarriesStatusRetryAfterAndTheProblemsHeaders) {
+    const auto unavailable =
+        problem(core::Problem::unavailable("redis", "Redis did not answer", std::chrono::seconds{3}), "/x");
+    EXPECT_EQ(unavailable.status, 503U);
+    EXPECT_EQ(unavailable.content_type, "application/problem+json");
+    ASSERT_EQ(unavailable.headers.size(), 1U);
+    EXPECT_EQ(unavailable.headers[0], (std::pair<std::string, std::string>{"Retry-After", "3"}));
+    const auto unauthorized = problem(core::Problem::unauthorized("bad token", "invalid_token"), "/x");
+    EXPECT_EQ(unauthorized.status, 401U);
+    ASSERT_EQ(unauthorized.headers.size(), 1U);
+    EXPECT_EQ(unauthorized.headers[0].first, "WWW-Authenticate");
+    EXPECT_EQ(unauthorized.headers[0].second, R"(Bearer realm="marquee", error="invalid_token")");
 }
 
 TEST_F(ServerTest, UnavailableCarriesRetryAfter) {

@@ -1,5 +1,8 @@
 // End to end: queue token → hold seats → read, list, release, through the real binary with a real JWT
 // (docs/sequences/queue-hold-pay.md, the hold part). Seats are made with catalog's SQL.
+#include <string_view>
+#include <vector>
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -13,6 +16,25 @@ namespace json = boost::json;
 
 json::object json_of(const HttpReply& reply) {
     return json::parse(reply.body).as_object();
+}
+
+// The value of the first sample on /metrics whose line starts with `name{` and holds every one of `labels`.
+double metric(std::uint16_t port, std::string_view name, const std::vector<std::string>& labels) {
+    const auto metrics = http_request(port, "GET", "/metrics");
+    std::size_t start = 0;
+    while (start < metrics.body.size()) {
+        auto end = metrics.body.find('\n', start);
+        if (end == std::string::npos) end = metrics.body.size();
+        const std::string_view line(metrics.body.data() + start, end - start);
+        start = end + 1;
+        if (line.rfind(std::string(name) + "{", 0) != 0) continue;
+        const auto close = line.find('}');
+        const auto set = line.substr(0, close);
+        bool all = true;
+        for (const auto& label : labels) all = all && set.find(label) != std::string_view::npos;
+        if (all) return std::stod(std::string(line.substr(close + 2)));
+    }
+    return 0;
 }
 
 class BookingEndToEnd : public ::testing::Test {
@@ -79,6 +101,59 @@ TEST_F(BookingEndToEnd, HoldReadListAndReleaseSeats) {
         "CANCELLED");
     const auto after = post_hold(hold_body(seats.schedule, {seats.ids[1], seats.ids[2]}), other);
     EXPECT_EQ(after.status, 201) << after.body;
+}
+
+// ADR 0042: a hold refused from memory with a pass checked a moment ago is answered by the route, returned
+// rather than thrown. The 409 is the same problem, with the same headers, and counted as before. The first
+// refusal below is thrown after the queue check (from memory, or by the lock or the database should the
+// memory's 1 s have passed), the second returned by the route (or thrown, likewise): both must look the same.
+TEST_F(BookingEndToEnd, AHoldRefusedFromMemoryIsTheSame409WithItsHeadersAndCounted) {
+    const auto seats = make_seats(2);
+    const auto fan = admitted(new_fan(port(), "booking-fan"), seats.schedule);
+    const auto other = admitted(new_fan(port(), "booking-fan"), seats.schedule);
+    const auto refused_holds = [&] {
+        double sum = 0;
+        for (const char* outcome : {"seat-taken-memory", "seat-taken-lock", "seat-taken-db"}) {
+            sum += metric(port(), "booking_holds_total", {std::string("outcome=\"") + outcome + '"'});
+        }
+        return sum;
+    };
+    const std::vector<std::string> answered{R"(method="POST")", R"(route="/api/v1/reservations")",
+                                            R"(status="409")"};
+    ASSERT_EQ(post_hold(hold_body(seats.schedule, {seats.ids[0]}), fan).status, 201);
+    const double refused_before = refused_holds();
+    const double answered_before = metric(port(), "http_requests_total", answered);
+
+    const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    std::vector<HttpReply> refusals;
+    for (const char* request_id : {"hot-seat-thrown", "hot-seat-returned"}) {
+        auto headers = other;
+        headers["X-Request-Id"] = request_id;
+        headers["traceparent"] = "00-" + trace_id + "-00f067aa0ba902b7-01";
+        refusals.push_back(post_hold(hold_body(seats.schedule, {seats.ids[1], seats.ids[0]}), headers));
+        const auto& refused = refusals.back();
+        ASSERT_EQ(refused.status, 409) << refused.body;
+        EXPECT_EQ(refused.headers.at("content-type"), "application/problem+json");
+        EXPECT_EQ(refused.headers.at("x-request-id"), request_id);
+        const auto& traceparent = refused.headers.at("traceparent");
+        EXPECT_EQ(traceparent.substr(0, 36), "00-" + trace_id + "-");  // the caller's trace, a span of ours
+        EXPECT_NE(traceparent.substr(36, 16), "00f067aa0ba902b7");
+        const auto problem = json_of(refused);
+        EXPECT_EQ(problem.at("type").as_string(), "https://marquee.dev/problems/seat-taken");
+        EXPECT_EQ(problem.at("title").as_string(), "Conflict");
+        EXPECT_EQ(problem.at("status").as_int64(), 409);
+        EXPECT_EQ(problem.at("detail").as_string(), "a requested seat is already held or sold");
+        EXPECT_EQ(problem.at("instance").as_string(), "/api/v1/reservations");
+        json::array taken;  // the taken one only
+        taken.emplace_back(seats.ids[0]);
+        EXPECT_EQ(problem.at("seats").as_array(), taken);
+    }
+    EXPECT_EQ(refusals[0].body, refusals[1].body);
+    EXPECT_EQ(refused_holds(), refused_before + 2);
+    EXPECT_EQ(metric(port(), "http_requests_total", answered), answered_before + 2);
+
+    // The free seat alone is still held: memory only refuses.
+    EXPECT_EQ(post_hold(hold_body(seats.schedule, {seats.ids[1]}), other).status, 201);
 }
 
 TEST_F(BookingEndToEnd, HoldNeedsAJwtAnActiveQueueTokenAndValidSeats) {

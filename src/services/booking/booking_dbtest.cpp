@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/log_context.hpp"
 #include "db/session.hpp"
@@ -488,6 +489,60 @@ TEST_F(BookingDbTest, ARefusalFromMemoryTrustsAPassCheckedWithinTheBoundAndNothi
     EXPECT_EQ(live_rows(s, s.seats[1]), 0);
     EXPECT_EQ(metrics.counter("booking_holds_total", "").with({{"outcome", "seat-taken-memory"}}).value(),
               4u);
+}
+
+// ADR 0042: the route asks refused_from_memory() first; what it returns is exactly what hold() throws,
+// counted the same, and it answers nothing that hold() would not refuse from memory.
+TEST_F(BookingDbTest, RefusedFromMemoryIsWhatHoldThrowsAndNothingMore) {
+    ServiceOptions options;
+    options.taken_memory = 60s;
+    core::MetricsRegistry metrics;
+    Service service(*store_, *redis_, stub_queue_check(), metrics, options);
+    auto& refused = metrics.counter("booking_holds_total", "").with({{"outcome", "seat-taken-memory"}});
+    const auto s = make_schedule(2);
+    (void)run(service.hold(new_uuid(), new_uuid(), request(s, {s.seats[0]})));
+    const auto fan = new_uuid();
+    const auto pass = new_uuid();
+    // A pass not checked yet: left to hold(), which checks it and then refuses from memory.
+    EXPECT_FALSE(service.refused_from_memory(fan, pass, request(s, {s.seats[1], s.seats[0]})));
+    EXPECT_EQ(refused.value(), 0u);
+    const auto thrown = problem_of([&] {
+        (void)run(service.hold(fan, pass, request(s, {s.seats[1], s.seats[0]})));
+    });
+    ASSERT_TRUE(thrown);
+    EXPECT_EQ(refused.value(), 1u);
+
+    const auto returned = service.refused_from_memory(fan, pass, request(s, {s.seats[1], s.seats[0]}));
+    ASSERT_TRUE(returned);
+    EXPECT_EQ(refused.value(), 2u);
+    EXPECT_EQ(returned->status(), 409);
+    EXPECT_EQ(returned->type(), "seat-taken");
+    EXPECT_EQ(returned->title(), thrown->title());
+    EXPECT_EQ(returned->detail(), thrown->detail());
+    EXPECT_EQ(returned->extensions(), thrown->extensions());
+    EXPECT_EQ(returned->headers(), thrown->headers());
+    EXPECT_EQ(boost::json::serialize(returned->to_json("/api/v1/reservations")),
+              boost::json::serialize(thrown->to_json("/api/v1/reservations")));
+
+    // Nothing else: a free seat, another pass, best available, and a sale closed early go on to hold().
+    EXPECT_FALSE(service.refused_from_memory(fan, pass, request(s, {s.seats[1]})));
+    EXPECT_FALSE(service.refused_from_memory(fan, new_uuid(), request(s, {s.seats[0]})));
+    EXPECT_FALSE(service.refused_from_memory(new_uuid(), pass, request(s, {s.seats[0]})));
+    HoldRequest best;
+    best.schedule_id = s.id;
+    best.zone_id = 1;  // any zone: best available is never refused from memory
+    best.count = 1;
+    EXPECT_FALSE(service.refused_from_memory(fan, pass, best));
+    service.set_sale_controls([](std::int64_t) {
+        SaleControl closed;
+        closed.sales_closed = true;
+        return closed;
+    });
+    EXPECT_FALSE(service.refused_from_memory(fan, pass, request(s, {s.seats[0]})));
+    const auto closed = problem_of([&] { (void)run(service.hold(fan, pass, request(s, {s.seats[0]}))); });
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->type(), "sales-closed");
+    EXPECT_EQ(refused.value(), 2u);
 }
 
 TEST_F(BookingDbTest, ReleasingThroughTheSameProcessForgetsTheSeatAtOnce) {

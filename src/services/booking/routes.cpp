@@ -5,6 +5,7 @@
 
 #include "core/clock.hpp"
 #include "http/idempotency.hpp"
+#include "http/problem_response.hpp"
 #include "services/booking/rules.hpp"
 
 namespace marquee::booking {
@@ -35,16 +36,41 @@ void Routes::add_to(http::Router& router) {
     router.del("/api/v1/reservations/{reservationId}", [this](http::Context& ctx) { return release(ctx); });
 }
 
+namespace {
+
+// A response already decided, as the awaitable a handler returns: a frame holding only the response.
+asio::awaitable<http::Response> answered(http::Response response) {
+    co_return response;
+}
+
+}  // namespace
+
 // POST /api/v1/reservations {scheduleId, seatIds} or {scheduleId, zoneId, count} (best available, ADR 0025):
 // hold 1..4 seats for the hold TTL.
+//
+// Not a coroutine itself (ADR 0042): the checks before the service throw as before, and the server's
+// dispatch catches them; a request without an Idempotency-Key that the service refuses from memory (hot
+// seats, ADR 0038) is answered here with the same 409 problem, returned rather than thrown, and without
+// hold()'s coroutines. Everything else goes on to the full path.
 asio::awaitable<http::Response> Routes::hold(http::Context& ctx) {
-    const std::string user = ctx.user().user_id;
-    const auto request = hold_request_from(ctx.json_object());
-    const std::string token(ctx.header("X-Queue-Token").value_or(""));
+    const std::string& user = ctx.user().user_id;
+    auto request = hold_request_from(ctx.json_object());
+    const std::string_view token = ctx.header("X-Queue-Token").value_or("");
     // Optional here (ADR 0032); when sent, checked as the money-moving requests check theirs.
     std::optional<std::string> key;
     if (const auto header = ctx.header("Idempotency-Key")) key = http::idempotency_key(header);
-    const auto reservation = co_await service_.hold(user, token, request, std::move(key));
+    if (!key) {
+        if (const auto refusal = service_.refused_from_memory(user, token, request)) {
+            return answered(http::problem(*refusal, ctx.path()));
+        }
+    }
+    return hold_through(user, std::string(token), std::move(request), std::move(key));
+}
+
+asio::awaitable<http::Response> Routes::hold_through(std::string user, std::string token, HoldRequest request,
+                                                     std::optional<std::string> key) {
+    const auto reservation =
+        co_await service_.hold(std::move(user), std::move(token), std::move(request), std::move(key));
     auto body = to_json(reservation);
     if (reservation.replayed) body["replayed"] = true;
     co_return http::created(std::move(body), "/api/v1/reservations/" + reservation.id);

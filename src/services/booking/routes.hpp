@@ -1,5 +1,8 @@
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include <boost/asio/awaitable.hpp>
 
 #include "http/context.hpp"
@@ -19,6 +22,9 @@ class Routes {
 
   private:
     boost::asio::awaitable<http::Response> hold(http::Context& ctx);
+    /// hold()'s full path: the service's hold (every check, Redis, the database) and its 201.
+    boost::asio::awaitable<http::Response> hold_through(std::string user, std::string token,
+                                                        HoldRequest request, std::optional<std::string> key);
     boost::asio::awaitable<http::Response> list(http::Context& ctx);
     boost::asio::awaitable<http::Response> get(http::Context& ctx);
     boost::asio::awaitable<http::Response> release(http::Context& ctx);

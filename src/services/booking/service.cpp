@@ -94,8 +94,9 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token, HoldRequest request,
                                            std::optional<std::string> idempotency_key) {
-    if (!idempotency_key)
+    if (!idempotency_key) {
         co_return co_await attempt(std::move(user_id), std::move(queue_token), std::move(request), {}, {});
+    }
     // ADR 0032 (amended by ADR 0034): a key already used by this fan answers its reservation as it is now (or
     // 422). booking.hold and hold_best replay it themselves under the fan's lock, so a hold that reaches the
     // database needs no statement more; a refusal decided before the database (the sale closed, the queue
@@ -119,6 +120,28 @@ asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queu
     co_return std::move(prior->reservation);
 }
 
+std::optional<core::Problem> Service::refused_from_memory(std::string_view user_id,
+                                                          std::string_view queue_token,
+                                                          const HoldRequest& request) {
+    // As attempt(): sales closed early refuse before anything else (that refusal is left to hold()).
+    if (sale_controls_ && sale_controls_(request.schedule_id).sales_closed) return std::nullopt;
+    return refused_from_known(user_id, queue_token, request);
+}
+
+std::optional<core::Problem> Service::refused_from_known(std::string_view user_id,
+                                                         std::string_view queue_token,
+                                                         const HoldRequest& request) {
+    // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
+    // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
+    // never taken on trust for anything that could be granted.
+    if (!taken_memory_.enabled() || request.best_available()) return std::nullopt;
+    const auto now = TakenMemory::Clock::now();
+    const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
+    if (known.empty() || !passes_.fresh(user_id, request.schedule_id, queue_token, now)) return std::nullopt;
+    taken_memory_refused_.inc();
+    return seat_taken(known);
+}
+
 asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string queue_token,
                                               HoldRequest request, std::optional<std::string> idempotency_key,
                                               std::string request_hash) {
@@ -129,25 +152,16 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
             "sales-closed",
             "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
     }
-    // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
-    // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
-    // never taken on trust for anything that could be granted.
-    if (taken_memory_.enabled() && !request.best_available()) {
-        const auto now = TakenMemory::Clock::now();
-        const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
-        if (!known.empty() && passes_.fresh(user_id, request.schedule_id, queue_token, now)) {
-            taken_memory_refused_.inc();
-            throw seat_taken(known);
-        }
-    }
+    if (auto refusal = refused_from_known(user_id, queue_token, request)) throw std::move(*refusal);
     // Remembered from before the check: the pass was ACTIVE at some instant after this one.
     const auto checking = PassMemory::Clock::now();
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
     passes_.remember(user_id, request.schedule_id, queue_token, checking);
-    if (request.best_available())
+    if (request.best_available()) {
         co_return co_await hold_best(std::move(user_id), token_id, request,
                                      options_.hold_ttl + sale.hold_extension, std::move(idempotency_key),
                                      std::move(request_hash));
+    }
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
     // whatever is not refused here goes on to the lock and the database, which alone grant.

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "core/metrics.hpp"
+#include "core/problem.hpp"
 #include "services/booking/model.hpp"
 #include "services/booking/pass_memory.hpp"
 #include "services/booking/rules.hpp"
@@ -60,6 +62,13 @@ class Service {
     boost::asio::awaitable<Reservation> hold(std::string user_id, std::string queue_token,
                                              HoldRequest request,
                                              std::optional<std::string> idempotency_key = std::nullopt);
+    /// The refusal hold() would make first, before any I/O, when it is the 409 `seat-taken` from memory
+    /// (ADR 0038: a seat known taken and a pass found ACTIVE within the bound), counted as hold() counts it;
+    /// nullopt when hold() has to go on (sales closed, anything not known, best available). For a request
+    /// without an Idempotency-Key, returning this problem is exactly what hold() would throw (ADR 0042: the
+    /// route answers it without an exception and without hold()'s coroutines).
+    std::optional<core::Problem> refused_from_memory(std::string_view user_id, std::string_view queue_token,
+                                                     const HoldRequest& request);
     /// The caller's reservation; 404 for a malformed id or another user's.
     boost::asio::awaitable<Reservation> get(std::string user_id, std::string reservation_id);
     boost::asio::awaitable<std::vector<Reservation>> mine(std::string user_id);
@@ -79,6 +88,9 @@ class Service {
   private:
     /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
     void count_refusal(const std::exception_ptr& failure);
+    /// refused_from_memory() after the sales-closed check.
+    std::optional<core::Problem> refused_from_known(std::string_view user_id, std::string_view queue_token,
+                                                    const HoldRequest& request);
     /// hold() without the key's lookup: every check, then the database (which replays a used key itself).
     boost::asio::awaitable<Reservation> attempt(std::string user_id, std::string queue_token,
                                                 HoldRequest request,
