@@ -50,8 +50,9 @@ std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config,
     auto authenticator =
         std::make_unique<JwtAuthenticator>(jwt::load_verifier(config.jwt_public_keys),
                                            std::make_shared<core::SystemClock>(), config.jwt_cache_size);
-    if (signer && trusts_local_signer != nullptr)
+    if (signer && trusts_local_signer != nullptr) {
         *trusts_local_signer = authenticator->accepts_tokens_of(*signer);
+    }
     return authenticator;
 }
 

@@ -125,7 +125,9 @@ TEST(QueueAdmission, TwoSchedulersNeverExceedTheActiveMaximum) {
         auto filled = asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                for (int i = 0; i < kTokens; ++i) co_await room.join(new_token_id(), schedule);
+                for (int i = 0; i < kTokens; ++i) {
+                    co_await room.join(new_token_id(), schedule);
+                }
             },
             asio::use_future);
         io.run();

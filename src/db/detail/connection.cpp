@@ -214,8 +214,9 @@ asio::awaitable<void> resolve_host(asio::any_io_executor executor,
 
 // COMMIT or END (what Transaction::commit sends), any case, blanks and a semicolon around it.
 bool is_commit(std::string_view sql) {
-    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n' || sql.front() == '\t'))
+    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n' || sql.front() == '\t')) {
         sql.remove_prefix(1);
+    }
     while (!sql.empty() &&
            (sql.back() == ' ' || sql.back() == '\n' || sql.back() == ';' || sql.back() == '\t')) {
         sql.remove_suffix(1);

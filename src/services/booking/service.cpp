@@ -94,8 +94,9 @@ Service::Service(Store& store, redis::Client& redis, QueueCheck queue_check, cor
 
 asio::awaitable<Reservation> Service::hold(std::string user_id, std::string queue_token, HoldRequest request,
                                            std::optional<std::string> idempotency_key) {
-    if (!idempotency_key)
+    if (!idempotency_key) {
         co_return co_await attempt(std::move(user_id), std::move(queue_token), std::move(request), {}, {});
+    }
     // ADR 0032 (amended by ADR 0034): a key already used by this fan answers its reservation as it is now (or
     // 422). booking.hold and hold_best replay it themselves under the fan's lock, so a hold that reaches the
     // database needs no statement more; a refusal decided before the database (the sale closed, the queue
@@ -144,10 +145,11 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
     const auto checking = PassMemory::Clock::now();
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
     passes_.remember(user_id, request.schedule_id, queue_token, checking);
-    if (request.best_available())
+    if (request.best_available()) {
         co_return co_await hold_best(std::move(user_id), token_id, request,
                                      options_.hold_ttl + sale.hold_extension, std::move(idempotency_key),
                                      std::move(request_hash));
+    }
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
     // whatever is not refused here goes on to the lock and the database, which alone grant.

@@ -76,7 +76,9 @@ class QueueOpeningDbTest : public testing::QueueDbTest {
                                  const std::vector<std::string>& users, std::int64_t opens_at) {
         return run([&]() -> asio::awaitable<std::vector<Joined>> {
             std::vector<Joined> joined;
-            for (const auto& user : users) joined.push_back(co_await room.join(user, schedule, opens_at));
+            for (const auto& user : users) {
+                joined.push_back(co_await room.join(user, schedule, opens_at));
+            }
             co_return joined;
         }());
     }
@@ -89,7 +91,9 @@ class QueueOpeningDbTest : public testing::QueueDbTest {
                                       const std::vector<std::string>& u) {
         return run([&]() -> asio::awaitable<std::vector<TokenStatus>> {
             std::vector<TokenStatus> out;
-            for (const auto& user : u) out.push_back((co_await room.find_status(user, schedule)).value());
+            for (const auto& user : u) {
+                out.push_back((co_await room.find_status(user, schedule)).value());
+            }
             co_return out;
         }());
     }

@@ -20,7 +20,9 @@ class WaitingRoomDbTest : public testing::RedisTest {
                                  const std::vector<std::string>& users) {
         return run([&]() -> asio::awaitable<std::vector<Joined>> {
             std::vector<Joined> joined;
-            for (const auto& user : users) joined.push_back(co_await room.join(user, schedule));
+            for (const auto& user : users) {
+                joined.push_back(co_await room.join(user, schedule));
+            }
             co_return joined;
         }());
     }
