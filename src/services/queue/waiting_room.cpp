@@ -7,13 +7,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/problem.hpp"
+#include "loop/run_every.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
 #include "services/queue/recovery.hpp"
@@ -302,18 +302,10 @@ void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegi
 
 asio::awaitable<void> WaitingRoom::run_memory() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        try {
-            co_await refresh_memory();
-        } catch (const std::exception& e) {
-            // Redis away: the views age past their bound and every poll goes to Redis (and its errors).
-            core::log_warn("queue poll memory refresh failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + memory_period());
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    // Redis away: the views age past their bound and every poll goes to Redis (and its errors).
+    co_await loop::run_every(
+        stopping_, [this] { return memory_period(); }, [this] { return refresh_memory(); },
+        loop::warn("queue poll memory refresh failed"));
 }
 
 asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t schedule_id,
