@@ -201,10 +201,10 @@ asio::awaitable<std::size_t> Controls::refresh() {
     co_return static_cast<std::size_t>(r.rows());
 }
 
-void Controls::start(asio::any_io_executor executor) {
+void Controls::start(const asio::any_io_executor& executor) {
     if (started_.exchange(true)) return;
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Controls::run() {

@@ -230,9 +230,9 @@ asio::awaitable<std::int64_t> Scheduler::write_audit(std::int64_t schedule_id) {
     co_return written;
 }
 
-void Scheduler::start(asio::any_io_executor executor) {
+void Scheduler::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Scheduler::run() {

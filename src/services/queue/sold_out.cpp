@@ -334,9 +334,9 @@ asio::awaitable<void> SoldOut::tick() {
     }
 }
 
-void SoldOut::start(asio::any_io_executor executor) {
+void SoldOut::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> SoldOut::run() {

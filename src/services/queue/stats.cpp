@@ -187,9 +187,9 @@ asio::awaitable<std::size_t> Stats::export_once() {
     co_return exported;
 }
 
-void Stats::start(asio::any_io_executor executor) {
+void Stats::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Stats::run() {

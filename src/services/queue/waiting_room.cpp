@@ -286,7 +286,7 @@ asio::awaitable<void> WaitingRoom::refresh_memory() {
     }
 }
 
-void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegistry* metrics) {
+void WaitingRoom::start_memory(const asio::any_io_executor& executor, core::MetricsRegistry* metrics) {
     if (metrics != nullptr) {
         polls_from_memory_ = &metrics
                                   ->counter("queue_polls_from_memory_total",
@@ -297,7 +297,7 @@ void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegi
                  .with({});
     }
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
 }
 
 asio::awaitable<void> WaitingRoom::run_memory() {
