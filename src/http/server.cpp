@@ -46,8 +46,9 @@ Response problem_response(const core::Problem& problem, std::string_view instanc
                       std::string(core::Problem::kContentType),
                       boost::json::serialize(problem.to_json(instance)),
                       {}};
-    if (problem.retry_after())
+    if (problem.retry_after()) {
         response.with_header("Retry-After", std::to_string(problem.retry_after()->count()));
+    }
     for (const auto& [name, value] : problem.headers()) response.with_header(name, value);
     return response;
 }
@@ -277,7 +278,7 @@ std::uint16_t Server::listen() {
 }
 
 void Server::start() {
-    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+    asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), [](const std::exception_ptr& e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);
@@ -357,7 +358,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         }
         ++live;
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket)), [self](std::exception_ptr e) {
+        asio::co_spawn(executor, session(std::move(socket)), [self](const std::exception_ptr& e) {
             --self->live;  // however the session ended
             if (!e) return;
             try {
@@ -424,8 +425,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             read_deadline.cancel();
             read_ec = ec;
             bytes_in += n;
-            if (read_ec == asio::error::operation_aborted && connection->read_timed_out)
+            if (read_ec == asio::error::operation_aborted && connection->read_timed_out) {
                 read_ec = beast::error::timeout;
+            }
         }
 
         Response response;
