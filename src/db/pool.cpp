@@ -100,11 +100,15 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
         if (!shed_report.empty()) core::log_warn("database pool shedding callers", shed_report);
         throw core::Problem::unavailable("postgres", refusal);
     }
-    if (!grant.granted) grant = co_await wait(deadline, label, priority);
+    if (!grant.granted) {
+        grant = co_await wait(deadline, label, priority);
+    }
     // From here the session owns the slot: if connecting fails, its destructor frees the slot.
     Session session(shared_from_this(), std::move(grant.connection), options_.timeout);
     if (session.connection_ && !session.connection_->is_alive()) session.connection_.reset();
-    if (!session.connection_) session.connection_ = co_await connect(deadline);
+    if (!session.connection_) {
+        session.connection_ = co_await connect(deadline);
+    }
     {
         std::lock_guard lock(mutex_);
         ++acquired_;
