@@ -147,7 +147,9 @@ asio::awaitable<std::size_t> Relay::publish_pending() {
             done.push_back(rows.get<std::int64_t>(row, "id"));
             if (std::chrono::steady_clock::now() >= deadline) break;
         }
-        if (!done.empty()) co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        if (!done.empty()) {
+            co_await session.query(mark_sql_, db::params(bigint_array(done)));
+        }
         published = done.size();
     }
     const db::Result stats = co_await session.query(stats_sql_);
