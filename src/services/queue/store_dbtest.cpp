@@ -78,7 +78,7 @@ TEST_F(QueueStoreDbTest, ConcurrentMissesOfTheOpeningShareOneQuery) {
                 ++answered;
                 if (!opens) ++none;
             },
-            [](std::exception_ptr e) {
+            [](const std::exception_ptr& e) {
                 if (e) std::rethrow_exception(e);
             });
     }
