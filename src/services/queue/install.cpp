@@ -31,7 +31,7 @@ std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& m
     std::lock_guard lock(mutex);
     if (auto existing = copies[&db].lock()) return existing;
     auto controls = std::make_shared<Controls>(db, &metrics);
-    controls->start(std::move(executor));
+    controls->start(executor);
     copies[&db] = controls;
     return controls;
 }
@@ -124,7 +124,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->sold_out->start(executor);
     installed->room->start_memory(executor, &metrics);  // ADR 0039
     installed->stats->start(executor);
-    installed->scheduler->start(std::move(executor));
+    installed->scheduler->start(executor);
     return installed;
 }
 
