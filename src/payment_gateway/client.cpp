@@ -71,7 +71,7 @@ Charge parse_charge(const http::ClientResponse& response) {
 }  // namespace
 
 Client::Client(asio::any_io_executor executor, ClientOptions options)
-    : executor_(executor),
+    : executor_(std::move(executor)),
       options_(std::move(options)),
       breaker_(std::make_shared<CircuitBreaker>(options_.breaker)),
       http_(executor, http::Client::Options{options_.url, options_.call_timeout}) {}

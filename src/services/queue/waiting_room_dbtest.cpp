@@ -20,6 +20,7 @@ class WaitingRoomDbTest : public testing::RedisTest {
                                  const std::vector<std::string>& users) {
         return run([&]() -> asio::awaitable<std::vector<Joined>> {
             std::vector<Joined> joined;
+            joined.reserve(users.size());
             for (const auto& user : users) {
                 joined.push_back(co_await room.join(user, schedule));
             }
@@ -28,6 +29,7 @@ class WaitingRoomDbTest : public testing::RedisTest {
     }
     std::vector<std::string> users(int n) {
         std::vector<std::string> out;
+        out.reserve(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) out.push_back(unique_user());
         return out;
     }
