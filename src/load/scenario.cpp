@@ -99,21 +99,22 @@ class Run {
                                              Headers headers, Clock::time_point deadline) {
         auto backoff = std::chrono::milliseconds(250);
         for (int attempt = 0;; ++attempt) {
-            std::string t = target;
-            std::string b = body;
-            Headers h = headers;
-            Response r = co_await call(recorder, connection, endpoint, method, t, b, h, kAtSend);
+            // call() takes its own copies: target, body and headers are sent again on the next try.
+            Response r =
+                co_await call(recorder, connection, endpoint, method, target, body, headers, kAtSend);
             const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
             // A top-up that FAILED for good answers its key the same 503 forever: the caller takes a new key.
             if (!shed || charge_failed_for_its_key(r.status, r.body) || attempt >= 40 ||
-                Clock::now() >= deadline)
+                Clock::now() >= deadline) {
                 co_return r;
+            }
             std::chrono::milliseconds wait = backoff;
             if (const auto after = r.header("Retry-After")) {
                 int seconds = 0;
                 const auto [end, ec] = std::from_chars(after->data(), after->data() + after->size(), seconds);
-                if (ec == std::errc() && seconds >= 0)
+                if (ec == std::errc() && seconds >= 0) {
                     wait = std::chrono::milliseconds(std::min(seconds, 5) * 1000);
+                }
             }
             backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
             wait += std::chrono::milliseconds(rng_() % static_cast<std::uint64_t>(wait.count() / 2 + 1));
@@ -148,7 +149,9 @@ asio::awaitable<void> sleep_until(Clock::time_point when) {
 /// when the run is over.
 asio::awaitable<std::optional<Pacer::Slot>> next_request(Pacer& pacer) {
     const auto slot = pacer.claim(Clock::now());
-    if (slot && slot->due > Clock::now()) co_await sleep_until(slot->due);
+    if (slot && slot->due > Clock::now()) {
+        co_await sleep_until(slot->due);
+    }
     co_return slot;
 }
 
@@ -175,8 +178,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     Connection c = run.connection();
     const auto admin_deadline = Clock::now() + std::chrono::seconds(60);
     const std::string auth = co_await login(run, rec, c, o.admin_email, o.admin_password, admin_deadline);
-    if (auth.empty())
+    if (auth.empty()) {
         throw std::runtime_error("admin login failed for " + o.admin_email + " (is the demo data loaded?)");
+    }
     Headers headers{{"Authorization", auth}};
 
     const json::object concert{
@@ -185,8 +189,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     std::string body = json::serialize(concert);
     Response r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
     const auto concert_doc = parse_object(r.body);
-    if (r.status != 201 || !concert_doc)
+    if (r.status != 201 || !concert_doc) {
         throw std::runtime_error("create concert: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
     const auto concert_id = int_field(*concert_doc, "id");
 
     const auto now = std::chrono::system_clock::now();
@@ -197,8 +202,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     body = json::serialize(times);
     r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
     const auto schedule_doc = parse_object(r.body);
-    if (r.status != 201 || !schedule_doc)
+    if (r.status != 201 || !schedule_doc) {
         throw std::runtime_error("create schedule: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
     Schedule schedule;
     schedule.id = int_field(*schedule_doc, "id");
 
@@ -216,22 +222,25 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     path = "/api/v1/admin/schedules/" + std::to_string(schedule.id) + "/seat-map";
     body = json::serialize(layout);
     r = co_await run.call(rec, c, "admin", "POST", path, body, headers, kAtSend);
-    if (r.status != 201)
+    if (r.status != 201) {
         throw std::runtime_error("create seat map: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
 
     Headers plain;
     path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/seat-map";
     r = co_await run.call(rec, c, "seat-map", "GET", path, kNoBody, plain, kAtSend);
     const auto map = parse_object(r.body);
-    if (r.status != 200 || !map || !map->contains("seats"))
+    if (r.status != 200 || !map || !map->contains("seats")) {
         throw std::runtime_error("read seat map: HTTP " + std::to_string(r.status));
+    }
     schedule.seat_map_etag = std::string(r.header("ETag").value_or(""));
     schedule.seat_ids.assign(o.seats, 0);
     for (const auto& seat : map->at("seats").as_array()) {
         const auto& s = seat.as_object();
         const auto index = int_field(s, "index");
-        if (index >= 0 && static_cast<std::size_t>(index) < schedule.seat_ids.size())
+        if (index >= 0 && static_cast<std::size_t>(index) < schedule.seat_ids.size()) {
             schedule.seat_ids[static_cast<std::size_t>(index)] = int_field(s, "id");
+        }
     }
     path = "/api/v1/schedules/" + std::to_string(schedule.id) + "/availability";
     r = co_await run.call(rec, c, "availability", "GET", path, kNoBody, plain, kAtSend);
@@ -296,14 +305,17 @@ asio::awaitable<Admission> log_in_and_queue(Run& run, Recorder& recorder, Connec
     std::string password = kLoadUserPassword;
     Admission out;
     out.auth = co_await login(run, recorder, c, email, password, setup_deadline);
-    if (!out.auth.empty()) out.token = co_await admitted(run, c, out.auth, schedule, setup_deadline, user);
+    if (!out.auth.empty()) {
+        out.token = co_await admitted(run, c, out.auth, schedule, setup_deadline, user);
+    }
     co_return out;
 }
 
 /// Users load-<run>-<i>@load.test, i in [0, n), made in one INSERT with the cheap hash.
 void create_users(const Options& o, unsigned n) {
-    if (o.database_url.empty())
+    if (o.database_url.empty()) {
         throw std::runtime_error("--database-url is needed to create the users of this scenario");
+    }
     psql(o, "INSERT INTO auth.users (email, password_hash, display_name) SELECT 'load-' || " +
                 quote_sql(o.run_id) + " || '-' || i || '@load.test', " + quote_sql(kLoadUserHash) +
                 ", 'Load ' || i FROM generate_series(0, " + std::to_string(n) + " - 1) AS i");
@@ -519,8 +531,9 @@ asio::awaitable<void> events_watcher(Run& run, EventsState& st) {
     for (;;) {
         if (st.holding == 0 && !holders_done) holders_done = Clock::now();
         if (holders_done &&
-            (st.seen_count == st.holds || Clock::now() - *holders_done > std::chrono::seconds(10)))
+            (st.seen_count == st.holds || Clock::now() - *holders_done > std::chrono::seconds(10))) {
             break;
+        }
         Headers headers;
         if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
         const Response r =
@@ -709,7 +722,9 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     int new_keys = 0;
     auto patience = Clock::now() + kPendingPatience;
     for (int again = 0; Clock::now() < patience; ++again) {
-        if (again > 0) co_await sleep_for(pending_backoff(again));
+        if (again > 0) {
+            co_await sleep_for(pending_backoff(again));
+        }
         r = co_await run.call_patiently(rec, c, "wallet charge", "POST", path, body, charge_headers,
                                         patience);
         if (charge_failed_for_its_key(r.status, r.body) && new_keys < 3) {
@@ -730,7 +745,9 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     path = "/api/v1/payments";
     patience = Clock::now() + kPendingPatience;
     for (int again = 0; Clock::now() < patience; ++again) {
-        if (again > 0) co_await sleep_for(pending_backoff(again));
+        if (again > 0) {
+            co_await sleep_for(pending_backoff(again));
+        }
         r = co_await run.call_patiently(rec, c, "payment", "POST", path, body, pay_headers, patience);
         if (r.status != 202 && r.status != 409) break;
     }
@@ -757,8 +774,9 @@ std::string decode_base64(std::string_view text) {
         std::array<int, 256> t{};
         t.fill(-1);
         const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (std::size_t i = 0; i < alphabet.size(); ++i)
+        for (std::size_t i = 0; i < alphabet.size(); ++i) {
             t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+        }
         return t;
     }();
     if (text.size() % 4 != 0) throw std::invalid_argument("base64 length is not a multiple of 4");
@@ -795,7 +813,7 @@ Result run_scenario(const Options& o) {
     std::optional<Schedule> schedule;
     auto setup = [&]() -> asio::awaitable<void> { schedule = co_await create_schedule(run); };
     std::exception_ptr setup_error;
-    asio::co_spawn(ioc, setup(), [&](std::exception_ptr e) { setup_error = e; });
+    asio::co_spawn(ioc, setup(), [&](const std::exception_ptr& e) { setup_error = e; });
     ioc.run();
     ioc.restart();
     if (setup_error) std::rethrow_exception(setup_error);
@@ -925,7 +943,7 @@ Result run_scenario(const Options& o) {
         spawn_all(
             ioc, o.users, [&](unsigned i) { return events_holder(run, st, i); }, crashed, "a virtual user");
         auto watch = [&]() -> asio::awaitable<void> { co_await events_watcher(run, st); };
-        asio::co_spawn(ioc, watch(), [&crashed](std::exception_ptr e) { crashed += e ? 1 : 0; });
+        asio::co_spawn(ioc, watch(), [&crashed](const std::exception_ptr& e) { crashed += e ? 1 : 0; });
         ioc.run();
         result.seconds = seconds_between(st.first_hold, st.last_hold);
         outcome["holds"] = st.holds;
