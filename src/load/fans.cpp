@@ -88,8 +88,9 @@ struct Fans {
                 recorder.answered(endpoint, r.status, latency_us(start, Clock::now()));
             } catch (const TransportError& e) {
                 recorder.failed(endpoint);
-                if (transport_errors++ < 5)
+                if (transport_errors++ < 5) {
                     std::fprintf(stderr, "marquee-load: %s: %s\n", endpoint, e.what());
+                }
             }
             const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
             if (!shed || attempt >= 40 || Clock::now() >= deadline) co_return r;
@@ -97,8 +98,9 @@ struct Fans {
             if (const auto after = r.header("Retry-After")) {
                 int seconds = 0;
                 const auto [end, ec] = std::from_chars(after->data(), after->data() + after->size(), seconds);
-                if (ec == std::errc() && seconds >= 0)
+                if (ec == std::errc() && seconds >= 0) {
                     wait = std::chrono::milliseconds(std::min(seconds, 5) * 1000);
+                }
             }
             backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
             wait += std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(wait.count() / 2 + 1));
@@ -115,15 +117,17 @@ asio::awaitable<void> create_schedule(Fans& f) {
     const json::object credentials{{"email", o.admin_email}, {"password", o.admin_password}};
     Response r = co_await f.call("admin", "POST", "/api/v1/auth/login", json::serialize(credentials), {});
     const auto login = parse_object(r.body);
-    if (r.status != 200 || !login)
+    if (r.status != 200 || !login) {
         throw std::runtime_error("admin login failed: HTTP " + std::to_string(r.status));
+    }
     const Headers admin{{"Authorization", "Bearer " + string_field(*login, "accessToken")}};
     const json::object concert{
         {"title", "Fans run " + o.run_id}, {"artist", "marquee-load"}, {"venue", "Loopback Arena"}};
     r = co_await f.call("admin", "POST", "/api/v1/admin/concerts", json::serialize(concert), admin);
     const auto concert_doc = parse_object(r.body);
-    if (r.status != 201 || !concert_doc)
+    if (r.status != 201 || !concert_doc) {
         throw std::runtime_error("create concert: HTTP " + std::to_string(r.status));
+    }
     const auto now = std::chrono::system_clock::now();
     const json::object times{{"startsAt", core::to_rfc3339(now + std::chrono::hours(72))},
                              {"bookingOpensAt", core::to_rfc3339(now - std::chrono::hours(1))},
@@ -133,8 +137,9 @@ asio::awaitable<void> create_schedule(Fans& f) {
         "/api/v1/admin/concerts/" + std::to_string(int_field(*concert_doc, "id")) + "/schedules",
         json::serialize(times), admin);
     const auto schedule_doc = parse_object(r.body);
-    if (r.status != 201 || !schedule_doc)
+    if (r.status != 201 || !schedule_doc) {
         throw std::runtime_error("create schedule: HTTP " + std::to_string(r.status));
+    }
     f.schedule = int_field(*schedule_doc, "id");
 
     unsigned per_row = std::min(o.seats, 100u);
@@ -159,8 +164,9 @@ asio::awaitable<void> create_schedule(Fans& f) {
     r = co_await f.call("admin", "POST",
                         "/api/v1/admin/schedules/" + std::to_string(f.schedule) + "/seat-map",
                         json::serialize(layout), admin);
-    if (r.status != 201)
+    if (r.status != 201) {
         throw std::runtime_error("create seat map: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
     r = co_await f.call("seat-map", "GET", base + "/seat-map", "", {});
     const auto map = parse_object(r.body);
     if (r.status != 200 || !map || !map->contains("seats")) throw std::runtime_error("read seat map");
@@ -168,8 +174,9 @@ asio::awaitable<void> create_schedule(Fans& f) {
     for (const auto& seat : map->at("seats").as_array()) {
         const auto& s = seat.as_object();
         const auto index = int_field(s, "index");
-        if (index >= 0 && static_cast<std::size_t>(index) < f.seat_ids.size())
+        if (index >= 0 && static_cast<std::size_t>(index) < f.seat_ids.size()) {
             f.seat_ids[static_cast<std::size_t>(index)] = int_field(s, "id");
+        }
     }
 }
 
@@ -237,7 +244,9 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     // with the same Idempotency-Key until it is final: abandoning it would leave the hold to block its seat.
     Response r;
     for (int again = 0; again < 30 && Clock::now() < f.deadline; ++again) {
-        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        if (again > 0) {
+            co_await sleep_for(std::chrono::seconds(1));
+        }
         r = co_await f.call("wallet charge", "POST", "/api/v1/wallet/charges", json::serialize(charge),
                             charge_headers);
         if (r.status != 202 && r.status != 409) break;
@@ -247,7 +256,9 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     Headers pay_headers = headers;
     pay_headers.emplace_back("Idempotency-Key", o.run_id + "-pay-" + std::to_string(fan));
     for (int again = 0; again < 30 && Clock::now() < f.deadline; ++again) {
-        if (again > 0) co_await sleep_for(std::chrono::seconds(1));
+        if (again > 0) {
+            co_await sleep_for(std::chrono::seconds(1));
+        }
         r = co_await f.call("payment", "POST", "/api/v1/payments", json::serialize(payment), pay_headers);
         if (r.status != 202 && r.status != 409) break;
     }
@@ -333,7 +344,7 @@ Result run_fans(const Options& o) {
     Result result;
     unsigned crashed = 0;
     std::exception_ptr setup_error;
-    asio::co_spawn(ioc, create_schedule(f), [&](std::exception_ptr e) { setup_error = e; });
+    asio::co_spawn(ioc, create_schedule(f), [&](const std::exception_ptr& e) { setup_error = e; });
     ioc.run();
     ioc.restart();
     if (setup_error) std::rethrow_exception(setup_error);
