@@ -21,8 +21,9 @@ std::vector<asio::ip::address> parse_source_addresses(const std::string& list) {
         if (item.empty()) continue;
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(item, ec);
-        if (ec || !address.is_loopback())
+        if (ec || !address.is_loopback()) {
             throw std::invalid_argument("--source-addresses takes loopback addresses, got '" + item + "'");
+        }
         out.push_back(address);
     }
     return out;
@@ -62,7 +63,9 @@ asio::awaitable<std::size_t> SharedPool::acquire() {
     Waiter waiter{asio::steady_timer(executor_, asio::steady_timer::time_point::max()), std::nullopt};
     waiting_.push_back(&waiter);
     most_waiting_ = std::max(most_waiting_, waiting_.size());
-    while (!waiter.slot) co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (!waiter.slot) {
+        co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     co_return *waiter.slot;
 }
 
