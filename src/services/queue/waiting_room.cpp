@@ -109,7 +109,7 @@ constexpr std::size_t kSeenBatch = 500;
 }  // namespace
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings)
-    : redis_(redis), settings_(settings), memory_(memory_limits(settings)) {}
+    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {}
 
 std::chrono::milliseconds WaitingRoom::memory_period() const noexcept {
     return period_of(settings_);
@@ -223,7 +223,9 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
     }
     // The backstop of the joins that skipped their ZADD: a waiting fan who polls while no scheduler scans
     // the schedule (the flag lapsed, e.g. after a join's own ZADD failed) puts it back in the scan set.
-    if (e.size() > 5 && integer_at(e, 4) == 0) co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+    if (e.size() > 5 && integer_at(e, 4) == 0) {
+        co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+    }
     co_return status;
 }
 
@@ -269,8 +271,9 @@ asio::awaitable<void> WaitingRoom::refresh_memory() {
         memory_.note_view(schedule_id, view);
         // find_status()'s backstop, for the polls memory answered: a room with waiting fans that no scheduler
         // scans goes back into the scan set.
-        if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0)
+        if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0) {
             co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+        }
         // The last-seen times of fans answered from memory, written back long before the waiting TTL could
         // end them (GT: never moved back; XX: a token no longer waiting is not put back).
         if (!scan_seen) continue;
