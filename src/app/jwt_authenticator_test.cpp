@@ -13,7 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
+constexpr core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
 
 struct Keys {
     jwt::Signer signer;
