@@ -20,7 +20,7 @@ struct Keys {
     jwt::Verifier verifier;
 };
 
-Keys keys(std::string kid) {
+Keys keys(const std::string& kid) {
     const auto secret = jwt::PrivateKey::from_raw(jwt::random_bytes(32));
     jwt::Verifier verifier;
     verifier.add_key(kid, secret.public_key());
