@@ -210,7 +210,7 @@ struct RelayHandle {
 
 }  // namespace
 
-std::shared_ptr<void> start_relay(asio::any_io_executor executor, db::Pool& db, mq::Nats& nats,
+std::shared_ptr<void> start_relay(const asio::any_io_executor& executor, db::Pool& db, mq::Nats& nats,
                                   core::MetricsRegistry& metrics, RelayOptions options) {
     auto relay = std::make_shared<Relay>(db, nats, metrics, std::move(options));
     asio::co_spawn(

@@ -109,7 +109,7 @@ class Relay {
 /// Starts `Relay(db, nats, metrics, options).run()` on `executor`, logging if it ever ends with an error.
 /// The relay lives while the returned handle or its loop does; dropping the handle stops the loop.
 /// `db`, `nats` and `metrics` must outlive both.
-std::shared_ptr<void> start_relay(boost::asio::any_io_executor executor, db::Pool& db, mq::Nats& nats,
+std::shared_ptr<void> start_relay(const boost::asio::any_io_executor& executor, db::Pool& db, mq::Nats& nats,
                                   core::MetricsRegistry& metrics, RelayOptions options);
 
 }  // namespace marquee::outbox
