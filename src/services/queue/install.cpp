@@ -25,7 +25,7 @@ Installed::~Installed() {
 }
 
 std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& metrics,
-                                          boost::asio::any_io_executor executor) {
+                                          const boost::asio::any_io_executor& executor) {
     static std::mutex mutex;
     static std::map<db::Pool*, std::weak_ptr<Controls>> copies;
     std::lock_guard lock(mutex);
@@ -73,7 +73,7 @@ std::shared_ptr<WaitingRoom> make_room(const core::Config& config, db::Pool& db,
 
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                                   boost::asio::any_io_executor executor) {
+                                   const boost::asio::any_io_executor& executor) {
     auto installed = std::make_shared<Installed>();
     installed->room = make_room(config, db, redis);
     installed->store = std::make_shared<Store>(db);
