@@ -250,7 +250,7 @@ TEST(Admission, CountersThatWentBackwardsRestartTheDeltas) {
     EXPECT_GE(d.next.throughput, 0);
 }
 
-core::Config config_of(std::vector<std::pair<std::string, std::string>> env) {
+core::Config config_of(const std::vector<std::pair<std::string, std::string>>& env) {
     auto lookup = [env](std::string_view name) -> std::optional<std::string> {
         for (const auto& [k, v] : env) {
             if (k == name) return v;
