@@ -32,8 +32,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
