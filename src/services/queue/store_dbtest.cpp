@@ -45,6 +45,7 @@ TEST_F(QueueStoreDbTest, SchedulerAdmitsAndRecordsTheAuditInPostgres) {
     Scheduler scheduler(room, store, nullptr);
     const auto schedule = unique_schedule();
     std::vector<Joined> joined;
+    joined.reserve(3);
     for (int i = 0; i < 3; ++i) joined.push_back(run(room->join(unique_user(), schedule)));
 
     const TickReport report = run(scheduler.tick());
