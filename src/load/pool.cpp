@@ -34,13 +34,13 @@ struct SharedPool::Waiter {
     std::optional<std::size_t> slot;
 };
 
-SharedPool::SharedPool(asio::any_io_executor executor, Target target, std::size_t size,
+SharedPool::SharedPool(asio::any_io_executor executor, const Target& target, std::size_t size,
                        std::vector<asio::ip::address> sources, std::chrono::milliseconds timeout)
-    : executor_(executor) {
+    : executor_(std::move(executor)) {
     if (size == 0) throw std::invalid_argument("a shared pool needs at least one connection");
     connections_.reserve(size);
     for (std::size_t i = 0; i < size; ++i) {
-        auto connection = std::make_unique<Connection>(executor, target, timeout);
+        auto connection = std::make_unique<Connection>(executor_, target, timeout);
         if (!sources.empty()) connection->bind_to(sources[i % sources.size()]);
         connections_.push_back(std::move(connection));
         free_.push_back(size - 1 - i);  // the lowest index is taken first

@@ -25,7 +25,7 @@ std::vector<boost::asio::ip::address> parse_source_addresses(const std::string& 
 /// source addresses, so 100,000 users need `size` sockets, not 100,000. One thread (the run's io_context).
 class SharedPool {
   public:
-    SharedPool(boost::asio::any_io_executor executor, Target target, std::size_t size,
+    SharedPool(boost::asio::any_io_executor executor, const Target& target, std::size_t size,
                std::vector<boost::asio::ip::address> sources, std::chrono::milliseconds timeout);
     SharedPool(const SharedPool&) = delete;
     SharedPool& operator=(const SharedPool&) = delete;
