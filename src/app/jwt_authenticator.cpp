@@ -28,8 +28,7 @@ bool JwtAuthenticator::accepts_tokens_of(const jwt::Signer& signer) const {
 }
 
 void JwtAuthenticator::remember_issued(std::string_view token, const jwt::Claims& claims) const {
-    if (cache_.capacity() == 0 || token.size() > jwt::kMaxTokenBytes) return;
-    cache_.remember(jwt::VerifiedCache::key_of(token), claims, clock_->now());
+    jwt::remember_verified(cache_, token, claims, clock_->now());
 }
 
 std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config, bool* trusts_local_signer) {
@@ -51,8 +50,9 @@ std::unique_ptr<JwtAuthenticator> make_authenticator(const core::Config& config,
     auto authenticator =
         std::make_unique<JwtAuthenticator>(jwt::load_verifier(config.jwt_public_keys),
                                            std::make_shared<core::SystemClock>(), config.jwt_cache_size);
-    if (signer && trusts_local_signer != nullptr)
+    if (signer && trusts_local_signer != nullptr) {
         *trusts_local_signer = authenticator->accepts_tokens_of(*signer);
+    }
     return authenticator;
 }
 

@@ -13,14 +13,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
+constexpr core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
 
 struct Keys {
     jwt::Signer signer;
     jwt::Verifier verifier;
 };
 
-Keys keys(std::string kid) {
+Keys keys(const std::string& kid) {
     const auto secret = jwt::PrivateKey::from_raw(jwt::random_bytes(32));
     jwt::Verifier verifier;
     verifier.add_key(kid, secret.public_key());

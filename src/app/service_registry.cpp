@@ -64,7 +64,7 @@ boost::asio::awaitable<std::string> checked(queue::Gate::Function fn,
 }
 
 std::function<boost::asio::awaitable<std::string>(std::string, std::int64_t, std::string)> queue_check(
-    std::shared_ptr<queue::WaitingRoom> room) {
+    const std::shared_ptr<queue::WaitingRoom>& room) {
     auto gate = std::make_shared<queue::Gate>(*room);
     return [room, gate, fn = gate->as_function(), seen = token_schedules()](
                std::string user_id, std::int64_t schedule_id, std::string token) {

@@ -124,8 +124,9 @@ std::optional<MigrationName> parse_migration_file_name(std::string_view file_nam
         version = version * 10 + (file_name[i] - '0');
     }
     const std::string_view name = file_name.substr(5, file_name.size() - 5 - kSuffix.size());
-    if (version == 0 || name.empty() || !std::all_of(name.begin(), name.end(), is_name_char))
+    if (version == 0 || name.empty() || !std::all_of(name.begin(), name.end(), is_name_char)) {
         return std::nullopt;
+    }
     return MigrationName{version, std::string(name)};
 }
 
@@ -184,8 +185,9 @@ std::string sha256_hex(std::string_view bytes) {
 boost::asio::awaitable<MigrationReport> migrate(Pool& pool, fs::path dir, std::vector<std::string> services,
                                                 MigrationOptions options) {
     std::error_code error;
-    if (!fs::is_directory(dir, error))
+    if (!fs::is_directory(dir, error)) {
         throw MigrationError("the migrations directory " + dir.string() + " does not exist");
+    }
     // Every file is read and checked before the database is touched.
     std::vector<std::vector<MigrationFile>> plan;
     plan.reserve(services.size());

@@ -68,6 +68,7 @@ class MigrationsDbTest : public ::testing::Test {
                 "version",
                 params(service_));
             std::vector<int> versions;
+            versions.reserve(static_cast<std::size_t>(r.rows()));
             for (int row = 0; row < r.rows(); ++row) versions.push_back(r.get<int>(row, "version"));
             co_return versions;
         }());
@@ -195,7 +196,7 @@ TEST_F(MigrationsDbTest, ConcurrentRunsApplyEachFileOnce) {
     std::vector<std::string> errors(2);
     for (int i = 0; i < 2; ++i) {
         asio::co_spawn(io_, migrate(i == 0 ? pool_ : other, dir_, {service_}),
-                       [&reports, &errors, i](std::exception_ptr e, MigrationReport report) {
+                       [&reports, &errors, i](const std::exception_ptr& e, MigrationReport report) {
                            if (!e) {
                                reports[i] = std::move(report);
                                return;

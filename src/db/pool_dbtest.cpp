@@ -76,7 +76,9 @@ int closed_port() {
 /// Lets other coroutines run until `pool` has `count` callers queued (no timing involved).
 asio::awaitable<void> until_waiting(Pool& pool, std::size_t count) {
     auto executor = co_await asio::this_coro::executor;
-    while (pool.stats().waiting < count) co_await asio::post(executor, asio::use_awaitable);
+    while (pool.stats().waiting < count) {
+        co_await asio::post(executor, asio::use_awaitable);
+    }
 }
 
 asio::awaitable<void> take_turn(Pool& pool, std::vector<int>& order, int turn) {
@@ -169,6 +171,7 @@ TEST_F(PoolDbTest, ParametersStayDataEvenWhenTheyLookLikeSql) {
         }
         const Result r = co_await pool.query("SELECT v FROM " + table("names") + " ORDER BY i");
         std::vector<std::string> out;
+        out.reserve(static_cast<std::size_t>(r.rows()));
         for (int row = 0; row < r.rows(); ++row) out.push_back(r.get<std::string>(row, "v"));
         co_return out;
     }());
@@ -335,7 +338,7 @@ TEST_F(PoolDbTest, TwoConnectionsServeFiftyConcurrentCoroutinesOnTwoThreads) {
         [&]() -> asio::awaitable<void> {
             auto executor = co_await asio::this_coro::executor;
             for (int i = 0; i < 50; ++i) {
-                asio::co_spawn(executor, worker(i), [&](std::exception_ptr e) {
+                asio::co_spawn(executor, worker(i), [&](const std::exception_ptr& e) {
                     if (e) ++failures;
                 });
             }
@@ -360,8 +363,9 @@ TEST_F(PoolDbTest, WaitersAreServedFirstComeFirstServed) {
     run(io_, [&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
         Session held = co_await pool.session();
-        for (int turn = 0; turn < 5; ++turn)
+        for (int turn = 0; turn < 5; ++turn) {
             asio::co_spawn(executor, take_turn(pool, order, turn), asio::detached);
+        }
         co_await until_waiting(pool, 5);
     }());  // `held` is released here; each waiter then passes the connection on to the next
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
@@ -408,8 +412,9 @@ TEST_F(PoolDbTest, CallerBeyondTheWaitingLimitIsRefusedAtOnce) {
     run(io_, [&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
         Session held = co_await pool.session();
-        for (int turn = 0; turn < 2; ++turn)
+        for (int turn = 0; turn < 2; ++turn) {
             asio::co_spawn(executor, take_turn(pool, order, turn), asio::detached);
+        }
         co_await until_waiting(pool, 2);
         try {
             co_await pool.query("SELECT 1");

@@ -129,6 +129,7 @@ TEST(PoolOverloadDbTest, AConnectWhoseDeadlineHasPassedFailsCleanlyOnManyThreads
     };
     for (int i = 0; i < kWorkers; ++i) asio::co_spawn(io, worker(), asio::detached);
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(answered + unavailable, kWorkers * kConnects);

@@ -97,8 +97,9 @@ T Result::get(int row, int column) const {
     } else {
         if (is_null(row, column)) throw_null(row, column);
         T value{};
-        if (!detail::parse_text(text(row, column), value))
+        if (!detail::parse_text(text(row, column), value)) {
             throw_unreadable(row, column, detail::type_name<T>());
+        }
         return value;
     }
 }

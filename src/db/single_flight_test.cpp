@@ -48,8 +48,9 @@ TEST(SingleFlight, ConcurrentCallersOfOneKeyShareOneLoad) {
     GatedLoad load{gate};
     std::vector<std::string> results;
     int failures = 0;
-    for (int i = 0; i < 50; ++i)
+    for (int i = 0; i < 50; ++i) {
         asio::co_spawn(io, call(flights, load, "seat-map:1", results, failures), asio::detached);
+    }
     io.poll();  // every caller has started: one runs the load, 49 wait
     EXPECT_EQ(load.runs, 1);
     EXPECT_EQ(flights.in_flight(), 1u);
@@ -69,8 +70,9 @@ TEST(SingleFlight, AFailureReachesEveryWaiterAndTheNextCallLoadsAgain) {
     load.fail = true;
     int failures = 0;
     std::vector<std::string> results;
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 5; ++i) {
         asio::co_spawn(io, call(flights, load, "k", results, failures), asio::detached);
+    }
     io.poll();
     gate.cancel();
     io.run();

@@ -138,7 +138,7 @@ TEST_F(ClientTest, RefusedConnectionWasNotDelivered) {
 }
 
 /// `calls` GETs of `target` one after another through one client; its stats afterwards.
-Client::Stats sequential_calls(std::uint16_t port, int calls, std::string target,
+Client::Stats sequential_calls(std::uint16_t port, int calls, const std::string& target,
                                std::vector<std::string>* bodies = nullptr) {
     asio::io_context ioc;
     Client client(ioc.get_executor(), Client::Options{"http://127.0.0.1:" + std::to_string(port)});

@@ -37,7 +37,7 @@ std::string request_hash(std::string_view canonical) {
     EVP_Digest(canonical.data(), canonical.size(), digest, &length, EVP_sha256(), nullptr);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string hex;
-    hex.reserve(length * 2);
+    hex.reserve(std::size_t{length} * 2);
     for (unsigned int i = 0; i < length; ++i) {
         hex += kHex[digest[i] >> 4];
         hex += kHex[digest[i] & 0xF];

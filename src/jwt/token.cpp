@@ -224,7 +224,8 @@ Verifier load_verifier(std::string_view spec) {
         try {
             verifier.add_key(kid, PublicKey::from_pem(pem));
         } catch (const KeyError& e) {
-            throw KeyError(std::string(e.what()) + " in '" + path + "' (kid " + kid + ")");
+            throw KeyError(
+                std::string(e.what()).append(" in '").append(path).append("' (kid ").append(kid).append(")"));
         }
     }
     return verifier;

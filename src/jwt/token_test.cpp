@@ -21,7 +21,7 @@ constexpr std::string_view kRfcJws =
     "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
     "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
 
-const core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
+constexpr core::TimePoint kNow = core::TimePoint(std::chrono::seconds(1'800'000'000));
 
 PrivateKey fresh_private_key() {
     return PrivateKey::from_raw(random_bytes(32));
@@ -256,7 +256,7 @@ TEST_F(TokenTest, LifetimeLongerThanTheMaximumIsRefused) {
 }
 
 TEST_F(TokenTest, WithoutIssuedAtTheLifetimeCountsFromNow) {
-    const auto with = [&](boost::json::object payload) {
+    const auto with = [&](const boost::json::object& payload) {
         return sign_compact(PrivateKey::from_pem(kPrivatePem), R"({"alg":"EdDSA","kid":"k1"})",
                             boost::json::serialize(payload));
     };
@@ -269,7 +269,7 @@ TEST_F(TokenTest, WithoutIssuedAtTheLifetimeCountsFromNow) {
 
 TEST_F(TokenTest, ExtremeNumericDatesAreRefusedWithoutOverflow) {
     // Found by reading the verifier for the fuzzer: `exp + leeway` overflowed for exp near INT64_MAX.
-    const auto with = [&](boost::json::object payload) {
+    const auto with = [&](const boost::json::object& payload) {
         return sign_compact(PrivateKey::from_pem(kPrivatePem), R"({"alg":"EdDSA","kid":"k1"})",
                             boost::json::serialize(payload));
     };
@@ -288,7 +288,7 @@ TEST_F(TokenTest, ExtremeNumericDatesAreRefusedWithoutOverflow) {
 }
 
 TEST_F(TokenTest, RejectsWrongIssuerOrAudience) {
-    const auto with = [&](boost::json::object payload) {
+    const auto with = [&](const boost::json::object& payload) {
         return sign_compact(PrivateKey::from_pem(kPrivatePem), R"({"alg":"EdDSA","kid":"k1"})",
                             boost::json::serialize(payload));
     };

@@ -80,14 +80,29 @@ std::uint64_t VerifiedCache::misses() const {
     return misses_;
 }
 
+namespace {
+
+/// The one rule of what the cache may hold: nothing when it is off, no token verify() refuses for its size.
+bool cacheable(const VerifiedCache& cache, std::string_view token) {
+    return cache.capacity() > 0 && token.size() <= kMaxTokenBytes;
+}
+
+}  // namespace
+
 Claims verify_cached(const Verifier& verifier, VerifiedCache& cache, std::string_view token,
                      core::TimePoint now) {
-    if (cache.capacity() == 0 || token.size() > kMaxTokenBytes) return verifier.verify(token, now);
+    if (!cacheable(cache, token)) return verifier.verify(token, now);
     const auto key = VerifiedCache::key_of(token);
     if (auto claims = cache.find(key, now)) return std::move(*claims);
     Claims claims = verifier.verify(token, now);
     cache.remember(key, claims, now);
     return claims;
+}
+
+void remember_verified(VerifiedCache& cache, std::string_view token, const Claims& claims,
+                       core::TimePoint now) {
+    if (!cacheable(cache, token)) return;
+    cache.remember(VerifiedCache::key_of(token), claims, now);
 }
 
 }  // namespace marquee::jwt

@@ -63,4 +63,10 @@ class VerifiedCache {
 Claims verify_cached(const Verifier& verifier, VerifiedCache& cache, std::string_view token,
                      core::TimePoint now);
 
+/// Remembers `claims` for `token` as verify_cached would after verifying it (a token this process has just
+/// issued, so its first presentation is not verified again), under the same rule: nothing when the cache is
+/// off or the token is over kMaxTokenBytes (which verify() refuses, so it is never served from the cache).
+void remember_verified(VerifiedCache& cache, std::string_view token, const Claims& claims,
+                       core::TimePoint now);
+
 }  // namespace marquee::jwt

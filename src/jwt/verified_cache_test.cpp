@@ -144,5 +144,35 @@ TEST_F(VerifyCachedTest, ACachedTokenIsRefusedOnceExpired) {
     EXPECT_TRUE(refused(verifier_, cache, t, kNow + 1h));
 }
 
+TEST_F(VerifyCachedTest, ARememberedTokenIsServedWithoutVerifying) {
+    VerifiedCache cache(10);
+    const auto t = token("user-1");
+    remember_verified(cache, t, claims_for("user-1", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 1u);
+    // A verifier without keys refuses every token: an answer proves it came from the cache.
+    const Verifier no_keys;
+    EXPECT_EQ(verify_cached(no_keys, cache, t, kNow + 1min).subject, "user-1");
+    EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST_F(VerifyCachedTest, RememberKeepsNothingWhenTheCacheIsOffOrTheTokenTooLong) {
+    VerifiedCache off(0);
+    remember_verified(off, token("user-1"), claims_for("user-1", kNow + 15min), kNow);
+    EXPECT_EQ(off.size(), 0u);
+
+    // verify_cached never looks a token over kMaxTokenBytes up, so remembering one would only take room; and
+    // the verifier refuses it (not from the cache).
+    VerifiedCache cache(10);
+    const std::string too_long = token("user-1") + std::string(kMaxTokenBytes, 'A');
+    remember_verified(cache, too_long, claims_for("user-1", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_TRUE(refused(verifier_, cache, too_long, kNow));
+
+    // At the limit it is remembered (the rule is "over", as the verifier's).
+    const std::string at_limit(kMaxTokenBytes, 'a');
+    remember_verified(cache, at_limit, claims_for("user-1", kNow + 15min), kNow);
+    EXPECT_EQ(cache.size(), 1u);
+}
+
 }  // namespace
 }  // namespace marquee::jwt

@@ -34,8 +34,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -354,7 +352,7 @@ Result run_fans(const Options& o) {
     Result result;
     unsigned crashed = 0;
     std::exception_ptr setup_error;
-    asio::co_spawn(ioc, create_schedule(f), [&](std::exception_ptr e) { setup_error = std::move(e); });
+    asio::co_spawn(ioc, create_schedule(f), [&](const std::exception_ptr& e) { setup_error = e; });
     ioc.run();
     ioc.restart();
     if (setup_error) std::rethrow_exception(setup_error);

@@ -103,6 +103,7 @@ class Run {
                                              Headers headers, Clock::time_point deadline) {
         auto backoff = std::chrono::milliseconds(250);
         for (int attempt = 0;; ++attempt) {
+            // call() takes its own copies: target, body and headers are sent again on the next try.
             Response r =
                 co_await call(recorder, connection, endpoint, method, target, body, headers, kAtSend);
             const bool shed = r.status == 503 || r.status == 429 || r.status == 0;
@@ -824,7 +825,7 @@ Result run_scenario(const Options& o) {
     std::optional<Schedule> schedule;
     auto setup = [&]() -> asio::awaitable<void> { schedule = co_await create_schedule(run); };
     std::exception_ptr setup_error;
-    asio::co_spawn(ioc, setup(), [&](std::exception_ptr e) { setup_error = std::move(e); });
+    asio::co_spawn(ioc, setup(), [&](const std::exception_ptr& e) { setup_error = e; });
     ioc.run();
     ioc.restart();
     if (setup_error) std::rethrow_exception(setup_error);

@@ -228,6 +228,7 @@ Nats::Impl::Impl(NatsOptions opts)
     const std::vector<std::string> urls = split_urls(options.url);
     if (urls.empty()) throw core::ConfigError("nats url '" + options.url + "': no server named");
     std::vector<const char*> servers;
+    servers.reserve(urls.size());
     for (const std::string& url : urls) servers.push_back(url.c_str());
     const natsStatus set =
         urls.size() == 1 ? natsOptions_SetURL(raw, servers[0])

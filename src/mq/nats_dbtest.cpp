@@ -198,7 +198,7 @@ TEST_F(NatsDbTest, ConcurrentPublishesFromTwoThreadsGetDistinctSequences) {
     std::atomic<int> failures{0};
     for (int i = 0; i < kPublishes; ++i) {
         asio::co_spawn(io_, nats_->publish(subject_, "p", "c-" + std::to_string(i)),
-                       [&](std::exception_ptr error, PublishAck ack) {
+                       [&](const std::exception_ptr& error, const PublishAck& ack) {
                            if (error) {
                                ++failures;
                                return;

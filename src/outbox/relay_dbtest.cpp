@@ -213,7 +213,9 @@ TEST_F(RelayDbTest, RunLoopPublishesRowsAsTheyArriveAndEndsWhenItsHandleIsDroppe
         std::size_t received = 0;
         for (int tries = 0; tries < 10 && received < 2; ++tries) {
             std::vector<mq::Message> messages = co_await consumer.fetch(10, 2s);
-            for (mq::Message& message : messages) co_await message.ack();
+            for (mq::Message& message : messages) {
+                co_await message.ack();
+            }
             received += messages.size();
         }
         handle.reset();  // the loop ends at its next wake-up; run_here returns only then

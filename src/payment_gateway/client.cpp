@@ -42,8 +42,9 @@ std::string checked_key(const std::string& key) {
 Charge parse_charge(const http::ClientResponse& response) {
     boost::system::error_code ec;
     const auto doc = boost::json::parse(response.body, ec);
-    if (ec || !doc.is_object())
+    if (ec || !doc.is_object()) {
         throw std::runtime_error("payment gateway answered 200 with an unreadable body");
+    }
     const auto& object = doc.as_object();
     const auto* status = object.if_contains("status");
     const auto* key = object.if_contains("paymentKey");
@@ -70,7 +71,7 @@ Charge parse_charge(const http::ClientResponse& response) {
 }  // namespace
 
 Client::Client(asio::any_io_executor executor, ClientOptions options)
-    : executor_(executor),
+    : executor_(std::move(executor)),
       options_(std::move(options)),
       breaker_(std::make_shared<CircuitBreaker>(options_.breaker)),
       http_(executor, http::Client::Options{options_.url, options_.call_timeout}) {}
@@ -152,7 +153,9 @@ asio::awaitable<Client::Attempt> Client::call_with_retries(std::string method, s
     Attempt result;
     bool maybe_delivered = false;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        if (attempt > 1) co_await back_off(options_.backoff, attempt - 1);
+        if (attempt > 1) {
+            co_await back_off(options_.backoff, attempt - 1);
+        }
         result = co_await call(method, target, body, headers);
         if (result.kind == Attempt::Kind::CircuitOpen) break;  // no point retrying before the cool-down
         if (result.kind == Attempt::Kind::Answered && result.response.status < 500) break;
@@ -185,7 +188,9 @@ asio::awaitable<Charge> Client::approve(std::string idempotency_key, std::string
                                  std::to_string(result.response.status) + ": " + result.response.body);
     }
     // The answer may have been lost after the charge: ask by key before deciding anything.
-    if (result.maybe_delivered) co_return co_await find(key);
+    if (result.maybe_delivered) {
+        co_return co_await find(key);
+    }
     Charge charge;
     charge.status = ChargeStatus::NotCharged;
     charge.detail = result.detail;

@@ -37,7 +37,7 @@ TEST(RecoveryLoop, EachPassHasItsOwnTraceAndAFailedPassDoesNotEndTheLoop) {
     asio::co_spawn(io,
                    run_recovery_passes(
                        "test-recovery", 1ms, [&] { return traces.size() >= 3; }, pass),
-                   [&](std::exception_ptr failure) { ended = failure == nullptr; });
+                   [&](const std::exception_ptr& failure) { ended = failure == nullptr; });
     io.run_for(10s);
     EXPECT_TRUE(ended);
     ASSERT_EQ(traces.size(), 3U);
@@ -58,7 +58,7 @@ TEST(RecoveryLoop, AStoppedLoopRunsNoPass) {
                            ++passes;
                            co_return;
                        }),
-                   [&](std::exception_ptr failure) { ended = failure == nullptr; });
+                   [&](const std::exception_ptr& failure) { ended = failure == nullptr; });
     io.run_for(10s);
     EXPECT_TRUE(ended);
     EXPECT_EQ(passes, 0);

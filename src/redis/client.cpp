@@ -75,7 +75,9 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
 Client::~Client() = default;
 
 awaitable<Reply> Client::command(std::vector<std::string> args) {
-    if (impl_->cluster) co_return co_await impl_->cluster->command(args);
+    if (impl_->cluster) {
+        co_return co_await impl_->cluster->command(args);
+    }
     std::string payload;
     detail::append_command(payload, args);
     std::vector<Reply> replies = co_await impl_->single->execute(std::move(payload), 1);
@@ -85,7 +87,9 @@ awaitable<Reply> Client::command(std::vector<std::string> args) {
 
 awaitable<std::vector<Reply>> Client::pipeline(std::vector<std::vector<std::string>> commands) {
     if (commands.empty()) co_return std::vector<Reply>{};
-    if (impl_->cluster) co_return co_await impl_->cluster->pipeline(commands);
+    if (impl_->cluster) {
+        co_return co_await impl_->cluster->pipeline(commands);
+    }
     std::string payload;
     for (const auto& args : commands) detail::append_command(payload, args);
     std::vector<Reply> replies = co_await impl_->single->execute(std::move(payload), commands.size());

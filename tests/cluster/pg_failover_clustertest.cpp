@@ -151,6 +151,7 @@ class PgFailoverCluster : public ::testing::Test {
         std::atomic<std::size_t> next{0};
         std::atomic<int> answered{0};
         std::vector<std::thread> payers;
+        payers.reserve(kThreads);
         for (int t = 0; t < kThreads; ++t) {
             payers.emplace_back([&] {
                 for (std::size_t i = next++; i < fans.size(); i = next++) {

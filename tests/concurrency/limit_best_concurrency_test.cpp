@@ -63,8 +63,8 @@ TEST_F(LimitAndBestRaces, FiftyParallelHoldsByOneFanNeverPassTheLimit) {
     // 50 holds of one or two different seats each, all at once: 75 seats asked, 4 allowed.
     std::vector<std::future<std::vector<std::int64_t>>> racers;
     for (int i = 0; i < 50; ++i) {
-        HoldRequest r{s.id, {s.seats[static_cast<std::size_t>(2 * i)]}};
-        if (i % 2 == 1) r.seat_ids.push_back(s.seats[static_cast<std::size_t>(2 * i + 1)]);
+        HoldRequest r{s.id, {s.seats[2 * static_cast<std::size_t>(i)]}};
+        if (i % 2 == 1) r.seat_ids.push_back(s.seats[2 * static_cast<std::size_t>(i) + 1]);
         racers.push_back(
             asio::co_spawn(ioc_, attempt(*service_, fan, r, "ticket-limit-reached"), asio::use_future));
     }

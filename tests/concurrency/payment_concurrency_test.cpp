@@ -108,6 +108,7 @@ class PaymentRaces : public ::testing::Test {
             }));
         }
         std::vector<HttpReply> out;
+        out.reserve(replies.size());
         for (auto& reply : replies) out.push_back(reply.get());
         return out;
     }

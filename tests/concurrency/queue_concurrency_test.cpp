@@ -60,6 +60,7 @@ TEST(QueueJoins, TwoThousandConcurrentJoinsGetPositionsOneToTwoThousand) {
     redis::Client redis(io.get_executor(), redis_options());
     WaitingRoom room(redis, s);
     std::vector<std::future<void>> joins;
+    joins.reserve(kJoins);
     for (int i = 0; i < kJoins; ++i) {
         joins.push_back(asio::co_spawn(
             io,
@@ -72,6 +73,7 @@ TEST(QueueJoins, TwoThousandConcurrentJoinsGetPositionsOneToTwoThousand) {
             asio::use_future));
     }
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
     for (auto& t : threads) t.join();
     for (auto& j : joins) j.get();  // rethrows a failed join
@@ -89,10 +91,12 @@ TEST(QueueJoins, OneUserJoiningTwoHundredTimesAtOnceGetsOneToken) {
     redis::Client redis(io.get_executor(), redis_options());
     WaitingRoom room(redis, settings(10));
     std::vector<std::future<Joined>> joins;
+    joins.reserve(200);
     for (int i = 0; i < 200; ++i) {
         joins.push_back(asio::co_spawn(io, room.join(user, schedule), asio::use_future));
     }
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([&io] { io.run(); });
     for (auto& t : threads) t.join();
     std::set<std::string> tokens;
@@ -125,7 +129,9 @@ TEST(QueueAdmission, TwoSchedulersNeverExceedTheActiveMaximum) {
         auto filled = asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                for (int i = 0; i < kTokens; ++i) co_await room.join(new_token_id(), schedule);
+                for (int i = 0; i < kTokens; ++i) {
+                    co_await room.join(new_token_id(), schedule);
+                }
             },
             asio::use_future);
         io.run();

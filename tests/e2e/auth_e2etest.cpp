@@ -85,7 +85,7 @@ class AuthEndToEnd : public ::testing::Test {
 
     /// Signs up a fresh user; returns the email as given.
     static std::string signup() {
-        const std::string email = unique_email();
+        std::string email = unique_email();
         const auto reply = post(port(), "/api/v1/auth/signup",
                                 {{"email", email}, {"password", kPassword}, {"displayName", "Kim Fan"}});
         EXPECT_EQ(reply.status, 201) << reply.body;

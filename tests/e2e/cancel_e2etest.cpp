@@ -63,7 +63,7 @@ class CancelEndToEnd : public ::testing::Test {
     static std::string bought(AdmittedFan& b, const std::string& method,
                               std::optional<std::int64_t> points = std::nullopt) {
         b = admitted_fan(port(), 2, kPrice, stack_->database_url(), "cancel-fan");
-        const auto reservation = hold_seats(port(), b, {0});
+        auto reservation = hold_seats(port(), b, {0});
         if (method != "CARD") {
             const auto charged = top_up(port(), b.headers, points.value_or(kPrice));
             EXPECT_EQ(charged.status, 201u) << charged.body;

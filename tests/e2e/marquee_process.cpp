@@ -80,7 +80,8 @@ std::vector<std::string> child_environment(std::uint16_t port,
         env["MARQUEE_REDIS_URL"] = (path == std::string::npos ? url : url.substr(0, path)) + "/1";
     }
     std::vector<std::string> out;
-    for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+    out.reserve(env.size());
+    for (const auto& [k, v] : env) out.push_back(std::string(k).append("=").append(v));
     return out;
 }
 
@@ -89,10 +90,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
     std::vector<std::string> argv_strings{MARQUEE_BINARY};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_strings.size() + 1);
     for (auto& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::vector<std::string> env_strings = env;
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
 
@@ -197,7 +200,8 @@ std::uint16_t free_port() {
     return acceptor.local_endpoint().port();
 }
 
-MarqueeProcess::MarqueeProcess(std::vector<std::string> args, std::map<std::string, std::string> overrides)
+MarqueeProcess::MarqueeProcess(const std::vector<std::string>& args,
+                               const std::map<std::string, std::string>& overrides)
     : port_(free_port()), log_path_(temp_log_path()) {
     pid_ = spawn(args, child_environment(port_, overrides), log_path_);
     // Wait until it answers /healthz (bounded): readiness of the process, not a timing assertion.
@@ -425,6 +429,7 @@ std::vector<Seats> make_schedules(int schedules, int seats, std::int64_t price, 
             r.get<std::int64_t>(i, "id");
     }
     std::vector<Seats> out;
+    out.reserve(by_schedule.size());
     for (auto& [id, s] : by_schedule) out.push_back(std::move(s));
     return out;
 }
@@ -465,6 +470,7 @@ AdmittedFan admitted_fan(std::uint16_t port, int seats, std::int64_t price, cons
 
 std::string hold_seats(std::uint16_t port, const AdmittedFan& fan, const std::vector<std::size_t>& indexes) {
     std::vector<std::int64_t> ids;
+    ids.reserve(indexes.size());
     for (auto i : indexes) ids.push_back(fan.seats.ids.at(i));
     const auto held = post_hold(port, hold_body(fan.seats.schedule, ids), fan.headers);
     EXPECT_EQ(held.status, 201u) << held.body;

@@ -20,8 +20,8 @@ namespace marquee::test {
 class MarqueeProcess {
   public:
     /// `overrides` replace or add MARQUEE_* variables (e.g. a dead Redis URL).
-    explicit MarqueeProcess(std::vector<std::string> args = {},
-                            std::map<std::string, std::string> overrides = {});
+    explicit MarqueeProcess(const std::vector<std::string>& args = {},
+                            const std::map<std::string, std::string>& overrides = {});
     ~MarqueeProcess();
     MarqueeProcess(const MarqueeProcess&) = delete;
     MarqueeProcess& operator=(const MarqueeProcess&) = delete;

@@ -201,6 +201,7 @@ TEST_F(PaymentEndToEnd, OneIdempotencyKeyIsOnePaymentHoweverOftenItIsSent) {
 
     // Eight copies of one request at once (a client retrying on a flaky network), then one more.
     std::vector<std::future<HttpReply>> copies;
+    copies.reserve(8);
     for (int i = 0; i < 8; ++i) {
         copies.push_back(std::async(std::launch::async, [&] { return pay(b.headers, key, body); }));
     }

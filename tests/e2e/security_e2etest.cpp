@@ -7,6 +7,7 @@
 // application/problem+json (a 5xx, a hang or a crash fails the test). Results: docs/reliability.md.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -119,10 +120,14 @@ std::string signed_token(const json::object& header, const json::object& payload
 /// The claims Marquee's own tokens carry, for `subject`, valid now for 15 minutes.
 json::object claims_for(const std::string& subject) {
     const auto now = jwt::numeric_date(std::chrono::system_clock::now());
-    return json::object{{"iss", jwt::kIssuer},  {"aud", jwt::kAudience},
-                        {"sub", subject},       {"roles", json::array{"fan"}},
-                        {"iat", now},           {"nbf", now},
-                        {"exp", now + 15 * 60}, {"jti", "security-e2e"}};
+    return json::object{{"iss", jwt::kIssuer},
+                        {"aud", jwt::kAudience},
+                        {"sub", subject},
+                        {"roles", json::array{"fan"}},
+                        {"iat", now},
+                        {"nbf", now},
+                        {"exp", now + std::int64_t{15} * 60},
+                        {"jti", "security-e2e"}};
 }
 
 json::object eddsa_header(std::string kid = "k1") {
@@ -268,7 +273,7 @@ class SecurityEndToEnd : public ::testing::Test {
 
     static HttpReply post_json(const std::string& target, const std::string& body, Headers headers = {}) {
         headers["Content-Type"] = "application/json";
-        return http_request(port(), "POST", target, body, std::move(headers));
+        return http_request(port(), "POST", target, body, headers);
     }
     static HttpReply charge(Headers fan, const std::string& body) {
         fan["Idempotency-Key"] = unique_name("sec-charge");
@@ -544,7 +549,7 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
     const std::string unsigned_header_payload = valid.substr(0, valid.rfind('.') + 1);
     const std::string admin_token = signed_token(eddsa_header(), admin_claims);
     auto no_iat_decade = without("iat");
-    no_iat_decade["exp"] = now + 3650 * 86400;
+    no_iat_decade["exp"] = now + std::int64_t{3650} * 86400;
 
     const std::vector<std::pair<std::string, std::string>> tokens{
         // alg confusion: none in any case, missing, and HS256 keyed with the public key (PEM and trimmed).
@@ -574,8 +579,9 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
         // Dates: expired beyond the leeway, not yet valid, missing or not integers.
         {"expired 2 minutes ago", signed_token(eddsa_header(), with({{"exp", now - 120}}))},
         {"nbf in an hour", signed_token(eddsa_header(), with({{"nbf", now + 3600}}))},
-        {"iat a year ahead", signed_token(eddsa_header(), with({{"iat", now + 365 * 86400}}))},
-        {"lifetime ten years", signed_token(eddsa_header(), with({{"exp", now + 3650 * 86400}}))},
+        {"iat a year ahead", signed_token(eddsa_header(), with({{"iat", now + std::int64_t{365} * 86400}}))},
+        {"lifetime ten years",
+         signed_token(eddsa_header(), with({{"exp", now + std::int64_t{3650} * 86400}}))},
         {"no iat, exp ten years ahead", signed_token(eddsa_header(), no_iat_decade)},
         {"no exp", signed_token(eddsa_header(), without("exp"))},
         {"exp a string", signed_token(eddsa_header(), with({{"exp", std::to_string(now + 900)}}))},
@@ -598,7 +604,7 @@ TEST_F(SecurityEndToEnd, ForgedMisdatedAndMisaddressedTokensAreRefusedByEverySer
         for (const auto& target : targets) {
             expect_invalid_token(
                 http_request(port(), "GET", target, {}, {{"Authorization", "Bearer " + token}}),
-                what + " on " + target);
+                (what + " on ").append(target));
         }
     }
     // The control: the same construction with nothing changed is accepted, so each refusal above is the
@@ -635,6 +641,7 @@ TEST_F(SecurityEndToEnd, ConcurrentRefreshTokenReuseLetsOneWinAndRevokesTheFamil
     // Eight copies of one refresh token at once (a stolen copy racing the owner): one rotation at most.
     const std::string body = json::serialize(json::object{{"refreshToken", refresh}});
     std::vector<std::future<HttpReply>> copies;
+    copies.reserve(8);
     for (int i = 0; i < 8; ++i) {
         copies.push_back(
             std::async(std::launch::async, [&] { return post_json("/api/v1/auth/refresh", body); }));
@@ -836,9 +843,12 @@ TEST_F(SecurityEndToEnd, InvalidUtf8DuplicateKeysAndDeepNestingAreHandledSafely)
                             std::string("\xe2\x82"), std::string("\\ud800"), std::string("\\udc00x"),
                             std::string("\xf8\x88\x80\x80\x80")}) {
         const std::string email = unique_name("sec-utf") + "@example.com";
-        const auto reply = post_json(
-            "/api/v1/auth/signup",
-            R"({"email":")" + email + R"(","password":"Tickets-2026","displayName":"a)" + bad + R"("})");
+        const auto reply =
+            post_json("/api/v1/auth/signup", std::string(R"({"email":")")
+                                                 .append(email)
+                                                 .append(R"(","password":"Tickets-2026","displayName":"a)")
+                                                 .append(bad)
+                                                 .append(R"("})"));
         EXPECT_EQ(reply.status, 400u) << reply.body;
         EXPECT_EQ(expect_refused(reply, "invalid UTF-8"), "malformed-json");
         EXPECT_EQ(count("auth.users WHERE email = $1", db::params(email)), 0);
@@ -900,7 +910,7 @@ TEST_F(SecurityEndToEnd, InvalidUtf8DuplicateKeysAndDeepNestingAreHandledSafely)
 }
 
 TEST_F(SecurityEndToEnd, TwentyMegabyteBodiesAreRefusedWith413) {
-    constexpr std::size_t kTwentyMb = 20u * 1024 * 1024;
+    constexpr std::size_t kTwentyMb = std::size_t{20} * 1024 * 1024;
     // Declared: refused from the head alone, before any of the body is read.
     {
         RawConnection connection(port());

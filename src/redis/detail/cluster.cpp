@@ -370,11 +370,11 @@ awaitable<bool> Cluster::refresh_from(NodeAddress node) {
         ranges = parse_cluster_slots(slots, node.host);
     }
     if (ranges.empty()) co_return false;
-    install(std::move(ranges));
+    install(ranges);
     co_return true;
 }
 
-void Cluster::install(std::vector<SlotRange> ranges) {
+void Cluster::install(const std::vector<SlotRange>& ranges) {
     SlotTable fresh(ranges);
     std::lock_guard lock(mutex_);
     table_ = std::move(fresh);

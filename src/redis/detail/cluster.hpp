@@ -80,7 +80,7 @@ class Cluster : public std::enable_shared_from_this<Cluster> {
     static awaitable<void> refresh_in_background(std::shared_ptr<Cluster> self,
                                                  std::optional<NodeAddress> failed);
     awaitable<bool> refresh_from(NodeAddress node);
-    void install(std::vector<SlotRange> ranges);
+    void install(const std::vector<SlotRange>& ranges);
     static awaitable<void> sleep_for(std::chrono::milliseconds pause);
 
     asio::any_io_executor executor_;

@@ -221,7 +221,9 @@ TEST_F(IdempotentHoldDbTest, ConcurrentRequestsWithOneKeyHoldOnce) {
             racers.push_back(asio::co_spawn(
                 ioc_,
                 [this, h, best]() -> asio::awaitable<std::string> {
-                    if (best) co_return (co_await store_->hold_best(h)).id;
+                    if (best) {
+                        co_return (co_await store_->hold_best(h)).id;
+                    }
                     auto outcome = co_await store_->hold(h);
                     co_return outcome.reservation ? outcome.reservation->id : std::string("taken");
                 },

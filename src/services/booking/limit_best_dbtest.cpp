@@ -84,8 +84,9 @@ class LimitAndBestDbTest : public BookingDbTest {
     }
 
     /// Holds the given seats for someone else (one hold per call of up to four seats).
-    void take(const RowSchedule& s, std::vector<std::pair<int, int>> at) {
+    void take(const RowSchedule& s, const std::vector<std::pair<int, int>>& at) {
         std::vector<std::int64_t> ids;
+        ids.reserve(at.size());
         for (const auto& p : at) ids.push_back(s.seat.at(p));
         std::sort(ids.begin(), ids.end());
         (void)run(service_->hold(new_uuid(), new_uuid(), HoldRequest{s.id, ids}));
@@ -113,7 +114,7 @@ TEST_F(LimitAndBestDbTest, ThreeHoldsOfFourSeatsByOneFanRefuseTheSecond) {
     const auto s = make_schedule(12);
     const auto fan = new_uuid();
     EXPECT_EQ(hold(fan, s, {s.seats[0], s.seats[1], s.seats[2], s.seats[3]}).state, "HELD");
-    for (int round = 1; round < 3; ++round) {
+    for (std::size_t round = 1; round < 3; ++round) {
         const auto p = problem_of([&] {
             (void)hold(
                 fan, s,

@@ -253,6 +253,7 @@ asio::awaitable<std::vector<std::int64_t>> Store::live_seats(std::int64_t schedu
         "('HELD', 'SOLD') AND NOT (r.state = 'HELD' AND r.expires_at <= now()) ORDER BY s.seat_id",
         db::params(schedule_id, seat_array));
     std::vector<std::int64_t> taken;
+    taken.reserve(static_cast<std::size_t>(live.rows()));
     for (int i = 0; i < live.rows(); ++i) taken.push_back(live.get<std::int64_t>(i, 0));
     co_return taken;
 }

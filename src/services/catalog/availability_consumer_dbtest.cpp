@@ -142,7 +142,9 @@ TEST_F(AvailabilityConsumerDbTest, RunWaitsForTheStreamThenAppliesEventsUntilSto
              !applied && std::chrono::steady_clock::now() < deadline;) {
             applied = bit_at((co_await service_->bitset().read(schedule.id)).taken, 2);
             pace.expires_after(20ms);  // polling pace; the deadline decides
-            if (!applied) co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (!applied) {
+                co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
         }
         consumer.stop();
         co_return applied;

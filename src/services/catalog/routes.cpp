@@ -167,7 +167,9 @@ asio::awaitable<http::Response> Routes::get_seat_map(http::Context& ctx) {
     const std::optional<std::string_view> if_none_match = ctx.header("If-None-Match");
     // A map this process holds answers a revalidation with no I/O at all.
     std::shared_ptr<const SeatMap> map = service_.seat_map_in_memory(id);
-    if (!map) map = co_await service_.seat_map(id);
+    if (!map) {
+        map = co_await service_.seat_map(id);
+    }
     if (if_none_match && etag_matches(*if_none_match, map->etag)) {
         co_return not_modified(map->etag, kSeatMapCacheControl);
     }
@@ -181,7 +183,9 @@ asio::awaitable<http::Response> Routes::get_seat_map(http::Context& ctx) {
 asio::awaitable<http::Response> Routes::get_availability(http::Context& ctx) {
     const std::int64_t id = ctx.id_param("id");
     AvailabilityCopy::Snapshot view = service_.availability_in_memory(id);
-    if (!view) view = co_await service_.availability_snapshot(id);
+    if (!view) {
+        view = co_await service_.availability_snapshot(id);
+    }
     // no-cache: anyone may store it but must revalidate every time, so a sold seat is never served from a
     // cache (the staleness bound, docs/decisions/0007 and 0014).
     if (const auto if_none_match = ctx.header("If-None-Match");

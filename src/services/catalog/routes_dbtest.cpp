@@ -73,8 +73,8 @@ class CatalogRoutesDbTest : public CatalogDbTest {
         return service_.get();
     }
 
-    Reply call(std::string method, std::string target, std::string body = {}, std::string token = "admin",
-               http::Fields extra = {}) {
+    Reply call(const std::string& method, const std::string& target, const std::string& body = {},
+               const std::string& token = "admin", http::Fields extra = {}) {
         http::Fields headers = std::move(extra);
         if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
         if (!body.empty()) headers.emplace_back("Content-Type", "application/json");

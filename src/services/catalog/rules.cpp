@@ -20,7 +20,7 @@ std::string text_field(const json::object& body, std::string_view name, const st
         throw core::Problem::invalid_field(field, "is required");
     }
     if (!value->is_string()) throw core::Problem::invalid_field(field, "must be a string");
-    const std::string text(value->as_string());
+    std::string text(value->as_string());
     // Length in code points, as PostgreSQL's char_length counts them.
     std::size_t length = 0;
     for (const char c : text) length += (static_cast<unsigned char>(c) & 0xC0) != 0x80;

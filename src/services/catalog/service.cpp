@@ -68,8 +68,9 @@ asio::awaitable<std::string> Service::load_concert(std::int64_t id) {
 
 asio::awaitable<std::string> Service::load_schedules(std::int64_t concert_id) {
     const std::string key = schedules_key(concert_id);
-    if (std::optional<std::string> cached = co_await cache_.get("schedule", key))
+    if (std::optional<std::string> cached = co_await cache_.get("schedule", key)) {
         co_return std::move(*cached);
+    }
     const std::optional<std::vector<Schedule>> schedules = co_await store_.schedules_of(concert_id);
     if (!schedules) throw core::Problem::not_found(fmt::format("no concert {}", concert_id));
     json::array docs;
@@ -144,7 +145,9 @@ asio::awaitable<std::shared_ptr<const SeatMap>> Service::load_seat_map(std::int6
             make_seat_map(schedule_id, std::move(loaded->zones), std::move(loaded->seats)));
         // A schedule without seats yet may get its layout any moment: caching its empty map could outlive
         // the invalidation (cache-aside race), so only a laid-out map, which never changes again, is kept.
-        if (!map->seats.empty()) co_await cache_.put(key, map->body, settings_.seat_map_ttl);
+        if (!map->seats.empty()) {
+            co_await cache_.put(key, map->body, settings_.seat_map_ttl);
+        }
     }
     if (!map->seats.empty()) {
         std::lock_guard lock(mutex_);

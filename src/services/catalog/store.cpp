@@ -111,6 +111,7 @@ asio::awaitable<std::vector<Concert>> Store::list_concerts(std::optional<std::in
                                                 " ORDER BY id DESC LIMIT $2",
                                             db::params(before, limit));
     std::vector<Concert> concerts;
+    concerts.reserve(static_cast<std::size_t>(r.rows()));
     for (int row = 0; row < r.rows(); ++row) concerts.push_back(concert_at(r, row));
     co_return concerts;
 }

@@ -17,7 +17,7 @@ struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
               QueueCheck queue_check, QueueRelease queue_release, boost::asio::any_io_executor executor,
               ScheduleHint schedule_hint)
-        : gateway(executor, payment_gateway::options_from(config)),
+        : gateway(std::move(executor), payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, std::move(queue_check), std::move(queue_release), metrics,
                   ServiceOptions{.recovery_age = config.recovery_age}, std::move(schedule_hint)),

@@ -54,7 +54,7 @@ class PaymentDbTest : public booking::testing::BookingDbTest {
     }
 
     std::string new_user_with_points(std::int64_t points) {
-        const auto user = new_uuid();
+        auto user = new_uuid();
         if (points > 0) {
             sql("SELECT * FROM wallet.apply($1::uuid, 'CHARGE', $2, 'seed:' || gen_random_uuid(), "
                 "gen_random_uuid())",
@@ -580,6 +580,7 @@ TEST_F(PaymentDbTest, ConcurrentPaymentsOfOneWalletNeverOverdraw) {
     const auto s = make_schedule(4, 30'000);
     const auto user = new_user_with_points(100'000);
     std::vector<booking::Reservation> holds;
+    holds.reserve(4);
     for (int i = 0; i < 4; ++i) holds.push_back(this->hold(user, s, {s.seats[static_cast<std::size_t>(i)]}));
     std::vector<std::future<std::string>> attempts;
     for (int i = 0; i < 4; ++i) {

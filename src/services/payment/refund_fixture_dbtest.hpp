@@ -48,7 +48,7 @@ class RefundDbTest : public booking::testing::BookingDbTest {
     }
 
     std::string new_user_with_points(std::int64_t points) {
-        const auto user = new_uuid();
+        auto user = new_uuid();
         if (points > 0) {
             sql("SELECT * FROM wallet.apply($1::uuid, 'CHARGE', $2, 'seed:' || gen_random_uuid(), "
                 "gen_random_uuid())",

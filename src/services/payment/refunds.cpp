@@ -139,8 +139,9 @@ asio::awaitable<Refund> Refunds::refund_card(Refund refund) {
     if (answer.status != RefundStatus::Refunded) {
         core::log_warn("card refund not confirmed yet; left PENDING for recovery",
                        {{"refund_id", refund.id}, {"detail", answer.detail}});
-        if (answer.status == RefundStatus::Refused)
+        if (answer.status == RefundStatus::Refused) {
             refunds_.with({{"outcome", "refused"}, {"by", "any"}}).inc();
+        }
         co_return refund;
     }
     const auto r = co_await db_.query(
@@ -209,8 +210,9 @@ void Refunds::add_routes(http::Router& router) {
                 [this](http::Context& ctx) -> asio::awaitable<http::Response> {
                     const std::string user = ctx.user().user_id;
                     std::optional<std::string> key;
-                    if (const auto header = ctx.header("Idempotency-Key"))
+                    if (const auto header = ctx.header("Idempotency-Key")) {
                         key = http::idempotency_key(header);
+                    }
                     const std::string id(ctx.param("reservationId"));
                     const auto outcome = co_await cancel(user, id, std::move(key));
                     co_return http::json(to_json(outcome));

@@ -13,8 +13,9 @@ PayRequest pay_request_from(const json::object& body) {
     auto id = reservation != nullptr && reservation->is_string()
                   ? core::normalize_uuid(std::string_view(reservation->as_string()))
                   : std::nullopt;
-    if (!id)
+    if (!id) {
         throw core::Problem::invalid_field("reservationId", "must be the id (a UUID) of your reservation");
+    }
     request.reservation_id = std::move(*id);
 
     const auto* method = body.if_contains("method");

@@ -60,8 +60,7 @@ asio::awaitable<http::Response> AdminRoutes::get_controls(http::Context& ctx) {
 asio::awaitable<http::Response> AdminRoutes::patch_controls(http::Context& ctx) {
     const std::int64_t schedule_id = co_await schedule_of(ctx);
     ControlsPatch patch = parse_controls_patch(ctx.json_object());
-    const ScheduleControls controls =
-        co_await controls_->change(schedule_id, ctx.user().user_id, std::move(patch));
+    const ScheduleControls controls = co_await controls_->change(schedule_id, ctx.user().user_id, patch);
     co_return http::json(to_json(controls));
 }
 

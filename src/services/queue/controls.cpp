@@ -5,7 +5,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
@@ -15,6 +14,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "db/pool.hpp"
+#include "loop/run_every.hpp"
 
 namespace marquee::queue {
 namespace {
@@ -201,26 +201,18 @@ asio::awaitable<std::size_t> Controls::refresh() {
     co_return static_cast<std::size_t>(r.rows());
 }
 
-void Controls::start(asio::any_io_executor executor) {
+void Controls::start(const asio::any_io_executor& executor) {
     if (started_.exchange(true)) return;
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Controls::run() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        try {
-            co_await refresh();
-        } catch (const std::exception& e) {
-            // PostgreSQL away: the copy stays as it was (the last controls seen keep applying).
-            core::log_warn("queue controls refresh failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + poll_);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    // PostgreSQL away: the copy stays as it was (the last controls seen keep applying).
+    co_await loop::run_every(
+        stopping_, [this] { return poll_; }, [this]() -> asio::awaitable<void> { co_await refresh(); },
+        loop::warn("queue controls refresh failed"));
 }
 
 }  // namespace marquee::queue

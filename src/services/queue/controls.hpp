@@ -68,7 +68,7 @@ class Controls : public std::enable_shared_from_this<Controls> {
     boost::asio::awaitable<std::size_t> refresh();
 
     /// Refreshes every `poll` on `executor` (the loop keeps this alive) until stop().
-    void start(boost::asio::any_io_executor executor);
+    void start(const boost::asio::any_io_executor& executor);
     void stop() noexcept { stopping_ = true; }
 
   private:

@@ -6,8 +6,9 @@ namespace {
 namespace json = boost::json;
 
 bool boolean_field(const json::value& value, const char* field) {
-    if (!value.is_bool())
+    if (!value.is_bool()) {
         throw core::Problem::invalid_field(field, std::string(field) + " must be true or false");
+    }
     return value.get_bool();
 }
 

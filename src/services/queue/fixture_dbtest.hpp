@@ -30,8 +30,9 @@ namespace marquee::queue::testing {
 class FakeAuthenticator final : public http::Authenticator {
   public:
     http::Principal authenticate(std::string_view bearer_token) const override {
-        if (bearer_token.rfind("user:", 0) != 0)
+        if (bearer_token.rfind("user:", 0) != 0) {
             throw core::Problem::unauthorized("bad token", "invalid_token");
+        }
         return http::Principal{std::string(bearer_token.substr(5)), {}};
     }
 };

@@ -26,13 +26,13 @@ Installed::~Installed() {
 }
 
 std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& metrics,
-                                          boost::asio::any_io_executor executor) {
+                                          const boost::asio::any_io_executor& executor) {
     static std::mutex mutex;
     static std::map<db::Pool*, std::weak_ptr<Controls>> copies;
     std::lock_guard lock(mutex);
     if (auto existing = copies[&db].lock()) return existing;
     auto controls = std::make_shared<Controls>(db, &metrics);
-    controls->start(std::move(executor));
+    controls->start(executor);
     copies[&db] = controls;
     return controls;
 }
@@ -74,7 +74,7 @@ std::shared_ptr<WaitingRoom> make_room(const core::Config& config, db::Pool& db,
 
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                                   boost::asio::any_io_executor executor) {
+                                   const boost::asio::any_io_executor& executor) {
     auto installed = std::make_shared<Installed>();
     installed->room = make_room(config, db, redis);
     installed->store = std::make_shared<Store>(db);
@@ -131,7 +131,7 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
     installed->sold_out->start(executor);
     installed->room->start_memory(executor, &metrics);  // ADR 0039
     installed->stats->start(executor);
-    installed->scheduler->start(std::move(executor));
+    installed->scheduler->start(executor);
     return installed;
 }
 

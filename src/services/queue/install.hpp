@@ -55,12 +55,12 @@ std::shared_ptr<WaitingRoom> make_room(const core::Config& config, db::Pool& db,
 /// This process's copy of the operators' controls (ADR 0027), one per pool, refreshing on `executor` from
 /// the first call: the queue service and booking's hold check share it.
 std::shared_ptr<Controls> shared_controls(db::Pool& db, core::MetricsRegistry& metrics,
-                                          boost::asio::any_io_executor executor);
+                                          const boost::asio::any_io_executor& executor);
 
 /// Adds the queue routes to `router` and starts the admission scheduler on `executor`. (Services may not
 /// include app/, so app's `install_queue(ServiceContext&)` calls this with the context's parts.)
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router,
                                    core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
-                                   boost::asio::any_io_executor executor);
+                                   const boost::asio::any_io_executor& executor);
 
 }  // namespace marquee::queue

@@ -44,7 +44,9 @@ TEST_F(QueueOpeningBench, DISABLED_TimeToTheFirstAdmissionOfABigOpening) {
                                         (std::chrono::system_clock::now() + 1h).time_since_epoch())
                                         .count();
     run([&]() -> asio::awaitable<void> {
-        for (int i = 0; i < fans; ++i) co_await room->join(unique_user(), schedule, in_an_hour);
+        for (int i = 0; i < fans; ++i) {
+            co_await room->join(unique_user(), schedule, in_an_hour);
+        }
     }());
 
     // The production wiring: the scheduler starts the opening at its tick (its catalog opening has passed:

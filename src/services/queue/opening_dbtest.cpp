@@ -76,12 +76,16 @@ class QueueOpeningDbTest : public testing::QueueDbTest {
                                  const std::vector<std::string>& users, std::int64_t opens_at) {
         return run([&]() -> asio::awaitable<std::vector<Joined>> {
             std::vector<Joined> joined;
-            for (const auto& user : users) joined.push_back(co_await room.join(user, schedule, opens_at));
+            joined.reserve(users.size());
+            for (const auto& user : users) {
+                joined.push_back(co_await room.join(user, schedule, opens_at));
+            }
             co_return joined;
         }());
     }
     std::vector<std::string> users(int n) {
         std::vector<std::string> out;
+        out.reserve(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) out.push_back(unique_user());
         return out;
     }
@@ -89,7 +93,10 @@ class QueueOpeningDbTest : public testing::QueueDbTest {
                                       const std::vector<std::string>& u) {
         return run([&]() -> asio::awaitable<std::vector<TokenStatus>> {
             std::vector<TokenStatus> out;
-            for (const auto& user : u) out.push_back((co_await room.find_status(user, schedule)).value());
+            out.reserve(u.size());
+            for (const auto& user : u) {
+                out.push_back((co_await room.find_status(user, schedule)).value());
+            }
             co_return out;
         }());
     }
@@ -186,6 +193,7 @@ TEST_F(QueueOpeningDbTest, PreQueuedFansAreShuffledOnceAndEachGetsExactlyOnePlac
                       db::params(schedule)));
     ASSERT_EQ(rows.rows(), 1000);
     std::vector<std::int64_t> arrivals;
+    arrivals.reserve(static_cast<std::size_t>(rows.rows()));
     for (int r = 0; r < rows.rows(); ++r) arrivals.push_back(rows.get<std::int64_t>(r, "arrival"));
     const std::vector<std::int64_t> recomputed = shuffled_places(shuffle_seed(kSecret, schedule), arrivals);
     std::map<std::string, std::int64_t> redis_place;

@@ -38,8 +38,9 @@ class PollMemoryDbTest : public testing::RedisTest {
 TEST_F(PollMemoryDbTest, AWaitingFanIsAnsweredFromMemoryAndAnAdmittedOneIsToldActiveAfterTheRefresh) {
     const auto schedule = unique_schedule();
     const std::vector<std::string> fans{unique_user(), unique_user(), unique_user()};
-    for (const auto& fan : fans)
+    for (const auto& fan : fans) {
         ASSERT_EQ(run(polls_->join(fan, schedule)).status.state, TokenState::Waiting);
+    }
     EXPECT_FALSE(from_memory(*polls_, schedule, fans[2])) << "no view of the room yet";
 
     run(polls_->refresh_memory());

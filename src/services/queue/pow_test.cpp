@@ -11,7 +11,7 @@ namespace marquee::queue {
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
-const std::string kUser = "0b7f3a52-8a4e-4c1e-9b59-2f1f4c3d9a10";
+constexpr std::string_view kUser = "0b7f3a52-8a4e-4c1e-9b59-2f1f4c3d9a10";
 
 class ProofOfWorkTest : public ::testing::Test {
   protected:

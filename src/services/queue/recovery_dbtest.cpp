@@ -159,7 +159,7 @@ TEST_F(QueueRecoveryDbTest, TwoRoomsRacingRebuildOnce) {
             [room, &seen, i, user = fans[i].user, schedule]() -> asio::awaitable<void> {
                 seen[i] = co_await room->find_status(user, schedule);
             },
-            [&failed](std::exception_ptr e) {
+            [&failed](const std::exception_ptr& e) {
                 if (e) ++failed;
             });
     }

@@ -108,7 +108,9 @@ void Routes::add_to(http::Router& router) {
 asio::awaitable<http::Response> Routes::join(http::Context& ctx) {
     // ADR 0036: a place in the line first, so a burst's JWT checks and Redis calls do not all start at once.
     JoinLine::Pass place;
-    if (join_line_) place = co_await join_line_->enter();
+    if (join_line_) {
+        place = co_await join_line_->enter();
+    }
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = ctx.id_param("scheduleId");
     std::int64_t opens_at = 0;
@@ -200,7 +202,9 @@ asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id,
 asio::awaitable<std::optional<TokenStatus>> Routes::poll_token(std::string user_id,
                                                                std::int64_t schedule_id) {
     const bool gone = sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
-    if (gone) co_return co_await room_->find_status(std::move(user_id), schedule_id);
+    if (gone) {
+        co_return co_await room_->find_status(std::move(user_id), schedule_id);
+    }
     co_return co_await room_->poll_status(std::move(user_id), schedule_id);
 }
 
@@ -231,12 +235,13 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
     std::shared_ptr<Controls> controls = controls_;
     co_return http::event_stream([room, sold_out, opening, controls, user_id, schedule_id,
                                   first = *first](http::EventStream& stream) -> asio::awaitable<void> {
-        // By value: this coroutine runs after the handler has returned.
-        std::shared_ptr<WaitingRoom> r = room;
-        std::shared_ptr<SoldOut> so = sold_out;
+        // The captures are by value: this coroutine runs after the handler has returned (the server keeps
+        // this closure until the stream ends).
+        const std::shared_ptr<WaitingRoom>& r = room;
+        const std::shared_ptr<SoldOut>& so = sold_out;
         OpeningLookup opens = opening;
-        std::shared_ptr<Controls> ctl = controls;
-        std::string user = user_id;
+        const std::shared_ptr<Controls>& ctl = controls;
+        const std::string& user = user_id;
         std::int64_t schedule = schedule_id;
         TokenStatus status = first;
         asio::steady_timer timer(co_await asio::this_coro::executor);

@@ -22,7 +22,9 @@ class RecordingStream final : public http::EventStream {
   public:
     asio::awaitable<bool> send(std::string event, std::string data, std::string) override {
         events.emplace_back(std::move(event), std::move(data));
-        if (events.size() == 1 && on_first_event) co_await on_first_event();
+        if (events.size() == 1 && on_first_event) {
+            co_await on_first_event();
+        }
         co_return true;
     }
     asio::awaitable<bool> heartbeat() override { co_return true; }
@@ -51,8 +53,9 @@ class QueueRoutesDbTest : public testing::RedisTest {
         try {
             outcome.response = run((*match.handler)(ctx));
             outcome.status = static_cast<int>(outcome.response.status);
-            if (!outcome.response.stream)
+            if (!outcome.response.stream) {
                 outcome.body = boost::json::parse(outcome.response.body).as_object();
+            }
         } catch (const core::Problem& problem) {
             outcome.status = problem.status();
             outcome.body = problem.to_json();
@@ -86,8 +89,9 @@ TEST_F(QueueRoutesDbTest, JoinIs201ThenTheSameTokenWith200) {
     EXPECT_EQ(second.body.at("token"), first.body.at("token"));
     bool has_location = false;
     for (const auto& [name, value] : first.response.headers) {
-        if (name == "Location")
+        if (name == "Location") {
             has_location = value == "/api/v1/queue/me?scheduleId=" + std::to_string(schedule);
+        }
     }
     EXPECT_TRUE(has_location);
 }

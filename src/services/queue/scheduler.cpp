@@ -8,7 +8,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -17,6 +16,7 @@
 #include "core/metrics.hpp"
 #include "core/problem.hpp"
 #include "db/sql_error.hpp"
+#include "loop/run_every.hpp"
 #include "services/queue/admission.hpp"
 #include "services/queue/controls.hpp"
 #include "services/queue/model.hpp"
@@ -249,31 +249,29 @@ asio::awaitable<std::int64_t> Scheduler::write_audit(std::int64_t schedule_id) {
     co_return written;
 }
 
-void Scheduler::start(asio::any_io_executor executor) {
+void Scheduler::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Scheduler::run() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        // Each tick has a trace of its own, so the lines one admission pass logs can be read together.
-        const auto context =
-            core::make_log_context(core::TraceContext::start(), {{"job", "queue-admission"}});
-        const auto traced = core::with_log_context(timer.get_executor(), context);
-        try {
+    const auto executor = co_await asio::this_coro::executor;
+    // Each tick has a trace of its own, so the lines one admission pass logs can be read together.
+    std::shared_ptr<const core::LogContext> context;
+    co_await loop::run_every(
+        stopping_, [this] { return room_->settings().tick; },
+        [this, &executor, &context]() -> asio::awaitable<void> {
+            context = core::make_log_context(core::TraceContext::start(), {{"job", "queue-admission"}});
             auto pass = tick();
-            co_await asio::co_spawn(traced, std::move(pass), asio::use_awaitable);
-        } catch (const std::exception& e) {
+            co_await asio::co_spawn(core::with_log_context(executor, context), std::move(pass),
+                                    asio::use_awaitable);
+        },
+        [&context](const std::exception& e) {
             // Redis down: try again next tick; the queue's HTTP calls answer 503 meanwhile.
             const core::LogContextScope scope(context);
             core::log_warn("queue scheduler tick failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + room_->settings().tick);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+        });
 }
 
 }  // namespace marquee::queue

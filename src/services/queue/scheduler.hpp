@@ -66,7 +66,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     boost::asio::awaitable<TickReport> tick();
 
     /// Co_spawns the tick loop on `executor` (it keeps the scheduler alive) until stop().
-    void start(boost::asio::any_io_executor executor);
+    void start(const boost::asio::any_io_executor& executor);
     /// Ends the loop after the current pass; idempotent.
     void stop() noexcept { stopping_ = true; }
     /// The operators' controls (ADR 0027), applied to each schedule's admission step. Set before start().

@@ -62,8 +62,9 @@ TEST(QueueShuffle, AdmittedOrderIsUncorrelatedWithArrivalOrder) {
     }
     // The bound can fail: a mostly-FIFO order (each fan moved at most 100 places) is strongly correlated.
     auto nearly_fifo = identity(n);
-    for (std::size_t i = 0; i + 100 < n; i += 100)
+    for (std::size_t i = 0; i + 100 < n; i += 100) {
         std::reverse(nearly_fifo.begin() + i, nearly_fifo.begin() + i + 100);
+    }
     EXPECT_GT(spearman(arrival, nearly_fifo), 0.9);
 }
 

@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "db/pool.hpp"
+#include "loop/run_every.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
 #include "redis/script.hpp"
@@ -333,25 +334,17 @@ asio::awaitable<void> SoldOut::tick() {
     }
 }
 
-void SoldOut::start(asio::any_io_executor executor) {
+void SoldOut::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> SoldOut::run() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        try {
-            co_await tick();
-        } catch (const std::exception& e) {
-            // Redis or PostgreSQL away: the next pass tries again; joins and polls go on meanwhile.
-            core::log_warn("queue sold-out pass failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + period_);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    // Redis or PostgreSQL away: the next pass tries again; joins and polls go on meanwhile.
+    co_await loop::run_every(
+        stopping_, [this] { return period_; }, [this] { return tick(); },
+        loop::warn("queue sold-out pass failed"));
 }
 
 }  // namespace marquee::queue

@@ -97,7 +97,7 @@ class SoldOut : public std::enable_shared_from_this<SoldOut> {
     /// One pass over the waiting room's schedules: read the verdicts, check (one process), drain.
     boost::asio::awaitable<void> tick();
 
-    void start(boost::asio::any_io_executor executor);
+    void start(const boost::asio::any_io_executor& executor);
     void stop() noexcept { stopping_ = true; }
 
   private:

@@ -6,7 +6,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
@@ -14,6 +13,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "db/pool.hpp"
+#include "loop/run_every.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
 #include "services/queue/token_rules.hpp"
@@ -187,24 +187,16 @@ asio::awaitable<std::size_t> Stats::export_once() {
     co_return exported;
 }
 
-void Stats::start(asio::any_io_executor executor) {
+void Stats::start(const asio::any_io_executor& executor) {
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 asio::awaitable<void> Stats::run() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        try {
-            co_await export_once();
-        } catch (const std::exception& e) {
-            core::log_warn("queue stats export failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + period_);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    co_await loop::run_every(
+        stopping_, [this] { return period_; }, [this]() -> asio::awaitable<void> { co_await export_once(); },
+        loop::warn("queue stats export failed"));
 }
 
 }  // namespace marquee::queue

@@ -67,7 +67,7 @@ class Stats : public std::enable_shared_from_this<Stats> {
     /// One export pass; returns the schedules exported.
     boost::asio::awaitable<std::size_t> export_once();
 
-    void start(boost::asio::any_io_executor executor);
+    void start(const boost::asio::any_io_executor& executor);
     void stop() noexcept { stopping_ = true; }
 
   private:

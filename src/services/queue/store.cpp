@@ -95,8 +95,9 @@ boost::asio::awaitable<std::optional<std::int64_t>> Store::schedule_opens_at(std
     {
         std::lock_guard lock(known_mutex_);
         const auto it = openings_.find(schedule_id);
-        if (it != openings_.end() && std::chrono::steady_clock::now() - it->second.read < opening_memory)
+        if (it != openings_.end() && std::chrono::steady_clock::now() - it->second.read < opening_memory) {
             co_return it->second.opens_at_ms;
+        }
     }
     co_return co_await openings_in_flight_.run(std::to_string(schedule_id), [this, schedule_id] {
         ++opening_queries_;

@@ -45,6 +45,7 @@ TEST_F(QueueStoreDbTest, SchedulerAdmitsAndRecordsTheAuditInPostgres) {
     Scheduler scheduler(room, store, nullptr);
     const auto schedule = unique_schedule();
     std::vector<Joined> joined;
+    joined.reserve(3);
     for (int i = 0; i < 3; ++i) joined.push_back(run(room->join(unique_user(), schedule)));
 
     const TickReport report = run(scheduler.tick());
@@ -78,7 +79,7 @@ TEST_F(QueueStoreDbTest, ConcurrentMissesOfTheOpeningShareOneQuery) {
                 ++answered;
                 if (!opens) ++none;
             },
-            [](std::exception_ptr e) {
+            [](const std::exception_ptr& e) {
                 if (e) std::rethrow_exception(e);
             });
     }

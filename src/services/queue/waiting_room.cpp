@@ -7,13 +7,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/problem.hpp"
+#include "loop/run_every.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
 #include "services/queue/recovery.hpp"
@@ -109,7 +109,7 @@ constexpr std::size_t kSeenBatch = 500;
 }  // namespace
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings)
-    : redis_(redis), settings_(settings), memory_(memory_limits(settings)) {}
+    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {}
 
 std::chrono::milliseconds WaitingRoom::memory_period() const noexcept {
     return period_of(settings_);
@@ -223,7 +223,9 @@ asio::awaitable<std::optional<TokenStatus>> WaitingRoom::find_status(std::string
     }
     // The backstop of the joins that skipped their ZADD: a waiting fan who polls while no scheduler scans
     // the schedule (the flag lapsed, e.g. after a join's own ZADD failed) puts it back in the scan set.
-    if (e.size() > 5 && integer_at(e, 4) == 0) co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+    if (e.size() > 5 && integer_at(e, 4) == 0) {
+        co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+    }
     co_return status;
 }
 
@@ -269,8 +271,9 @@ asio::awaitable<void> WaitingRoom::refresh_memory() {
         memory_.note_view(schedule_id, view);
         // find_status()'s backstop, for the polls memory answered: a room with waiting fans that no scheduler
         // scans goes back into the scan set.
-        if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0)
+        if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0) {
             co_await add_to_scan_set(schedule_id, integer_at(e, 5));
+        }
         // The last-seen times of fans answered from memory, written back long before the waiting TTL could
         // end them (GT: never moved back; XX: a token no longer waiting is not put back).
         if (!scan_seen) continue;
@@ -286,7 +289,7 @@ asio::awaitable<void> WaitingRoom::refresh_memory() {
     }
 }
 
-void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegistry* metrics) {
+void WaitingRoom::start_memory(const asio::any_io_executor& executor, core::MetricsRegistry* metrics) {
     if (metrics != nullptr) {
         polls_from_memory_ = &metrics
                                   ->counter("queue_polls_from_memory_total",
@@ -297,23 +300,15 @@ void WaitingRoom::start_memory(asio::any_io_executor executor, core::MetricsRegi
                  .with({});
     }
     asio::co_spawn(
-        std::move(executor), [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
+        executor, [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
 }
 
 asio::awaitable<void> WaitingRoom::run_memory() {
     auto keep = shared_from_this();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!stopping_) {
-        const auto started = std::chrono::steady_clock::now();
-        try {
-            co_await refresh_memory();
-        } catch (const std::exception& e) {
-            // Redis away: the views age past their bound and every poll goes to Redis (and its errors).
-            core::log_warn("queue poll memory refresh failed", {{"error", e.what()}});
-        }
-        timer.expires_at(started + memory_period());
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    // Redis away: the views age past their bound and every poll goes to Redis (and its errors).
+    co_await loop::run_every(
+        stopping_, [this] { return memory_period(); }, [this] { return refresh_memory(); },
+        loop::warn("queue poll memory refresh failed"));
 }
 
 asio::awaitable<GateCheck> WaitingRoom::check(std::string user_id, std::int64_t schedule_id,

@@ -69,7 +69,7 @@ class WaitingRoom : public std::enable_shared_from_this<WaitingRoom> {
     /// ADR 0039: every period, one read per schedule polled through memory (the view script), the
     /// last-seen times of fans answered from memory written back (batched) well before the waiting TTL,
     /// and the scan-set backstop of find_status(). Runs on `executor` until stop_memory().
-    void start_memory(boost::asio::any_io_executor executor, core::MetricsRegistry* metrics);
+    void start_memory(const boost::asio::any_io_executor& executor, core::MetricsRegistry* metrics);
     void stop_memory() noexcept { stopping_ = true; }
     /// One refresh pass (what the loop runs each period; tests call it directly).
     boost::asio::awaitable<void> refresh_memory();

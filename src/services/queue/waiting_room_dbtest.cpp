@@ -20,12 +20,16 @@ class WaitingRoomDbTest : public testing::RedisTest {
                                  const std::vector<std::string>& users) {
         return run([&]() -> asio::awaitable<std::vector<Joined>> {
             std::vector<Joined> joined;
-            for (const auto& user : users) joined.push_back(co_await room.join(user, schedule));
+            joined.reserve(users.size());
+            for (const auto& user : users) {
+                joined.push_back(co_await room.join(user, schedule));
+            }
             co_return joined;
         }());
     }
     std::vector<std::string> users(int n) {
         std::vector<std::string> out;
+        out.reserve(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) out.push_back(unique_user());
         return out;
     }

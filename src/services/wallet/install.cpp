@@ -15,7 +15,7 @@ namespace {
 struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db,
               boost::asio::any_io_executor executor)
-        : gateway(executor, payment_gateway::options_from(config)),
+        : gateway(std::move(executor), payment_gateway::options_from(config)),
           store(db),
           service(store, gateway, metrics, ServiceOptions{.recovery_age = config.recovery_age}),
           routes(service, store) {
@@ -33,7 +33,7 @@ struct Installed {
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db,
                               boost::asio::any_io_executor executor) {
-    auto installed = std::make_shared<Installed>(config, metrics, db, executor);
+    auto installed = std::make_shared<Installed>(config, metrics, db, std::move(executor));
     installed->routes.add_to(router);
     // The recovery job holds the installation alive; it ends with the executor.
     boost::asio::co_spawn(

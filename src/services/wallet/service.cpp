@@ -24,7 +24,9 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
     // Two statements around the gateway call (migrations/wallet/0004, ADR 0013): the charge recorded, then
     // the answer applied with the charge and balance to answer.
     auto begun = co_await store_.begin(user_id, idempotency_key, hash, amount);
-    if (begun.created) co_return co_await attempt(std::move(begun.charge));
+    if (begun.created) {
+        co_return co_await attempt(std::move(begun.charge));
+    }
     if (begun.charge.request_hash != hash) {
         throw core::Problem::unprocessable("idempotency-key-reused",
                                            "this Idempotency-Key was used for a charge of another amount");
@@ -38,7 +40,9 @@ asio::awaitable<ChargeOutcome> Service::charge(std::string user_id, std::string 
         if (!reopened) http::throw_key_in_flight();
         co_return co_await attempt(std::move(*reopened));
     }
-    if (existing.state == "PENDING") co_return co_await retry_pending(std::move(begun));
+    if (existing.state == "PENDING") {
+        co_return co_await retry_pending(std::move(begun));
+    }
     co_return ChargeOutcome{std::move(begun.charge), begun.balance, true};
 }
 

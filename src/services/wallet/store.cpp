@@ -138,6 +138,7 @@ asio::awaitable<std::vector<std::string>> Store::claim_pending(std::chrono::seco
         " RETURNING id::text",
         db::params(static_cast<std::int64_t>(age.count()), static_cast<std::int64_t>(lease.count()), limit));
     std::vector<std::string> ids;
+    ids.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) ids.push_back(r.get<std::string>(i, 0));
     co_return ids;
 }
