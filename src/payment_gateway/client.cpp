@@ -74,7 +74,7 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
       breaker_(std::make_shared<CircuitBreaker>(options_.breaker)),
-      http_(executor, http::Client::Options{options_.url, options_.call_timeout}) {}
+      http_(executor_, http::Client::Options{options_.url, options_.call_timeout}) {}
 
 ClientOptions options_from(const core::Config& config) {
     ClientOptions options;
