@@ -283,12 +283,13 @@ TEST_F(RedisClientDbTest, FullConnectionsShedAtOnceWith503) {
     Client client(io_.get_executor(), settings);
     const std::string key = test::unique_name("redis_shed");
     std::optional<Reply> blocked;
-    asio::co_spawn(io_, client.command("BLPOP", key, "0.3"), [&](std::exception_ptr error, Reply reply) {
-        if (!error) blocked = std::move(reply);
-    });
+    asio::co_spawn(io_, client.command("BLPOP", key, "0.3"),
+                   [&](const std::exception_ptr& error, Reply reply) {
+                       if (!error) blocked = std::move(reply);
+                   });
     std::optional<int> refused;
     std::string detail;
-    asio::co_spawn(io_, client.command("PING"), [&](std::exception_ptr error, Reply) {
+    asio::co_spawn(io_, client.command("PING"), [&](const std::exception_ptr& error, const Reply&) {
         try {
             if (error) std::rethrow_exception(error);
         } catch (const core::Problem& problem) {
@@ -329,14 +330,15 @@ TEST_F(RedisClientDbTest, WaiterPastDeadlineGets503) {
     std::vector<int> statuses;
     for (int i = 0; i < 2; ++i) {
         // The first call blocks the only connection in BLPOP past its deadline; the second waits behind it.
-        asio::co_spawn(io_, client.command({"BLPOP", key, "5"}), [&](std::exception_ptr error, Reply) {
-            try {
-                if (error) std::rethrow_exception(error);
-                statuses.push_back(200);
-            } catch (const core::Problem& problem) {
-                statuses.push_back(problem.status());
-            }
-        });
+        asio::co_spawn(io_, client.command({"BLPOP", key, "5"}),
+                       [&](const std::exception_ptr& error, const Reply&) {
+                           try {
+                               if (error) std::rethrow_exception(error);
+                               statuses.push_back(200);
+                           } catch (const core::Problem& problem) {
+                               statuses.push_back(problem.status());
+                           }
+                       });
     }
     io_.run();
     EXPECT_EQ(statuses, (std::vector<int>{503, 503}));
@@ -356,7 +358,7 @@ TEST_F(RedisClientDbTest, EveryCallEndsWhenDeadlinesRaceReplies) {
     std::atomic<int> other{0};
     for (int i = 0; i < kCalls; ++i) {
         auto call = i % 2 == 0 ? client.command("BLPOP", key, "0.05") : client.command("INCR", key + ":n");
-        asio::co_spawn(io_, std::move(call), [&](std::exception_ptr error, Reply) {
+        asio::co_spawn(io_, std::move(call), [&](const std::exception_ptr& error, const Reply&) {
             try {
                 if (error) std::rethrow_exception(error);
                 ++answered;
