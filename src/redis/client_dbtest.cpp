@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -386,6 +387,89 @@ TEST_F(RedisClientDbTest, EveryCallEndsWhenDeadlinesRaceReplies) {
     }
     EXPECT_TRUE(both);
     run(client.command("DEL", key + ":n"));
+}
+
+TEST_F(RedisClientDbTest, EveryCallEndsWhileRedisStallsAndDropsConnections) {
+    // Issue 15 (the heap corruption seen under a join burst): a real Redis that stalls (a busy script, CLIENT
+    // PAUSE) longer than the callers' 40 ms deadline and drops every client connection now and then (CLIENT
+    // KILL), while callers on 4 threads (on the context and on strands) send commands, pipelines and reads of
+    // a 200 KB value (replies that take several reads, cut by deadlines and kills). Late replies land on
+    // connections whose calls gave up. Run under `scripts/sanitize asan` it turns a lifetime bug into a
+    // report; here every call must end as a reply or a 503, and nothing may stay pending.
+    Client client(io_.get_executor(), options(8, 40ms));
+    Client admin(io_.get_executor(), options(1, 5s));
+    const std::string key = test::unique_name("redis_drops");
+    const std::string big = std::string(200'000, 'b');
+    run(admin.set(key + ":big", big));
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::atomic<int> unavailable{0};
+    std::atomic<int> other{0};
+    auto worker = [&](int id) -> asio::awaitable<void> {
+        while (!stop) {
+            try {
+                switch (id % 4) {
+                    case 0: {
+                        std::vector<std::vector<std::string>> commands{
+                            {"INCR", key + ":n"}, {"PING"}, {"GET", key + ":big"}};
+                        const std::vector<Reply> replies = co_await client.pipeline(std::move(commands));
+                        if (replies.size() != 3 || replies[2] != Reply::string(big)) ++other;
+                        break;
+                    }
+                    case 1: {
+                        const std::optional<std::string> value = co_await client.get(key + ":big");
+                        if (value != big) ++other;
+                        break;
+                    }
+                    default: {
+                        const Reply reply = co_await client.command("PING");
+                        if (reply != Reply::status("PONG")) ++other;
+                        break;
+                    }
+                }
+                ++answered;
+            } catch (const core::Problem& problem) {
+                (problem.status() == 503 ? unavailable : other)++;
+            } catch (...) {
+                ++other;
+            }
+        }
+    };
+    // Its own context and connection: the stalls and kills come from outside the client under test.
+    static constexpr const char* kBusyScript =
+        "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
+        "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 60000 return 1";
+    asio::io_context admin_io;
+    Client killer(admin_io.get_executor(), options(1, 5s));
+    io_.restart();  // run() above left it stopped
+    test::run_workers(io_, 24, 4, worker, [&] {
+        for (int round = 0; round < 24; ++round) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10 + (round * 7) % 30));
+            std::vector<std::string> command;
+            switch (round % 3) {
+                case 0:  // a script that keeps Redis busy for 60 ms (DEBUG SLEEP is off by default)
+                    command = {"EVAL", kBusyScript, "0"};
+                    break;
+                case 1:
+                    command = {"CLIENT", "PAUSE", "70", "ALL"};
+                    break;
+                default:
+                    command = {"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"};
+                    break;
+            }
+            (void)test::run_here(admin_io, killer.command(std::move(command)));
+            admin_io.restart();
+        }
+        std::this_thread::sleep_for(100ms);
+        stop = true;
+    });
+
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_GT(answered.load(), 0);
+    EXPECT_GT(unavailable.load(), 0) << "the stalls and kills never made a call fail";
+    EXPECT_EQ(client.stats().pending, 0u);
+    EXPECT_EQ(run(admin.del({key + ":big", key + ":n"})), 2);
 }
 
 TEST_F(RedisClientDbTest, ClosedPortFailsFastWith503) {
