@@ -129,7 +129,11 @@ class WaitingTest(unittest.TestCase):
             found = []
             within(5, lambda: bool(found.extend(children_of(parent.pid)) or found), every=0.05)
             self.assertEqual(len(found), 1)
-            self.assertIn("sleep", Path(f"/proc/{found[0]}/cmdline").read_bytes().decode())
+            # The child may be found between its fork and its exec (an empty or `sh` command line on a busy
+            # machine): what it runs is read until the exec has happened.
+            cmdline = Path(f"/proc/{found[0]}/cmdline")
+            within(5, lambda: "sleep" in cmdline.read_bytes().decode(), every=0.02)
+            self.assertIn("sleep", cmdline.read_bytes().decode())
         finally:
             for pid in children_of(parent.pid):
                 subprocess.run(["kill", str(pid)])
