@@ -275,9 +275,10 @@ TEST(AuthRateLimits, AnAddressIsLimitedAcrossAccounts) {
     EXPECT_TRUE(limited);
 }
 
-std::string startup_failure(std::vector<std::string> args, std::map<std::string, std::string> env) {
+std::string startup_failure(const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env) {
     try {
-        MarqueeProcess process(std::move(args), std::move(env));
+        MarqueeProcess process(args, env);
     } catch (const std::runtime_error& e) {
         return e.what();
     }

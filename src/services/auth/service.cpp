@@ -38,7 +38,7 @@ Service::Service(Store& store, LoginLimits& limits, PasswordHasher& hasher, jwt:
       hasher_(hasher),
       signer_(std::move(signer)),
       clock_(std::move(clock)),
-      options_(options),
+      options_(std::move(options)),
       dummy_hash_(hash_password(jwt::base64url_encode(jwt::random_bytes(16)), hasher.params())) {}
 
 asio::awaitable<User> Service::signup(std::string email, std::string password, std::string display_name) {

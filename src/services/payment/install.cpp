@@ -41,7 +41,7 @@ struct Installed {
 
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, QueueCheck queue_check,
-                              QueueRelease queue_release, boost::asio::any_io_executor executor,
+                              QueueRelease queue_release, const boost::asio::any_io_executor& executor,
                               ScheduleHint schedule_hint) {
     auto installed =
         std::make_shared<Installed>(config, metrics, db, std::move(queue_check), std::move(queue_release),

@@ -21,7 +21,7 @@ namespace marquee::payment {
 /// Returns what must stay alive while the server runs.
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db, QueueCheck queue_check,
-                              QueueRelease queue_release, boost::asio::any_io_executor executor,
+                              QueueRelease queue_release, const boost::asio::any_io_executor& executor,
                               ScheduleHint schedule_hint = {});
 
 }  // namespace marquee::payment

@@ -40,8 +40,9 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
     const bool hinted = schedule.has_value();
     if (!hinted) {
         auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
-        if (looked.existing)
+        if (looked.existing) {
             co_return co_await replay_or_finish(std::move(*looked.existing), hash, looked.balance);
+        }
         if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
         schedule = looked.schedule_id;
     }
@@ -59,8 +60,9 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
         // Without the hint a replay or an unknown reservation answers first, and the token is checked against
         // the reservation's schedule: the same answers here.
         auto looked = co_await store_.lookup(user_id, idempotency_key, request.reservation_id);
-        if (looked.existing)
+        if (looked.existing) {
             co_return co_await replay_or_finish(std::move(*looked.existing), hash, looked.balance);
+        }
         if (!looked.schedule_id) throw core::Problem::not_found("no such reservation");
         if (*looked.schedule_id == *schedule) std::rethrow_exception(refused);
         schedule = looked.schedule_id;
@@ -80,8 +82,9 @@ asio::awaitable<PayOutcome> Service::pay(std::string user_id, std::string queue_
         paid = co_await store_.pay(fresh, reservation_schedule, request.points_amount);
     }
 
-    if (paid.outcome == "REPLAY")
+    if (paid.outcome == "REPLAY") {
         co_return co_await replay_or_finish(std::move(paid.payment.value()), hash, paid.balance);
+    }
     if (paid.outcome == "NOT_FOUND") throw core::Problem::not_found("no such reservation");
     if (paid.outcome == "WRONG_SCHEDULE") {
         throw core::Problem::forbidden("queue-token-invalid",
@@ -158,7 +161,8 @@ asio::awaitable<PayOutcome> Service::replay_or_finish(Payment existing, const st
             balance = settled.balance;
         }
     }
-    co_return replay(std::move(existing), request_hash, balance);
+    PayOutcome outcome = replay(std::move(existing), request_hash, balance);
+    co_return outcome;
 }
 
 asio::awaitable<Store::Settled> Service::settle(Payment payment, payment_gateway::Charge answer,

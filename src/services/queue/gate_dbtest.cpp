@@ -52,7 +52,8 @@ TEST_F(GateDbTest, PassingSlidesTheIdleExpiry) {
     run(gate.require_active(user, schedule, joined.status.token));
     const auto after = run(room.find_status(user, schedule));
     ASSERT_TRUE(after.has_value());
-    EXPECT_GE(after->expires_at, before->expires_at + 9 * 60'000) << "slid to about now + 10 min";
+    EXPECT_GE(after->expires_at, before->expires_at + std::int64_t{9} * 60'000)
+        << "slid to about now + 10 min";
 }
 
 TEST_F(GateDbTest, MissingTokenIsForbiddenAsRequired) {

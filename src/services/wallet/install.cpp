@@ -32,7 +32,7 @@ struct Installed {
 
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db,
-                              boost::asio::any_io_executor executor) {
+                              const boost::asio::any_io_executor& executor) {
     auto installed = std::make_shared<Installed>(config, metrics, db, executor);
     installed->routes.add_to(router);
     // The recovery job holds the installation alive; it ends with the executor.

@@ -18,6 +18,6 @@ namespace marquee::wallet {
 /// stay alive while the server runs. (Services may not include app/; app's install_wallet calls this.)
 std::shared_ptr<void> install(const core::Config& config, http::Router& router,
                               core::MetricsRegistry& metrics, db::Pool& db,
-                              boost::asio::any_io_executor executor);
+                              const boost::asio::any_io_executor& executor);
 
 }  // namespace marquee::wallet
