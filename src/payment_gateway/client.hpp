@@ -43,6 +43,15 @@ struct Charge {
     std::string detail;  ///< why, for logs and problem details
 };
 
+/// Whether a retry of a PENDING charge or payment may settle it from the gateway's answer under its key (ADR
+/// 0040): approved and declined are final; "nothing under this key" only once the attempt is `recovery_age`
+/// old, since before that the first request may still be about to call.
+inline bool final_for_a_retry(const Charge& answer, std::chrono::milliseconds attempt_age,
+                              std::chrono::milliseconds recovery_age) {
+    return answer.status == ChargeStatus::Approved || answer.status == ChargeStatus::Declined ||
+           (answer.status == ChargeStatus::NotCharged && attempt_age >= recovery_age);
+}
+
 /// What a refund came to. Refunded is certain; Unknown is not (retry later with the same key: the gateway
 /// answers a repeat with the first result); Refused is a 4xx (e.g. more than is left), never retried here.
 enum class RefundStatus { Refunded, NotRefunded, Unknown, Refused };

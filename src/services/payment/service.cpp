@@ -149,10 +149,7 @@ asio::awaitable<PayOutcome> Service::replay_or_finish(Payment existing, const st
         existing.age >= options_.resolve_after) {
         const auto age = existing.age;
         auto answer = co_await gateway_.find(existing.id);
-        const bool decided = answer.status == ChargeStatus::Approved ||
-                             answer.status == ChargeStatus::Declined ||
-                             (answer.status == ChargeStatus::NotCharged && age >= options_.recovery_age);
-        if (decided) {
+        if (payment_gateway::final_for_a_retry(answer, age, options_.recovery_age)) {
             const std::int64_t schedule_id = co_await schedule_of(existing);
             auto settled = co_await settle(existing, std::move(answer), schedule_id);
             if (settled.payment.state != "PENDING") recovered_.with({{"action", "resolved-on-retry"}}).inc();

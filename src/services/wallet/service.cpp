@@ -64,10 +64,7 @@ asio::awaitable<ChargeOutcome> Service::retry_pending(Store::Begun begun) {
     const auto age = begun.charge.attempt_age;
     if (age >= options_.resolve_after) {
         auto answer = co_await gateway_.find(begun.charge.id);
-        const bool decided = answer.status == ChargeStatus::Approved ||
-                             answer.status == ChargeStatus::Declined ||
-                             (answer.status == ChargeStatus::NotCharged && age >= options_.recovery_age);
-        if (decided) {
+        if (payment_gateway::final_for_a_retry(answer, age, options_.recovery_age)) {
             auto settled = co_await settle(begun.charge.id, std::move(answer));
             if (settled.outcome == "CREDITED" || settled.outcome == "FAILED") {
                 outcomes_.with({{"state", settled.charge.state}}).inc();
