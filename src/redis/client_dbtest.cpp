@@ -395,9 +395,11 @@ TEST_F(RedisClientDbTest, EveryCallEndsWhileRedisStallsAndDropsConnections) {
     // KILL), while callers on 4 threads (on the context and on strands) send commands, pipelines and reads of
     // a 200 KB value (replies that take several reads, cut by deadlines and kills). Late replies land on
     // connections whose calls gave up. Run under `scripts/sanitize asan` it turns a lifetime bug into a
-    // report; here every call must end as a reply or a 503, and nothing may stay pending.
-    Client client(io_.get_executor(), options(8, 40ms));
-    Client admin(io_.get_executor(), options(1, 5s));
+    // report; here every call must end as a reply or a 503, and nothing may stay pending. The Redis is the
+    // test's own: stalls and kills of the shared one failed the tests running beside it.
+    const test::PrivateRedis redis;
+    Client client(io_.get_executor(), ClientOptions{redis.url(), 8, 40ms});
+    Client admin(io_.get_executor(), ClientOptions{redis.url(), 1, 5s});
     const std::string key = test::unique_name("redis_drops");
     const std::string big = std::string(200'000, 'b');
     run(admin.set(key + ":big", big));
@@ -441,7 +443,7 @@ TEST_F(RedisClientDbTest, EveryCallEndsWhileRedisStallsAndDropsConnections) {
         "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
         "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 60000 return 1";
     asio::io_context admin_io;
-    Client killer(admin_io.get_executor(), options(1, 5s));
+    Client killer(admin_io.get_executor(), ClientOptions{redis.url(), 1, 5s});
     io_.restart();  // run() above left it stopped
     test::run_workers(io_, 24, 4, worker, [&] {
         for (int round = 0; round < 24; ++round) {

@@ -28,4 +28,22 @@ std::string source_dir();
 /// A name unique to this process and call, so tests can run in parallel and in any order.
 std::string unique_name(std::string_view prefix);
 
+/// A redis-server of the test's own on a free loopback port, without persistence, for tests that stall,
+/// pause or drop every client of a Redis (CLIENT PAUSE, CLIENT KILL, a busy script): done to the shared
+/// local Redis, those hit every test that runs beside them under `ctest -j`. Started by the constructor
+/// (which waits until it answers PING, or fails the test), stopped by the destructor.
+class PrivateRedis {
+  public:
+    PrivateRedis();
+    ~PrivateRedis();
+    PrivateRedis(const PrivateRedis&) = delete;
+    PrivateRedis& operator=(const PrivateRedis&) = delete;
+
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    int pid_ = -1;
+    unsigned port_ = 0;
+};
+
 }  // namespace marquee::test
