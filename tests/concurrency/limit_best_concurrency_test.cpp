@@ -135,8 +135,12 @@ TEST_F(LimitAndBestRaces, TwoHundredFansAskingForOneZoneGetDisjointSeatsAndNoneI
 // zone race with them (they take no zone lock; the unique index decides, and best available asks again).
 TEST_F(LimitAndBestRaces, FansAreRefusedOnlyWhenTheZoneHasNoSeatsLeft) {
     const auto [schedule, zone] = make_zone(10, 30);  // 300 seats
-    const auto first_seat =
-        sql("SELECT min(id) FROM catalog.seats WHERE zone_id = $1", db::params(zone)).get<std::int64_t>(0, 0);
+    // The zone's seat ids, read back: seats inserted by tests running beside this one may interleave with
+    // them.
+    const auto rows = sql("SELECT id FROM catalog.seats WHERE zone_id = $1 ORDER BY id", db::params(zone));
+    std::vector<std::int64_t> zone_seats;
+    for (int row = 0; row < rows.rows(); ++row) zone_seats.push_back(rows.get<std::int64_t>(row, 0));
+    ASSERT_EQ(zone_seats.size(), 300U);
     constexpr int kFans = 200;  // 2 seats each: 400 asked
     std::vector<std::future<std::vector<std::int64_t>>> fans;
     std::vector<std::future<std::vector<std::int64_t>>> pickers;
@@ -148,7 +152,7 @@ TEST_F(LimitAndBestRaces, FansAreRefusedOnlyWhenTheZoneHasNoSeatsLeft) {
         fans.push_back(
             asio::co_spawn(ioc_, attempt(*service_, new_uuid(), r, "no-seats-available"), asio::use_future));
         if (i % 4 == 0) {  // 50 seat holds of one seat each, spread over the zone
-            HoldRequest pick{schedule, {first_seat + (i * 7) % 300}};
+            HoldRequest pick{schedule, {zone_seats[static_cast<std::size_t>((i * 7) % 300)]}};
             pickers.push_back(
                 asio::co_spawn(ioc_, attempt(*service_, new_uuid(), pick, "seat-taken"), asio::use_future));
         }
