@@ -1,6 +1,7 @@
 // Seat holds against the real PostgreSQL and Redis: invariant 1 (one live hold per seat, refused by the
 // database itself) and invariant 4 (expiry by the database clock, on read and by the sweeper).
 #include <algorithm>
+#include <atomic>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
@@ -543,6 +544,125 @@ TEST_F(BookingDbTest, RefusedFromMemoryIsWhatHoldThrowsAndNothingMore) {
     ASSERT_TRUE(closed);
     EXPECT_EQ(closed->type(), "sales-closed");
     EXPECT_EQ(refused.value(), 2u);
+}
+
+// ADR 0046: TakenMemory's clock, moved by hand (the Redis markers and locks keep real time).
+std::atomic<std::int64_t> fake_ms{0};
+TakenMemory::Clock::time_point fake_now() {
+    return TakenMemory::Clock::time_point{std::chrono::hours(1)} + std::chrono::milliseconds(fake_ms.load());
+}
+
+// ADR 0046: a seat that stays taken is refused from memory past the bound, because one attempt after half the
+// bound asks the database again (over the Redis `taken` marker the last answer left) while the others are
+// still refused from memory; no refusal comes from Redis.
+TEST_F(BookingDbTest, AHotSeatIsRefusedFromMemoryPastTheBoundOneRefreshAtATime) {
+    fake_ms = 0;
+    ServiceOptions options;
+    options.taken_memory = 1000ms;  // on the fake clock; the markers keep Redis's
+    options.taken_ttl = 60s;        // standing however slowly this test runs
+    options.now = fake_now;
+    core::MetricsRegistry near_metrics;
+    core::MetricsRegistry far_metrics;
+    Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
+    Service far(*store_, *redis_, stub_queue_check(), far_metrics, options);
+    auto& holds = far_metrics.counter("booking_holds_total", "");
+    auto& memory = holds.with({{"outcome", "seat-taken-memory"}});
+    auto& db = holds.with({{"outcome", "seat-taken-db"}});
+    auto& lock = holds.with({{"outcome", "seat-taken-lock"}});
+    const auto s = make_schedule(1);
+    const auto seat = request(s, {s.seats[0]});
+    (void)run(near.hold(new_uuid(), new_uuid(), seat));
+    const auto fan = new_uuid();
+    const auto pass = new_uuid();
+    const auto attempt = [&] { return problem_of([&] { (void)run(far.hold(fan, pass, seat)); }); };
+    // t = 0: `far` learns from the database (which leaves the `taken` marker), then refuses from memory.
+    ASSERT_TRUE(attempt());
+    EXPECT_EQ(db.value(), 1u);
+    const auto marker = seat_lock_key(s.id, s.seats[0]);
+    ASSERT_EQ(run(redis_->get(marker)).value_or(""), "taken");
+    ASSERT_TRUE(far.refused_from_memory(fan, pass, seat));
+    EXPECT_EQ(memory.value(), 1u);
+    // t = 600 ms: a refresh is due. The route leaves it to hold(), which claims it and asks the database.
+    fake_ms = 600;
+    EXPECT_FALSE(far.refused_from_memory(fan, pass, seat));
+    auto p = attempt();
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->type(), "seat-taken");
+    EXPECT_EQ(db.value(), 2u) << "the refresh went to the database over the marker";
+    EXPECT_EQ(lock.value(), 0u);
+    // Everyone else, and the refreshing fan again, is refused from memory.
+    ASSERT_TRUE(far.refused_from_memory(fan, pass, seat));
+    p = problem_of([&] { (void)run(far.hold(new_uuid(), new_uuid(), seat)); });
+    ASSERT_TRUE(p);
+    EXPECT_EQ(memory.value(), 3u);
+    // t = 1,050 ms: past the first sighting's bound, still refused from memory (the refresh's sighting).
+    fake_ms = 1050;
+    ASSERT_TRUE(far.refused_from_memory(fan, pass, seat));
+    EXPECT_EQ(memory.value(), 4u);
+    EXPECT_EQ(db.value(), 2u);
+    EXPECT_EQ(lock.value(), 0u);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+    EXPECT_EQ(run(redis_->get(marker)).value_or(""), "taken") << "the refresh's answer left a marker again";
+    std::vector<std::string> keys{marker};
+    (void)run(redis_->del(keys));
+}
+
+// ADR 0046: memory never grants, and a seat released elsewhere is refused from memory for at most the bound
+// after it was last seen taken: here the first attempt after half the bound asks the database and is held.
+TEST_F(BookingDbTest, ASeatReleasedElsewhereIsHeldByTheFirstRefreshWithinTheBound) {
+    fake_ms = 0;
+    ServiceOptions options;
+    options.taken_memory = 1000ms;
+    options.now = fake_now;
+    core::MetricsRegistry near_metrics;
+    core::MetricsRegistry far_metrics;
+    Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
+    Service far(*store_, *redis_, stub_queue_check(), far_metrics, options);
+    auto& holds = far_metrics.counter("booking_holds_total", "");
+    const auto s = make_schedule(1);
+    const auto seat = request(s, {s.seats[0]});
+    const auto owner = new_uuid();
+    const auto r = run(near.hold(owner, new_uuid(), seat));
+    const auto fan = new_uuid();
+    const auto pass = new_uuid();
+    ASSERT_TRUE(problem_of([&] { (void)run(far.hold(fan, pass, seat)); }));  // t = 0: the database
+    run(near.release(owner, r.id));
+    // Within half the bound: still refused from memory (the staleness ADR 0015 states), nothing held.
+    fake_ms = 499;
+    const auto stale = problem_of([&] { (void)run(far.hold(fan, pass, seat)); });
+    ASSERT_TRUE(stale);
+    EXPECT_EQ(stale->type(), "seat-taken");
+    EXPECT_EQ(holds.with({{"outcome", "seat-taken-memory"}}).value(), 1u);
+    EXPECT_EQ(live_rows(s, s.seats[0]), 0);
+    // From half the bound: one attempt asks the database, which grants the free seat.
+    fake_ms = 500;
+    EXPECT_FALSE(far.refused_from_memory(fan, pass, seat));
+    EXPECT_EQ(run(far.hold(fan, pass, seat)).state, "HELD");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
+    EXPECT_EQ(holds.with({{"outcome", "held"}}).value(), 1u);
+}
+
+// ADR 0046: with no attempt at all after half the bound, a released seat is holdable at the bound.
+TEST_F(BookingDbTest, ASeatReleasedElsewhereIsHeldAtTheBoundWithoutARefresh) {
+    fake_ms = 0;
+    ServiceOptions options;
+    options.taken_memory = 1000ms;
+    options.now = fake_now;
+    core::MetricsRegistry near_metrics;
+    core::MetricsRegistry far_metrics;
+    Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
+    Service far(*store_, *redis_, stub_queue_check(), far_metrics, options);
+    const auto s = make_schedule(1);
+    const auto seat = request(s, {s.seats[0]});
+    const auto owner = new_uuid();
+    const auto r = run(near.hold(owner, new_uuid(), seat));
+    ASSERT_TRUE(problem_of([&] { (void)run(far.hold(new_uuid(), new_uuid(), seat)); }));
+    run(near.release(owner, r.id));
+    // Another fan at the bound (its pass is new: checked, then not refused from memory): held.
+    fake_ms = 1000;
+    const auto fan = new_uuid();
+    EXPECT_EQ(run(far.hold(fan, new_uuid(), seat)).state, "HELD");
+    EXPECT_EQ(live_rows(s, s.seats[0]), 1);
 }
 
 TEST_F(BookingDbTest, ReleasingThroughTheSameProcessForgetsTheSeatAtOnce) {

@@ -39,7 +39,9 @@ class PassMemory {
     std::size_t size() const { return passes_.size(); }
 
   private:
-    static std::string key(std::string_view user_id, std::int64_t schedule_id, std::string_view queue_token);
+    /// Writes the key of a pass into `out` (its old contents go; its storage is kept).
+    static void key(std::string& out, std::string_view user_id, std::int64_t schedule_id,
+                    std::string_view queue_token);
 
     core::ExpiringSet<std::string> passes_;
 };

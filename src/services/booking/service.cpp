@@ -43,6 +43,15 @@ const redis::Script& mark_taken_script() {
     return kScript;
 }
 
+/// A seat lock for a refresh of TakenMemory (ADR 0046): set when the key is absent or only a `taken` marker,
+/// never over another request's lock. 1: taken by us.
+const redis::Script& lock_over_taken_script() {
+    static const redis::Script kScript(
+        "local v = redis.call('GET', KEYS[1]) if v == false or v == 'taken' then "
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0");
+    return kScript;
+}
+
 /// Removes a `taken` marker (never a lock a request holds).
 const redis::Script& clear_taken_script() {
     static const redis::Script kScript(
@@ -125,21 +134,29 @@ std::optional<core::Problem> Service::refused_from_memory(std::string_view user_
                                                           const HoldRequest& request) {
     // As attempt(): sales closed early refuse before anything else (that refusal is left to hold()).
     if (sale_controls_ && sale_controls_(request.schedule_id).sales_closed) return std::nullopt;
-    return refused_from_known(user_id, queue_token, request);
+    // A refresh that is due is claimed by attempt(), on the full path this request then takes.
+    return refused_from_known(user_id, queue_token, request, nullptr);
 }
 
 std::optional<core::Problem> Service::refused_from_known(std::string_view user_id,
                                                          std::string_view queue_token,
-                                                         const HoldRequest& request) {
+                                                         const HoldRequest& request, bool* refreshing) {
     // ADR 0038 (amends ADR 0015, point 3): seats known taken, and a pass this process found ACTIVE within the
     // memory's bound: the same 409 without the queue check's Redis round trip. Only a refusal; a pass is
     // never taken on trust for anything that could be granted.
     if (!taken_memory_.enabled() || request.best_available()) return std::nullopt;
-    const auto now = TakenMemory::Clock::now();
-    const auto known = taken_memory_.known_taken(request.schedule_id, request.seat_ids, now);
-    if (known.empty() || !passes_.fresh(user_id, request.schedule_id, queue_token, now)) return std::nullopt;
+    const auto now = options_.now();
+    // The pass first: only a caller that would be refused here may claim a refresh (ADR 0046).
+    if (!passes_.fresh(user_id, request.schedule_id, queue_token, now)) return std::nullopt;
+    const auto known = taken_memory_.lookup(request.schedule_id, request.seat_ids, now,
+                                            refreshing ? TakenMemory::Claim::Yes : TakenMemory::Claim::No);
+    if (known.seats.empty()) return std::nullopt;
+    if (known.refresh) {  // asked again before the memory lapses: this one goes on to the database
+        if (refreshing) *refreshing = true;
+        return std::nullopt;
+    }
     taken_memory_refused_.inc();
-    return seat_taken(known);
+    return seat_taken(known.seats);
 }
 
 asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string queue_token,
@@ -152,9 +169,13 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
             "sales-closed",
             "Sales of schedule " + std::to_string(request.schedule_id) + " were closed by the organiser.");
     }
-    if (auto refusal = refused_from_known(user_id, queue_token, request)) throw std::move(*refusal);
+    // ADR 0046: an attempt chosen to refresh TakenMemory is not refused from it; it asks the database.
+    bool refreshing = false;
+    if (auto refusal = refused_from_known(user_id, queue_token, request, &refreshing)) {
+        throw std::move(*refusal);
+    }
     // Remembered from before the check: the pass was ACTIVE at some instant after this one.
-    const auto checking = PassMemory::Clock::now();
+    const auto checking = options_.now();
     const std::string token_id = co_await queue_check_(user_id, request.schedule_id, queue_token);
     passes_.remember(user_id, request.schedule_id, queue_token, checking);
     if (request.best_available()) {
@@ -164,19 +185,25 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
     }
 
     // Seen HELD or SOLD within the bound: the same 409, without Redis or the database. Only a refusal;
-    // whatever is not refused here goes on to the lock and the database, which alone grant.
-    if (taken_memory_.enabled()) {
-        const auto known =
-            taken_memory_.known_taken(request.schedule_id, request.seat_ids, TakenMemory::Clock::now());
-        if (!known.empty()) {
+    // whatever is not refused here goes on to the lock and the database, which alone grant. Seats due to be
+    // asked again (ADR 0046): one attempt is chosen to ask, the others are refused from what is remembered.
+    if (!refreshing && taken_memory_.enabled()) {
+        const auto known = taken_memory_.lookup(request.schedule_id, request.seat_ids, options_.now(),
+                                                TakenMemory::Claim::Yes);
+        if (known.refresh) {
+            refreshing = true;
+        } else if (!known.seats.empty()) {
             taken_memory_refused_.inc();
-            throw seat_taken(known);
+            throw seat_taken(known.seats);
         }
     }
 
     const std::string lock_token = random_token();
     std::vector<std::string> held_keys;
-    const auto contended = co_await lock(request.schedule_id, request.seat_ids, lock_token, held_keys);
+    // A refresh asks the database even where a `taken` marker stands (the marker was left by the answer it
+    // asks again); another request's lock still sheds it.
+    const auto contended =
+        co_await lock(request.schedule_id, request.seat_ids, lock_token, held_keys, refreshing);
     if (!contended.empty()) {
         taken_lock_.inc();
         throw seat_taken(contended);
@@ -194,7 +221,7 @@ asio::awaitable<Reservation> Service::attempt(std::string user_id, std::string q
     std::exception_ptr failure;
     // The statement starts after this instant, so whatever it finds taken (or holds) was taken at or after
     // it: remembering from here never refuses a seat longer than the bound after it was really taken.
-    const auto asked = TakenMemory::Clock::now();
+    const auto asked = options_.now();
     try {
         outcome = co_await store_.hold(hold);
     } catch (...) {
@@ -252,7 +279,7 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
     hold.ttl = ttl;
     hold.idempotency_key = std::move(idempotency_key);
     hold.request_hash = std::move(request_hash);
-    const auto asked = TakenMemory::Clock::now();
+    const auto asked = options_.now();
     std::optional<Reservation> held;
     std::exception_ptr failure;
     try {
@@ -279,14 +306,25 @@ asio::awaitable<Reservation> Service::hold_best(std::string user_id, std::string
 asio::awaitable<std::vector<std::int64_t>> Service::lock(std::int64_t schedule_id,
                                                          std::vector<std::int64_t> seat_ids,
                                                          std::string token,
-                                                         std::vector<std::string>& held_keys) {
+                                                         std::vector<std::string>& held_keys,
+                                                         bool over_taken) {
     std::vector<std::int64_t> contended;
     for (auto seat : seat_ids) {  // sorted: two multi-seat holds never wait on each other in a cycle
         const std::string key = seat_lock_key(schedule_id, seat);
         bool taken = false;
         std::exception_ptr failure;
         try {
-            taken = co_await redis_.try_set(key, token, options_.lock_ttl);
+            if (over_taken) {
+                std::vector<std::string> script_keys;
+                script_keys.push_back(key);
+                std::vector<std::string> args;
+                args.push_back(token);
+                args.push_back(std::to_string(options_.lock_ttl.count()));
+                const auto reply = co_await redis_.eval(lock_over_taken_script(), script_keys, args);
+                taken = reply.or_throw().as_integer() == 1;
+            } else {
+                taken = co_await redis_.try_set(key, token, options_.lock_ttl);
+            }
         } catch (...) {
             failure = std::current_exception();
         }

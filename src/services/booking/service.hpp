@@ -38,6 +38,8 @@ struct ServiceOptions {
     /// process memory for this long, without Redis or the database (TakenMemory, ADR 0015). 0 here (tests
     /// that count Redis and database refusals); the process takes --booking-taken-memory-ms (default 1 s).
     std::chrono::milliseconds taken_memory{0};
+    /// The clock of TakenMemory and PassMemory (steady_clock::now); tests move their own by hand.
+    TakenMemory::Clock::time_point (*now)() = [] { return TakenMemory::Clock::now(); };
     /// Sweeper: how often, and how many overdue holds per statement.
     std::chrono::milliseconds sweep_period{2000};
     int sweep_batch = 200;
@@ -88,9 +90,12 @@ class Service {
   private:
     /// Counts a hold's refusal by the ticket limit or for want of seats (the store throws them as problems).
     void count_refusal(const std::exception_ptr& failure);
-    /// refused_from_memory() after the sales-closed check.
+    /// refused_from_memory() after the sales-closed check: seats known taken and a pass checked within the
+    /// bound. When those seats are due to be asked again (ADR 0046), nothing: with `refreshing`, this caller
+    /// claimed the refresh (*refreshing = true) and must go on to Redis and the database; without, it leaves
+    /// the claim to attempt().
     std::optional<core::Problem> refused_from_known(std::string_view user_id, std::string_view queue_token,
-                                                    const HoldRequest& request);
+                                                    const HoldRequest& request, bool* refreshing);
     /// hold() without the key's lookup: every check, then the database (which replays a used key itself).
     boost::asio::awaitable<Reservation> attempt(std::string user_id, std::string queue_token,
                                                 HoldRequest request,
@@ -102,11 +107,13 @@ class Service {
                                                   HoldRequest request, std::chrono::milliseconds ttl,
                                                   std::optional<std::string> idempotency_key,
                                                   std::string request_hash);
-    /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else.
+    /// Takes every seat's lock or none; returns the seats whose lock was taken by someone else. `over_taken`
+    /// (a refresh of TakenMemory, ADR 0046): a `taken` marker does not stop it, only another request's lock.
     boost::asio::awaitable<std::vector<std::int64_t>> lock(std::int64_t schedule_id,
                                                            std::vector<std::int64_t> seat_ids,
                                                            std::string token,
-                                                           std::vector<std::string>& held_keys);
+                                                           std::vector<std::string>& held_keys,
+                                                           bool over_taken);
     boost::asio::awaitable<void> unlock(std::vector<std::string> keys, std::string token);
     /// After a release: the seats leave this process's TakenMemory and their `taken` markers go at once, so
     /// others can hold them now.
