@@ -3,11 +3,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/metrics.hpp"
@@ -17,13 +15,13 @@ namespace marquee::queue {
 
 namespace asio = boost::asio;
 
-/// One held poll. `timer` and `woken` are touched only on `strand` (the wait and the wake both run there, so
-/// a wake that comes before the wait has started is seen by it); `registered` and `at` only under the
-/// registry's mutex.
+/// One held poll. `timer` and `woken` are touched only on the holder's executor, which must run one handler
+/// at a time (a connection's strand, as every HTTP handler and event stream runs on; or a single-threaded
+/// loop): the wait runs there and wake() posts there, so a wake that comes before the wait has started is
+/// seen by it. `registered` and `at` are touched only under the registry's mutex.
 struct HeldPolls::Waiter {
-    explicit Waiter(const asio::any_io_executor& executor)
-        : strand(asio::make_strand(executor)), timer(strand) {}
-    asio::strand<asio::any_io_executor> strand;
+    explicit Waiter(const asio::any_io_executor& executor) : executor(executor), timer(executor) {}
+    asio::any_io_executor executor;
     asio::steady_timer timer;
     bool woken = false;
     std::int64_t schedule_id = 0;
@@ -57,7 +55,7 @@ std::shared_ptr<HeldPolls::Waiter> HeldPolls::hold(std::int64_t schedule_id, std
 }
 
 void HeldPolls::wake(const std::shared_ptr<Waiter>& waiter) {
-    asio::post(waiter->strand, [waiter] {
+    asio::post(waiter->executor, [waiter] {
         waiter->woken = true;
         waiter->timer.cancel();
     });
@@ -75,18 +73,14 @@ void HeldPolls::unregister(const std::shared_ptr<Waiter>& waiter) {
 
 asio::awaitable<bool> HeldPolls::wait(std::shared_ptr<Waiter> waiter,
                                       std::chrono::steady_clock::time_point until) {
-    // The wait runs on the waiter's strand, where wake() cancels the timer.
-    const bool woken = co_await asio::co_spawn(
-        waiter->strand,
-        [waiter, until]() -> asio::awaitable<bool> {
-            if (!waiter->woken) {
-                waiter->timer.expires_at(until);
-                boost::system::error_code ec;
-                co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            }
-            co_return waiter->woken;
-        },
-        asio::use_awaitable);
+    // On the holder's executor, where wake() cancels the timer. (No co_spawn onto a strand of its own: its
+    // entry point still used the waiter after this frame, resumed inline, had freed it.)
+    if (!waiter->woken) {
+        waiter->timer.expires_at(until);
+        boost::system::error_code ec;
+        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    const bool woken = waiter->woken;
     unregister(waiter);
     if (woken) {
         ++woken_;

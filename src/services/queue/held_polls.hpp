@@ -25,15 +25,18 @@ struct RoomView;
 /// when a view of the room (the memory's refresh, or this process's own admission step) shows the head past
 /// that place (admission took it, FIFO), when the room's view cannot be trusted any more (its epoch marker
 /// lost), when the schedule is seen sold out, or when the process stops. Bounded: past `max_held`, hold()
-/// refuses (the caller answers at once). Thread-safe: a waiter's timer is only touched on its own strand;
-/// the registry's mutex is never held across a co_await.
+/// refuses (the caller answers at once). Thread-safe: a waiter's timer is only touched on the executor of
+/// the coroutine that holds it, which must run one handler at a time (a connection's strand, where every
+/// HTTP handler and event stream runs, or a single-threaded loop); the registry's mutex is never held across
+/// a co_await.
 class HeldPolls {
   public:
     explicit HeldPolls(std::size_t max_held = kDefaultMaxHeld);
     static constexpr std::size_t kDefaultMaxHeld = 20'000;
 
     struct Waiter;
-    /// Registers a held poll of the fan at `place`; nullptr when `max_held` are held already or the registry
+    /// Registers a held poll of the fan at `place`, to be waited for on `executor` (the caller's own, a
+    /// strand); nullptr when `max_held` are held already or the registry
     /// is stopped. A waiter whose place the last view already passed is woken at once.
     std::shared_ptr<Waiter> hold(std::int64_t schedule_id, std::int64_t place,
                                  const boost::asio::any_io_executor& executor);

@@ -228,34 +228,32 @@ bool Routes::gone(std::int64_t schedule_id) const {
     return sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
 }
 
-// ADR 0049: a WAITING fan's poll held until its state may have changed (admitted past its place, the
-// schedule sold out, the process stopping) or up to min(waitMs, its pollAfterMs, kMaxHoldMs); then the fan's
-// status as a poll reads it. A poll that cannot be held (over the bound, a fan memory does not hold) is the
-// status at once.
+// ADR 0049: a WAITING fan's poll held until its state may have changed (admission passed its place, the
+// schedule sold out, the room's epoch was lost, the process stops) or up to min(waitMs, its pollAfterMs,
+// kMaxHoldMs); then the fan's status: Redis's word after a wake, a poll's (memory first) at the timeout. A
+// poll that cannot be held (over the bound, a fan memory does not hold, a sold-out schedule) is the status at
+// once.
 asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, std::int64_t schedule_id,
                                                          TokenStatus status, std::int64_t wait_ms) {
+    if (gone(schedule_id)) co_return status;
     boost::json::object probe = to_json(status, room_->eta_rate(schedule_id), paused(schedule_id));
     if (sold_out_) sold_out_->annotate(probe, schedule_id);
     const std::int64_t poll = probe.at("pollAfterMs").as_int64();
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min({wait_ms, poll, kMaxHoldMs}));
+    const std::optional<std::int64_t> place = room_->memory().place(schedule_id, user_id);
+    if (!place) co_return status;
     HeldPolls& held = room_->held_polls();
-    const asio::any_io_executor executor = co_await asio::this_coro::executor;
-    while (status.state == TokenState::Waiting && !gone(schedule_id)) {
-        const std::optional<std::int64_t> place = room_->memory().place(schedule_id, user_id);
-        if (!place) break;
-        std::shared_ptr<HeldPolls::Waiter> waiter = held.hold(schedule_id, *place, executor);
-        if (!waiter) break;
-        // A sell-out stored before the hold was registered woke nobody: look once more (wake_all comes after
-        // the store, so a later one wakes this waiter).
-        const auto deadline = gone(schedule_id) ? std::chrono::steady_clock::now() : until;
-        const bool woken = co_await held.wait(std::move(waiter), deadline);
-        std::optional<TokenStatus> next = co_await poll_token(user_id, schedule_id);
-        if (!next) co_return std::nullopt;
-        status = std::move(*next);
-        if (!woken || std::chrono::steady_clock::now() >= until) break;
-    }
-    co_return status;
+    // The handler's executor: the connection's strand (HeldPolls needs one handler at a time there).
+    std::shared_ptr<HeldPolls::Waiter> waiter =
+        held.hold(schedule_id, *place, co_await asio::this_coro::executor);
+    if (!waiter) co_return status;
+    // A sell-out stored before the hold was registered woke nobody: look once more (SoldOut wakes the held
+    // polls after it stores the verdict, so a later one wakes this waiter).
+    const auto deadline = gone(schedule_id) ? std::chrono::steady_clock::now() : until;
+    const bool woken = co_await held.wait(std::move(waiter), deadline);
+    if (woken && !gone(schedule_id)) co_return co_await room_->find_status(user_id, schedule_id);
+    co_return co_await poll_token(user_id, schedule_id);
 }
 
 // 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors). With waitMs
