@@ -24,6 +24,7 @@ struct HeldPolls::Waiter {
     asio::any_io_executor executor;
     asio::steady_timer timer;
     bool woken = false;
+    std::chrono::steady_clock::time_point wake_at{};  ///< a spread wake: answer at this time (after `woken`)
     std::int64_t schedule_id = 0;
     bool registered = false;
     Places::iterator at;
@@ -54,8 +55,9 @@ std::shared_ptr<HeldPolls::Waiter> HeldPolls::hold(std::int64_t schedule_id, std
     return waiter;
 }
 
-void HeldPolls::wake(const std::shared_ptr<Waiter>& waiter) {
-    asio::post(waiter->executor, [waiter] {
+void HeldPolls::wake(const std::shared_ptr<Waiter>& waiter, std::chrono::steady_clock::time_point at) {
+    asio::post(waiter->executor, [waiter, at] {
+        if (!waiter->woken) waiter->wake_at = at;
         waiter->woken = true;
         waiter->timer.cancel();
     });
@@ -75,9 +77,14 @@ asio::awaitable<bool> HeldPolls::wait(std::shared_ptr<Waiter> waiter,
                                       std::chrono::steady_clock::time_point until) {
     // On the holder's executor, where wake() cancels the timer. (No co_spawn onto a strand of its own: its
     // entry point still used the waiter after this frame, resumed inline, had freed it.)
+    boost::system::error_code ec;
     if (!waiter->woken) {
         waiter->timer.expires_at(until);
-        boost::system::error_code ec;
+        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    // A wake spread over the period: its turn (a later wake, a sell-out or a stop, cancels this wait too).
+    if (waiter->woken && waiter->wake_at > std::chrono::steady_clock::now()) {
+        waiter->timer.expires_at(waiter->wake_at);
         co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     const bool woken = waiter->woken;
@@ -94,8 +101,10 @@ asio::awaitable<bool> HeldPolls::wait(std::shared_ptr<Waiter> waiter,
 
 void HeldPolls::note_view(std::int64_t schedule_id, const RoomView& view) {
     std::vector<std::shared_ptr<Waiter>> due;
+    std::chrono::milliseconds spread{0};
     {
         std::lock_guard lock(mutex_);
+        spread = spread_;
         // Kept even before any poll is held, for hold()'s look at the last view (only schedules the poll
         // memory keeps views of come here).
         Room& room = rooms_[schedule_id];
@@ -113,7 +122,13 @@ void HeldPolls::note_view(std::int64_t schedule_id, const RoomView& view) {
             --held_;
         }
     }
-    for (const auto& waiter : due) wake(waiter);
+    // Spread over the period in place order: the fans one admission step let in arrive at the rate admission
+    // meant, not all at once (measured: all at once, the pool shed and the controller shrank the bound).
+    const auto now = std::chrono::steady_clock::now();
+    const auto n = static_cast<std::int64_t>(due.size());
+    for (std::int64_t i = 0; i < n; ++i) {
+        wake(due[static_cast<std::size_t>(i)], now + spread * i / n);
+    }
 }
 
 void HeldPolls::wake_all(std::int64_t schedule_id) {
@@ -129,7 +144,7 @@ void HeldPolls::wake_all(std::int64_t schedule_id) {
         held_ -= it->second.waiters.size();
         it->second.waiters.clear();
     }
-    for (const auto& waiter : due) wake(waiter);
+    for (const auto& waiter : due) wake(waiter, {});
 }
 
 void HeldPolls::stop() {
@@ -146,7 +161,12 @@ void HeldPolls::stop() {
         }
         held_ = 0;
     }
-    for (const auto& waiter : due) wake(waiter);
+    for (const auto& waiter : due) wake(waiter, {});
+}
+
+void HeldPolls::set_spread(std::chrono::milliseconds spread) {
+    std::lock_guard lock(mutex_);
+    spread_ = spread;
 }
 
 void HeldPolls::set_max_held(std::size_t max_held) {

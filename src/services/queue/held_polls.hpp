@@ -46,13 +46,17 @@ class HeldPolls {
                                       std::chrono::steady_clock::time_point until);
 
     /// A new view of the room (one the poll memory kept): wakes the held polls whose place it passed, or all
-    /// of the schedule's when it has no head or lost its epoch marker.
+    /// of the schedule's when it has no head or lost its epoch marker; the k-th of n woken answers k/n of the
+    /// spread after the first (place order), so one admission step's fans arrive over the step's period.
     void note_view(std::int64_t schedule_id, const RoomView& view);
     /// Wakes every held poll of the schedule (sold out).
     void wake_all(std::int64_t schedule_id);
     /// Wakes every held poll and refuses new ones (the process stops).
     void stop();
 
+    /// The spread of one view's wake-ups (WaitingRoom sets its memory period, the admission tick at most 500
+    /// ms).
+    void set_spread(std::chrono::milliseconds spread);
     /// Changes the bound (tests; holds already registered stay).
     void set_max_held(std::size_t max_held);
 
@@ -74,10 +78,12 @@ class HeldPolls {
         bool has_head = false;
         std::int64_t head = 0;  ///< the last kept view's head: places before it were admitted
     };
-    static void wake(const std::shared_ptr<Waiter>& waiter);
+    /// Marks the waiter woken, to answer at `at` (the past: at once).
+    static void wake(const std::shared_ptr<Waiter>& waiter, std::chrono::steady_clock::time_point at);
     void unregister(const std::shared_ptr<Waiter>& waiter);
 
     std::size_t max_held_;
+    std::chrono::milliseconds spread_{0};
     mutable std::mutex mutex_;
     std::unordered_map<std::int64_t, Room> rooms_;
     std::size_t held_ = 0;

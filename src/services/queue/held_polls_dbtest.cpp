@@ -2,6 +2,7 @@
 // coroutine; the test runs the loop until the poll is registered, then changes the room.
 #include <future>
 #include <memory>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 
@@ -118,6 +119,33 @@ TEST_F(HeldPollsDbTest, AHeldPollIsAnsweredActiveWhenAdmissionPassesItsPlace) {
     EXPECT_EQ(counts.woken, 1U) << "answered because admission woke it";
     EXPECT_EQ(counts.timed_out, 0U) << "not at its timeout";
     EXPECT_EQ(counts.held, 0U);
+}
+
+TEST_F(HeldPollsDbTest, EveryHeldPollAStepPassedIsAnsweredActiveSpreadOverThePeriod) {
+    const auto schedule = unique_schedule();
+    std::vector<std::string> fans;
+    for (int i = 0; i < kLine; ++i) {
+        fans.push_back(unique_user());
+        ASSERT_EQ(run(room_->join(fans.back(), schedule)).status.state, TokenState::Waiting);
+    }
+    run(room_->refresh_memory());
+    std::vector<std::future<Outcome>> polls;
+    for (int i = kLine - 3; i < kLine; ++i) polls.push_back(start(me(schedule, "30000"), fans[i]));
+    io_.restart();
+    while (room_->held_polls().counts().held < 3 && io_.run_one() > 0) {
+    }
+    ASSERT_EQ(room_->held_polls().counts().held, 3U);
+    ASSERT_EQ(run(room_->admit(schedule)).admitted, kLine);
+    io_.restart();
+    io_.run();
+    for (auto& poll : polls) {
+        const Outcome outcome = poll.get();
+        EXPECT_EQ(outcome.status, 200);
+        EXPECT_EQ(outcome.body.at("state").as_string(), "ACTIVE");
+    }
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 3U) << "each answered at its turn of the spread, not at its timeout";
+    EXPECT_EQ(counts.timed_out, 0U);
 }
 
 TEST_F(HeldPollsDbTest, AnAdmissionBeforeTheFansPlaceDoesNotEndItsHold) {

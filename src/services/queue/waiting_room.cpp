@@ -109,7 +109,9 @@ constexpr std::size_t kSeenBatch = 500;
 }  // namespace
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings)
-    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {}
+    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {
+    held_.set_spread(memory_period());  // ADR 0049: one step's admitted fans answered over its period
+}
 
 std::chrono::milliseconds WaitingRoom::memory_period() const noexcept {
     return period_of(settings_);
