@@ -252,7 +252,9 @@ asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, st
     // polls after it stores the verdict, so a later one wakes this waiter).
     const auto deadline = gone(schedule_id) ? std::chrono::steady_clock::now() : until;
     const bool woken = co_await held.wait(std::move(waiter), deadline);
-    if (woken && !gone(schedule_id)) co_return co_await room_->find_status(user_id, schedule_id);
+    if (woken && !gone(schedule_id)) {
+        co_return co_await room_->find_status(user_id, schedule_id);
+    }
     co_return co_await poll_token(user_id, schedule_id);
 }
 
