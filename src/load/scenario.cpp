@@ -258,8 +258,11 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     co_return schedule;
 }
 
-/// Joins the schedule's waiting room and polls GET /queue/me with backoff until ACTIVE; the X-Queue-Token, or
-/// empty when refused or past `deadline`.
+/// ADR 0049: the waitMs of a fan's poll (the server holds it at most min(this, pollAfterMs, 5 s)).
+constexpr std::int64_t kHeldPollMs = 15'000;
+
+/// Joins the schedule's waiting room and polls GET /queue/me (held, ADR 0049) until ACTIVE; the
+/// X-Queue-Token, or empty when refused or past `deadline`.
 asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth, std::int64_t schedule,
                                       Clock::time_point deadline, std::uint64_t seed,
                                       BurstClock* joins = nullptr) {
@@ -281,21 +284,31 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
     std::string state = string_field(*doc, "state");
     std::mt19937_64 rng(seed);
     auto backoff = std::chrono::milliseconds(250);
-    path = "/api/v1/queue/me?scheduleId=" + std::to_string(schedule);
+    // ADR 0049: a held poll (each fan has a connection of its own here): the server answers when the fan is
+    // admitted, or after about its pollAfterMs with the position, so the next one is sent at once.
+    path =
+        "/api/v1/queue/me?scheduleId=" + std::to_string(schedule) + "&waitMs=" + std::to_string(kHeldPollMs);
+    bool held = true;
     while (state == "WAITING") {
         if (Clock::now() > deadline) co_return std::string();
         // The server's pollAfterMs (the back of a long queue asks rarely), else a growing backoff; with
         // jitter, so the waiting fans do not ask in step.
         const std::int64_t hinted = int_field(*doc, "pollAfterMs");
         const auto wait = hinted > 0 ? std::chrono::milliseconds(hinted) : backoff;
-        const auto jitter =
-            std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(wait.count() / 4 + 1));
-        co_await sleep_for(wait - wait / 8 + jitter);
+        if (!held) {
+            const auto jitter =
+                std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(wait.count() / 4 + 1));
+            co_await sleep_for(wait - wait / 8 + jitter);
+        }
         backoff = std::min(backoff * 3 / 2, std::chrono::milliseconds(2000));
+        const auto sent = Clock::now();
         r = co_await run.call_patiently(rec, c, "queue poll", "GET", path, kNoBody, headers, deadline);
         doc = parse_object(r.body);
         if (r.status != 200 || !doc) co_return std::string();
         state = string_field(*doc, "state");
+        // A WAITING answer well before the hint was not held (a server without held polls, one over its
+        // bound, or a sell-out heard early): wait out the hint before the next poll, as a plain poll would.
+        held = Clock::now() - sent >= wait / 4;
     }
     co_return state == "ACTIVE" ? token : std::string();
 }

@@ -64,13 +64,24 @@ void PollMemory::forget(std::int64_t schedule_id, const std::string& user_id) {
     fans_ -= room->second.fans.erase(user_id);
 }
 
-void PollMemory::note_view(std::int64_t schedule_id, const RoomView& view) {
+bool PollMemory::note_view(std::int64_t schedule_id, const RoomView& view) {
     std::lock_guard lock(mutex_);
     const auto room = rooms_.find(schedule_id);
     // Only schedules that have remembered fans keep a view (an admission step of a schedule nobody polls
     // through this process's memory adds nothing).
-    if (room == rooms_.end()) return;
-    if (!room->second.view || room->second.view->read_ms <= view.read_ms) room->second.view = view;
+    if (room == rooms_.end()) return false;
+    if (room->second.view && room->second.view->read_ms > view.read_ms) return false;
+    room->second.view = view;
+    return true;
+}
+
+std::optional<std::int64_t> PollMemory::place(std::int64_t schedule_id, const std::string& user_id) const {
+    std::lock_guard lock(mutex_);
+    const auto room = rooms_.find(schedule_id);
+    if (room == rooms_.end()) return std::nullopt;
+    const auto fan = room->second.fans.find(user_id);
+    if (fan == room->second.fans.end() || fan->second.place <= 0) return std::nullopt;
+    return fan->second.place;
 }
 
 std::optional<RoomView> PollMemory::view(std::int64_t schedule_id) const {

@@ -74,8 +74,10 @@ class PollMemory {
     /// A script said the fan is WAITING (remember) or anything else (forget).
     void remember(std::int64_t schedule_id, const std::string& user_id, FanMemory fan);
     void forget(std::int64_t schedule_id, const std::string& user_id);
-    /// A new view of the schedule's room (kept only if newer than the one held).
-    void note_view(std::int64_t schedule_id, const RoomView& view);
+    /// A new view of the schedule's room (kept only if newer than the one held): true when kept.
+    bool note_view(std::int64_t schedule_id, const RoomView& view);
+    /// ADR 0049: the remembered fan's place (its score in the waiting set), nullopt when not remembered.
+    std::optional<std::int64_t> place(std::int64_t schedule_id, const std::string& user_id) const;
     std::optional<RoomView> view(std::int64_t schedule_id) const;
 
     /// The schedules with remembered fans; schedules nobody polled through memory for `idle_ms` are

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/problem.hpp"
 #include "services/queue/controls.hpp"
+#include "services/queue/held_polls.hpp"
 #include "services/queue/join_line.hpp"
 #include "services/queue/pow.hpp"
 #include "services/queue/sold_out.hpp"
@@ -75,6 +76,21 @@ std::int64_t schedule_query(const http::Context& ctx) {
         throw core::Problem::invalid_field("scheduleId", "scheduleId must be a positive integer.");
     }
     return id;
+}
+
+/// ADR 0049: `waitMs`, how long the fan is willing to have its poll held (0 when absent: answered at once).
+std::int64_t wait_query(const http::Context& ctx) {
+    const std::optional<std::string> text = ctx.query("waitMs");
+    if (!text) return 0;
+    std::int64_t wait = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), wait);
+    if (text->empty() || ec != std::errc{} || end != text->data() + text->size() || wait < 0 ||
+        wait > Routes::kMaxWaitMs) {
+        throw core::Problem::invalid_field(
+            "waitMs",
+            "waitMs must be an integer from 0 to " + std::to_string(Routes::kMaxWaitMs) + " (milliseconds).");
+    }
+    return wait;
 }
 
 core::Problem token_not_found(std::int64_t schedule_id) {
@@ -208,11 +224,50 @@ asio::awaitable<std::optional<TokenStatus>> Routes::poll_token(std::string user_
     co_return co_await room_->poll_status(std::move(user_id), schedule_id);
 }
 
-// 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors).
+bool Routes::gone(std::int64_t schedule_id) const {
+    return sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
+}
+
+// ADR 0049: a WAITING fan's poll held until its state may have changed (admission passed its place, the
+// schedule sold out, the room's epoch was lost, the process stops) or up to min(waitMs, its pollAfterMs,
+// kMaxHoldMs); then the fan's status: Redis's word after a wake, a poll's (memory first) at the timeout. A
+// poll that cannot be held (over the bound, a fan memory does not hold, a sold-out schedule) is the status at
+// once.
+asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, std::int64_t schedule_id,
+                                                         TokenStatus status, std::int64_t wait_ms) {
+    if (gone(schedule_id)) co_return status;
+    boost::json::object probe = to_json(status, room_->eta_rate(schedule_id), paused(schedule_id));
+    if (sold_out_) sold_out_->annotate(probe, schedule_id);
+    const std::int64_t poll = probe.at("pollAfterMs").as_int64();
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min({wait_ms, poll, kMaxHoldMs}));
+    const std::optional<std::int64_t> place = room_->memory().place(schedule_id, user_id);
+    if (!place) co_return status;
+    HeldPolls& held = room_->held_polls();
+    // The handler's executor: the connection's strand (HeldPolls needs one handler at a time there).
+    std::shared_ptr<HeldPolls::Waiter> waiter =
+        held.hold(schedule_id, *place, co_await asio::this_coro::executor);
+    if (!waiter) co_return status;
+    // A sell-out stored before the hold was registered woke nobody: look once more (SoldOut wakes the held
+    // polls after it stores the verdict, so a later one wakes this waiter).
+    const auto deadline = gone(schedule_id) ? std::chrono::steady_clock::now() : until;
+    const bool woken = co_await held.wait(std::move(waiter), deadline);
+    if (woken && !gone(schedule_id)) {
+        co_return co_await room_->find_status(user_id, schedule_id);
+    }
+    co_return co_await poll_token(user_id, schedule_id);
+}
+
+// 200 with the state, whatever it is (a status read; EXPIRED and USED are answers, not errors). With waitMs
+// (ADR 0049) a WAITING fan's poll is held until that state changes.
 asio::awaitable<http::Response> Routes::me(http::Context& ctx) {
     const std::string user_id = ctx.user().user_id;
     const std::int64_t schedule_id = schedule_query(ctx);
+    const std::int64_t wait_ms = wait_query(ctx);
     std::optional<TokenStatus> status = co_await poll_token(user_id, schedule_id);
+    if (status && wait_ms > 0 && status->state == TokenState::Waiting) {
+        status = co_await hold(user_id, schedule_id, std::move(*status), wait_ms);
+    }
     if (!status) throw token_not_found(schedule_id);
     status->opens_at = co_await opens_at_of(status->state, schedule_id);
     boost::json::object body = to_json(*status, room_->eta_rate(schedule_id), paused(schedule_id));
@@ -267,7 +322,19 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
                                                : poll_after_ms(status.position, rate);
             const auto pause =
                 std::max<std::chrono::milliseconds>(r->settings().tick, std::chrono::milliseconds(poll));
-            if (so) {
+            // ADR 0049: a WAITING fan's stream wakes as soon as admission passes its place (or a sell-out),
+            // like a held poll; without a remembered place (or past the bound), the plain sleep.
+            std::shared_ptr<HeldPolls::Waiter> waiter;
+            if (status.state == TokenState::Waiting) {
+                if (const auto place = r->memory().place(schedule, user)) {
+                    waiter = r->held_polls().hold(schedule, *place, timer.get_executor());
+                }
+            }
+            if (waiter) {
+                const bool sold = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
+                const auto now = std::chrono::steady_clock::now();
+                co_await r->held_polls().wait(std::move(waiter), sold ? now : now + pause);
+            } else if (so) {
                 co_await so->sleep(schedule, pause);  // wakes early on sold out
             } else {
                 timer.expires_after(pause);

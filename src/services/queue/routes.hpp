@@ -25,6 +25,12 @@ struct TokenStatus;
 /// HTTP in and out of the waiting room (api/openapi.yaml, tag queue). Every route needs a JWT (401).
 class Routes {
   public:
+    /// ADR 0049: the longest `waitMs` a poll may ask for (more is 400), and the longest a poll is held
+    /// whatever it asked (below the server's 10 s shutdown drain, so a stopping process answers its held
+    /// polls before it closes).
+    static constexpr std::int64_t kMaxWaitMs = 60'000;
+    static constexpr std::int64_t kMaxHoldMs = 5'000;
+
     /// Whether a schedule exists (catalog's answer, through queue's Store).
     using ScheduleCheck = std::function<boost::asio::awaitable<bool>(std::int64_t)>;
     /// ADR 0026: when booking opens for a schedule (epoch ms), nullopt when there is no such schedule.
@@ -55,7 +61,7 @@ class Routes {
     boost::asio::awaitable<http::Response> join(http::Context& ctx);
     /// POST /api/v1/schedules/{scheduleId}/queue/challenge
     boost::asio::awaitable<http::Response> challenge(http::Context& ctx);
-    /// GET /api/v1/queue/me?scheduleId=
+    /// GET /api/v1/queue/me?scheduleId=[&waitMs=] (waitMs: ADR 0049)
     boost::asio::awaitable<http::Response> me(http::Context& ctx);
     /// GET /api/v1/queue/me/events?scheduleId= (Server-Sent Events)
     boost::asio::awaitable<http::Response> events(http::Context& ctx);
@@ -67,6 +73,11 @@ class Routes {
     boost::asio::awaitable<std::int64_t> opens_at_of(TokenState state, std::int64_t schedule_id);
     boost::asio::awaitable<std::optional<TokenStatus>> poll_token(std::string user_id,
                                                                   std::int64_t schedule_id);
+    /// Whether this process knows the schedule is sold out.
+    bool gone(std::int64_t schedule_id) const;
+    /// ADR 0049: holds a WAITING fan's poll until its state may have changed or the hold's timeout.
+    boost::asio::awaitable<std::optional<TokenStatus>> hold(std::string user_id, std::int64_t schedule_id,
+                                                            TokenStatus status, std::int64_t wait_ms);
     boost::asio::awaitable<void> check_pow(http::Context& ctx, std::string user_id, std::int64_t schedule_id);
 
     std::shared_ptr<WaitingRoom> room_;

@@ -185,13 +185,20 @@ std::optional<SoldOutView> SoldOut::known(std::int64_t schedule_id) const {
 }
 
 void SoldOut::remember(std::int64_t schedule_id, const SoldOutView& view) {
-    std::lock_guard lock(mutex_);
-    auto& entry = views_[schedule_id];
-    entry.read_at = std::chrono::steady_clock::now();
-    // A sell-out is forgotten only by a later check of the database (a cancellation returned seats, ADR
-    // 0028), never by a Redis hash that expired or an older check.
-    if (entry.view.sold_out && !view.sold_out && view.checked_ms <= entry.view.checked_ms) return;
-    entry.view = view;
+    bool flipped = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto& entry = views_[schedule_id];
+        entry.read_at = std::chrono::steady_clock::now();
+        // A sell-out is forgotten only by a later check of the database (a cancellation returned seats, ADR
+        // 0028), never by a Redis hash that expired or an older check.
+        if (entry.view.sold_out && !view.sold_out && view.checked_ms <= entry.view.checked_ms) return;
+        flipped = view.sold_out && !entry.view.sold_out;
+        entry.view = view;
+    }
+    // ADR 0049: the schedule's held polls answer now (after the view is stored, so a poll held after this
+    // point sees it when it looks).
+    if (flipped && room_) room_->held_polls().wake_all(schedule_id);
 }
 
 asio::awaitable<SoldOutView> SoldOut::read(std::int64_t schedule_id) {

@@ -109,7 +109,9 @@ constexpr std::size_t kSeenBatch = 500;
 }  // namespace
 
 WaitingRoom::WaitingRoom(redis::Client& redis, Settings settings)
-    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {}
+    : redis_(redis), settings_(std::move(settings)), memory_(memory_limits(settings_)) {
+    held_.set_spread(memory_period());  // ADR 0049: one step's admitted fans answered over its period
+}
 
 std::chrono::milliseconds WaitingRoom::memory_period() const noexcept {
     return period_of(settings_);
@@ -268,7 +270,7 @@ asio::awaitable<void> WaitingRoom::refresh_memory() {
         view.pre = integer_at(e, 2);
         view.epoch = integer_at(e, 3) == 1;
         view.read_ms = sent_ms;
-        memory_.note_view(schedule_id, view);
+        if (memory_.note_view(schedule_id, view)) held_.note_view(schedule_id, view);  // ADR 0049
         // find_status()'s backstop, for the polls memory answered: a room with waiting fans that no scheduler
         // scans goes back into the scan set.
         if (integer_at(e, 4) == 0 && integer_at(e, 6) > 0) {
@@ -298,6 +300,12 @@ void WaitingRoom::start_memory(const asio::any_io_executor& executor, core::Metr
         polls_from_redis_ =
             &metrics->counter("queue_polls_from_redis_total", "Queue polls answered by a Redis script")
                  .with({});
+        auto& held =
+            metrics->counter("queue_held_polls_total",
+                             "Held queue polls (waitMs, ADR 0049) by how they ended: woken by a change, "
+                             "at their timeout, or refused (over the bound: answered at once)");
+        held_.set_metrics(&held.with({{"outcome", "woken"}}), &held.with({{"outcome", "timeout"}}),
+                          &held.with({{"outcome", "refused"}}));
     }
     asio::co_spawn(
         executor, [self = shared_from_this()] { return self->run_memory(); }, asio::detached);
@@ -466,7 +474,7 @@ asio::awaitable<AdmitStep> WaitingRoom::admit(std::int64_t schedule_id, Schedule
         view.admitted = integer_at(e, 11);
         view.pre = step.pre_queued;
         view.read_ms = sent_ms;
-        memory_.note_view(schedule_id, view);
+        if (memory_.note_view(schedule_id, view)) held_.note_view(schedule_id, view);  // ADR 0049
     }
     co_return step;
 }

@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "services/queue/controls.hpp"
+#include "services/queue/held_polls.hpp"
 #include "services/queue/model.hpp"
 #include "services/queue/poll_memory.hpp"
 
@@ -70,10 +71,16 @@ class WaitingRoom : public std::enable_shared_from_this<WaitingRoom> {
     /// last-seen times of fans answered from memory written back (batched) well before the waiting TTL,
     /// and the scan-set backstop of find_status(). Runs on `executor` until stop_memory().
     void start_memory(const boost::asio::any_io_executor& executor, core::MetricsRegistry* metrics);
-    void stop_memory() noexcept { stopping_ = true; }
+    void stop_memory() noexcept {
+        stopping_ = true;
+        held_.stop();
+    }
     /// One refresh pass (what the loop runs each period; tests call it directly).
     boost::asio::awaitable<void> refresh_memory();
     PollMemory& memory() noexcept { return memory_; }
+    /// ADR 0049: the polls held until the fan's state changes; every view the memory keeps wakes the ones
+    /// whose place it passed.
+    HeldPolls& held_polls() noexcept { return held_; }
     /// The memory's refresh period: the tick, at most 500 ms.
     std::chrono::milliseconds memory_period() const noexcept;
 
@@ -121,6 +128,7 @@ class WaitingRoom : public std::enable_shared_from_this<WaitingRoom> {
     mutable std::mutex rates_mutex_;
     std::unordered_map<std::int64_t, double> throughput_;  ///< schedule -> purchases/s
     PollMemory memory_;
+    HeldPolls held_;
     std::atomic<bool> stopping_{false};
     std::int64_t seen_scanned_ms_ = 0;  ///< steady ms of the last walk for due last-seen times (refresh only)
     core::Counter* polls_from_memory_ = nullptr;

@@ -1,0 +1,232 @@
+// ADR 0049: held polls (GET /api/v1/queue/me?waitMs=) against real Redis. A held poll is started as its own
+// coroutine; the test runs the loop until the poll is registered, then changes the room.
+#include <future>
+#include <memory>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+
+#include "core/problem.hpp"
+#include "services/queue/fixture_dbtest.hpp"
+#include "services/queue/routes.hpp"
+#include "services/queue/waiting_room.hpp"
+
+namespace marquee::queue {
+namespace {
+
+namespace asio = boost::asio;
+
+using testing::FakeAuthenticator;
+using testing::test_settings;
+using testing::unique_schedule;
+using testing::unique_user;
+
+/// One admission step admits 20 (rate 1/s, tick 20 s) and a fan 20th in line is told pollAfterMs 5,000 (a
+/// quarter of its 20 s ETA): its held poll's timeout is 5 s, far longer than anything the tests do before
+/// they look at how it ended (the outcome counters, not the clock, say whether it was woken).
+Settings held_settings() {
+    Settings s = test_settings();
+    s.admit_per_second = 1;
+    s.tick = std::chrono::milliseconds(20'000);
+    return s;
+}
+constexpr int kLine = 20;
+
+class HeldPollsDbTest : public testing::RedisTest {
+  protected:
+    struct Outcome {
+        int status = 0;
+        boost::json::object body;  ///< the JSON body, or the problem document
+    };
+
+    /// The GET, started as its own coroutine on the loop (not run yet).
+    std::future<Outcome> start(const std::string& target, const std::string& user) {
+        http::Fields headers;
+        headers.emplace_back("Authorization", "Bearer user:" + user);
+        auto ctx = std::make_shared<http::Context>("GET", target, std::move(headers), std::string(), "rid");
+        ctx->set_authenticator(&authenticator_);
+        const auto match = router_.match("GET", ctx->path());
+        EXPECT_EQ(match.outcome, http::Router::Match::Outcome::Found) << target;
+        ctx->set_route(match.pattern, match.params);
+        const auto* handler = match.handler;
+        return asio::co_spawn(
+            io_,
+            [ctx, handler]() -> asio::awaitable<Outcome> {
+                Outcome outcome;
+                try {
+                    const http::Response response = co_await (*handler)(*ctx);
+                    outcome.status = static_cast<int>(response.status);
+                    outcome.body = boost::json::parse(response.body).as_object();
+                } catch (const core::Problem& problem) {
+                    outcome.status = problem.status();
+                    outcome.body = problem.to_json();
+                }
+                co_return outcome;
+            },
+            asio::use_future);
+    }
+
+    /// Runs the loop until `held` polls are registered (or the poll has ended, or the loop ran dry).
+    void run_until_held(std::size_t held, std::future<Outcome>& poll) {
+        io_.restart();
+        while (room_->held_polls().counts().held < held &&
+               poll.wait_for(std::chrono::seconds(0)) != std::future_status::ready && io_.run_one() > 0) {
+        }
+    }
+
+    /// Runs the loop until it has no work left; the poll's outcome.
+    Outcome finish(std::future<Outcome>& poll) {
+        io_.restart();
+        io_.run();
+        return poll.get();
+    }
+
+    std::string me(std::int64_t schedule, const std::string& wait) {
+        return "/api/v1/queue/me?scheduleId=" + std::to_string(schedule) + "&waitMs=" + wait;
+    }
+
+    /// kLine fans in line; the last one's id.
+    std::string line_up(std::int64_t schedule) {
+        std::string last;
+        for (int i = 0; i < kLine; ++i) {
+            last = unique_user();
+            EXPECT_EQ(run(room_->join(last, schedule)).status.state, TokenState::Waiting);
+        }
+        run(room_->refresh_memory());
+        return last;
+    }
+
+    void SetUp() override { routes_.add_to(router_); }
+
+    std::shared_ptr<WaitingRoom> room_ = std::make_shared<WaitingRoom>(redis_, held_settings());
+    Routes routes_{room_};
+    http::Router router_;
+    FakeAuthenticator authenticator_;
+};
+
+TEST_F(HeldPollsDbTest, AHeldPollIsAnsweredActiveWhenAdmissionPassesItsPlace) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    auto poll = start(me(schedule, "30000"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U) << "the WAITING fan's poll is held";
+    ASSERT_EQ(run(room_->admit(schedule)).admitted, kLine);  // this process's own step: seen at once
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "ACTIVE");
+    EXPECT_TRUE(outcome.body.contains("expiresAt"));
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 1U) << "answered because admission woke it";
+    EXPECT_EQ(counts.timed_out, 0U) << "not at its timeout";
+    EXPECT_EQ(counts.held, 0U);
+}
+
+TEST_F(HeldPollsDbTest, EveryHeldPollAStepPassedIsAnsweredActiveSpreadOverThePeriod) {
+    const auto schedule = unique_schedule();
+    std::vector<std::string> fans;
+    for (int i = 0; i < kLine; ++i) {
+        fans.push_back(unique_user());
+        ASSERT_EQ(run(room_->join(fans.back(), schedule)).status.state, TokenState::Waiting);
+    }
+    run(room_->refresh_memory());
+    std::vector<std::future<Outcome>> polls;
+    for (int i = kLine - 3; i < kLine; ++i) polls.push_back(start(me(schedule, "30000"), fans[i]));
+    io_.restart();
+    while (room_->held_polls().counts().held < 3 && io_.run_one() > 0) {
+    }
+    ASSERT_EQ(room_->held_polls().counts().held, 3U);
+    ASSERT_EQ(run(room_->admit(schedule)).admitted, kLine);
+    io_.restart();
+    io_.run();
+    for (auto& poll : polls) {
+        const Outcome outcome = poll.get();
+        EXPECT_EQ(outcome.status, 200);
+        EXPECT_EQ(outcome.body.at("state").as_string(), "ACTIVE");
+    }
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 3U) << "each answered at its turn of the spread, not at its timeout";
+    EXPECT_EQ(counts.timed_out, 0U);
+}
+
+TEST_F(HeldPollsDbTest, AnAdmissionBeforeTheFansPlaceDoesNotEndItsHold) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    auto poll = start(me(schedule, "200"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U);
+    ScheduleControls one;
+    one.max_active = 1;
+    ASSERT_EQ(run(room_->admit(schedule, one)).admitted, 1);  // the first fan, not the last
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(outcome.body.at("position").as_int64(), kLine - 1) << "the position as a poll reads it";
+    EXPECT_TRUE(outcome.body.contains("pollAfterMs"));
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 0U);
+    EXPECT_EQ(counts.timed_out, 1U);
+}
+
+TEST_F(HeldPollsDbTest, AHeldPollWithNoChangeIsAnsweredWaitingAtItsTimeout) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    auto poll = start(me(schedule, "50"), last);
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(outcome.body.at("position").as_int64(), kLine);
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.timed_out, 1U);
+    EXPECT_EQ(counts.woken, 0U);
+    EXPECT_EQ(counts.held, 0U);
+}
+
+TEST_F(HeldPollsDbTest, PollsOverTheBoundAreAnsweredAtOnce) {
+    room_->held_polls().set_max_held(1);
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    const auto other = unique_user();
+    ASSERT_EQ(run(room_->join(other, schedule)).status.state, TokenState::Waiting);
+    auto first = start(me(schedule, "30000"), last);
+    run_until_held(1, first);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U);
+    // The second poll finds the one place taken: answered at once, WAITING, never a 5xx.
+    auto second = start(me(schedule, "30000"), other);
+    io_.restart();
+    while (second.wait_for(std::chrono::seconds(0)) != std::future_status::ready && io_.run_one() > 0) {
+    }
+    ASSERT_EQ(second.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    const Outcome refused = second.get();
+    EXPECT_EQ(refused.status, 200);
+    EXPECT_EQ(refused.body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(refused.body.at("position").as_int64(), kLine + 1);
+    EXPECT_EQ(room_->held_polls().counts().refused, 1U);
+    EXPECT_EQ(room_->held_polls().counts().held, 1U) << "the first is still held";
+    // The process stops: the held poll is answered (WAITING) and no new one is held.
+    room_->stop_memory();
+    const Outcome stopped = finish(first);
+    EXPECT_EQ(stopped.status, 200);
+    EXPECT_EQ(stopped.body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(room_->held_polls().counts().woken, 1U);
+    EXPECT_EQ(room_->held_polls().counts().held, 0U);
+}
+
+TEST_F(HeldPollsDbTest, BadWaitMsIs400NamingIt) {
+    const auto schedule = unique_schedule();
+    const auto user = unique_user();
+    run(room_->join(user, schedule));
+    for (const std::string wait : {"", "-1", "abc", "5s", "60001", "1e3"}) {
+        auto poll = start(me(schedule, wait), user);
+        const Outcome outcome = finish(poll);
+        EXPECT_EQ(outcome.status, 400) << wait;
+        EXPECT_EQ(outcome.body.at("field").as_string(), "waitMs") << wait;
+        EXPECT_EQ(outcome.body.at("type").as_string(), "https://marquee.dev/problems/invalid-field") << wait;
+    }
+    // 0 is a plain poll.
+    auto plain = start(me(schedule, "0"), user);
+    EXPECT_EQ(finish(plain).body.at("state").as_string(), "WAITING");
+    EXPECT_EQ(room_->held_polls().counts().timed_out + room_->held_polls().counts().woken, 0U);
+}
+
+}  // namespace
+}  // namespace marquee::queue
