@@ -16,6 +16,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/problem.hpp"
+
 namespace marquee::db {
 
 /// At most one load per key in flight inside this process: the first caller of a cold key runs `load`,
@@ -23,6 +25,9 @@ namespace marquee::db {
 /// thousand fans opening one cold seat map cost one database query (the thundering herd).
 /// Thread-safe: waiters may run on any executor; each is resumed on its own through asio::post.
 /// T should be cheap to copy (every waiter gets a copy): a std::string or a shared_ptr.
+/// A failed load's core::Problem (a 503 when the pool sheds: a thousand waiters at once) reaches each waiter
+/// as an exception object of its own, thrown from a copy the flight keeps, never one object rethrown on many
+/// threads (docs/reliability.md, Issue 15, "Evening of 2026-12-07"). Other exceptions are rethrown shared.
 template <class T>
 class SingleFlight {
   public:
@@ -43,13 +48,22 @@ class SingleFlight {
         }
         if (!leader) {
             co_await wait(flight);
+            if (flight->problem) throw core::Problem(*flight->problem);
             if (flight->error) std::rethrow_exception(flight->error);
             co_return *flight->value;
         }
         std::optional<T> value;
         std::exception_ptr error;
+        std::optional<core::Problem> problem;
         try {
             value = co_await load();
+        } catch (const core::Problem& failure) {
+            error = std::current_exception();
+            try {
+                problem.emplace(failure);  // copied here, on this thread, before any waiter resumes
+            } catch (...) {
+                problem.reset();  // no memory for the copy: the waiters share `error`
+            }
         } catch (...) {
             error = std::current_exception();
         }
@@ -62,7 +76,11 @@ class SingleFlight {
             std::lock_guard lock(flight->mutex);
             flight->done = true;
             flight->value = value;
-            flight->error = error;
+            if (problem) {
+                flight->problem = std::move(problem);
+            } else {
+                flight->error = error;
+            }
             waiters.swap(flight->waiters);
         }
         for (auto& waiter : waiters) waiter->resume();
@@ -94,6 +112,9 @@ class SingleFlight {
         std::mutex mutex;
         bool done = false;
         std::optional<T> value;
+        /// A failed load's Problem, copied for the waiters (each throws a copy of its own), or
+        std::optional<core::Problem> problem;
+        /// any other failure, rethrown shared.
         std::exception_ptr error;
         std::vector<std::unique_ptr<Waiter>> waiters;
     };
