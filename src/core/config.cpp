@@ -165,6 +165,12 @@ const std::vector<Option>& options() {
         {"queue-admission-start", "MARQUEE_QUEUE_ADMISSION_START",
          "automatic ACTIVE bound a sale starts from (default 64)",
          [](Config& c, auto n, auto v) { c.queue_admission_start = parse_int<unsigned>(n, v, 1, 10000000); }},
+        {"queue-admission-budget-ms", "MARQUEE_QUEUE_ADMISSION_BUDGET_MS",
+         "automatic admission: a mean purchase time above this (and above twice the fastest) narrows the "
+         "bound, and the slow start stops where the database pool would pass it (default 250)",
+         [](Config& c, auto n, auto v) {
+             c.queue_admission_budget = std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 10, 60'000));
+         }},
         {"queue-admission-interval-ms", "MARQUEE_QUEUE_ADMISSION_INTERVAL_MS",
          "automatic admission: one controller step per schedule per this (default 1000)",
          [](Config& c, auto n, auto v) {

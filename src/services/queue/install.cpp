@@ -58,6 +58,7 @@ Settings settings_from(const core::Config& config) {
     settings.admission.ceiling = config.queue_admission_ceiling;
     settings.admission.start = config.queue_admission_start;
     settings.admission.interval = config.queue_admission_interval;
+    settings.law.budget_ms = static_cast<double>(config.queue_admission_budget.count());
     settings.active_ttl = config.queue_active_ttl;
     settings.waiting_ttl = config.queue_waiting_ttl;
     settings.tick = config.queue_tick;

@@ -30,6 +30,7 @@ struct Settings {
     bool auto_max_active = false;
     bool auto_admit_rate = false;
     AdmissionLimits admission;
+    AdmissionLaw law;  ///< the control law's tunables (budget_ms from --queue-admission-budget-ms)
 };
 
 /// A token as its owner sees it now. Times are Unix epoch milliseconds from the Redis clock.

@@ -182,7 +182,7 @@ asio::awaitable<bool> Scheduler::control(std::int64_t schedule_id, const AdmitSt
     const auto [seen, first] = pressure_seen_.try_emplace(schedule_id, total);
     sample.shed = !first && total > seen->second ? total - seen->second : 0;
     sample.handover_ms = capacity_ ? capacity_() : 0.0;
-    const AdmissionDecision decision = admission_step(step.admission, sample, limits);
+    const AdmissionDecision decision = admission_step(step.admission, sample, limits, settings.law);
     const bool saved = co_await room_->save_admission(schedule_id, step.at_text, decision.next);
     if (!saved) co_return false;
     seen->second = total;
