@@ -390,6 +390,8 @@ describe('with the default hold time', () => {
       const g = document.querySelector('.seatgrid').seatGrid;
       return { size: g.cellSize, ox: g.ox, oy: g.oy };
     });
+    // The grid lays out on its first frame: before it, its cell size is 0 (a busy machine read it there).
+    await page.waitForFunction(() => document.querySelector('.seatgrid')?.seatGrid?.cellSize > 0);
     const fit = await view();
     await page.getByRole('button', { name: 'Zoom in' }).click();
     const zoomed = await view();
