@@ -139,6 +139,7 @@ TEST_F(LimitAndBestRaces, FansAreRefusedOnlyWhenTheZoneHasNoSeatsLeft) {
     // them.
     const auto rows = sql("SELECT id FROM catalog.seats WHERE zone_id = $1 ORDER BY id", db::params(zone));
     std::vector<std::int64_t> zone_seats;
+    zone_seats.reserve(static_cast<std::size_t>(rows.rows()));
     for (int row = 0; row < rows.rows(); ++row) zone_seats.push_back(rows.get<std::int64_t>(row, 0));
     ASSERT_EQ(zone_seats.size(), 300U);
     constexpr int kFans = 200;  // 2 seats each: 400 asked

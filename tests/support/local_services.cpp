@@ -95,6 +95,7 @@ PrivateRedis::PrivateRedis() {
                                       "--loglevel",
                                       "warning"};
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (auto& arg : argv) args.push_back(arg.data());
         args.push_back(nullptr);
         pid_t pid = -1;
