@@ -552,15 +552,21 @@ TakenMemory::Clock::time_point fake_now() {
     return TakenMemory::Clock::time_point{std::chrono::hours(1)} + std::chrono::milliseconds(fake_ms.load());
 }
 
+/// The options of the ADR 0046 tests: the clock set back to 0, a 1 s memory on it.
+ServiceOptions on_the_fake_clock() {
+    fake_ms = 0;
+    ServiceOptions options;
+    options.taken_memory = 1000ms;  // on the fake clock; the markers keep Redis's
+    options.now = fake_now;
+    return options;
+}
+
 // ADR 0046: a seat that stays taken is refused from memory past the bound, because one attempt after half the
 // bound asks the database again (over the Redis `taken` marker the last answer left) while the others are
 // still refused from memory; no refusal comes from Redis.
 TEST_F(BookingDbTest, AHotSeatIsRefusedFromMemoryPastTheBoundOneRefreshAtATime) {
-    fake_ms = 0;
-    ServiceOptions options;
-    options.taken_memory = 1000ms;  // on the fake clock; the markers keep Redis's
-    options.taken_ttl = 60s;        // standing however slowly this test runs
-    options.now = fake_now;
+    ServiceOptions options = on_the_fake_clock();
+    options.taken_ttl = 60s;  // the markers standing however slowly this test runs
     core::MetricsRegistry near_metrics;
     core::MetricsRegistry far_metrics;
     Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
@@ -610,10 +616,7 @@ TEST_F(BookingDbTest, AHotSeatIsRefusedFromMemoryPastTheBoundOneRefreshAtATime) 
 // ADR 0046: memory never grants, and a seat released elsewhere is refused from memory for at most the bound
 // after it was last seen taken: here the first attempt after half the bound asks the database and is held.
 TEST_F(BookingDbTest, ASeatReleasedElsewhereIsHeldByTheFirstRefreshWithinTheBound) {
-    fake_ms = 0;
-    ServiceOptions options;
-    options.taken_memory = 1000ms;
-    options.now = fake_now;
+    const ServiceOptions options = on_the_fake_clock();
     core::MetricsRegistry near_metrics;
     core::MetricsRegistry far_metrics;
     Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);
@@ -644,10 +647,7 @@ TEST_F(BookingDbTest, ASeatReleasedElsewhereIsHeldByTheFirstRefreshWithinTheBoun
 
 // ADR 0046: with no attempt at all after half the bound, a released seat is holdable at the bound.
 TEST_F(BookingDbTest, ASeatReleasedElsewhereIsHeldAtTheBoundWithoutARefresh) {
-    fake_ms = 0;
-    ServiceOptions options;
-    options.taken_memory = 1000ms;
-    options.now = fake_now;
+    const ServiceOptions options = on_the_fake_clock();
     core::MetricsRegistry near_metrics;
     core::MetricsRegistry far_metrics;
     Service near(*store_, *redis_, stub_queue_check(), near_metrics, options);

@@ -99,6 +99,15 @@ asio::awaitable<bool> HeldPolls::wait(std::shared_ptr<Waiter> waiter,
     co_return woken;
 }
 
+void HeldPolls::take(Room& room, Places::iterator end, std::vector<std::shared_ptr<Waiter>>& due) {
+    for (auto w = room.waiters.begin(); w != end;) {
+        w->second->registered = false;
+        due.push_back(std::move(w->second));
+        w = room.waiters.erase(w);
+        --held_;
+    }
+}
+
 void HeldPolls::note_view(std::int64_t schedule_id, const RoomView& view) {
     std::vector<std::shared_ptr<Waiter>> due;
     std::chrono::milliseconds spread{0};
@@ -113,14 +122,8 @@ void HeldPolls::note_view(std::int64_t schedule_id, const RoomView& view) {
         room.head = view.head;
         // Admission takes the lowest places first: every place before the head has left the waiting set.
         // A lost epoch (the room is being rebuilt) tells nothing: everyone looks again.
-        const auto end =
-            !view.epoch || !view.has_head ? room.waiters.end() : room.waiters.lower_bound(view.head);
-        for (auto w = room.waiters.begin(); w != end;) {
-            w->second->registered = false;
-            due.push_back(std::move(w->second));
-            w = room.waiters.erase(w);
-            --held_;
-        }
+        take(room, !view.epoch || !view.has_head ? room.waiters.end() : room.waiters.lower_bound(view.head),
+             due);
     }
     // Spread over the period in place order: the fans one admission step let in arrive at the rate admission
     // meant, not all at once (measured: all at once, the pool shed and the controller shrank the bound).
@@ -137,12 +140,7 @@ void HeldPolls::wake_all(std::int64_t schedule_id) {
         std::lock_guard lock(mutex_);
         const auto it = rooms_.find(schedule_id);
         if (it == rooms_.end()) return;
-        for (auto& [place, waiter] : it->second.waiters) {
-            waiter->registered = false;
-            due.push_back(std::move(waiter));
-        }
-        held_ -= it->second.waiters.size();
-        it->second.waiters.clear();
+        take(it->second, it->second.waiters.end(), due);
     }
     for (const auto& waiter : due) wake(waiter, {});
 }
@@ -152,14 +150,7 @@ void HeldPolls::stop() {
     {
         std::lock_guard lock(mutex_);
         stopped_ = true;
-        for (auto& [schedule, room] : rooms_) {
-            for (auto& [place, waiter] : room.waiters) {
-                waiter->registered = false;
-                due.push_back(std::move(waiter));
-            }
-            room.waiters.clear();
-        }
-        held_ = 0;
+        for (auto& [schedule, room] : rooms_) take(room, room.waiters.end(), due);
     }
     for (const auto& waiter : due) wake(waiter, {});
 }

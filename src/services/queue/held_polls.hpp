@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -81,6 +82,8 @@ class HeldPolls {
     /// Marks the waiter woken, to answer at `at` (the past: at once).
     static void wake(const std::shared_ptr<Waiter>& waiter, std::chrono::steady_clock::time_point at);
     void unregister(const std::shared_ptr<Waiter>& waiter);
+    /// Under mutex_: the waiters of `room` before `end`, in place order, taken out of it into `due`.
+    void take(Room& room, Places::iterator end, std::vector<std::shared_ptr<Waiter>>& due);
 
     std::size_t max_held_;
     std::chrono::milliseconds spread_{0};

@@ -93,6 +93,11 @@ std::int64_t wait_query(const http::Context& ctx) {
     return wait;
 }
 
+/// Whether this process knows the schedule is sold out (ADR 0018); false without the signal.
+bool known_sold_out(const SoldOut* sold_out, std::int64_t schedule_id) {
+    return sold_out != nullptr && sold_out->known(schedule_id).value_or(SoldOutView{}).sold_out;
+}
+
 core::Problem token_not_found(std::int64_t schedule_id) {
     return core::Problem(
         404, "queue-token-not-found", "Not found",
@@ -217,15 +222,14 @@ asio::awaitable<void> Routes::check_pow(http::Context& ctx, std::string user_id,
 // being ended: only Redis can say which).
 asio::awaitable<std::optional<TokenStatus>> Routes::poll_token(std::string user_id,
                                                                std::int64_t schedule_id) {
-    const bool gone = sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
-    if (gone) {
+    if (gone(schedule_id)) {
         co_return co_await room_->find_status(std::move(user_id), schedule_id);
     }
     co_return co_await room_->poll_status(std::move(user_id), schedule_id);
 }
 
 bool Routes::gone(std::int64_t schedule_id) const {
-    return sold_out_ && sold_out_->known(schedule_id).value_or(SoldOutView{}).sold_out;
+    return known_sold_out(sold_out_.get(), schedule_id);
 }
 
 // ADR 0049: a WAITING fan's poll held until its state may have changed (admission passed its place, the
@@ -305,7 +309,7 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             const bool halted = ctl && ctl->get(schedule).paused;  // ADR 0033
             boost::json::object body = to_json(status, rate, halted);
             // ADR 0018: a sold-out schedule ends the stream with a `sold-out` event.
-            const bool gone = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
+            const bool gone = known_sold_out(so.get(), schedule);
             if (so) so->annotate(body, schedule);
             const std::string data = boost::json::serialize(body);
             std::string event = "position";
@@ -331,9 +335,9 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
                 }
             }
             if (waiter) {
-                const bool sold = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
                 const auto now = std::chrono::steady_clock::now();
-                co_await r->held_polls().wait(std::move(waiter), sold ? now : now + pause);
+                co_await r->held_polls().wait(std::move(waiter),
+                                              known_sold_out(so.get(), schedule) ? now : now + pause);
             } else if (so) {
                 co_await so->sleep(schedule, pause);  // wakes early on sold out
             } else {
@@ -342,7 +346,7 @@ asio::awaitable<http::Response> Routes::events(http::Context& ctx) {
             }
             if (!stream.open()) co_return;
             // ADR 0039: from memory while it can tell the fan still waits (never once sold out).
-            const bool ended = so && so->known(schedule).value_or(SoldOutView{}).sold_out;
+            const bool ended = known_sold_out(so.get(), schedule);
             std::optional<TokenStatus> next;
             if (ended) {
                 next = co_await r->find_status(user, schedule);
