@@ -11,7 +11,8 @@
 namespace marquee::core {
 
 /// A bounded set of keys each remembered for `bound` from the moment it was seen, for the memories that turn
-/// a repeat request away without a round trip (booking's TakenMemory and PassMemory, ADR 0015 and ADR 0038).
+/// a repeat request away without a round trip (booking's PassMemory, ADR 0038; TakenMemory, ADR 0015, kept
+/// one until ADR 0046 gave each of its seats a second time, when to ask again, and a map of its own).
 ///
 /// A key is fresh from `seen_at` until `seen_at + bound`; remembering it again keeps the later deadline. A
 /// lookup that finds a stale key drops it. At most `capacity` keys: when new keys would not fit, the expired
