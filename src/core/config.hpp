@@ -65,7 +65,7 @@ struct Config {
     unsigned queue_admission_start = 64;             ///< automatic ACTIVE bound of a new sale
     std::chrono::milliseconds queue_admission_interval{1000};  ///< one controller step per schedule per this
     std::chrono::milliseconds queue_admission_budget{
-        250};                                      ///< automatic bound: purchases slower than this narrow it
+        80};                                       ///< automatic bound: purchases slower than this narrow it
     std::chrono::seconds queue_active_ttl{600};    ///< an ACTIVE token idle this long expires
     std::chrono::seconds queue_waiting_ttl{3600};  ///< a WAITING token not polled this long expires
     std::chrono::milliseconds queue_tick{500};     ///< admission scheduler period

@@ -128,9 +128,9 @@ TEST(Config, QueueAdmissionIsAutomaticUnlessANumberIsFixed) {
     EXPECT_EQ(defaults.queue_admission_ceiling, 2000u);
     EXPECT_EQ(defaults.queue_admission_start, 64u);
     EXPECT_EQ(defaults.queue_admission_interval, std::chrono::milliseconds(1000));
-    EXPECT_EQ(defaults.queue_admission_budget, std::chrono::milliseconds(250));
-    EXPECT_EQ(parse({"--queue-admission-budget-ms=80"}).queue_admission_budget,
-              std::chrono::milliseconds(80));
+    EXPECT_EQ(defaults.queue_admission_budget, std::chrono::milliseconds(80));
+    EXPECT_EQ(parse({"--queue-admission-budget-ms=250"}).queue_admission_budget,
+              std::chrono::milliseconds(250));
     EXPECT_THROW((void)parse_config({"--queue-admission-budget-ms=5"}, env_of({})), ConfigError);
     const Config fixed = parse({"--queue-max-active=200"}, {{"MARQUEE_QUEUE_ADMIT_PER_SECOND", "5000"}});
     EXPECT_EQ(fixed.queue_max_active, 200u);

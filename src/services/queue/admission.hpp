@@ -66,7 +66,7 @@ struct AdmissionDecision {
 /// Tunables of the control law; the defaults are what ADR 0016 argues for.
 struct AdmissionLaw {
     double tolerance = 2.0;    ///< congestion: the interval's purchase time above tolerance x base ...
-    double budget_ms = 250;    ///< ... and above this budget (hold + top-up + payment within the targets)
+    double budget_ms = 80;     ///< ... and above this budget (hold + top-up + payment; ADR 0045's amendments)
     double decrease = 0.7;     ///< multiplicative decrease
     double base_drift = 1.02;  ///< the base may creep up this much per step (it re-learns a slower system)
     std::int64_t min_samples = 5;  ///< completions an interval needs before its purchase time counts

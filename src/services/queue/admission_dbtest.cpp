@@ -102,21 +102,22 @@ TEST_F(QueueAdmissionDbTest, TheAutomaticBoundGrowsAndShrinksWithinFloorAndCeili
 
 TEST_F(QueueAdmissionDbTest, ThePoolCapStopsTheSlowStartAndTravelsInTheSharedState) {
     // ADR 0045. Start 3, ceiling 6: without a cap the slow start doubles 3 -> 6. Replica A's pool measured
-    // 62.5 ms between hand-overs: cap = 250 ms / 62.5 ms = 4 fans. Replica B's pool has measured nothing,
-    // and B takes every step after the first: the interval A stored in Redis caps B's doubling.
+    // 20 ms between hand-overs: cap = 80 ms (the default budget) / 20 ms = 4 fans. Replica B's pool has
+    // measured nothing, and B takes every step after the first: the interval A stored in Redis caps B's
+    // doubling.
     Settings settings = automatic();
     settings.admission.interval = 1ms;
     auto room_a = std::make_shared<WaitingRoom>(redis_, settings);
     auto room_b = std::make_shared<WaitingRoom>(redis_, settings);
     auto store = std::make_shared<Store>(db_);
-    Scheduler a(room_a, store, nullptr, {}, [] { return 62.5; });
+    Scheduler a(room_a, store, nullptr, {}, [] { return 20.0; });
     Scheduler b(room_b, store, nullptr, {}, [] { return 0.0; });
     const auto schedule = unique_schedule();
     const auto users = join(*room_a, schedule, 200);
 
     EXPECT_EQ(run(a.tick()).steps, 1);
     EXPECT_EQ(field(schedule, "bound"), "3.000");
-    EXPECT_EQ(field(schedule, "hand"), "62.500") << "A's measurement is in the shared state";
+    EXPECT_EQ(field(schedule, "hand"), "20.000") << "A's measurement is in the shared state";
 
     std::int64_t highest = 0;
     bool capped = false;
@@ -130,7 +131,7 @@ TEST_F(QueueAdmissionDbTest, ThePoolCapStopsTheSlowStartAndTravelsInTheSharedSta
     }
     EXPECT_TRUE(capped) << "reaching the cap ends the slow start";
     EXPECT_EQ(field(schedule, "bound"), "4.000");
-    EXPECT_EQ(field(schedule, "hand"), "62.500") << "B, without a measurement, kept A's";
+    EXPECT_EQ(field(schedule, "hand"), "20.000") << "B, without a measurement, kept A's";
     EXPECT_LE(highest, 4);
 
     // After the slow start, growth is additive and reaches the ceiling: the cap bounds the slow start only.

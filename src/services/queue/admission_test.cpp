@@ -107,13 +107,13 @@ TEST(Admission, SlowPurchasesDecreaseTheBoundAndEndSlowStart) {
 TEST(Admission, PurchasesWithinTheBudgetAreNotCongestionEvenAtTwiceTheBase) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
-    state = admission_step(state, s.second(100, 50, 300, 40), limits()).next;  // base 50 ms
+    state = admission_step(state, s.second(100, 20, 300, 40), limits()).next;  // base 20 ms
     Synthetic t = s;
-    const auto d = admission_step(state, s.second(100, 240, 400, 80), limits());
+    const auto d = admission_step(state, s.second(100, 75, 400, 80), limits());  // within the 80 ms budget
     EXPECT_EQ(d.move, AdmissionMove::Increase);
     AdmissionLaw strict;
     strict.budget_ms = 0;
-    EXPECT_EQ(admission_step(state, t.second(100, 240, 400, 80), limits(), strict).move,
+    EXPECT_EQ(admission_step(state, t.second(100, 75, 400, 80), limits(), strict).move,
               AdmissionMove::Decrease);
 }
 
@@ -221,7 +221,7 @@ TEST(Admission, ConvergesNearTheKneeOfASaturatingSystem) {
     }
     // The knee is 72 fans (300/s x 240 ms); the bound settles between it and where purchases take 2x base.
     EXPECT_GE(state.bound, 50);
-    EXPECT_LE(state.bound, 200);  // where purchases reach the 250 ms budget: 135 fans
+    EXPECT_LE(state.bound, 200);  // where purchases reach the 80 ms budget: 84 fans
     EXPECT_DOUBLE_EQ(best, 300);
 }
 
@@ -253,8 +253,8 @@ TEST(Admission, CountersThatWentBackwardsRestartTheDeltas) {
 // ADR 0045: the slow start's cap from the pool's measured capacity.
 
 TEST(Admission, ThePoolCapIsTheBudgetOverTheHandOverInterval) {
-    EXPECT_DOUBLE_EQ(pool_cap(1.25), 200);  // 8 connections at 800 statements/s: 200 fans within 250 ms
-    EXPECT_DOUBLE_EQ(pool_cap(2.5), 100);
+    EXPECT_DOUBLE_EQ(pool_cap(0.4), 200);  // 8 connections at 2,500 statements/s: 200 fans within 80 ms
+    EXPECT_DOUBLE_EQ(pool_cap(0.8), 100);
     EXPECT_DOUBLE_EQ(pool_cap(0), 0) << "unmeasured: no cap";
     EXPECT_DOUBLE_EQ(pool_cap(-1), 0);
     EXPECT_DOUBLE_EQ(pool_cap(std::numeric_limits<double>::quiet_NaN()), 0);
@@ -267,17 +267,17 @@ TEST(Admission, TheSlowStartStopsAtWhatThePoolServesWithinTheBudget) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;  // 40
     AdmissionSample sample = s.second(100, 50, 300, 40);
-    sample.handover_ms = 2.5;  // cap 100
+    sample.handover_ms = 0.8;  // cap 100
     auto d = admission_step(state, sample, limits());
     EXPECT_EQ(d.move, AdmissionMove::Increase);
     EXPECT_DOUBLE_EQ(d.next.bound, 80) << "below the cap the slow start still doubles";
     EXPECT_TRUE(d.next.probing);
     EXPECT_FALSE(d.capped);
     EXPECT_DOUBLE_EQ(d.pool_cap, 100);
-    EXPECT_DOUBLE_EQ(d.next.handover_ms, 2.5);
+    EXPECT_DOUBLE_EQ(d.next.handover_ms, 0.8);
 
     sample = s.second(200, 55, 300, 80);
-    sample.handover_ms = 2.5;
+    sample.handover_ms = 0.8;
     d = admission_step(d.next, sample, limits());
     EXPECT_EQ(d.move, AdmissionMove::Increase);
     EXPECT_DOUBLE_EQ(d.next.bound, 100) << "160 would pass the cap: it stops at 100";
@@ -286,7 +286,7 @@ TEST(Admission, TheSlowStartStopsAtWhatThePoolServesWithinTheBudget) {
 
     // Afterwards: additive growth (start / 4 = 10), no longer capped.
     sample = s.second(200, 55, 300, 100);
-    sample.handover_ms = 2.5;
+    sample.handover_ms = 0.8;
     d = admission_step(d.next, sample, limits());
     EXPECT_EQ(d.move, AdmissionMove::Increase);
     EXPECT_DOUBLE_EQ(d.next.bound, 110);
@@ -297,7 +297,7 @@ TEST(Admission, ABoundAlreadyAtThePoolCapEndsTheSlowStartWithoutGrowing) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;  // 40
     AdmissionSample sample = s.second(100, 50, 300, 40);
-    sample.handover_ms = 10;  // cap 25: below the bound in force
+    sample.handover_ms = 3.2;  // cap 25: below the bound in force
     const auto d = admission_step(state, sample, limits());
     EXPECT_EQ(d.move, AdmissionMove::Hold);
     EXPECT_DOUBLE_EQ(d.next.bound, 40) << "the cap stops growth; only congestion decreases";
@@ -323,14 +323,14 @@ TEST(Admission, TheSharedStateCarriesTheLastMeasurementToReplicasWithoutOne) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), limits()).next;
     AdmissionSample a = s.second(100, 50, 300, 40);
-    a.handover_ms = 2;  // cap 125
+    a.handover_ms = 0.64;  // cap 125
     state = admission_step(state, a, limits()).next;
     ASSERT_DOUBLE_EQ(state.bound, 80);
-    ASSERT_DOUBLE_EQ(state.handover_ms, 2);
+    ASSERT_DOUBLE_EQ(state.handover_ms, 0.64);
     const auto b = admission_step(state, s.second(200, 50, 300, 80), limits());  // B: handover_ms 0
     EXPECT_DOUBLE_EQ(b.next.bound, 125);
     EXPECT_TRUE(b.capped);
-    EXPECT_DOUBLE_EQ(b.next.handover_ms, 2) << "a step without a measurement keeps the stored one";
+    EXPECT_DOUBLE_EQ(b.next.handover_ms, 0.64) << "a step without a measurement keeps the stored one";
     // A later measurement replaces it (the pool got faster or slower).
     AdmissionSample c = s.second(200, 50, 300, 125);
     c.handover_ms = 1;
@@ -355,7 +355,7 @@ TEST(Admission, AnOperatorsFixedBoundIsNotMovedByThePoolCap) {
     Synthetic s;
     AdmissionState state = admission_step({}, s.second(0, 0, 0, 0), fixed).next;
     AdmissionSample sample = s.second(100, 50, 300, 500);
-    sample.handover_ms = 10;  // cap 25
+    sample.handover_ms = 3.2;  // cap 25
     const auto d = admission_step(state, sample, fixed);
     EXPECT_DOUBLE_EQ(d.next.bound, 500);
     EXPECT_EQ(applied_bound(d.next.bound), 500);
