@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -215,6 +216,52 @@ TEST_F(NatsDbTest, ConcurrentPublishesFromTwoThreadsGetDistinctSequences) {
     std::sort(sequences.begin(), sequences.end());
     ASSERT_EQ(sequences.size(), static_cast<std::size_t>(kPublishes));
     for (int i = 0; i < kPublishes; ++i) EXPECT_EQ(sequences[i], static_cast<std::uint64_t>(i + 1));
+}
+
+// Publishes on one lane until `stop`, each publish acknowledged by the stream before the next.
+asio::awaitable<void> publish_until(Nats& nats, std::string subject, int lane,
+                                    const std::atomic<bool>& stop) {
+    for (std::size_t i = 0; !stop.load(); ++i) {
+        std::string id = std::to_string(lane) + ":" + std::to_string(i);
+        co_await nats.publish(subject, "event", std::move(id));
+    }
+}
+
+// ADR 0051: asked for a batch above one while events kept arriving, libnats 3.4.1's natsSubscription_Fetch
+// returned more messages than its batch, written past the end of the array it had allocated for them (the
+// heap corruption that aborted marquee in flash sales). The availability consumer's pattern (one message
+// waiting up to a second, then up to 99 waiting 2 ms) under a steady publish: no fetch returns more than its
+// batch. Without the fix this failed (or the process aborted on the corrupted heap) within seconds in most
+// runs; it depends on timing, so a pass of the old code proves nothing, a failure of the new one would.
+TEST_F(NatsDbTest, AFetchNeverReturnsMoreThanItsBatchWhileEventsKeepArriving) {
+    run(nats_->ensure_stream(spec()));
+    Consumer consumer = run(nats_->pull_consumer(consumer_spec()));
+    std::atomic<bool> stop{false};
+    std::thread publisher([this, &stop] {
+        Nats nats(NatsOptions{test::nats_url()});
+        asio::io_context io;
+        for (int lane = 0; lane < 8; ++lane) {
+            asio::co_spawn(io, publish_until(nats, subject_, lane, stop), asio::detached);
+        }
+        io.run();
+    });
+    std::size_t received = 0;
+    std::size_t largest = 0;
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < until) {
+        std::vector<Message> batch = run(consumer.fetch(1, 1s));
+        ASSERT_LE(batch.size(), 1u);
+        std::vector<Message> more = run(consumer.fetch(99, 2ms));
+        ASSERT_LE(more.size(), 99u) << "the library wrote past its batch";
+        largest = std::max(largest, more.size());
+        received += batch.size() + more.size();
+        for (Message& message : more) batch.push_back(std::move(message));
+        for (Message& message : batch) run(message.ack());  // the consumer's ack-pending bound is not reached
+    }
+    stop.store(true);
+    publisher.join();
+    EXPECT_GT(received, 0u);
+    EXPECT_GT(largest, 1u) << "batches above one were fetched";
 }
 
 TEST_F(NatsDbTest, PublishWithoutStreamIs503) {
