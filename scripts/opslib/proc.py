@@ -37,21 +37,43 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _state(pid: int) -> Optional[str]:
+    """The state letter of /proc/<pid>/stat (R, S, Z, ...), or None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _runs(cmdline: list[str], record: Record) -> bool:
+    # A program that rewrites its title (redis-server: "redis-server 127.0.0.1:7000 [cluster]") keeps its name
+    # as the first word.
+    program = cmdline[0].split(" ", 1)[0]
+    return os.path.basename(program) == os.path.basename(record.argv[0])
+
+
 def _is_ours(record: Record) -> bool:
     """The recorded pid still runs the recorded program (not a zombie, not a reused pid)."""
     cmdline = _cmdline(record.pid)
     if not cmdline or not record.argv:
         return False
-    try:
-        state = Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    if _state(record.pid) in (None, "Z", "X"):
         return False
-    if state == "Z":
-        return False
-    # A program that rewrites its title (redis-server: "redis-server 127.0.0.1:7000 [cluster]") keeps its name
-    # as the first word.
-    program = cmdline[0].split(" ", 1)[0]
-    return os.path.basename(program) == os.path.basename(record.argv[0])
+    return _runs(cmdline, record)
+
+
+def _gone(record: Record) -> bool:
+    """The recorded process has exited: its pid is free, a zombie, or runs another program.
+
+    Not the same as `not _is_ours`: a process being killed loses its memory, and so its command line, before
+    its files. Until it is a zombie its sockets are open: a listening port still completes connections (which
+    are then reset), so a balancer may send a request to a server that dies without answering instead of
+    finding the port refused.
+    """
+    if _state(record.pid) in (None, "Z", "X"):
+        return True
+    cmdline = _cmdline(record.pid)
+    return bool(cmdline) and bool(record.argv) and not _runs(cmdline, record)
 
 
 class Processes:
@@ -134,21 +156,27 @@ class Processes:
             return False
         return True
 
+    def gone(self, name: str) -> bool:
+        """The recorded process has exited, its files and sockets closed (not merely no longer `alive`)."""
+        record = self.record(name)
+        return record is None or _gone(record)
+
     def stop(self, name: str, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
         """Stops the recorded process (SIGTERM, then SIGKILL after `timeout`) and forgets it."""
         if self.send(name, sig):
             try:
-                wait_until(lambda: not self.alive(name), timeout, f"{name} stopping")
+                wait_until(lambda: self.gone(name), timeout, f"{name} stopping")
             except WaitTimeout:
                 self.send(name, signal.SIGKILL)
-                wait_until(lambda: not self.alive(name), 10.0, f"{name} killed")
+                wait_until(lambda: self.gone(name), 10.0, f"{name} killed")
         self.forget(name)
 
     def kill9(self, name: str) -> bool:
-        """SIGKILL, as a crash: the record stays, so the process can be started again in its place."""
+        """SIGKILL, as a crash: the record stays, so the process can be started again in its place. Returns
+        once the process is gone: its ports refuse connections."""
         killed = self.send(name, signal.SIGKILL)
         if killed:
-            wait_until(lambda: not self.alive(name), 10.0, f"{name} killed")
+            wait_until(lambda: self.gone(name), 10.0, f"{name} killed")
         return killed
 
     def forget(self, name: str) -> None:

@@ -137,8 +137,8 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(sorted(self.receipts()[0::2]), sorted(str(p) for p in self.ports["booking"]))
 
     def test_a_refused_connection_is_retried_for_a_post(self) -> None:
-        # The catalog's first server is gone (refused), the balancer has not noticed yet: the POST goes to the
-        # second, once.
+        # The catalog's first server is gone (refused: kill9 returns once its socket is closed), the balancer has
+        # not noticed yet: the POST goes to the second, once.
         self.procs.kill9("catalog-0")
         client = self.client()
         for _ in range(4):  # round robin: at least one of these is first sent to the dead server

@@ -9,9 +9,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from opslib.net import WaitTimeout, free_ports, is_port_open, wait_until  # noqa: E402
+from opslib.net import WaitTimeout, free_ports, is_port_open, wait_port, wait_until  # noqa: E402
 from opslib.paths import StateDir  # noqa: E402
 from opslib.proc import Processes  # noqa: E402
+
+# Listens on argv[1] until killed.
+LISTENER = (
+    "import socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "s.listen(16)\n"
+    "time.sleep(60)\n"
+)
 
 
 class ProcessesTest(unittest.TestCase):
@@ -39,6 +48,17 @@ class ProcessesTest(unittest.TestCase):
         self.assertIsNotNone(self.procs.record("victim"))
         self.procs.spawn("victim", ["sleep", "30"])
         self.assertTrue(self.procs.alive("victim"))
+
+    def test_kill9_returns_once_the_port_of_the_killed_process_refuses(self) -> None:
+        # A process being killed loses its command line before its sockets: kill9 waits for the sockets (a
+        # balancer test sent a POST to a port that still completed connections and got 502 for a refusal).
+        for port in free_ports(10):
+            self.procs.spawn("listener", [sys.executable, "-c", LISTENER, str(port)])
+            wait_port(port, 10)
+            self.assertTrue(self.procs.kill9("listener"))
+            self.assertTrue(self.procs.gone("listener"))
+            self.assertFalse(is_port_open(port), f"port {port} still accepts after kill9")
+            self.procs.forget("listener")
 
     def test_a_record_whose_pid_runs_another_program_is_not_signalled(self) -> None:
         # Our own pid runs python, not "sleep": the record must not be taken for ours.

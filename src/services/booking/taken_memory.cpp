@@ -1,11 +1,8 @@
 #include "services/booking/taken_memory.hpp"
 
-#include <algorithm>
-
 namespace marquee::booking {
 
-TakenMemory::TakenMemory(std::chrono::milliseconds bound, std::size_t capacity)
-    : bound_(std::max(bound, std::chrono::milliseconds{0})), capacity_(std::max<std::size_t>(capacity, 1)) {}
+TakenMemory::TakenMemory(std::chrono::milliseconds bound, std::size_t capacity) : seats_(bound, capacity) {}
 
 std::size_t TakenMemory::SeatHash::operator()(const Seat& s) const noexcept {
     const auto a = static_cast<std::uint64_t>(s.schedule_id);
@@ -16,41 +13,24 @@ std::size_t TakenMemory::SeatHash::operator()(const Seat& s) const noexcept {
 void TakenMemory::remember(std::int64_t schedule_id, const std::vector<std::int64_t>& seats,
                            Clock::time_point seen_at) {
     if (!enabled() || seats.empty()) return;
-    const std::lock_guard lock(mutex_);
-    std::size_t incoming = 0;
-    for (const auto seat : seats) incoming += seats_.contains(Seat{schedule_id, seat}) ? 0 : 1;
-    make_room(incoming, seen_at);
-    const Entry seen{seen_at + bound_, seen_at + bound_ / 2};
-    for (const auto seat : seats) {
-        auto [it, inserted] = seats_.try_emplace(Seat{schedule_id, seat}, seen);
-        // The later sighting wins; an older answer arriving late shortens nothing.
-        if (!inserted && it->second.until < seen.until) it->second = seen;
-    }
+    // The later sighting wins (with its refresh instant); an older answer arriving late shortens nothing.
+    seats_.remember_all(seats, seen_at, seen_at + bound() / 2, SeatOf{schedule_id});
 }
 
 TakenMemory::Known TakenMemory::lookup(std::int64_t schedule_id, const std::vector<std::int64_t>& seats,
                                        Clock::time_point now, Claim claim) {
     Known out;
-    if (!enabled()) return out;
-    const std::lock_guard lock(mutex_);
-    if (seats_.empty()) return out;
-    for (const auto seat : seats) {
-        const auto it = seats_.find(Seat{schedule_id, seat});
-        if (it == seats_.end()) continue;
-        if (now >= it->second.until) {  // lapsed: gone
-            seats_.erase(it);
-            continue;
-        }
-        out.seats.push_back(seat);
-        if (now >= it->second.refresh_at) out.refresh = true;
-    }
-    if (out.refresh && claim == Claim::Yes) {
-        // This caller asks; the others keep being refused until its answer or a quarter of the bound.
-        for (const auto seat : out.seats) {
-            auto& entry = seats_.at(Seat{schedule_id, seat});
-            if (now >= entry.refresh_at) entry.refresh_at = now + bound_ / 4;
-        }
-    }
+    const auto claimed_until = now + bound() / 4;
+    seats_.for_each_fresh(
+        seats, now,
+        [&](std::int64_t seat, Clock::time_point& refresh_at) {
+            out.seats.push_back(seat);
+            if (now < refresh_at) return;
+            out.refresh = true;
+            // This caller asks; the others keep being refused until its answer or a quarter of the bound.
+            if (claim == Claim::Yes) refresh_at = claimed_until;
+        },
+        SeatOf{schedule_id});
     return out;
 }
 
@@ -61,20 +41,7 @@ std::vector<std::int64_t> TakenMemory::known_taken(std::int64_t schedule_id,
 }
 
 void TakenMemory::forget(std::int64_t schedule_id, const std::vector<std::int64_t>& seats) {
-    if (!enabled()) return;
-    const std::lock_guard lock(mutex_);
-    for (const auto seat : seats) seats_.erase(Seat{schedule_id, seat});
-}
-
-std::size_t TakenMemory::size() const {
-    const std::lock_guard lock(mutex_);
-    return seats_.size();
-}
-
-void TakenMemory::make_room(std::size_t incoming, Clock::time_point now) {
-    if (seats_.size() + incoming <= capacity_) return;
-    std::erase_if(seats_, [now](const auto& entry) { return entry.second.until <= now; });
-    if (seats_.size() + incoming > capacity_) seats_.clear();
+    seats_.forget_all(seats, SeatOf{schedule_id});
 }
 
 }  // namespace marquee::booking

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
+
+#include "core/expiring_set.hpp"
 
 namespace marquee::booking {
 
@@ -26,8 +26,8 @@ namespace marquee::booking {
 /// half the bound; the bound itself is unchanged.
 ///
 /// At most `capacity` seats; when full, the expired ones go, and if that is not enough, all of them
-/// (forgetting is always safe: it only costs a trip to Redis and the database). Thread-safe: every call takes
-/// one lock.
+/// (forgetting is always safe: it only costs a trip to Redis and the database): a core::ExpiringMap whose
+/// value is the instant a seat is due to be asked again. Thread-safe: every call takes one lock.
 class TakenMemory {
   public:
     using Clock = std::chrono::steady_clock;
@@ -46,8 +46,8 @@ class TakenMemory {
     /// bound 0: off (nothing is remembered, nothing refused).
     explicit TakenMemory(std::chrono::milliseconds bound, std::size_t capacity = 65'536);
 
-    bool enabled() const noexcept { return bound_.count() > 0; }
-    std::chrono::milliseconds bound() const noexcept { return bound_; }
+    bool enabled() const noexcept { return seats_.enabled(); }
+    std::chrono::milliseconds bound() const noexcept { return seats_.bound(); }
 
     /// `seats` of `schedule_id` were HELD or SOLD as seen by a statement that started at `seen_at`: they are
     /// refused until seen_at + bound (a later deadline already known for a seat is kept), and due to be asked
@@ -63,7 +63,7 @@ class TakenMemory {
     /// Drops `seats` (their hold was released through this process).
     void forget(std::int64_t schedule_id, const std::vector<std::int64_t>& seats);
 
-    std::size_t size() const;
+    std::size_t size() const { return seats_.size(); }
 
   private:
     struct Seat {
@@ -74,17 +74,15 @@ class TakenMemory {
     struct SeatHash {
         std::size_t operator()(const Seat& s) const noexcept;
     };
-    struct Entry {
-        Clock::time_point until;       ///< refused before this instant
-        Clock::time_point refresh_at;  ///< due to be asked again from this instant (unless claimed meanwhile)
+    /// The key of a seat id of one schedule.
+    struct SeatOf {
+        std::int64_t schedule_id;
+        Seat operator()(std::int64_t seat_id) const noexcept { return Seat{schedule_id, seat_id}; }
     };
 
-    void make_room(std::size_t incoming, Clock::time_point now);
-
-    const std::chrono::milliseconds bound_;
-    const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::unordered_map<Seat, Entry, SeatHash> seats_;
+    /// Each seat's value: the instant it is due to be asked again (unless claimed meanwhile); it is refused
+    /// until its deadline in the map.
+    core::ExpiringMap<Seat, Clock::time_point, SeatHash> seats_;
 };
 
 }  // namespace marquee::booking
