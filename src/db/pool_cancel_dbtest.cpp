@@ -162,7 +162,9 @@ TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyT
             } catch (...) {
                 ++other;
             }
-            if (refused) co_await pause_for(std::chrono::milliseconds(1 + id % 4));
+            if (refused) {
+                co_await pause_for(std::chrono::milliseconds(1 + id % 4));
+            }
         }
     };
     test::run_workers(io, 25, 4, worker, [&stop] {
