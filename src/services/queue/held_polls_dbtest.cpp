@@ -12,6 +12,7 @@
 #include "services/queue/controls_rules.hpp"
 #include "services/queue/fixture_dbtest.hpp"
 #include "services/queue/routes.hpp"
+#include "services/queue/sold_out.hpp"
 #include "services/queue/waiting_room.hpp"
 
 namespace marquee::queue {
@@ -232,6 +233,36 @@ TEST_F(HeldPollsDbTest, BadWaitMsIs400NamingIt) {
     auto plain = start(me(schedule, "0"), user);
     EXPECT_EQ(finish(plain).body.at("state").as_string(), "WAITING");
     EXPECT_EQ(room_->held_polls().counts().timed_out + room_->held_polls().counts().woken, 0U);
+}
+
+/// ADR 0049, amended: a sell-out answers the schedule's held polls with `soldOut` from this process's memory
+/// (no Redis read each: a sell-out wakes all of them at once).
+TEST_F(HeldPollsDbTest, ASellOutAnswersAHeldPollSoldOut) {
+    auto sold_out = std::make_shared<SoldOut>(redis_, db_, room_, std::chrono::milliseconds(50), nullptr);
+    routes_.set_sold_out(sold_out);
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    // The verdict as the checking process writes it (ADR 0018), with this period's check taken by "another
+    // process" (so this one does not count the test's seatless schedule again). Written before the poll:
+    // run() runs the loop until it is idle, which would hold the poll to its timeout. Polls read only this
+    // process's memory of the verdict, which has none yet.
+    const std::string key = "queue:{" + std::to_string(schedule) + "}:sold-out";
+    run(redis_.command({"SET", key + "-check", "1", "PX", "60000"}));
+    run(redis_.command({"HSET", key, "sold_out", "1", "imminent", "1", "seats", "10", "sold", "10", "at", "1",
+                        "checked", "1"}));
+    auto poll = start(me(schedule, "30000"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U);
+    // This process reads the verdict into memory, which wakes the schedule's held polls.
+    ASSERT_TRUE(run(sold_out->sold_out(schedule)));
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_TRUE(outcome.body.at("soldOut").as_bool());
+    EXPECT_EQ(outcome.body.at("position").as_int64(), kLine) << "the status this process held, not Redis's";
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 1U) << "answered because the sell-out woke it";
+    EXPECT_EQ(counts.timed_out, 0U);
+    run(redis_.command({"DEL", key, key + "-check"}));
 }
 
 /// ADR 0049, amended: an operator's pause or resume (ADR 0027) wakes the room's held polls, which are

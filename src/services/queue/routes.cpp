@@ -271,6 +271,12 @@ asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, st
     const auto changed = [&] { return gone(schedule_id) || paused(schedule_id) != was_paused; };
     const auto deadline = changed() ? std::chrono::steady_clock::now() : until;
     const bool woken = co_await held.wait(std::move(waiter), deadline);
+    // ADR 0049, amended: sold out (the wake, or a verdict seen at registration). The verdict is final (every
+    // seat SOLD, ADR 0018), so the fan is told from what this process holds (its status before the hold,
+    // `soldOut` added by the caller), not from Redis: a sell-out wakes every held poll of the schedule at
+    // once, and one Redis read each (16,200 in the 18,000-fan sale) timed Redis out and answered 503 to most
+    // of them.
+    if (gone(schedule_id)) co_return status;
     // Woken by admission: Redis's word (memory may not have the admission yet). By a pause or resume: the
     // state did not change, only what the answer says about it, so memory's answer (no Redis read for each of
     // a room's held polls at once).
