@@ -24,6 +24,7 @@
 #include "load/pow.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
+#include "load/sold_out_notice.hpp"
 #include "load/support.hpp"
 #include "load/turns.hpp"
 
@@ -40,10 +41,6 @@ std::int64_t unix_ms() {
         .count();
 }
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 /// Every fan's state, on the run's one thread.
 struct Fans {
     const Options& o;
@@ -57,17 +54,14 @@ struct Fans {
     Clock::time_point deadline;
     // the sale
     unsigned joined = 0;
-    unsigned refused_sold_out = 0;  ///< joins answered 410 sold-out
     unsigned admitted = 0;
     unsigned paid = 0;
-    unsigned gave_up = 0;          ///< fans that ended without a seat and without being told sold out
     unsigned expired_rejoins = 0;  ///< a fan's token ended (not sold out) and it joined again
     std::uint64_t hold_conflicts = 0;
     std::optional<Clock::time_point> sale_start;
-    std::optional<Clock::time_point> last_sale;  ///< the last payment's 201
-    std::int64_t last_sale_unix_ms = 0;
-    std::vector<Clock::time_point> told;  ///< when each fan that had joined learnt the sale is over
-    std::vector<Clock::time_point> refused_at;
+    /// The last payment's 201, and when each fan that did not buy learnt the sale is over (or that it never
+    /// did).
+    SoldOutNotice notice;
     std::uint64_t transport_errors = 0;
     std::uint64_t retries = 0;
     BurstClock joins;  ///< the fans' joins that got in (200 or 201, after any retries)
@@ -271,8 +265,7 @@ asio::awaitable<bool> buy(Fans& f, unsigned fan, const std::string& token) {
     }
     if (r.status != 201) co_return false;
     ++f.paid;
-    f.last_sale = Clock::now();
-    f.last_sale_unix_ms = unix_ms();
+    f.notice.sold(Clock::now());
     co_return true;
 }
 
@@ -301,13 +294,8 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
     bool in_queue = false;
     for (int rounds = 0; Clock::now() < f.deadline; ++rounds) {
         const auto doc = parse_object(r.body);
-        if (r.status == 410 && doc && string_field(*doc, "type") == "https://marquee.dev/problems/sold-out") {
-            if (in_queue) {
-                f.told.push_back(Clock::now());
-            } else {
-                ++f.refused_sold_out;
-                f.refused_at.push_back(Clock::now());
-            }
+        if (is_sold_out_answer(r)) {
+            f.notice.heard(in_queue ? SoldOutHeard::Told : SoldOutHeard::AtJoin, Clock::now());
             co_return;
         }
         if ((r.status != 200 && r.status != 201) || !doc) break;
@@ -316,7 +304,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
             ++f.joined;
         }
         if (bool_field(*doc, "soldOut")) {
-            f.told.push_back(Clock::now());
+            f.notice.heard(SoldOutHeard::Told, Clock::now());
             co_return;
         }
         const std::string state = string_field(*doc, "state");
@@ -339,7 +327,7 @@ asio::awaitable<void> fan_at_sale(Fans& f, unsigned fan) {
         co_await sleep_for(wait - wait / 8 + jitter);
         r = co_await f.call("queue poll", "GET", me, "", headers);
     }
-    ++f.gave_up;
+    f.notice.never_told();
 }
 
 }  // namespace
@@ -377,30 +365,12 @@ Result run_fans(const Options& o) {
     f.recorder = Recorder{};
     const std::uint64_t login_retries = f.retries;
     f.retries = 0;
-    f.told.reserve(o.users);
     spawn_all(
         ioc, o.users, [&](unsigned i) { return fan_at_sale(f, i); }, crashed, "a fan");
     ioc.run();
     const auto end = Clock::now();
     result.seconds = std::chrono::duration<double>(end - sale_start).count();
 
-    // Told latency: from the last seat sold (the last payment's 201) to each waiting fan's answer.
-    Histogram told;
-    for (const auto& at : f.told) {
-        const double ms = f.last_sale ? std::max(0.0, ms_between(*f.last_sale, at)) : 0.0;
-        told.record(static_cast<std::uint64_t>(ms * 1000.0));
-    }
-    Histogram refused;
-    for (const auto& at : f.refused_at) {
-        const double ms = f.last_sale ? std::max(0.0, ms_between(*f.last_sale, at)) : 0.0;
-        refused.record(static_cast<std::uint64_t>(ms * 1000.0));
-    }
-    std::uint64_t errors_5xx = 0;
-    for (const auto& [name, stats] : f.recorder.endpoints()) {
-        for (const auto& [status, count] : stats.statuses) {
-            if (status >= 500) errors_5xx += count;
-        }
-    }
     const std::string sold_sql =
         "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats "
         "WHERE schedule_id = " +
@@ -423,19 +393,13 @@ Result run_fans(const Options& o) {
     outcome["admitted_polls"] = f.admitted;
     outcome["paid"] = f.paid;
     outcome["hold_conflicts_409"] = f.hold_conflicts;
-    outcome["told_sold_out"] = f.told.size();
-    outcome["joins_refused_sold_out"] = f.refused_sold_out;
-    outcome["never_told"] = f.gave_up;
+    // Told latency: from the last seat sold (the last payment's 201) to each waiting fan's answer.
+    f.notice.report(outcome, f.recorder);
     outcome["rejoins_after_expiry"] = f.expired_rejoins;
     outcome["sale_start_unix_ms"] = sale_start_unix_ms;
-    outcome["last_sale_unix_ms"] = f.last_sale_unix_ms;
+    const auto last_sale = f.notice.last_sale();
     outcome["sell_out_seconds"] =
-        f.last_sale ? std::chrono::duration<double>(*f.last_sale - sale_start).count() : 0.0;
-    outcome["told_after_last_sale_p50_ms"] = static_cast<double>(told.percentile(50)) / 1000.0;
-    outcome["told_after_last_sale_p99_ms"] = static_cast<double>(told.percentile(99)) / 1000.0;
-    outcome["told_after_last_sale_max_ms"] = static_cast<double>(told.max()) / 1000.0;
-    outcome["refused_join_after_last_sale_max_ms"] = static_cast<double>(refused.max()) / 1000.0;
-    outcome["responses_5xx"] = errors_5xx;
+        last_sale ? std::chrono::duration<double>(*last_sale - sale_start).count() : 0.0;
     outcome["transport_errors"] = f.transport_errors;
     outcome["retries_after_503_429"] = f.retries;
     outcome["sold_in_db"] = sold;
@@ -452,7 +416,9 @@ Result run_fans(const Options& o) {
     result.invariants = json::object{
         {"sold_count_distinct", sold}, {"expected", expected}, {"ok", sold == expected && f.paid == o.seats}};
     result.progress = f.paid > 0;
-    result.ok = result.progress && sold == expected && f.paid == o.seats && crashed == 0 && f.gave_up == 0;
+    result.ok =
+        result.progress && sold == expected && f.paid == o.seats && crashed == 0 && f.notice.never() == 0;
+    std::printf("%s\n", f.notice.summary(f.recorder).c_str());
     return result;
 }
 

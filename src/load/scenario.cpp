@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +26,7 @@
 #include "load/pow.hpp"
 #include "load/process.hpp"
 #include "load/rate.hpp"
+#include "load/sold_out_notice.hpp"
 #include "load/support.hpp"
 #include "load/turns.hpp"
 
@@ -262,10 +264,11 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
 constexpr std::int64_t kHeldPollMs = 15'000;
 
 /// Joins the schedule's waiting room and polls GET /queue/me (held, ADR 0049) until ACTIVE; the
-/// X-Queue-Token, or empty when refused or past `deadline`.
+/// X-Queue-Token, or empty when refused, told the sale is over (`heard` says how: a 410 sold-out join, or a
+/// body with `soldOut`) or past `deadline`.
 asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth, std::int64_t schedule,
                                       Clock::time_point deadline, std::uint64_t seed,
-                                      BurstClock* joins = nullptr) {
+                                      BurstClock* joins = nullptr, SoldOutHeard* heard = nullptr) {
     Recorder& rec = run.measured();
     Headers headers{{"Authorization", auth}};
     std::string path = "/api/v1/schedules/" + std::to_string(schedule) + "/queue";
@@ -279,6 +282,7 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
         r = co_await run.call_patiently(rec, c, "queue join", "POST", path, join_body, headers, deadline);
     }
     auto doc = parse_object(r.body);
+    if (heard != nullptr && is_sold_out_answer(r)) *heard = SoldOutHeard::AtJoin;
     if ((r.status != 201 && r.status != 200) || !doc) co_return std::string();
     const std::string token = string_field(*doc, "token");
     std::string state = string_field(*doc, "state");
@@ -289,7 +293,9 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
     path =
         "/api/v1/queue/me?scheduleId=" + std::to_string(schedule) + "&waitMs=" + std::to_string(kHeldPollMs);
     bool held = true;
-    while (state == "WAITING") {
+    // ADR 0018: a body that says `soldOut` tells the fan the sale is over (its token is being ended).
+    const auto over = [&] { return bool_field(*doc, "soldOut"); };
+    while (state == "WAITING" && !over()) {
         if (Clock::now() > deadline) co_return std::string();
         // The server's pollAfterMs (the back of a long queue asks rarely), else a growing backoff; with
         // jitter, so the waiting fans do not ask in step.
@@ -309,6 +315,10 @@ asio::awaitable<std::string> admitted(Run& run, Connection& c, std::string auth,
         // A WAITING answer well before the hint was not held (a server without held polls, one over its
         // bound, or a sell-out heard early): wait out the hint before the next poll, as a plain poll would.
         held = Clock::now() - sent >= wait / 4;
+    }
+    if (over()) {
+        if (heard != nullptr) *heard = SoldOutHeard::Told;
+        co_return std::string();
     }
     co_return state == "ACTIVE" ? token : std::string();
 }
@@ -604,6 +614,10 @@ struct FlashState {
     std::optional<asio::steady_timer> gate;
     std::optional<Clock::time_point> sale_start;
     BurstClock joins;  ///< the sale's joins that got in (200 or 201, after any retries)
+    /// Issue 15, target 3 (more fans than seats): the last payment's 201, and when each fan that did not buy
+    /// learnt the sale is over (a held poll's `soldOut`, a 410 sold-out, an empty availability) or that it
+    /// never did.
+    SoldOutNotice notice;
 };
 
 /// How long a fan keeps asking about a top-up or payment answered 202 or 409 in flight, with its key: longer
@@ -648,6 +662,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     logged_in_or_not(st, o.users);
     if (auth.empty()) {
         ++st.failed;
+        st.notice.never_told();
         co_return;
     }
     ++st.logged_in;
@@ -657,9 +672,16 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     }
     // --arrival-ms spreads the sale's arrivals (the queue joins); 0 is everyone at once.
     co_await sleep_for(o.arrival * user / std::max(1u, o.users));
-    const std::string token = co_await admitted(run, c, auth, st.schedule.id, st.deadline, user, &st.joins);
+    SoldOutHeard heard = SoldOutHeard::No;
+    const std::string token =
+        co_await admitted(run, c, auth, st.schedule.id, st.deadline, user, &st.joins, &heard);
+    if (token.empty() && heard != SoldOutHeard::No) {
+        st.notice.heard(heard, Clock::now());
+        co_return;
+    }
     if (token.empty()) {
         ++st.failed;
+        st.notice.never_told();
         co_return;
     }
     ++st.admitted;
@@ -688,6 +710,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
             fresh = true;
             if (view.empty()) {
                 ++st.sold_out;
+                st.notice.heard(SoldOutHeard::Told, Clock::now());
                 co_return;
             }
         }
@@ -719,13 +742,30 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
             st.last_hold = Clock::now();
             break;
         }
+        if (is_sold_out_answer(r)) {
+            ++st.sold_out;
+            st.notice.heard(SoldOutHeard::Told, Clock::now());
+            co_return;
+        }
         if (r.status != 409) break;
         ++st.conflicts;
         // The view is stale after a few losses: read availability again.
         if (++lost % 2 == 0) fresh = false;
     }
     if (reservation.empty() || total <= 0) {
+        // A hold refused otherwise (the token ended with the sale, say): the fan looks at the seat map, as a
+        // browser shows it; nothing free is the sale being over.
+        path = base + "/availability";
+        const Response r =
+            co_await run.call_patiently(rec, c, "availability", "GET", path, kNoBody, plain, st.deadline);
+        const auto doc = parse_object(r.body);
+        if (r.status == 200 && doc && free_seats(*doc).empty()) {
+            ++st.sold_out;
+            st.notice.heard(SoldOutHeard::Told, Clock::now());
+            co_return;
+        }
         ++st.failed;
+        st.notice.never_told();
         co_return;
     }
     ++st.held;
@@ -761,6 +801,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     }
     if (r.status != 201) {
         ++(still_pending(r) ? st.undecided : st.failed);
+        st.notice.never_told();
         co_return;
     }
     const json::object payment{{"reservationId", reservation}, {"method", "POINTS"}};
@@ -778,10 +819,12 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     }
     if (r.status != 201) {
         ++(still_pending(r) ? st.undecided : st.failed);
+        st.notice.never_told();
         co_return;
     }
     ++st.paid;
     st.last_payment = Clock::now();
+    st.notice.sold(st.last_payment);
 }
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
@@ -953,6 +996,13 @@ Result run_scenario(const Options& o) {
             per_second(st.paid, st.first_hold ? seconds_between(*st.first_hold, st.last_payment) : 0.0);
         outcome["all_seats_sold"] = st.paid == std::min(o.users, o.seats);
         outcome["join_burst"] = st.joins.to_json();
+        // Issue 15, target 3: with more fans than seats, how long after the last seat sold each fan that did
+        // not buy was told (the 2 s target), and the 5xx answers.
+        st.notice.report(outcome, run.measured());
+        if (const auto last = st.notice.last_sale()) {
+            outcome["sell_out_seconds"] = seconds_between(sale_start, *last);
+        }
+        std::printf("%s\n", st.notice.summary(run.measured()).c_str());
         if (const auto* turns = run.turns()) {
             outcome["sends_per_turn"] = turns->per_turn();
             outcome["send_turns"] = turns->turns();
@@ -964,7 +1014,10 @@ Result run_scenario(const Options& o) {
             "SELECT count(*) || '|' || count(DISTINCT seat_id) FROM booking.reservation_seats WHERE "
             "schedule_id = " +
             schedule_id + " AND state = 'SOLD'";
-        check_seats(o, scenario_sql, st.paid, "sold_seats_match_payments", true, result);
+        // More fans than seats: every seat sold, each exactly once, and every other fan told.
+        const bool sell_out = o.users > o.seats;
+        check_seats(o, scenario_sql, st.paid, "sold_seats_match_payments",
+                    !sell_out || (st.paid == o.seats && st.notice.never() == 0), result);
     } else if (o.scenario == "events") {
         create_users(o, o.users);
         EventsState st;

@@ -1,7 +1,9 @@
 #include "services/queue/controls.hpp"
 
 #include <exception>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -62,9 +64,18 @@ ScheduleControls Controls::get(std::int64_t schedule_id) const {
     return it == copy_.end() ? ScheduleControls{} : it->second;
 }
 
+void Controls::on_pause_change(std::function<void(std::int64_t)> listener) {
+    std::lock_guard lock(mutex_);
+    pause_listeners_.push_back(std::move(listener));
+}
+
 void Controls::remember(std::int64_t schedule_id, const ScheduleControls& controls, std::int64_t version) {
+    std::vector<std::function<void(std::int64_t)>> listeners;
     {
         std::lock_guard lock(mutex_);
+        const auto it = copy_.find(schedule_id);
+        const bool was_paused = it != copy_.end() && it->second.paused;
+        if (was_paused != controls.paused) listeners = pause_listeners_;
         if (controls == ScheduleControls{}) {
             copy_.erase(schedule_id);
         } else {
@@ -73,6 +84,7 @@ void Controls::remember(std::int64_t schedule_id, const ScheduleControls& contro
         if (version > seen_version_) seen_version_ = version;
     }
     export_gauges(schedule_id, controls);
+    for (const auto& listener : listeners) listener(schedule_id);
 }
 
 void Controls::export_gauges(std::int64_t schedule_id, const ScheduleControls& c) {

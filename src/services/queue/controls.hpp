@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,12 @@ class Controls : public std::enable_shared_from_this<Controls> {
     void start(const boost::asio::any_io_executor& executor);
     void stop() noexcept { stopping_ = true; }
 
+    /// ADR 0049 (amended): `listener(schedule_id)` is called whenever this process's copy of a schedule's
+    /// `paused` flips (a change made here, or one another process made, read by the refresh), after the copy
+    /// is updated, on the thread that updated it; without the controls' lock held. The waiting room's held
+    /// polls are woken by it, so a pause or resume is heard at once instead of at the hold's end.
+    void on_pause_change(std::function<void(std::int64_t)> listener);
+
   private:
     boost::asio::awaitable<void> run();
     void remember(std::int64_t schedule_id, const ScheduleControls& controls, std::int64_t version);
@@ -81,6 +88,7 @@ class Controls : public std::enable_shared_from_this<Controls> {
     mutable std::mutex mutex_;
     std::unordered_map<std::int64_t, ScheduleControls> copy_;
     std::int64_t seen_version_ = 0;
+    std::vector<std::function<void(std::int64_t)>> pause_listeners_;  ///< under mutex_
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};
     core::Family<core::Gauge>* gauges_ = nullptr;

@@ -1,5 +1,6 @@
-// ADR 0049: held polls (GET /api/v1/queue/me?waitMs=) against real Redis. A held poll is started as its own
-// coroutine; the test runs the loop until the poll is registered, then changes the room.
+// ADR 0049: held polls (GET /api/v1/queue/me?waitMs=) against real Redis (and PostgreSQL for the operators'
+// controls, ADR 0027). A held poll is started as its own coroutine; the test runs the loop until the poll is
+// registered, then changes the room.
 #include <future>
 #include <memory>
 #include <vector>
@@ -7,8 +8,11 @@
 #include <boost/json/parse.hpp>
 
 #include "core/problem.hpp"
+#include "services/queue/controls.hpp"
+#include "services/queue/controls_rules.hpp"
 #include "services/queue/fixture_dbtest.hpp"
 #include "services/queue/routes.hpp"
+#include "services/queue/sold_out.hpp"
 #include "services/queue/waiting_room.hpp"
 
 namespace marquee::queue {
@@ -32,7 +36,7 @@ Settings held_settings() {
 }
 constexpr int kLine = 20;
 
-class HeldPollsDbTest : public testing::RedisTest {
+class HeldPollsDbTest : public testing::QueueDbTest {
   protected:
     struct Outcome {
         int status = 0;
@@ -96,7 +100,10 @@ class HeldPollsDbTest : public testing::RedisTest {
         return last;
     }
 
-    void SetUp() override { routes_.add_to(router_); }
+    void SetUp() override {
+        QueueDbTest::SetUp();
+        routes_.add_to(router_);
+    }
 
     std::shared_ptr<WaitingRoom> room_ = std::make_shared<WaitingRoom>(redis_, held_settings());
     Routes routes_{room_};
@@ -226,6 +233,105 @@ TEST_F(HeldPollsDbTest, BadWaitMsIs400NamingIt) {
     auto plain = start(me(schedule, "0"), user);
     EXPECT_EQ(finish(plain).body.at("state").as_string(), "WAITING");
     EXPECT_EQ(room_->held_polls().counts().timed_out + room_->held_polls().counts().woken, 0U);
+}
+
+/// ADR 0049, amended: a sell-out answers the schedule's held polls with `soldOut` from this process's memory
+/// (no Redis read each: a sell-out wakes all of them at once).
+TEST_F(HeldPollsDbTest, ASellOutAnswersAHeldPollSoldOut) {
+    auto sold_out = std::make_shared<SoldOut>(redis_, db_, room_, std::chrono::milliseconds(50), nullptr);
+    routes_.set_sold_out(sold_out);
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    // The verdict as the checking process writes it (ADR 0018), with this period's check taken by "another
+    // process" (so this one does not count the test's seatless schedule again). Written before the poll:
+    // run() runs the loop until it is idle, which would hold the poll to its timeout. Polls read only this
+    // process's memory of the verdict, which has none yet.
+    const std::string key = "queue:{" + std::to_string(schedule) + "}:sold-out";
+    run(redis_.command({"SET", key + "-check", "1", "PX", "60000"}));
+    run(redis_.command({"HSET", key, "sold_out", "1", "imminent", "1", "seats", "10", "sold", "10", "at", "1",
+                        "checked", "1"}));
+    auto poll = start(me(schedule, "30000"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U);
+    // This process reads the verdict into memory, which wakes the schedule's held polls.
+    ASSERT_TRUE(run(sold_out->sold_out(schedule)));
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_TRUE(outcome.body.at("soldOut").as_bool());
+    EXPECT_EQ(outcome.body.at("position").as_int64(), kLine) << "the status this process held, not Redis's";
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 1U) << "answered because the sell-out woke it";
+    EXPECT_EQ(counts.timed_out, 0U);
+    run(redis_.command({"DEL", key, key + "-check"}));
+}
+
+/// ADR 0049, amended: an operator's pause or resume (ADR 0027) wakes the room's held polls, which are
+/// answered with the new state at once instead of at their timeout (5 s here; the counters, not the clock,
+/// say which).
+class HeldPollsControlsDbTest : public HeldPollsDbTest {
+  protected:
+    void SetUp() override {
+        HeldPollsDbTest::SetUp();
+        routes_.set_controls(controls_);
+    }
+
+    void patch(std::int64_t schedule, const char* body) {
+        run(controls_->change(schedule, "00000000-0000-4000-8000-000000000001",
+                              parse_controls_patch(boost::json::parse(body).as_object())));
+    }
+
+    std::shared_ptr<Controls> controls_ = std::make_shared<Controls>(db_, nullptr);
+};
+
+TEST_F(HeldPollsControlsDbTest, APauseAnswersAHeldPollPausedAtOnce) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    auto poll = start(me(schedule, "30000"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U) << "the WAITING fan's poll is held";
+    patch(schedule, R"({"paused": true})");
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "WAITING");
+    EXPECT_TRUE(outcome.body.contains("paused") && outcome.body.at("paused").as_bool());
+    EXPECT_FALSE(outcome.body.contains("etaSeconds")) << "no countdown while paused (ADR 0033)";
+    EXPECT_EQ(outcome.body.at("position").as_int64(), kLine);
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 1U) << "answered because the pause woke it";
+    EXPECT_EQ(counts.timed_out, 0U) << "not at its timeout";
+    EXPECT_EQ(counts.held, 0U);
+}
+
+TEST_F(HeldPollsControlsDbTest, AResumeAnswersAPausedRoomsHeldPollWithItsEtaBack) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    patch(schedule, R"({"paused": true})");
+    auto poll = start(me(schedule, "30000"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U) << "a paused room's WAITING fan is held too";
+    patch(schedule, R"({"paused": false})");
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "WAITING");
+    EXPECT_FALSE(outcome.body.contains("paused"));
+    EXPECT_TRUE(outcome.body.contains("etaSeconds")) << "the ETA is back";
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 1U) << "answered because the resume woke it";
+    EXPECT_EQ(counts.timed_out, 0U);
+}
+
+TEST_F(HeldPollsControlsDbTest, AChangeOtherThanPauseLeavesTheHoldAlone) {
+    const auto schedule = unique_schedule();
+    const std::string last = line_up(schedule);
+    auto poll = start(me(schedule, "200"), last);
+    run_until_held(1, poll);
+    ASSERT_EQ(room_->held_polls().counts().held, 1U);
+    patch(schedule, R"({"maxActive": 5})");
+    const Outcome outcome = finish(poll);
+    EXPECT_EQ(outcome.body.at("state").as_string(), "WAITING");
+    const auto counts = room_->held_polls().counts();
+    EXPECT_EQ(counts.woken, 0U) << "only a pause or resume wakes the room";
+    EXPECT_EQ(counts.timed_out, 1U);
 }
 
 }  // namespace

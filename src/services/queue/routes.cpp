@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -105,6 +106,17 @@ core::Problem token_not_found(std::int64_t schedule_id) {
 }
 
 }  // namespace
+
+void Routes::set_controls(std::shared_ptr<Controls> controls) {
+    controls_ = std::move(controls);
+    if (!controls_) return;
+    // ADR 0049 (amended): a held poll of a paused room is answered paused at once, and one of a resumed room
+    // with its ETA back, instead of at the hold's end. Weak: the controls may outlive this room (one copy per
+    // process, shared by every service installed on it).
+    controls_->on_pause_change([room = std::weak_ptr<WaitingRoom>(room_)](std::int64_t schedule_id) {
+        if (const auto live = room.lock()) live->held_polls().wake_all(schedule_id);
+    });
+}
 
 bool Routes::paused(std::int64_t schedule_id) const {
     return controls_ && controls_->get(schedule_id).paused;
@@ -240,7 +252,8 @@ bool Routes::gone(std::int64_t schedule_id) const {
 asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, std::int64_t schedule_id,
                                                          TokenStatus status, std::int64_t wait_ms) {
     if (gone(schedule_id)) co_return status;
-    boost::json::object probe = to_json(status, room_->eta_rate(schedule_id), paused(schedule_id));
+    const bool was_paused = paused(schedule_id);
+    boost::json::object probe = to_json(status, room_->eta_rate(schedule_id), was_paused);
     if (sold_out_) sold_out_->annotate(probe, schedule_id);
     const std::int64_t poll = probe.at("pollAfterMs").as_int64();
     const auto until =
@@ -253,10 +266,21 @@ asio::awaitable<std::optional<TokenStatus>> Routes::hold(std::string user_id, st
         held.hold(schedule_id, *place, co_await asio::this_coro::executor);
     if (!waiter) co_return status;
     // A sell-out stored before the hold was registered woke nobody: look once more (SoldOut wakes the held
-    // polls after it stores the verdict, so a later one wakes this waiter).
-    const auto deadline = gone(schedule_id) ? std::chrono::steady_clock::now() : until;
+    // polls after it stores the verdict, so a later one wakes this waiter). The same for a pause or resume
+    // (Controls calls its listener after it updates its copy).
+    const auto changed = [&] { return gone(schedule_id) || paused(schedule_id) != was_paused; };
+    const auto deadline = changed() ? std::chrono::steady_clock::now() : until;
     const bool woken = co_await held.wait(std::move(waiter), deadline);
-    if (woken && !gone(schedule_id)) {
+    // ADR 0049, amended: sold out (the wake, or a verdict seen at registration). The verdict is final (every
+    // seat SOLD, ADR 0018), so the fan is told from what this process holds (its status before the hold,
+    // `soldOut` added by the caller), not from Redis: a sell-out wakes every held poll of the schedule at
+    // once, and one Redis read each (16,200 in the 18,000-fan sale) timed Redis out and answered 503 to most
+    // of them.
+    if (gone(schedule_id)) co_return status;
+    // Woken by admission: Redis's word (memory may not have the admission yet). By a pause or resume: the
+    // state did not change, only what the answer says about it, so memory's answer (no Redis read for each of
+    // a room's held polls at once).
+    if (woken && !changed()) {
         co_return co_await room_->find_status(user_id, schedule_id);
     }
     co_return co_await poll_token(user_id, schedule_id);

@@ -45,8 +45,8 @@ class Routes {
     /// The sold-out signal (ADR 0018): joins of a sold-out schedule get 410 `sold-out`, bodies say `soldOut`.
     void set_sold_out(std::shared_ptr<SoldOut> sold_out) { sold_out_ = std::move(sold_out); }
     /// The operators' controls (ADR 0027): joins of a schedule whose sales were closed get 403
-    /// `sales-closed`.
-    void set_controls(std::shared_ptr<Controls> controls) { controls_ = std::move(controls); }
+    /// `sales-closed`; a pause or resume wakes the schedule's held polls (ADR 0049, amended).
+    void set_controls(std::shared_ptr<Controls> controls);
     /// The fair start (ADR 0026): with it, a join before the opening is PRE_QUEUE and answers `opensAt`, and
     /// it replaces `schedule_exists` (a schedule with no opening does not exist).
     void set_opening(OpeningLookup opening) { opening_ = std::move(opening); }
