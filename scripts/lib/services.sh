@@ -245,6 +245,9 @@ start_postgres() {
   # Sized for a 2-core dev box; fsync stays on so a crash of the box does not corrupt the dev database.
   local options="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=''"
   options+=" -c max_connections=200 -c shared_buffers=256MB"
+  # WAL at PostgreSQL's defaults (synchronous_commit on, fdatasync, commit_delay 0, wal_buffers auto): group
+  # commit by commit_delay, a busier WAL writer and a larger marquee pool were paired against them and lost
+  # (ADR 0050).
   # Statement statistics, nested statements inside SQL functions included (scripts/bench prints the top ones;
   # docs/performance.md). Its cost per statement is a few hash updates.
   options+=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
