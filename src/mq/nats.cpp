@@ -456,75 +456,61 @@ awaitable<std::vector<Message>> Consumer::fetch(std::size_t max, std::chrono::mi
                 natsSubscription_GetSubject(subscription), request.c_str());
             if (asked != NATS_OK) fail("asking a nats consumer for messages", asked);
         }
-        std::vector<natsMsg*> taken;
+        // Owned until each is handed to a Message: an exception on the way destroys the rest.
+        std::vector<std::unique_ptr<natsMsg, MsgFree>> taken;
         taken.reserve(max);
-        const auto release = [&taken] {
-            for (natsMsg* msg : taken) natsMsg_Destroy(msg);
-        };
-        try {
-            std::int64_t wait_for = wait_ms;  // the first waits; the rest only take what is already queued
-            while (taken.size() < max) {
-                if (!taken.empty()) {
-                    natsSubscription_GetPending(subscription, &queued, &queued_bytes);
-                    if (queued <= 0) break;
-                }
-                natsMsgList one{nullptr, 0};
-                jsErrCode code = static_cast<jsErrCode>(0);
-                const natsStatus status = natsSubscription_Fetch(&one, subscription, 1, wait_for, &code);
-                if (status == NATS_TIMEOUT) break;  // nothing (more) arrived within the wait
-                if (status != NATS_OK) fail("fetching from a nats consumer", status, code);
-                if (one.Count != 1) {
-                    // A fetch of one that returns another count is not the library this was written for: its
-                    // writes may have left its array already. Stop with the cause rather than fail elsewhere.
-                    core::log_error("nats fetch of one returned another count: aborting",
-                                    {{"count", one.Count}});
-                    std::abort();
-                }
-                taken.push_back(std::exchange(one.Msgs[0], nullptr));
-                natsMsgList_Destroy(&one);
-                wait_for = 1;
+        std::int64_t wait_for = wait_ms;  // the first waits; the rest only take what is already queued
+        while (taken.size() < max) {
+            if (!taken.empty()) {
+                natsSubscription_GetPending(subscription, &queued, &queued_bytes);
+                if (queued <= 0) break;
             }
-        } catch (...) {
-            release();
-            throw;
+            natsMsgList one{nullptr, 0};
+            jsErrCode code = static_cast<jsErrCode>(0);
+            const natsStatus status = natsSubscription_Fetch(&one, subscription, 1, wait_for, &code);
+            if (status == NATS_TIMEOUT) break;  // nothing (more) arrived within the wait
+            if (status != NATS_OK) fail("fetching from a nats consumer", status, code);
+            if (one.Count != 1) {
+                // A fetch of one that returns another count is not the library this was written for: its
+                // writes may have left its array already. Stop with the cause rather than fail elsewhere.
+                core::log_error("nats fetch of one returned another count: aborting", {{"count", one.Count}});
+                std::abort();
+            }
+            taken.emplace_back(std::exchange(one.Msgs[0], nullptr));
+            natsMsgList_Destroy(&one);
+            wait_for = 1;
         }
         std::vector<Message> messages;
         messages.reserve(taken.size());
-        try {
-            for (natsMsg*& taken_msg : taken) {
-                auto message = std::make_shared<Message::Impl>();
-                message->msg = std::exchange(taken_msg, nullptr);
-                message->owner = consumer->owner;
-                message->consumer = consumer;
-                natsMsg* msg = message->msg;
-                message->subject = natsMsg_GetSubject(msg);
-                message->data.assign(natsMsg_GetData(msg),
-                                     static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-                const char** keys = nullptr;
-                int key_count = 0;
-                if (natsMsgHeader_Keys(msg, &keys, &key_count) == NATS_OK) {
-                    for (int k = 0; k < key_count; ++k) {
-                        const char** values = nullptr;
-                        int value_count = 0;
-                        if (natsMsgHeader_Values(msg, keys[k], &values, &value_count) != NATS_OK) continue;
-                        for (int v = 0; v < value_count; ++v) {
-                            message->headers.emplace_back(keys[k], values[v]);
-                        }
-                        std::free(static_cast<void*>(values));
+        for (auto& taken_msg : taken) {
+            auto message = std::make_shared<Message::Impl>();
+            message->msg = taken_msg.release();
+            message->owner = consumer->owner;
+            message->consumer = consumer;
+            natsMsg* msg = message->msg;
+            message->subject = natsMsg_GetSubject(msg);
+            message->data.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+            const char** keys = nullptr;
+            int key_count = 0;
+            if (natsMsgHeader_Keys(msg, &keys, &key_count) == NATS_OK) {
+                for (int k = 0; k < key_count; ++k) {
+                    const char** values = nullptr;
+                    int value_count = 0;
+                    if (natsMsgHeader_Values(msg, keys[k], &values, &value_count) != NATS_OK) continue;
+                    for (int v = 0; v < value_count; ++v) {
+                        message->headers.emplace_back(keys[k], values[v]);
                     }
-                    std::free(static_cast<void*>(keys));
+                    std::free(static_cast<void*>(values));
                 }
-                jsMsgMetaData* meta = nullptr;
-                if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-                    const std::unique_ptr<jsMsgMetaData, MetaDataFree> owned(meta);
-                    message->delivered = meta->NumDelivered;
-                    message->sequence = meta->Sequence.Stream;
-                }
-                messages.emplace_back(std::move(message));
+                std::free(static_cast<void*>(keys));
             }
-        } catch (...) {
-            release();  // the ones not yet handed to a Message (those are null in `taken`)
-            throw;
+            jsMsgMetaData* meta = nullptr;
+            if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+                const std::unique_ptr<jsMsgMetaData, MetaDataFree> owned(meta);
+                message->delivered = meta->NumDelivered;
+                message->sequence = meta->Sequence.Stream;
+            }
+            messages.emplace_back(std::move(message));
         }
         return messages;
     };
