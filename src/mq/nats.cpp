@@ -30,6 +30,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kDependency = "nats";
+/// The JetStream API prefix, given to libnats and used for the pull requests Consumer::fetch sends itself
+/// (ADR 0051): one constant, so the two cannot disagree.
+constexpr const char* kJsApiPrefix = "$JS.API";
 
 struct OptionsFree {
     void operator()(natsOptions* options) const noexcept { natsOptions_Destroy(options); }
@@ -98,6 +101,7 @@ struct Nats::Impl {
     jsOptions js_options(std::int64_t wait_ms) const {
         jsOptions options;
         jsOptions_Init(&options);
+        options.Prefix = kJsApiPrefix;
         options.Wait = wait_ms;
         return options;
     }
@@ -416,7 +420,8 @@ awaitable<Consumer> Nats::pull_consumer(ConsumerSpec spec) {
         auto consumer = std::make_shared<Consumer::Impl>();
         consumer->subscription = subscription;
         consumer->owner = impl;
-        consumer->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + spec.stream + "." + spec.durable;
+        consumer->next_subject =
+            std::string(kJsApiPrefix) + ".CONSUMER.MSG.NEXT." + spec.stream + "." + spec.durable;
         return consumer;
     };
     std::shared_ptr<Consumer::Impl> consumer = co_await impl->offload(impl->options.timeout, std::move(work));
