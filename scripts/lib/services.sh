@@ -45,7 +45,7 @@ release_lock() { exec 9>&-; }
 # free_port VAR [WANTED]: sets VAR to a port nobody listens on at 127.0.0.1, chosen at random below the
 # kernel's ephemeral range (so outgoing connections never take it) and never one already handed out in this run.
 # WANTED, when given and nobody listens there, is taken as it is: scripts/faults restarts a killed service
-# where its clients expect it (MQ_WANT_PORT_REDIS, MQ_WANT_PORT_NATS).
+# where its clients expect it (MQ_WANT_PORT_REDIS, MQ_WANT_PORT_NATS, MQ_WANT_PORT_POSTGRES).
 free_port() {
   local -n port_out=$1
   local found
@@ -240,7 +240,7 @@ start_postgres() {
     as_postgres "$MQ_PG_BIN/initdb" -D "$data" --auth=trust -U postgres --encoding=UTF8 --locale=C \
       >>"$logfile" 2>&1 || die "initdb failed: see $logfile"
   fi
-  free_port port
+  free_port port "${MQ_WANT_PORT_POSTGRES:-}"
   # No Unix socket (unix_socket_directories=''): everything, psql included, connects over TCP 127.0.0.1.
   # Sized for a 2-core dev box; fsync stays on so a crash of the box does not corrupt the dev database.
   local options="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=''"

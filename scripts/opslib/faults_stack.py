@@ -494,8 +494,16 @@ class Stack:
         self.services(f"stop_service {name} KILL")
         return port
 
+    def crash_postgres(self) -> int:
+        """An immediate shutdown of PostgreSQL (SIGQUIT to the postmaster, what `pg_ctl stop -m immediate`
+        sends): no checkpoint, WAL not yet written by anyone is gone, as in a crash. Returns the port its clients
+        use, to restart it there."""
+        port = self.service_port("postgres")
+        self.services("stop_service postgres QUIT")
+        return port
+
     def restart_engine(self, name: str, port: int) -> None:
-        """Starts a killed Redis or NATS again on the port its clients still use (MQ_WANT_PORT_*)."""
+        """Starts a killed Redis, NATS or PostgreSQL again on the port its clients still use (MQ_WANT_PORT_*)."""
         self.services(f"start_{name}", extra_env={f"MQ_WANT_PORT_{name.upper()}": str(port)})
 
     # Pausing -------------------------------------------------------------------------------------------------

@@ -224,6 +224,10 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) {
              c.hold_ttl = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
          }},
+        {"durable-holds", "MARQUEE_DURABLE_HOLDS",
+         "holds commit synchronously, as payments do (default false: synchronous_commit off for a hold's own "
+         "transaction, ADR 0052)",
+         [](Config& c, auto n, auto v) { c.durable_holds = parse_bool(n, v); }},
         {"jwt-cache-size", "MARQUEE_JWT_CACHE_SIZE",
          "access tokens remembered as verified until their exp (default 100000; 0: verify every request)",
          [](Config& c, auto n, auto v) {

@@ -84,6 +84,10 @@ struct Config {
 
     // booking: a seat hold (좌석 임시 예약) lasts this long, by the database clock
     std::chrono::milliseconds hold_ttl{5 * 60 * 1000};
+    /// false (ADR 0052): a hold commits with synchronous_commit off for its own transaction; a crash of
+    /// PostgreSQL may lose the last fraction of a second of holds, never one a payment has seen. true: holds
+    /// commit as durably as payments.
+    bool durable_holds = false;
 
     // hot-path caches (ADR 0015)
     /// Access tokens remembered as verified, each until its `exp`; 0: every request verifies its token.

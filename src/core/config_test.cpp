@@ -73,6 +73,14 @@ TEST(Config, HoldTtlIsConfigurable) {
     EXPECT_THROW((void)parse_config({"--hold-ttl-s=0"}, env_of({})), ConfigError);
 }
 
+TEST(Config, HoldsCommitAsynchronouslyUnlessMadeDurable) {
+    EXPECT_FALSE(parse({}).durable_holds);
+    EXPECT_TRUE(parse({"--durable-holds=true"}).durable_holds);
+    EXPECT_TRUE(parse({}, {{"MARQUEE_DURABLE_HOLDS", "on"}}).durable_holds);
+    EXPECT_FALSE(parse({"--durable-holds=false"}, {{"MARQUEE_DURABLE_HOLDS", "true"}}).durable_holds);
+    EXPECT_THROW((void)parse_config({"--durable-holds=maybe"}, env_of({})), ConfigError);
+}
+
 TEST(Config, AvailabilityCopyAndReconcileAreConfigurable) {
     const auto defaults = parse({});
     EXPECT_EQ(defaults.availability_max_age, std::chrono::milliseconds(100));

@@ -251,7 +251,9 @@ class RunRecipeTest(unittest.TestCase):
 
 class CommandLineTest(unittest.TestCase):
     def test_usage_list_and_unknown_names(self) -> None:
-        self.assertEqual(list(faults.RECIPES), ["crash", "redis", "nats", "pg-sim", "postgres", "replicas", "clock"])
+        self.assertEqual(
+            list(faults.RECIPES), ["crash", "redis", "nats", "pg-sim", "postgres", "replicas", "clock", "pg-crash"]
+        )
         self.assertTrue(set(faults.QUICK) <= set(faults.RECIPES))
         with contextlib.redirect_stdout(io.StringIO()) as listed:
             self.assertEqual(faults.main(["list"]), 0)

@@ -14,7 +14,7 @@ namespace {
 struct Installed {
     Installed(const core::Config& config, core::MetricsRegistry& metrics, db::Pool& db, redis::Client& redis,
               QueueCheck queue_check)
-        : store(db),
+        : store(db, config.durable_holds),
           service(store, redis, std::move(queue_check), metrics, options(config)),
           routes(service) {}
     ~Installed() { service.stop(); }

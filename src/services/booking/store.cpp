@@ -108,16 +108,17 @@ asio::awaitable<HoldOutcome> Store::hold(NewHold hold) {
     // The events of this hold continue the trace of the request that made it (read before any suspension).
     const std::optional<std::string> traceparent = core::current_traceparent();
     // One statement, one round trip: booking.hold (migrations/booking/0005_hold.sql) reads the seats, expires
-    // overdue holds of them, looks for live ones and writes the reservation, its seats and its event.
+    // overdue holds of them, looks for live ones and writes the reservation, its seats and its event. Its
+    // last argument (booking/0015, ADR 0052): false commits it with synchronous_commit off.
     std::optional<db::Result> rows;
     bool unique_violation = false;
     try {
         rows = co_await pool_.query(
             "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, price, "
             "ticket_limit, tickets_taken, state, seat_state "
-            "FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6, $7, decode($8, 'hex'))",
+            "FROM booking.hold($1::uuid, $2, $3::uuid, $4::bigint[], $5, $6, $7, decode($8, 'hex'), $9)",
             db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, seat_array, ttl_seconds,
-                       traceparent, hold.idempotency_key, key_hash(hold)));
+                       traceparent, hold.idempotency_key, key_hash(hold), durable_holds_));
     } catch (const db::SqlError& e) {
         // The key used at the same moment for another schedule (another fan lock): the index refused ours.
         if (e.is_unique_violation(kUniqueKeyIndex)) throw key_reused();
@@ -205,13 +206,14 @@ asio::awaitable<Reservation> Store::hold_best(NewHold hold) {
     for (int attempt = 1;; ++attempt) {
         std::optional<db::Result> rows;
         try {
-            // One statement (migrations/booking/0008): choose, expire overdue holds of them, write.
+            // One statement (migrations/booking/0008): choose, expire overdue holds of them, write; committed
+            // like hold (booking/0015's last argument).
             rows = co_await pool_.query(
                 "SELECT outcome, reservation_id::text AS id, expires_at, created_at, seat_id, zone_id, "
                 "price, ticket_limit, tickets_taken, state, seat_state "
-                "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8, decode($9, 'hex'))",
+                "FROM booking.hold_best($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8, decode($9, 'hex'), $10)",
                 db::params(hold.user_id, hold.schedule_id, hold.queue_token_id, hold.zone_id, hold.count,
-                           ttl_seconds, traceparent, hold.idempotency_key, key_hash(hold)));
+                           ttl_seconds, traceparent, hold.idempotency_key, key_hash(hold), durable_holds_));
         } catch (const db::SqlError& e) {
             if (e.is_unique_violation(kUniqueKeyIndex)) throw key_reused();
             // A seat hold of a chosen seat committed first and the unique index refused ours: a new statement

@@ -23,7 +23,10 @@ struct KeyedHold {
 /// reservation_seats_one_live_per_seat, not any lock, is what refuses a second live hold of a seat.
 class Store {
   public:
-    explicit Store(db::Pool& pool) : pool_(pool) {}
+    /// durable_holds false (the default, ADR 0052): hold and hold_best commit with synchronous_commit off for
+    /// their own transaction (booking/0015); every other statement commits as the server says. true: holds
+    /// commit like every other statement.
+    explicit Store(db::Pool& pool, bool durable_holds = false) : pool_(pool), durable_holds_(durable_holds) {}
 
     /// With hold.idempotency_key (ADR 0032): the fan's reservation made with that key and the same request is
     /// answered as it is now (replayed), another request with it is 422 `idempotency-key-reused`; nothing is
@@ -69,6 +72,7 @@ class Store {
     boost::asio::awaitable<std::vector<Reservation>> with_seats(db::Result rows);
 
     db::Pool& pool_;
+    bool durable_holds_;
 };
 
 }  // namespace marquee::booking

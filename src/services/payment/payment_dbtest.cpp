@@ -686,6 +686,8 @@ TEST_F(PaymentDbTest, AScheduleHintSavesTheReadAndAWrongOneIsStillRefused) {
 TEST_F(PaymentDbTest, ThePurchaseFunctionsKeepTheirPlansForTheConnection) {
     const std::vector<std::string> functions{
         "booking.hold(uuid, bigint, uuid, bigint[], double precision, text, text, bytea)",
+        // booking/0015's wrapper, which the service calls (ADR 0052).
+        "booking.hold(uuid, bigint, uuid, bigint[], double precision, text, text, bytea, boolean)",
         "booking.event_payload(uuid, text)",
         "payment.pay(uuid, uuid, bigint, uuid, text, bytea, text, bigint, text)",
         "payment.settle(uuid, text, text, text)",
