@@ -82,6 +82,7 @@ int serve(const core::Config& config) {
                         redis::ClientOptions{.url = config.redis_url,
                                              .pool_size = config.redis_pool_size,
                                              .timeout = config.redis_timeout,
+                                             .max_wait = config.redis_max_wait,
                                              .cluster = config.redis_cluster,
                                              .cluster_refresh_interval = config.redis_cluster_refresh});
     mq::Nats nats(mq::NatsOptions{.url = config.nats_url});

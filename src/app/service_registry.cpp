@@ -158,6 +158,17 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
                            .counter("redis_calls_shed_total",
                                     "Redis calls refused at once because every connection was full")
                            .with({});
+    // ADR 0053: calls that waited past their deadline while their connection kept answering.
+    auto& redis_late =
+        metrics
+            .counter("redis_calls_late_total",
+                     "Redis calls answered after their deadline: their connection kept answering")
+            .with({});
+    auto& redis_abandoned =
+        metrics
+            .counter("redis_calls_abandoned_total",
+                     "Redis calls failed (503) at the longest wait while their connection kept answering")
+            .with({});
     // Redis Cluster routing (ADR 0020); zero in single-node mode.
     auto& redirects =
         metrics.counter("redis_cluster_redirects_total", "Redis Cluster MOVED and ASK redirects followed");
@@ -181,6 +192,8 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
         redis_connections.set(static_cast<double>(r.connections));
         redis_pending.set(static_cast<double>(r.pending));
         redis_shed.advance_to(r.shed);
+        redis_late.advance_to(r.late);
+        redis_abandoned.advance_to(r.abandoned);
         moved->advance_to(r.moved);
         asked->advance_to(r.asked);
         redis_unserved.advance_to(r.unserved);

@@ -110,6 +110,11 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) { c.redis_pool_size = parse_int<std::size_t>(n, v, 1, 1000); }},
         {"redis-timeout-ms", "MARQUEE_REDIS_TIMEOUT_MS", "deadline of one Redis call (default 1000)",
          [](Config& c, auto n, auto v) { c.redis_timeout = parse_ms(n, v); }},
+        {"redis-max-wait-ms", "MARQUEE_REDIS_MAX_WAIT_MS",
+         "longest wait of a Redis call while its connection keeps answering others (default 10000; at most "
+         "the "
+         "timeout: no wait past it)",
+         [](Config& c, auto n, auto v) { c.redis_max_wait = parse_ms(n, v); }},
         {"nats-url", "MARQUEE_NATS_URL", "NATS URL nats://host:port (a cluster: every node, comma-separated)",
          [](Config& c, auto, auto v) { c.nats_url = v; }},
         {"nats-stream-replicas", "MARQUEE_NATS_STREAM_REPLICAS",

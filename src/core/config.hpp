@@ -42,6 +42,8 @@ struct Config {
     std::string redis_url = "redis://127.0.0.1:6379";
     std::size_t redis_pool_size = 8;
     std::chrono::milliseconds redis_timeout{1'000};
+    /// The longest a Redis call waits while its connection keeps answering others (ADR 0053).
+    std::chrono::milliseconds redis_max_wait{10'000};
     std::string nats_url = "nats://127.0.0.1:4222";
     int nats_stream_replicas = 1;  ///< copies of the MARQUEE stream in a NATS cluster
 

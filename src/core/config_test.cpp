@@ -61,9 +61,12 @@ TEST(Config, FlagsOverrideEnvironment) {
 TEST(Config, EnvironmentSetsUrlsAndTimeouts) {
     const auto config = parse({}, {{"MARQUEE_DATABASE_URL", "postgresql://x@127.0.0.1:1/y"},
                                    {"MARQUEE_REDIS_TIMEOUT_MS", "250"},
+                                   {"MARQUEE_REDIS_MAX_WAIT_MS", "4000"},
                                    {"MARQUEE_MIGRATE", "false"}});
     EXPECT_EQ(config.database_url, "postgresql://x@127.0.0.1:1/y");
     EXPECT_EQ(config.redis_timeout.count(), 250);
+    EXPECT_EQ(config.redis_max_wait.count(), 4000);
+    EXPECT_EQ(parse({}).redis_max_wait.count(), 10'000);
     EXPECT_FALSE(config.migrate_on_start);
 }
 

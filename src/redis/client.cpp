@@ -36,6 +36,8 @@ class Client::Impl {
         stats.commands = counters->commands.load(std::memory_order_relaxed);
         stats.errors = counters->errors.load(std::memory_order_relaxed);
         stats.shed = counters->shed.load(std::memory_order_relaxed);
+        stats.late = counters->late.load(std::memory_order_relaxed);
+        stats.abandoned = counters->abandoned.load(std::memory_order_relaxed);
         if (cluster) {
             const auto& c = cluster->counters();
             stats.moved = c.moved.load(std::memory_order_relaxed);

@@ -23,7 +23,14 @@ struct ClientOptions {
     /// Connections; every one carries many calls at once (pipelined), so a few are enough.
     std::size_t pool_size = 8;
     /// Deadline of one call, from entry to reply: connecting, waiting behind earlier calls, the round trip.
+    /// Past it a call waits on only while its connection keeps answering (a reply read, or reply bytes
+    /// unread, within the last `timeout`), up to `max_wait`; a connection silent for `timeout` with calls
+    /// written is closed and its calls fail (docs/decisions/0053-redis-calls-wait-while-redis-answers.md).
     std::chrono::milliseconds timeout{1000};
+    /// The longest a call waits for its reply while its connection keeps answering others (a burst queued
+    /// behind it); past it the call alone fails with 503 and the connection stays. At most `timeout`
+    /// (or 0): no call outwaits its deadline, but a late call on an answering connection still fails alone.
+    std::chrono::milliseconds max_wait{0};
     /// Calls queued or in flight on one connection at most; beyond that on every connection a call is
     /// refused at once with 503 (load shedding) instead of waiting for a reply that would come too late.
     std::size_t max_pending_per_connection = 2048;
@@ -46,6 +53,10 @@ struct ClientStats {
     std::uint64_t commands = 0;   ///< commands answered (a pipeline counts each command)
     std::uint64_t errors = 0;     ///< calls that ended in Problem 503 (connect, I/O, timeout, shed)
     std::uint64_t shed = 0;       ///< of those, calls refused at once because every connection was full
+    /// Calls answered after their deadline, because their connection kept answering (ADR 0053).
+    std::uint64_t late = 0;
+    /// Calls that failed at `max_wait` on a connection that kept answering; the connection stayed open.
+    std::uint64_t abandoned = 0;
     // Cluster mode only (0 otherwise):
     std::uint64_t moved = 0;      ///< MOVED redirects followed
     std::uint64_t asked = 0;      ///< ASK redirects followed
@@ -59,10 +70,14 @@ struct ClientStats {
 /// are written back to back and matched with their replies first in, first out).
 ///
 /// Failures, one rule each:
-/// - Redis unreachable, an I/O error, the deadline passing, or every connection full: a
+/// - Redis unreachable, an I/O error, the deadline passing on a connection that stopped answering,
+///   `max_wait` passing on one that still answers, or every connection full: a
 ///   `core::Problem::unavailable("redis", ...)` (503 + Retry-After). A connection whose reply stream
-///   fails, or whose written call outlives its deadline unanswered, is closed and its other calls fail
-///   too; the next call opens a fresh one, so Marquee works again by itself after Redis restarts.
+///   fails, or that answered nothing for `timeout` while a written call waited, is closed and its other
+///   calls fail too; the next call opens a fresh one, so Marquee works again by itself after Redis
+///   restarts. A call past its deadline on a connection that keeps answering (a burst queued ahead of it,
+///   or a process too busy to read what has arrived) waits on for its reply, up to `max_wait`, and then
+///   fails alone: one late call never closes a connection that works (ADR 0053).
 /// - An error reply from Redis (WRONGTYPE, a Lua error): command(), pipeline() and eval() RETURN it as
 ///   a Reply of kind Error (the caller decides; Reply::or_throw() turns it into CommandError). The typed
 ///   helpers (get, set, incr, ...) throw CommandError, since they promise a shape.

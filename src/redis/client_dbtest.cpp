@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
@@ -472,6 +474,105 @@ TEST_F(RedisClientDbTest, EveryCallEndsWhileRedisStallsAndDropsConnections) {
     EXPECT_GT(unavailable.load(), 0) << "the stalls and kills never made a call fail";
     EXPECT_EQ(client.stats().pending, 0u);
     EXPECT_EQ(run(admin.del({key + ":big", key + ":n"})), 2);
+}
+
+// ADR 0053: a call queued behind a burst, on a connection that keeps answering, is not "Redis not answering".
+/// A script that keeps Redis busy for `us` microseconds and returns 1 (DEBUG SLEEP is off by default).
+std::string busy_script(int us) {
+    return "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
+           "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > " +
+           std::to_string(us) + " return 1";
+}
+
+/// A burst on one connection: 150 scripts of 20 ms each (3 s of Redis), one sent every 5 ms (0.75 s). Redis
+/// answers what it read in one go after running all of it, so each call carries a 16 KB argument (the most
+/// Redis reads at once): it reads about one call at a time and answers it, and the connection keeps
+/// answering every ~20 ms while the last calls wait about 2 s for theirs, past a 1 s deadline. Returns
+/// (answered, 503 details).
+std::pair<int, std::vector<std::string>> burst_of_busy_scripts(asio::io_context& io, Client& client) {
+    constexpr int kCalls = 150;
+    int answered = 0;
+    std::vector<std::string> unavailable;
+    const std::string script = busy_script(20'000);
+    const std::string pad(std::size_t{16} * 1024, 'p');
+    auto one = [&](Client& c) -> asio::awaitable<void> {
+        try {
+            const Reply reply = co_await c.command("EVAL", script, "0", pad);
+            if (reply == Reply::integer(1)) ++answered;
+        } catch (const core::Problem& problem) {
+            if (problem.status() == 503) unavailable.emplace_back(problem.detail());
+        }
+    };
+    auto sender = [&]() -> asio::awaitable<void> {
+        asio::steady_timer pace(io);
+        for (int i = 0; i < kCalls; ++i) {
+            asio::co_spawn(io, one(client), asio::detached);
+            pace.expires_after(5ms);
+            co_await pace.async_wait(asio::use_awaitable);
+        }
+    };
+    asio::co_spawn(io, sender(), asio::detached);
+    io.restart();
+    io.run();
+    return {answered, unavailable};
+}
+
+TEST_F(RedisClientDbTest, ACallPastItsDeadlineWaitsWhileItsConnectionKeepsAnswering) {
+    const test::PrivateRedis redis;
+    Client client(io_.get_executor(),
+                  ClientOptions{.url = redis.url(), .pool_size = 1, .timeout = 1000ms, .max_wait = 60s});
+    const std::int64_t connection = run(client.command("CLIENT", "ID")).as_integer();
+
+    const auto [answered, unavailable] = burst_of_busy_scripts(io_, client);
+
+    EXPECT_EQ(answered, 150);
+    EXPECT_TRUE(unavailable.empty()) << unavailable.size() << " failed, first: " << unavailable.front();
+    const ClientStats stats = client.stats();
+    EXPECT_EQ(stats.errors, 0u);
+    EXPECT_GT(stats.late, 0u) << "no call outlived its deadline: the burst was too short to test anything";
+    EXPECT_EQ(stats.pending, 0u);
+    EXPECT_EQ(run(client.command("CLIENT", "ID")).as_integer(), connection) << "the connection was reopened";
+}
+
+TEST_F(RedisClientDbTest, ACallPastTheLongestWaitFailsAloneAndTheConnectionStays) {
+    // The same burst with a longest wait of 1.5 s: the calls answered by then succeed, the rest fail with
+    // 503 each on its own, and the connection, which kept answering, is neither closed nor reopened: its
+    // late replies are consumed, and the next call on it is answered.
+    const test::PrivateRedis redis;
+    Client client(io_.get_executor(),
+                  ClientOptions{.url = redis.url(), .pool_size = 1, .timeout = 1000ms, .max_wait = 1500ms});
+    const std::int64_t connection = run(client.command("CLIENT", "ID")).as_integer();
+
+    const auto [answered, unavailable] = burst_of_busy_scripts(io_, client);
+
+    EXPECT_GT(answered, 0);
+    ASSERT_FALSE(unavailable.empty()) << "every call was answered within 1.5 s: nothing was tested";
+    EXPECT_EQ(answered + static_cast<int>(unavailable.size()), 150);
+    for (const std::string& detail : unavailable) {
+        EXPECT_NE(detail.find("answered other calls but not this one"), std::string::npos) << detail;
+    }
+    EXPECT_EQ(client.stats().abandoned, unavailable.size());
+    EXPECT_EQ(run(client.command("CLIENT", "ID")).as_integer(), connection) << "the connection was reopened";
+    EXPECT_EQ(client.stats().pending, 0u);
+    EXPECT_EQ(client.stats().connections, 1u);
+}
+
+TEST_F(RedisClientDbTest, ASilentConnectionStillFailsAtTheDeadlineWhateverTheLongestWait) {
+    // A connection that answers nothing (a BLPOP holds it) is Redis not answering: its calls fail at the
+    // 200 ms deadline, not after the 60 s longest wait (the BLPOP would have ended after 5 s with nil).
+    Client client(io_.get_executor(),
+                  ClientOptions{.url = test::redis_url(), .pool_size = 1, .timeout = 200ms, .max_wait = 60s});
+    const std::string key = test::unique_name("redis_silent");
+    try {
+        const Reply reply = run(client.command({"BLPOP", key, "5"}));
+        FAIL() << "a silent connection's call was answered: " << (reply.is_nil() ? "nil" : reply.as_string());
+    } catch (const core::Problem& problem) {
+        EXPECT_EQ(problem.status(), 503);
+        EXPECT_NE(problem.detail().find("did not answer within 200 ms"), std::string::npos)
+            << problem.detail();
+    }
+    EXPECT_EQ(client.stats().abandoned, 0u);
+    EXPECT_EQ(run(client.command({"PING"})), Reply::status("PONG"));
 }
 
 TEST_F(RedisClientDbTest, ClosedPortFailsFastWith503) {

@@ -7,6 +7,7 @@ NodePool::NodePool(asio::any_io_executor executor, Url url, const ClientOptions&
     : executor_(std::move(executor)),
       url_(std::move(url)),
       timeout_(options.timeout),
+      max_wait_(std::max(options.timeout, options.max_wait)),
       max_pending_per_connection_(options.max_pending_per_connection),
       counters_(std::move(counters)),
       connections_(options.pool_size) {
@@ -50,18 +51,31 @@ awaitable<std::vector<Reply>> NodePool::execute(std::string payload, std::size_t
     auto call = std::make_shared<Call>();
     call->payload = std::move(payload);
     call->expected = expected;
-    // One deadline for the whole call: connecting, waiting behind earlier calls and the round trip.
-    asio::steady_timer deadline(executor_, timeout_);
+    // One deadline for the whole call: connecting, waiting behind earlier calls and the round trip. Past
+    // it the call waits on only while its connection answers, up to max_wait_ (ADR 0053).
+    const auto give_up_at = call->entered + max_wait_;
+    asio::steady_timer deadline(executor_, call->entered + timeout_);
     const std::shared_ptr<Connection> connection = submit(call);
     auto token = asio::as_tuple(asio::use_awaitable);
     auto initiation = [&connection, &call, &deadline](auto handler) {
         connection->wait(*call, deadline, std::move(handler));
     };
-    co_await asio::async_initiate<decltype(token), void(error_code)>(initiation, token);
-    if (!connection->finish(call)) {
+    for (;;) {
+        co_await asio::async_initiate<decltype(token), void(error_code)>(initiation, token);
+        const Connection::Verdict verdict = connection->finish(call, give_up_at);
+        if (verdict.kind == Connection::Verdict::Kind::Done) break;
+        if (verdict.kind == Connection::Verdict::Kind::Wait) {
+            deadline.expires_at(verdict.recheck);
+            continue;
+        }
         counters_->errors.fetch_add(1, std::memory_order_relaxed);
-        throw core::Problem::unavailable(
-            kDependency, "redis did not answer within " + std::to_string(timeout_.count()) + " ms");
+        if (verdict.kind == Connection::Verdict::Kind::Dropped) {
+            throw core::Problem::unavailable(
+                kDependency, "redis did not answer within " + std::to_string(timeout_.count()) + " ms");
+        }
+        counters_->abandoned.fetch_add(1, std::memory_order_relaxed);
+        throw core::Problem::unavailable(kDependency, "redis answered other calls but not this one within " +
+                                                          std::to_string(max_wait_.count()) + " ms");
     }
     // Taken out of the shared Call: the exception is then released on this thread, not wherever the
     // connection drops its copy of the Call.

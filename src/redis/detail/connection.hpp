@@ -26,6 +26,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "core/config.hpp"
@@ -114,12 +115,19 @@ inline core::Problem failure(std::string_view what, const error_code& ec, bool t
 /// the connection: a caller that gave up may still have replies coming, which the connection consumes.
 struct Call {
     std::string payload;
+    /// When the caller started waiting (its deadline counts from here).
+    std::chrono::steady_clock::time_point entered = std::chrono::steady_clock::now();
     std::size_t expected = 0;
     std::vector<Reply> replies;
     std::exception_ptr failure;
     bool done = false;
     /// The caller's deadline timer, cancelled to wake it when the call is done; null once it gave up.
     asio::steady_timer* waker = nullptr;
+    /// Past its deadline, waiting on while its connection answered (ADR 0053).
+    bool late = false;
+    /// Given up on while written (its connection kept answering): its reply, when it comes, has no taker
+    /// and it no longer counts as pending.
+    bool abandoned = false;
 };
 
 /// Counters shared by the Client and its connections.
@@ -129,6 +137,8 @@ struct Counters {
     std::atomic<std::uint64_t> commands{0};
     std::atomic<std::uint64_t> errors{0};
     std::atomic<std::uint64_t> shed{0};
+    std::atomic<std::uint64_t> late{0};
+    std::atomic<std::uint64_t> abandoned{0};
 };
 
 /// One TCP connection carrying many calls: Asio owns the socket, hiredis only encodes commands and parses
@@ -194,23 +204,58 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
     }
 
-    /// After the wait: whether the call is done (answered or failed). If not, the caller gives up on it:
-    /// a call not yet written is dropped (false); a written one unanswered at its deadline means Redis
-    /// stopped answering this connection (or a command blocks it), so the connection is closed and this
-    /// call fails with its other calls (true, with `failure` set).
-    bool finish(const std::shared_ptr<Call>& call) {
+    /// What finish() decided about a call whose timer fired.
+    struct Verdict {
+        enum class Kind {
+            Done,       ///< answered or failed: its replies or `failure` are in the Call
+            Wait,       ///< not yet, but the connection answers: wait again until `recheck`
+            Dropped,    ///< given up, this call alone: Redis stopped answering (not written yet) ...
+            Abandoned,  ///< ... or `give_up_at` passed while the connection kept answering others
+        };
+        Kind kind = Kind::Done;
+        std::chrono::steady_clock::time_point recheck{};
+    };
+
+    /// After a wait: whether the call is done (answered or failed). If not, and the connection still
+    /// answers (a reply read within the last timeout, or reply bytes waiting to be read: the process is
+    /// slower than Redis, ADR 0053), the call waits on until `give_up_at`, and past it fails alone
+    /// (Abandoned; a written call's reply is consumed when it comes). Otherwise Redis stopped answering this
+    /// connection (or a command blocks it): a call not yet written is dropped (Dropped); a written one
+    /// closes the connection and fails with its other calls (Done, with `failure` set).
+    Verdict finish(const std::shared_ptr<Call>& call, std::chrono::steady_clock::time_point give_up_at) {
+        using Clock = std::chrono::steady_clock;
         std::lock_guard lock(mutex_);
         call->waker = nullptr;
-        if (call->done) return true;
+        if (call->done) {
+            if (call->late && !call->failure) counters_->late.fetch_add(1, std::memory_order_relaxed);
+            return {};
+        }
+        const Clock::time_point now = Clock::now();
+        const bool answering = answering_locked(now);
+        if (answering && now < give_up_at) {
+            call->late = true;
+            // Checked again when the connection would count as silent, or soon while unread replies show
+            // that it answers and only this process is behind.
+            const Clock::time_point silent_at = progress_at_ + timeout_;
+            const Clock::time_point soon = now + std::max(timeout_ / 10, std::chrono::milliseconds(1));
+            return {Verdict::Kind::Wait, std::min(give_up_at, std::max(silent_at, soon))};
+        }
         const auto queued = std::find(unsent_.begin(), unsent_.end(), call);
         if (queued != unsent_.end()) {
             unsent_.erase(queued);
             counters_->pending.fetch_sub(1, std::memory_order_relaxed);
-            return false;
+            return {answering ? Verdict::Kind::Abandoned : Verdict::Kind::Dropped, {}};
+        }
+        if (answering) {
+            // Written, its reply still behind others' on a connection that works: the reply is consumed
+            // when it comes (the Call stays in sent_), and the caller fails alone.
+            counters_->pending.fetch_sub(1, std::memory_order_relaxed);
+            call->abandoned = true;
+            return {Verdict::Kind::Abandoned, {}};
         }
         close_locked(core::Problem::unavailable(
             kDependency, "redis did not answer within " + std::to_string(timeout_.count()) + " ms"));
-        return true;
+        return {};
     }
 
     /// Fails whatever is still here and ends the connection.
@@ -360,6 +405,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             if (state_ == State::Closed) return;  // the calls already failed; their replies have no taker
             throw core::Problem::unavailable(kDependency, "redis sent a reply nobody asked for");
         }
+        progress_at_ = std::chrono::steady_clock::now();
         Call& call = *sent_.front();
         call.replies.push_back(std::move(reply));
         if (call.replies.size() < call.expected) return;
@@ -388,6 +434,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             batch = &joined;
         }
         // Sent before written, as in write_loop. The calls stay alive in sent_ while the bytes go out.
+        start_answer_clock_locked();
         for (auto& call : unsent_) sent_.push_back(std::move(call));
         unsent_.clear();
         const ssize_t n =
@@ -431,6 +478,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                 // What write_now_locked could not send goes first: its calls are already in sent_.
                 batch.swap(self->leftover_);
                 // Sent before written: a reply can only follow its write, and the order is the reply order.
+                self->start_answer_clock_locked();
                 for (auto& call : self->unsent_) {
                     batch += call->payload;
                     self->sent_.push_back(std::move(call));
@@ -455,8 +503,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     void complete_locked(Call& call) {
         call.done = true;
-        counters_->pending.fetch_sub(1, std::memory_order_relaxed);
+        if (!call.abandoned) counters_->pending.fetch_sub(1, std::memory_order_relaxed);
         if (call.waker != nullptr) call.waker->cancel();  // resumes the caller on its own executor
+    }
+
+    /// With calls about to be written to an idle connection: Redis owes an answer from now on, so its
+    /// silence is counted from the first of them entering (as its deadline is), not from the last reply of
+    /// an earlier, long finished exchange.
+    void start_answer_clock_locked() {
+        if (sent_.empty() && !unsent_.empty()) progress_at_ = unsent_.front()->entered;
+    }
+
+    /// Whether Redis answers this connection: open, and a reply was read within the last timeout, or reply
+    /// bytes have arrived that this process has not read yet (it is slower than Redis: the reader's turn
+    /// in a long run queue). A connection without written calls owes nothing and counts as answering.
+    bool answering_locked(std::chrono::steady_clock::time_point now) {
+        if (state_ != State::Open) return false;
+        if (sent_.empty() || now - progress_at_ < timeout_) return true;
+        int unread = 0;
+        return ::ioctl(socket_.native_handle(), FIONREAD, &unread) == 0 && unread > 0;
     }
 
     void close(const core::Problem& problem) {
@@ -473,7 +538,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                 // One exception object per call: the callers rethrow and read it on their own threads at
                 // once.
                 call->failure = std::make_exception_ptr(problem);
-                counters_->errors.fetch_add(1, std::memory_order_relaxed);
+                // An abandoned call's caller has already failed and counted it.
+                if (!call->abandoned) counters_->errors.fetch_add(1, std::memory_order_relaxed);
                 complete_locked(*call);
             }
             queue->clear();
@@ -502,6 +568,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool writing_ = false;             ///< guarded by mutex_: a write_loop is running
     bool reading_ = false;             ///< guarded by mutex_: a read_loop is running
     std::string leftover_;  ///< guarded by mutex_: the part of a batch write_now_locked could not send
+    /// guarded by mutex_: the last reply read, or when the first call written to the idle connection entered
+    std::chrono::steady_clock::time_point progress_at_ = std::chrono::steady_clock::now();
     std::deque<std::shared_ptr<Call>> unsent_;  ///< guarded by mutex_: queued, not yet written
     std::deque<std::shared_ptr<Call>> sent_;    ///< guarded by mutex_: written, in reply order
 };
@@ -530,6 +598,7 @@ class NodePool {
     asio::any_io_executor executor_;
     Url url_;
     std::chrono::milliseconds timeout_;
+    std::chrono::milliseconds max_wait_;  ///< at least timeout_ (ADR 0053)
     std::size_t max_pending_per_connection_;
     std::shared_ptr<Counters> counters_;
     std::mutex mutex_;
