@@ -111,8 +111,8 @@ const std::vector<Option>& options() {
         {"redis-timeout-ms", "MARQUEE_REDIS_TIMEOUT_MS", "deadline of one Redis call (default 1000)",
          [](Config& c, auto n, auto v) { c.redis_timeout = parse_ms(n, v); }},
         {"redis-max-wait-ms", "MARQUEE_REDIS_MAX_WAIT_MS",
-         "longest wait of a Redis call while its connection keeps answering others (default 10000; at most "
-         "the timeout: no wait past it)",
+         "longest wait of a Redis call while its connection keeps answering others (default 10000; a value "
+         "at or below the timeout gives no wait past the deadline)",
          [](Config& c, auto n, auto v) { c.redis_max_wait = parse_ms(n, v); }},
         {"nats-url", "MARQUEE_NATS_URL", "NATS URL nats://host:port (a cluster: every node, comma-separated)",
          [](Config& c, auto, auto v) { c.nats_url = v; }},

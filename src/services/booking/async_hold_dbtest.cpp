@@ -58,9 +58,8 @@ constexpr const char* kHold =
     "SELECT * FROM booking.hold($1::uuid, $2, gen_random_uuid(), ARRAY[$3]::bigint[], 300, NULL, $4, "
     "decode('00', 'hex'), $5)";
 constexpr const char* kHoldBest =
-    "SELECT * FROM booking.hold_best($1::uuid, $2, gen_random_uuid(), $3, 1, 300, NULL, $4, decode('00', "
-    "'hex'), "
-    "$5)";
+    "SELECT * FROM booking.hold_best($1::uuid, $2, gen_random_uuid(), $3, 1, 300, NULL, $4, "
+    "decode('00', 'hex'), $5)";
 
 // false turns synchronous_commit off for the hold's transaction and for nothing after it; true leaves the
 // server's setting. Every hold path: a seat hold without and with an Idempotency-Key, and best available.
@@ -121,10 +120,9 @@ TEST_F(AsyncHoldDbTest, TheStoreCommitsHoldsAsDurableHoldsSays) {
     (void)sql("CREATE TABLE " + table + " (user_id uuid, mode text)");
     (void)sql("CREATE FUNCTION " + function + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO " +
               table + " VALUES (NEW.user_id, current_setting('synchronous_commit')); RETURN NEW; END $$");
-    (void)sql("CREATE TRIGGER " + trigger +
-              " AFTER INSERT ON booking.reservations FOR EACH ROW WHEN (NEW.user_id "
-              "IN ('" +
-              fast_fan + "'::uuid, '" + durable_fan + "'::uuid)) EXECUTE FUNCTION " + function + "()");
+    (void)sql("CREATE TRIGGER " + trigger + " AFTER INSERT ON booking.reservations FOR EACH ROW" +
+              " WHEN (NEW.user_id IN ('" + fast_fan + "'::uuid, '" + durable_fan + "'::uuid))" +
+              " EXECUTE FUNCTION " + function + "()");
     const ScopeExit cleanup{[&] {
         (void)sql("DROP TRIGGER IF EXISTS " + trigger + " ON booking.reservations");
         (void)sql("DROP FUNCTION IF EXISTS " + function + "()");
