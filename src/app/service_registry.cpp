@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "app/queue_token_schedules.hpp"
+#include "db/cancels.hpp"
 #include "db/pool.hpp"
 #include "outbox/relay.hpp"
 #include "redis/client.hpp"
@@ -150,6 +151,14 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
         metrics
             .counter("db_calls_shed_total", "PostgreSQL calls refused at once because too many were waiting")
             .with({});
+    // Server-side cancels of statements past their deadline, bounded process-wide (db/cancels.hpp).
+    auto& db_cancels = metrics.counter(
+        "db_cancels_total",
+        "Statements past their deadline in a transaction: server-side cancel sent or skipped");
+    auto& cancels_sent = db_cancels.with({{"outcome", "sent"}});
+    auto& cancels_skipped = db_cancels.with({{"outcome", "skipped"}});
+    auto& db_cancels_in_flight =
+        metrics.gauge("db_cancels_in_flight", "Server-side cancels still waiting for PostgreSQL").with({});
     auto& redis_connections = metrics.gauge("redis_connections", "Redis connections open").with({});
     auto& redis_pending =
         metrics.gauge("redis_pending_calls", "Redis calls queued or sent, waiting for their replies")
@@ -188,6 +197,10 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
         idle->set(static_cast<double>(d.idle));
         db_waiting.set(static_cast<double>(d.waiting));
         db_shed.advance_to(d.shed);
+        const auto c = db::cancel_stats();
+        cancels_sent.advance_to(c.sent);
+        cancels_skipped.advance_to(c.skipped);
+        db_cancels_in_flight.set(static_cast<double>(c.in_flight));
         const auto r = redis.stats();
         redis_connections.set(static_cast<double>(r.connections));
         redis_pending.set(static_cast<double>(r.pending));

@@ -26,12 +26,19 @@
 
 #include "core/log.hpp"
 #include "core/problem.hpp"
+#include "db/cancels.hpp"
 #include "db/detail/parked.hpp"
 #include "db/server_error.hpp"
 #include "db/sql_error.hpp"
 
 namespace marquee::db::detail {
+
 namespace {
+
+// db/cancels.hpp: the cancel threads of every connection of the process.
+std::atomic<std::size_t> g_cancels_in_flight{0};
+std::atomic<std::uint64_t> g_cancels_sent{0};
+std::atomic<std::uint64_t> g_cancels_skipped{0};
 
 namespace asio = boost::asio;
 using WaitType = asio::posix::stream_descriptor::wait_type;
@@ -431,9 +438,12 @@ asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
                         " ms; its outcome is unknown");
         }
         // Inside a transaction and not its COMMIT: ask the server to stop the statement.
-        cancel_in_background();
+        if (cancel_in_background()) {
+            unavailable("the statement took longer than " + std::to_string(timeout.count()) +
+                        " ms and was cancelled");
+        }
         unavailable("the statement took longer than " + std::to_string(timeout.count()) +
-                    " ms and was cancelled");
+                    " ms; too many cancels are in flight, so the server's statement_timeout stops it");
     };
     for (;;) {
         const int flushed = PQflush(conn_);
@@ -574,22 +584,50 @@ void Connection::throw_error(const ResultPtr& error) {
                    field(PG_DIAG_MESSAGE_DETAIL), field(PG_DIAG_TABLE_NAME));
 }
 
-void Connection::cancel_in_background() noexcept {
-    if (cancel_sent_) return;
+bool Connection::cancel_in_background() noexcept {
+    if (cancel_sent_) return false;
     cancel_sent_ = true;
+    // PQcancel opens a new connection and blocks until the server closes it, with no timeout: never on an
+    // I/O thread, and at most kMaxCancelsInFlight threads at once (db/cancels.hpp). PostgreSQL 15's libpq has
+    // no non-blocking cancel (PQcancelStart arrived in 17).
+    std::size_t in_flight = g_cancels_in_flight.load(std::memory_order_relaxed);
+    do {
+        if (in_flight >= kMaxCancelsInFlight) {
+            g_cancels_skipped.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+    } while (!g_cancels_in_flight.compare_exchange_weak(in_flight, in_flight + 1, std::memory_order_relaxed));
     PGcancel* cancel = PQgetCancel(conn_);
-    if (cancel == nullptr) return;
-    // PQcancel opens a new connection and blocks until the server answers: never on an I/O thread.
-    // PostgreSQL 15's libpq has no non-blocking cancel (PQcancelStart arrived in 17).
+    if (cancel == nullptr) {
+        g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
     try {
         std::thread([cancel]() {
             std::array<char, 256> error{};
             PQcancel(cancel, error.data(), static_cast<int>(error.size()));
             PQfreeCancel(cancel);
+            g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
         }).detach();
+        g_cancels_sent.fetch_add(1, std::memory_order_relaxed);
+        return true;
     } catch (...) {
         PQfreeCancel(cancel);
+        g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
+        return false;
     }
 }
 
 }  // namespace marquee::db::detail
+
+namespace marquee::db {
+
+CancelStats cancel_stats() noexcept {
+    CancelStats stats;
+    stats.in_flight = detail::g_cancels_in_flight.load(std::memory_order_relaxed);
+    stats.sent = detail::g_cancels_sent.load(std::memory_order_relaxed);
+    stats.skipped = detail::g_cancels_skipped.load(std::memory_order_relaxed);
+    return stats;
+}
+
+}  // namespace marquee::db

@@ -94,7 +94,9 @@ class Connection {
     boost::asio::awaitable<Result> finish(std::chrono::milliseconds timeout);
     [[noreturn]] void fail(std::string what);
     [[noreturn]] void throw_error(const ResultPtr& error);
-    void cancel_in_background() noexcept;
+    /// Starts a server-side cancel of the statement in flight on a thread of its own, unless one was sent
+    /// already or kMaxCancelsInFlight are in flight (db/cancels.hpp); true when it started one.
+    bool cancel_in_background() noexcept;
 
     boost::asio::any_io_executor executor_;
     // The socket's waits, and the deadline timers raced against them, complete only here, and the race is
