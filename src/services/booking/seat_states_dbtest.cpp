@@ -1,6 +1,6 @@
 // booking.seat_states, catalog's door for the availability bitset and its reconcile (ADR 0014, ADR 0055),
-// against the real PostgreSQL: what it returns, the same rows as booking/0003's body on random data, and a cost
-// that does not grow with booking's history.
+// against the real PostgreSQL: what it returns, the same rows as booking/0003's body on random data, and a
+// cost that does not grow with booking's history.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,10 +69,10 @@ class SeatStatesDbTest : public BookingDbTest {
   protected:
     /// "seat_index:STATE" of every row booking.seat_states(schedule) returns, in seat order.
     std::vector<std::string> states(const TestSchedule& s) {
-        const auto r = sql(
-            "SELECT c.seat_index, b.state FROM booking.seat_states($1) b JOIN catalog.seats c ON c.id = "
-            "b.seat_id ORDER BY b.seat_id",
-            db::params(s.id));
+        const auto r =
+            sql("SELECT c.seat_index, b.state FROM booking.seat_states($1) b JOIN catalog.seats c ON c.id = "
+                "b.seat_id ORDER BY b.seat_id",
+                db::params(s.id));
         std::vector<std::string> out;
         for (int row = 0; row < r.rows(); ++row) {
             out.push_back(std::to_string(r.get<std::int64_t>(row, 0)) + ":" + r.get<std::string>(row, 1));
@@ -81,8 +81,9 @@ class SeatStatesDbTest : public BookingDbTest {
     }
 };
 
-// A SOLD seat whatever its reservation's expires_at, a HELD seat while its hold is live, and nothing for a hold
-// past expires_at that the sweeper has not reached (its row is still HELD), a released seat or a free one.
+// A SOLD seat whatever its reservation's expires_at, a HELD seat while its hold is live, and nothing for a
+// hold past expires_at that the sweeper has not reached (its row is still HELD), a released seat or a free
+// one.
 TEST_F(SeatStatesDbTest, SoldSeatsAndLiveHoldsOnlyAnOverdueUnsweptHoldIsNotHeld) {
     const auto s = make_schedule(7);
     // 0: sold an hour ago (its hold's expires_at long past); 1, 2: one live hold of two seats; 3: a hold past
@@ -108,7 +109,8 @@ TEST_F(SeatStatesDbTest, SoldSeatsAndLiveHoldsOnlyAnOverdueUnsweptHoldIsNotHeld)
 // reservations of one to four seats, compared in one statement (one now() for both).
 TEST_F(SeatStatesDbTest, ReturnsWhatBooking0003sBodyReturnsOnRandomSeats) {
     const auto s = make_schedule(600);
-    // Each seat's live row by a random draw per group of seats (a reservation), at most one live row per seat.
+    // Each seat's live row by a random draw per group of seats (a reservation), at most one live row per
+    // seat.
     const std::string draw = "hashtext(c.seat_index / 3 || $1::text || '" + new_uuid() + "') & 7";
     sql(reservations_sql(draw + " IN (0, 1)", 3, "CONFIRMED", "SOLD", "now() + interval '5 minutes'"),
         db::params(s.id));
@@ -139,22 +141,22 @@ TEST_F(SeatStatesDbTest, ReturnsWhatBooking0003sBodyReturnsOnRandomSeats) {
     EXPECT_GT(r.get<std::int64_t>(0, 4), r.get<std::int64_t>(0, 2));
 }
 
-// Issue 15: the reconcile's statement read every reservation ever made (booking/0003's body was hash-joined to
-// a sequential scan of booking.reservations), so its cost grew with history. Now it reads the schedule's live
-// seat rows and one primary-key probe per HELD seat: 50,000 more ended reservations elsewhere must not change
-// what it reads. All in one transaction, rolled back: nothing is left in the shared test database.
+// Issue 15: the reconcile's statement read every reservation ever made (booking/0003's body was hash-joined
+// to a sequential scan of booking.reservations), so its cost grew with history. Now it reads the schedule's
+// live seat rows and one primary-key probe per HELD seat: 50,000 more ended reservations elsewhere must not
+// change what it reads. All in one transaction, rolled back: nothing is left in the shared test database.
 TEST_F(SeatStatesDbTest, ReadsNoMoreBuffersWhenBookingsHistoryGrows) {
     const auto s = make_schedule(2000);
     const auto measured = run([&]() -> asio::awaitable<std::pair<std::int64_t, std::int64_t>> {
         db::Session session = co_await pool_->session();
         co_await session.execute("BEGIN");
         // 1,900 seats SOLD, 100 held: the HELD seats are the ones that reach booking.reservations.
-        co_await session.query(reservations_sql("c.seat_index < 1900", 1, "CONFIRMED", "SOLD",
-                                                "now() + interval '5 minutes'"),
-                               db::params(s.id));
-        co_await session.query(reservations_sql("c.seat_index >= 1900", 1, "HELD", "HELD",
-                                                "now() + interval '5 minutes'"),
-                               db::params(s.id));
+        co_await session.query(
+            reservations_sql("c.seat_index < 1900", 1, "CONFIRMED", "SOLD", "now() + interval '5 minutes'"),
+            db::params(s.id));
+        co_await session.query(
+            reservations_sql("c.seat_index >= 1900", 1, "HELD", "HELD", "now() + interval '5 minutes'"),
+            db::params(s.id));
         // Statistics that know this schedule (ANALYZE counts the rows this transaction wrote), as
         // autovacuum would after a sale: what made the planner hash-join the reservations.
         co_await session.execute("ANALYZE booking.reservations, booking.reservation_seats");
@@ -174,9 +176,9 @@ TEST_F(SeatStatesDbTest, ReadsNoMoreBuffersWhenBookingsHistoryGrows) {
         co_await session.execute("ROLLBACK");
         co_return std::pair{before, after};
     }());
-    // 50,000 reservations are over 800 pages of booking.reservations: booking/0003's plan read them all, in
-    // both calls. The probes of the 100 HELD seats' reservations may find the primary key a level deeper
-    // (one more page each); nothing else grows.
+    // booking/0003's body read 80 buffers before and 6,031 after (2026-12-07: a probe per seat while the
+    // table was small, then a hash join on a scan of every reservation). Here the probes of the 100 HELD
+    // seats' reservations may find the primary key a level deeper (one more page each); nothing else grows.
     EXPECT_LT(measured.second - measured.first, 150)
         << "buffers before " << measured.first << ", after " << measured.second;
     // And it reads about the schedule's live rows: their index entries and heap pages, 4 pages per HELD seat.
