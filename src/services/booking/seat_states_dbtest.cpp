@@ -14,7 +14,7 @@ namespace marquee::booking::testing {
 namespace {
 
 // booking/0003's body of booking.seat_states: every live seat row joined to its reservation.
-const std::string kBody0003 =
+constexpr const char* kBody0003 =
     "SELECT s.seat_id, s.state FROM booking.reservation_seats s"
     " JOIN booking.reservations r ON r.id = s.reservation_id"
     " WHERE s.schedule_id = $1 AND s.state IN ('HELD', 'SOLD')"
@@ -74,6 +74,7 @@ class SeatStatesDbTest : public BookingDbTest {
                 "b.seat_id ORDER BY b.seat_id",
                 db::params(s.id));
         std::vector<std::string> out;
+        out.reserve(static_cast<std::size_t>(r.rows()));
         for (int row = 0; row < r.rows(); ++row) {
             out.push_back(std::to_string(r.get<std::int64_t>(row, 0)) + ":" + r.get<std::string>(row, 1));
         }
@@ -125,15 +126,15 @@ TEST_F(SeatStatesDbTest, ReturnsWhatBooking0003sBodyReturnsOnRandomSeats) {
         sql(reservations_sql("random() < 0.4", 2, kind, "RELEASED", "now() - random() * interval '1 day'"),
             db::params(s.id));
     }
-    const auto r = sql(
-        "SELECT ARRAY(SELECT seat_id || ':' || state FROM booking.seat_states($1) ORDER BY seat_id)::text,"
-        " ARRAY(SELECT seat_id || ':' || state FROM (" +
-            kBody0003 +
-            ") old ORDER BY seat_id)::text,"
-            " (SELECT count(*) FILTER (WHERE state = 'HELD') FROM booking.seat_states($1)),"
-            " (SELECT count(*) FILTER (WHERE state = 'SOLD') FROM booking.seat_states($1)),"
-            " (SELECT count(*) FROM booking.reservation_seats WHERE schedule_id = $1 AND state = 'HELD')",
-        db::params(s.id));
+    const auto r =
+        sql(std::string("SELECT ARRAY(SELECT seat_id || ':' || state FROM booking.seat_states($1) ORDER BY "
+                        "seat_id)::text, ARRAY(SELECT seat_id || ':' || state FROM (") +
+                kBody0003 +
+                ") old ORDER BY seat_id)::text,"
+                " (SELECT count(*) FILTER (WHERE state = 'HELD') FROM booking.seat_states($1)),"
+                " (SELECT count(*) FILTER (WHERE state = 'SOLD') FROM booking.seat_states($1)),"
+                " (SELECT count(*) FROM booking.reservation_seats WHERE schedule_id = $1 AND state = 'HELD')",
+            db::params(s.id));
     EXPECT_EQ(r.get<std::string>(0, 0), r.get<std::string>(0, 1));
     // The draw made every kind of row: live holds, sold seats, and overdue holds left out.
     EXPECT_GT(r.get<std::int64_t>(0, 2), 0);
