@@ -92,7 +92,7 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
                         " ms at the measured rate, beyond half the " +
                         std::to_string(options_.timeout.count()) + " ms deadline)";
                 }
-                shed_report = shed_report_locked(label);
+                shed_report = shed_report_locked(label, expected);
             }
         }
     }
@@ -141,7 +141,7 @@ std::string_view work_of(std::string_view sql) {
 
 }  // namespace
 
-boost::json::object PoolState::shed_report_locked(std::string_view label) {
+boost::json::object PoolState::shed_report_locked(std::string_view label, Clock::duration expected) {
     const auto now = Clock::now();
     if (now - shed_logged_ < std::chrono::seconds(1)) return {};
     std::map<std::string_view, std::uint64_t> counts;
@@ -157,6 +157,7 @@ boost::json::object PoolState::shed_report_locked(std::string_view label) {
         {"waiting", static_cast<std::uint64_t>(waiters_.size())},
         {"handover_interval_us",
          std::chrono::duration_cast<std::chrono::microseconds>(handovers_.interval()).count()},
+        {"expected_wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(expected).count()},
         {"in_use", static_cast<std::uint64_t>(in_use_)},
         {"shed_total", shed_},
         {"shed_since_last_report", shed_ - shed_at_last_report_},

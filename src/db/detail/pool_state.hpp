@@ -63,8 +63,9 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline);
     boost::asio::awaitable<Grant> wait(Clock::time_point deadline, std::string_view label, Priority priority);
     /// Once a second at most, while callers are shed: the fields of a warning that says what the queued
-    /// callers wait to run (their statements' first SQL function, counted); empty between reports.
-    boost::json::object shed_report_locked(std::string_view label);
+    /// callers wait to run (their statements' first SQL function, counted) and the wait the shed caller could
+    /// expect (`expected`, whether it or the full queue refused it); empty between reports.
+    boost::json::object shed_report_locked(std::string_view label, Clock::duration expected);
     void expire(const std::shared_ptr<Waiter>& waiter) noexcept;
 
     const boost::asio::any_io_executor executor_;
