@@ -92,7 +92,7 @@ asio::awaitable<Session> PoolState::acquire(std::string_view label, Priority pri
                         " ms at the measured rate, beyond half the " +
                         std::to_string(options_.timeout.count()) + " ms deadline)";
                 }
-                shed_report = shed_report_locked(label);
+                shed_report = shed_report_locked(label, expected);
             }
         }
     }
@@ -141,7 +141,7 @@ std::string_view work_of(std::string_view sql) {
 
 }  // namespace
 
-boost::json::object PoolState::shed_report_locked(std::string_view label) {
+boost::json::object PoolState::shed_report_locked(std::string_view label, Clock::duration expected) {
     const auto now = Clock::now();
     if (now - shed_logged_ < std::chrono::seconds(1)) return {};
     std::map<std::string_view, std::uint64_t> counts;
@@ -156,7 +156,8 @@ boost::json::object PoolState::shed_report_locked(std::string_view label) {
     boost::json::object report{
         {"waiting", static_cast<std::uint64_t>(waiters_.size())},
         {"handover_interval_us",
-         std::chrono::duration_cast<std::chrono::microseconds>(handover_interval_).count()},
+         std::chrono::duration_cast<std::chrono::microseconds>(handovers_.interval()).count()},
+        {"expected_wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(expected).count()},
         {"in_use", static_cast<std::uint64_t>(in_use_)},
         {"shed_total", shed_},
         {"shed_since_last_report", shed_ - shed_at_last_report_},
@@ -211,16 +212,9 @@ asio::awaitable<std::unique_ptr<Connection>> PoolState::connect(Clock::time_poin
 }
 
 PoolState::Clock::duration PoolState::expected_wait_locked(Clock::time_point now) const {
-    // Too few hand-overs measured, or a queue shorter than the pool: no estimate (only max_waiting applies).
-    if (handovers_measured_ < 32 || waiters_.size() < options_.size) return Clock::duration{0};
-    auto interval = handover_interval_;
-    // A stalled database counts at once: no hand-over for 250 ms while callers queue (working connections
-    // hand over every few ms). Shorter gaps are the machine's scheduling, which the smoothed interval
-    // absorbs.
-    if (last_handover_ != Clock::time_point{} && now - last_handover_ > std::chrono::milliseconds(250)) {
-        interval = std::max<Clock::duration>(interval, now - last_handover_);
-    }
-    return interval * static_cast<long>(waiters_.size() + 1);
+    // A queue shorter than the pool: no estimate (only max_waiting applies).
+    if (waiters_.size() < options_.size) return Clock::duration{0};
+    return handovers_.expected_wait(waiters_.size(), now);
 }
 
 PoolState::Grant PoolState::try_take_locked() {
@@ -270,7 +264,7 @@ asio::awaitable<PoolState::Grant> PoolState::wait(Clock::time_point deadline, st
         } else {
             waiter->position = waiters_.insert(waiters_.end(), waiter);
         }
-        if (waiters_.size() == 1) last_handover_ = Clock::now();  // a queue forms: the gap counts from here
+        if (waiters_.size() == 1) handovers_.queue_formed(Clock::now());  // the gap counts from here
         // Started under the mutex, so it happens before any grant, and the resumed waiter's cancel()
         // below never races this call.
         waiter->timer.async_wait(
@@ -319,15 +313,8 @@ void PoolState::release(std::unique_ptr<Connection> connection, bool discard) no
         if (connection && (discard || closed_ || !connection->is_reusable())) doomed = std::move(connection);
         if (!closed_ && !waiters_.empty()) {
             // The first waiter gets the connection, or the freed slot to open a new one in.
-            // The queue's service rate: the time between hand-overs, smoothed (1/8 of each new one).
-            const auto now = Clock::now();
-            if (last_handover_ != Clock::time_point{}) {
-                const auto gap = now - last_handover_;
-                handover_interval_ =
-                    handovers_measured_ == 0 ? gap : handover_interval_ + (gap - handover_interval_) / 8;
-                ++handovers_measured_;
-            }
-            last_handover_ = now;
+            // The queue's service rate: the time between hand-overs (ADR 0056).
+            handovers_.handover(Clock::now());
             next = std::move(waiters_.front());
             waiters_.pop_front();
             if (next->priority == Priority::Finish) --finish_waiting_;
@@ -379,8 +366,8 @@ Pool::Stats PoolState::stats() const {
     stats.acquire_timeouts = acquire_timeouts_;
     stats.shed = shed_;
     stats.shed_expected_wait = shed_expected_wait_;
-    stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handover_interval_);
-    stats.handovers = handovers_measured_;
+    stats.handover_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(handovers_.interval());
+    stats.handovers = handovers_.measured();
     stats.finish_acquired = finish_acquired_;
     stats.finish_over_bound = finish_over_bound_;
     stats.connects = connects_;

@@ -19,6 +19,7 @@
 #include <boost/json/object.hpp>
 
 #include "db/detail/connection.hpp"
+#include "db/detail/handover_meter.hpp"
 #include "db/detail/parked.hpp"
 #include "db/pool.hpp"
 #include "db/session.hpp"
@@ -54,16 +55,17 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     };
 
     Grant try_take_locked();
-    /// The wait a caller joining the queue now can expect: (queued + 1) x the time between hand-overs (the
-    /// smoothed one, or the time since the last once that exceeds 250 ms); zero until enough were measured.
+    /// The wait a caller joining the queue now can expect: (queued + 1) x the mean time between hand-overs
+    /// (HandoverMeter, ADR 0056); zero until enough were measured or while fewer than the pool's size queue.
     Clock::duration expected_wait_locked(Clock::time_point now) const;
     /// Opens a connection for a granted slot, unless the database was unreachable a moment ago: then only one
     /// caller at a time tries again (after a growing pause) and the others are refused at once with 503.
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline);
     boost::asio::awaitable<Grant> wait(Clock::time_point deadline, std::string_view label, Priority priority);
     /// Once a second at most, while callers are shed: the fields of a warning that says what the queued
-    /// callers wait to run (their statements' first SQL function, counted); empty between reports.
-    boost::json::object shed_report_locked(std::string_view label);
+    /// callers wait to run (their statements' first SQL function, counted) and the wait the shed caller could
+    /// expect (`expected`, whether it or the full queue refused it); empty between reports.
+    boost::json::object shed_report_locked(std::string_view label, Clock::duration expected);
     void expire(const std::shared_ptr<Waiter>& waiter) noexcept;
 
     const boost::asio::any_io_executor executor_;
@@ -74,11 +76,9 @@ class PoolState : public std::enable_shared_from_this<PoolState> {
     std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
     std::list<std::shared_ptr<Waiter>> waiters_;     // first come, first served (Finish callers first)
     std::size_t finish_waiting_ = 0;                 // Finish callers at the front of waiters_
-    // The queue's service rate (ADR 0040): the smoothed time between hand-overs to queued callers, how many
-    // were measured, and the last hand-over (or the moment the queue formed).
-    Clock::duration handover_interval_{0};
-    std::uint64_t handovers_measured_ = 0;
-    Clock::time_point last_handover_{};
+    // The queue's service rate (ADR 0040, ADR 0056): the mean time between the last hand-overs to queued
+    // callers, and the hand-over (or queue formation) the next gap counts from.
+    HandoverMeter handovers_;
     std::uint64_t shed_expected_wait_ = 0;
     std::uint64_t finish_acquired_ = 0;
     std::uint64_t finish_over_bound_ = 0;

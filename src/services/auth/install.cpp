@@ -1,10 +1,20 @@
 #include "services/auth/install.hpp"
 
+#include <algorithm>
 #include <utility>
 
+#include "db/pool.hpp"
 #include "jwt/token.hpp"
 
 namespace marquee::auth {
+
+std::shared_ptr<db::Lane> make_login_lane(std::size_t pool_size) {
+    // Half the pool's connections at most (ADR 0056): the other half stays for the purchase path whatever the
+    // logins do. The line is bounded near the server's connection cap: a login beyond it is refused at once.
+    return std::make_shared<db::Lane>(std::max<std::size_t>(1, pool_size / 2), kLoginLaneMaxWaiting,
+                                      "postgres",
+                                      "too many logins are waiting for the database; retry shortly");
+}
 
 std::shared_ptr<Installed> install(const core::Config& config, http::Router& router, db::Pool& db,
                                    redis::Client& redis, TokenIssued on_issued) {
@@ -21,7 +31,8 @@ std::shared_ptr<Installed> install(const core::Config& config, http::Router& rou
                                   std::move(signer), std::make_shared<core::SystemClock>(),
                                   ServiceOptions{.access_token_ttl = config.access_token_ttl,
                                                  .refresh_token_ttl = config.refresh_token_ttl,
-                                                 .on_issued = std::move(on_issued)});
+                                                 .on_issued = std::move(on_issued),
+                                                 .login_lane = make_login_lane(db.options().size)});
     installed->routes = std::make_unique<Routes>(*installed->service);
     installed->routes->add_to(router);
     return installed;

@@ -60,6 +60,12 @@ asio::awaitable<TokenPair> Service::login(std::string email, std::string passwor
         normalized = email;
     }
     co_await limits_.check_account(normalized);
+    // The database part of a login in its own lane (ADR 0056): a burst of logins waits for a place here, so
+    // at most the lane's width of them queue for the pool's connections.
+    db::Lane::Pass place;
+    if (options_.login_lane) {
+        place = co_await options_.login_lane->enter();
+    }
     const std::optional<Credentials> found = co_await store_.find_credentials(normalized);
     // Unknown email: verify against a dummy hash of the same cost, so the answer takes as long.
     std::string phc = found ? found->password_hash : dummy_hash_;

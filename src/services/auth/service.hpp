@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/clock.hpp"
+#include "db/lane.hpp"
 #include "jwt/token.hpp"
 #include "services/auth/login_limits.hpp"
 #include "services/auth/model.hpp"
@@ -25,6 +26,9 @@ struct ServiceOptions {
     std::chrono::seconds access_token_ttl{15 * 60};
     std::chrono::seconds refresh_token_ttl{14 * 24 * 3600};
     TokenIssued on_issued;  ///< empty: nobody is told
+    /// ADR 0056: the logins that read and write PostgreSQL at once (the rest wait here, in arrival order, not
+    /// in the pool's queue ahead of the purchases); null: no lane.
+    std::shared_ptr<db::Lane> login_lane;
 };
 
 /// The auth rules: sign-up, login, refresh-token rotation with reuse detection, logout, the current user.

@@ -1,4 +1,4 @@
-#include "services/queue/join_line.hpp"
+#include "db/lane.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -11,13 +11,14 @@
 
 #include "core/problem.hpp"
 
-namespace marquee::queue {
+namespace marquee::db {
 
 namespace asio = boost::asio;
 
 namespace {
 
-/// Resumes a waiter on its own executor (never inside the caller, which may hold a lock or be another join).
+/// Resumes a waiter on its own executor (never inside the caller, which may hold a lock or be another
+/// caller).
 template <typename Waiter>
 void resume(Waiter waiter) {
     asio::post(waiter.executor, std::move(waiter.resume));
@@ -25,7 +26,7 @@ void resume(Waiter waiter) {
 
 }  // namespace
 
-JoinLine::Pass& JoinLine::Pass::operator=(Pass&& other) noexcept {
+Lane::Pass& Lane::Pass::operator=(Pass&& other) noexcept {
     if (this != &other) {
         if (line_ != nullptr) line_->leave();
         line_ = other.line_;
@@ -34,11 +35,11 @@ JoinLine::Pass& JoinLine::Pass::operator=(Pass&& other) noexcept {
     return *this;
 }
 
-JoinLine::Pass::~Pass() {
+Lane::Pass::~Pass() {
     if (line_ != nullptr) line_->leave();
 }
 
-asio::awaitable<JoinLine::Pass> JoinLine::enter() {
+asio::awaitable<Lane::Pass> Lane::enter() {
     if (concurrency_ == 0) co_return Pass();
     {
         std::lock_guard lock(mutex_);
@@ -49,7 +50,7 @@ asio::awaitable<JoinLine::Pass> JoinLine::enter() {
         }
         if (waiting_.size() >= max_waiting_) {
             ++counts_.refused;
-            throw core::Problem::unavailable("queue", "Too many fans are joining at once; retry shortly.");
+            throw core::Problem::unavailable(service_, detail_);
         }
     }
     // The place is handed over by leave() (inside_ stays counted for us), or taken here if one came free
@@ -75,7 +76,7 @@ asio::awaitable<JoinLine::Pass> JoinLine::enter() {
     co_return Pass(this);
 }
 
-void JoinLine::leave() {
+void Lane::leave() {
     Waiter next;
     {
         std::lock_guard lock(mutex_);
@@ -90,7 +91,7 @@ void JoinLine::leave() {
     resume(std::move(next));
 }
 
-JoinLine::Stats JoinLine::stats() const {
+Lane::Stats Lane::stats() const {
     std::lock_guard lock(mutex_);
     Stats out = counts_;
     out.inside = inside_;
@@ -98,4 +99,4 @@ JoinLine::Stats JoinLine::stats() const {
     return out;
 }
 
-}  // namespace marquee::queue
+}  // namespace marquee::db
