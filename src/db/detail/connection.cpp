@@ -410,12 +410,58 @@ asio::awaitable<Result> Connection::query(const std::string& sql, const Params& 
     for (std::size_t i = 0; i < params.size(); ++i) {
         values[i] = params.is_null(i) ? nullptr : params.text(i).data();  // backed by std::string: NUL-ended
     }
-    may_be_committing_ = PQtransactionStatus(conn_) == PQTRANS_IDLE || is_commit(sql);
-    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          nullptr, nullptr, 0) == 0) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    for (int attempt = 0;; ++attempt) {
+        const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+        // ADR 0054: the statement is parsed, analysed and planned once per connection, then only bound and
+        // run.
+        const std::string* name = co_await prepared(sql, static_cast<int>(values.size()), deadline);
+        may_be_committing_ = idle || is_commit(sql);
+        if (name == nullptr) {
+            if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                  nullptr, nullptr, 0) == 0) {
+                fail("cannot send the statement");
+            }
+            co_return co_await finish(remaining(deadline));
+        }
+        if (PQsendQueryPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                nullptr, 0) == 0) {
+            fail("cannot send the statement");
+        }
+        try {
+            co_return co_await finish(remaining(deadline));
+        } catch (const SqlError& e) {
+            // The schema changed under the statement so that its result columns differ ("cached plan must
+            // not change result type"): it failed at Bind, before it ran. It is forgotten; outside a
+            // transaction block it is sent once more, parsed anew (inside one, the error has aborted the
+            // transaction: the caller decides, as for any error).
+            if (!e.is(kCachedPlanChanged) || e.message().find("cached plan") == std::string::npos) {
+                throw;
+            }
+            prepared_.erase(sql);
+            if (!idle || attempt > 0) throw;
+        }
+    }
+}
+
+asio::awaitable<const std::string*> Connection::prepared(const std::string& sql, int parameters,
+                                                         Clock::time_point deadline) {
+    if (const auto found = prepared_.find(sql); found != prepared_.end()) co_return &found->second;
+    // A full cache (statements built with values in their text) and a failed transaction (which refuses a
+    // Parse as it refuses the statement) take the unnamed statement, as before.
+    if (prepared_.size() >= kMaxPrepared || PQtransactionStatus(conn_) == PQTRANS_INERROR) co_return nullptr;
+    std::string name = "mq" + std::to_string(++statements_named_);
+    may_be_committing_ = false;  // a Parse commits nothing
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), parameters, nullptr) == 0) {
         fail("cannot send the statement");
     }
-    co_return co_await finish(timeout);
+    co_await finish(remaining(deadline));  // an SQL error (a bad statement) is thrown here, and not kept
+    co_return &prepared_.emplace(sql, std::move(name)).first->second;
+}
+
+std::chrono::milliseconds Connection::remaining(Clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return std::max(left, std::chrono::milliseconds(1));
 }
 
 asio::awaitable<Result> Connection::execute(const std::string& script, std::chrono::milliseconds timeout) {

@@ -4,10 +4,12 @@
 // stream_descriptor::async_wait. Only db/ includes this header.
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -92,6 +94,11 @@ class Connection {
     boost::asio::awaitable<Wait> wait(bool for_write, Clock::time_point deadline);
     boost::asio::awaitable<Wait> wait_on_strand(bool for_write, Clock::time_point deadline);
     boost::asio::awaitable<Result> finish(std::chrono::milliseconds timeout);
+    /// The name of `sql`'s prepared statement on this connection, prepared now if it is new (ADR 0054); null
+    /// when it is sent unnamed instead (the cache is full, or the transaction has failed).
+    boost::asio::awaitable<const std::string*> prepared(const std::string& sql, int parameters,
+                                                        Clock::time_point deadline);
+    static std::chrono::milliseconds remaining(Clock::time_point deadline);
     [[noreturn]] void fail(std::string what);
     [[noreturn]] void throw_error(const ResultPtr& error);
     /// Starts a server-side cancel of the statement in flight on a thread of its own, unless one was sent
@@ -113,6 +120,12 @@ class Connection {
     bool cancel_sent_ = false;
     // The statement in flight may be committing (auto-commit, or COMMIT itself): never cancelled from here.
     bool may_be_committing_ = false;
+    // ADR 0054: each distinct statement text of query() is prepared once per connection (named mq1, mq2,
+    // ...), up to kMaxPrepared of them; the server keeps their parse trees and plans for the session.
+    static constexpr std::size_t kMaxPrepared = 256;
+    static constexpr std::string_view kCachedPlanChanged = "0A000";
+    std::unordered_map<std::string, std::string> prepared_;
+    std::uint64_t statements_named_ = 0;
 };
 
 }  // namespace marquee::db::detail
