@@ -56,14 +56,14 @@ class HandoverMeter {
     /// fast as its queue grows). Zero until kMinMeasured hand-overs were measured.
     Duration expected_wait(std::size_t queued, TimePoint now) const noexcept {
         if (measured_ < kMinMeasured) return Duration{0};
-        const std::uint64_t count = std::min<std::uint64_t>(measured_, kWindow);
         const Duration in_progress = last_ == TimePoint{} ? Duration{0} : std::max(now - last_, Duration{0});
         // The gap in progress counts once it is longer than the mean: a short one is the next hand-over's
         // normal time and would only dilute the window.
-        const Duration mean = sum_ / static_cast<Duration::rep>(count);
-        const Duration interval =
+        const Duration mean = interval();
+        const std::uint64_t count = std::min<std::uint64_t>(measured_, kWindow);
+        const Duration gap =
             in_progress > mean ? (sum_ + in_progress) / static_cast<Duration::rep>(count + 1) : mean;
-        return interval * static_cast<Duration::rep>(queued + 1);
+        return gap * static_cast<Duration::rep>(queued + 1);
     }
 
   private:
