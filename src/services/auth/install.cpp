@@ -8,10 +8,10 @@
 
 namespace marquee::auth {
 
-std::shared_ptr<db::Lane> make_login_lane(std::size_t pool_size) {
+std::shared_ptr<loop::Lane> make_login_lane(std::size_t pool_size) {
     // Half the pool's connections at most (ADR 0056): the other half stays for the purchase path whatever the
     // logins do. The line is bounded near the server's connection cap: a login beyond it is refused at once.
-    return std::make_shared<db::Lane>(std::max<std::size_t>(1, pool_size / 2), kLoginLaneMaxWaiting,
+    return std::make_shared<loop::Lane>(std::max<std::size_t>(1, pool_size / 2), kLoginLaneMaxWaiting,
                                       "postgres",
                                       "too many logins are waiting for the database; retry shortly");
 }

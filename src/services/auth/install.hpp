@@ -33,7 +33,7 @@ struct Installed {
 inline constexpr std::size_t kLoginLaneMaxWaiting = 16'384;
 
 /// ADR 0056: the logins' lane for a pool of `pool_size` connections: half of them (at least one) at once.
-std::shared_ptr<db::Lane> make_login_lane(std::size_t pool_size);
+std::shared_ptr<loop::Lane> make_login_lane(std::size_t pool_size);
 
 /// Adds the /api/v1/auth routes to `router`. Loads the signing key from config.jwt_private_key_file
 /// (jwt::KeyError naming the setting when it is missing or unusable). (Services may not include app/, so

@@ -9,8 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/clock.hpp"
-#include "db/lane.hpp"
 #include "jwt/token.hpp"
+#include "loop/lane.hpp"
 #include "services/auth/login_limits.hpp"
 #include "services/auth/model.hpp"
 #include "services/auth/password_hasher.hpp"
@@ -28,7 +28,7 @@ struct ServiceOptions {
     TokenIssued on_issued;  ///< empty: nobody is told
     /// ADR 0056: the logins that read and write PostgreSQL at once (the rest wait here, in arrival order, not
     /// in the pool's queue ahead of the purchases); null: no lane.
-    std::shared_ptr<db::Lane> login_lane;
+    std::shared_ptr<loop::Lane> login_lane;
 };
 
 /// The auth rules: sign-up, login, refresh-token rotation with reuse detection, logout, the current user.

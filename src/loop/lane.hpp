@@ -11,7 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-namespace marquee::db {
+namespace marquee::loop {
 
 /// A lane (ADR 0036, ADR 0056): the callers of one kind that work at once, the rest waiting in arrival order.
 ///
@@ -80,4 +80,4 @@ class Lane {
     Stats counts_;
 };
 
-}  // namespace marquee::db
+}  // namespace marquee::loop

@@ -1,4 +1,4 @@
-#include "db/lane.hpp"
+#include "loop/lane.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -11,7 +11,7 @@
 
 #include "core/problem.hpp"
 
-namespace marquee::db {
+namespace marquee::loop {
 
 namespace asio = boost::asio;
 
@@ -99,4 +99,4 @@ Lane::Stats Lane::stats() const {
     return out;
 }
 
-}  // namespace marquee::db
+}  // namespace marquee::loop

@@ -1,4 +1,4 @@
-#include "db/lane.hpp"
+#include "loop/lane.hpp"
 
 #include <optional>
 #include <string>
@@ -11,7 +11,7 @@
 
 #include "core/problem.hpp"
 
-namespace marquee::db {
+namespace marquee::loop {
 namespace {
 
 namespace asio = boost::asio;
@@ -58,4 +58,4 @@ TEST(LaneTest, AFullLaneRefusesWithItsOwnServiceAndDetail) {
 }
 
 }  // namespace
-}  // namespace marquee::db
+}  // namespace marquee::loop
