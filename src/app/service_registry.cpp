@@ -154,9 +154,11 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
     // Server-side cancels of statements past their deadline, bounded process-wide (db/cancels.hpp).
     auto& db_cancels = metrics.counter(
         "db_cancels_total",
-        "Statements past their deadline in a transaction: server-side cancel sent or skipped");
+        "Statements past their deadline in a transaction: server-side cancel sent, skipped (too many in "
+        "flight) or failed (libpq made no cancel request, or no thread started)");
     auto& cancels_sent = db_cancels.with({{"outcome", "sent"}});
     auto& cancels_skipped = db_cancels.with({{"outcome", "skipped"}});
+    auto& cancels_failed = db_cancels.with({{"outcome", "failed"}});
     auto& db_cancels_in_flight =
         metrics.gauge("db_cancels_in_flight", "Server-side cancels still waiting for PostgreSQL").with({});
     auto& redis_connections = metrics.gauge("redis_connections", "Redis connections open").with({});
@@ -200,6 +202,7 @@ void register_pool_metrics(core::MetricsRegistry& metrics, db::Pool& db, redis::
         const auto c = db::cancel_stats();
         cancels_sent.advance_to(c.sent);
         cancels_skipped.advance_to(c.skipped);
+        cancels_failed.advance_to(c.failed);
         db_cancels_in_flight.set(static_cast<double>(c.in_flight));
         const auto r = redis.stats();
         redis_connections.set(static_cast<double>(r.connections));

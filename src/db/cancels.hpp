@@ -17,6 +17,7 @@ struct CancelStats {
     std::size_t in_flight = 0;  ///< cancel threads still waiting for the server
     std::uint64_t sent = 0;     ///< cancels started (each on a thread of its own)
     std::uint64_t skipped = 0;  ///< cancels not started: kMaxCancelsInFlight were already in flight
+    std::uint64_t failed = 0;   ///< cancels not started: libpq made no cancel request, or no thread started
 };
 
 /// Process-wide, across every pool.

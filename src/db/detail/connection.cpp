@@ -39,6 +39,7 @@ namespace {
 std::atomic<std::size_t> g_cancels_in_flight{0};
 std::atomic<std::uint64_t> g_cancels_sent{0};
 std::atomic<std::uint64_t> g_cancels_skipped{0};
+std::atomic<std::uint64_t> g_cancels_failed{0};
 
 namespace asio = boost::asio;
 using WaitType = asio::posix::stream_descriptor::wait_type;
@@ -484,12 +485,7 @@ asio::awaitable<Result> Connection::finish(std::chrono::milliseconds timeout) {
                         " ms; its outcome is unknown");
         }
         // Inside a transaction and not its COMMIT: ask the server to stop the statement.
-        if (cancel_in_background()) {
-            unavailable("the statement took longer than " + std::to_string(timeout.count()) +
-                        " ms and was cancelled");
-        }
-        unavailable("the statement took longer than " + std::to_string(timeout.count()) +
-                    " ms; too many cancels are in flight, so the server's statement_timeout stops it");
+        unavailable(past_deadline_detail(timeout, cancel_in_background()));
     };
     for (;;) {
         const int flushed = PQflush(conn_);
@@ -630,8 +626,8 @@ void Connection::throw_error(const ResultPtr& error) {
                    field(PG_DIAG_MESSAGE_DETAIL), field(PG_DIAG_TABLE_NAME));
 }
 
-bool Connection::cancel_in_background() noexcept {
-    if (cancel_sent_) return false;
+CancelStart Connection::cancel_in_background() noexcept {
+    if (cancel_sent_) return CancelStart::AlreadySent;
     cancel_sent_ = true;
     // PQcancel opens a new connection and blocks until the server closes it, with no timeout: never on an
     // I/O thread, and at most kMaxCancelsInFlight threads at once (db/cancels.hpp). PostgreSQL 15's libpq has
@@ -640,13 +636,14 @@ bool Connection::cancel_in_background() noexcept {
     do {
         if (in_flight >= kMaxCancelsInFlight) {
             g_cancels_skipped.fetch_add(1, std::memory_order_relaxed);
-            return false;
+            return CancelStart::TooManyInFlight;
         }
     } while (!g_cancels_in_flight.compare_exchange_weak(in_flight, in_flight + 1, std::memory_order_relaxed));
     PGcancel* cancel = PQgetCancel(conn_);
     if (cancel == nullptr) {
         g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
-        return false;
+        g_cancels_failed.fetch_add(1, std::memory_order_relaxed);
+        return CancelStart::NoCancelHandle;
     }
     try {
         std::thread([cancel]() {
@@ -656,12 +653,31 @@ bool Connection::cancel_in_background() noexcept {
             g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
         }).detach();
         g_cancels_sent.fetch_add(1, std::memory_order_relaxed);
-        return true;
+        return CancelStart::Sent;
     } catch (...) {
         PQfreeCancel(cancel);
         g_cancels_in_flight.fetch_sub(1, std::memory_order_relaxed);
-        return false;
+        g_cancels_failed.fetch_add(1, std::memory_order_relaxed);
+        return CancelStart::NoThread;
     }
+}
+
+std::string past_deadline_detail(std::chrono::milliseconds timeout, CancelStart start) {
+    const std::string late = "the statement took longer than " + std::to_string(timeout.count()) + " ms";
+    const std::string left = ", so the server's statement_timeout stops it";
+    switch (start) {
+        case CancelStart::Sent:
+            return late + " and was cancelled";
+        case CancelStart::AlreadySent:
+            return late + "; a cancel was already sent on its connection";
+        case CancelStart::TooManyInFlight:
+            return late + "; too many cancels are in flight" + left;
+        case CancelStart::NoCancelHandle:
+            return late + "; libpq could not make a cancel request for its connection" + left;
+        case CancelStart::NoThread:
+            return late + "; no thread could be started to cancel it" + left;
+    }
+    return late;
 }
 
 }  // namespace marquee::db::detail
@@ -673,6 +689,7 @@ CancelStats cancel_stats() noexcept {
     stats.in_flight = detail::g_cancels_in_flight.load(std::memory_order_relaxed);
     stats.sent = detail::g_cancels_sent.load(std::memory_order_relaxed);
     stats.skipped = detail::g_cancels_skipped.load(std::memory_order_relaxed);
+    stats.failed = detail::g_cancels_failed.load(std::memory_order_relaxed);
     return stats;
 }
 

@@ -50,6 +50,20 @@ std::optional<std::chrono::seconds> per_host_timeout(const Keywords& keywords);
 std::optional<Keywords> hosts_after(Keywords keywords, std::string_view host, std::string_view port,
                                     std::string_view address);
 
+/// What became of the server-side cancel of a statement past its deadline inside a transaction
+/// (Connection::cancel_in_background, db/cancels.hpp).
+enum class CancelStart {
+    Sent,             ///< a cancel thread was started
+    AlreadySent,      ///< one was started for this connection before
+    TooManyInFlight,  ///< kMaxCancelsInFlight were in flight: skipped
+    NoCancelHandle,   ///< libpq's PQgetCancel gave none (the connection has no socket)
+    NoThread,         ///< the thread could not be started
+};
+
+/// The 503's detail for a statement inside a transaction past its `timeout`, saying what became of its
+/// cancel (when none was sent, the server's statement_timeout stops the statement).
+std::string past_deadline_detail(std::chrono::milliseconds timeout, CancelStart start);
+
 class Connection {
   public:
     using Clock = std::chrono::steady_clock;
@@ -102,8 +116,8 @@ class Connection {
     [[noreturn]] void fail(std::string what);
     [[noreturn]] void throw_error(const ResultPtr& error);
     /// Starts a server-side cancel of the statement in flight on a thread of its own, unless one was sent
-    /// already or kMaxCancelsInFlight are in flight (db/cancels.hpp); true when it started one.
-    bool cancel_in_background() noexcept;
+    /// already or kMaxCancelsInFlight are in flight (db/cancels.hpp); says which.
+    CancelStart cancel_in_background() noexcept;
 
     boost::asio::any_io_executor executor_;
     // The socket's waits, and the deadline timers raced against them, complete only here, and the race is
