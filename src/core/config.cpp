@@ -146,6 +146,12 @@ const std::vector<Option>& options() {
          [](Config& c, auto n, auto v) {
              c.login_window = std::chrono::seconds(parse_int<int>(n, v, 1, 86400));
          }},
+        {"login-lane-max-wait-ms", "MARQUEE_LOGIN_LANE_MAX_WAIT_MS",
+         "longest wait of a login in the logins' lane; past it, or when the line's expected wait is longer, "
+         "503 + Retry-After (default 8000; 0: no bound in time)",
+         [](Config& c, auto n, auto v) {
+             c.login_lane_max_wait = std::chrono::milliseconds(parse_int<std::int64_t>(n, v, 0, 600'000));
+         }},
         {"queue-admit-per-second", "MARQUEE_QUEUE_ADMIT_PER_SECOND",
          "fixed waiting-room admissions per schedule per second (default auto: from measured purchases)",
          [](Config& c, auto n, auto v) {

@@ -204,6 +204,16 @@ TEST(Config, QueueSecretAndProofOfWorkAreOffByDefaultAndConfigurable) {
     EXPECT_THROW((void)parse_config({"--queue-pow-ttl-s=1"}, env_of({})), ConfigError);
 }
 
+// ADR 0056 (amended): the logins' lane bounds a login's wait in time.
+TEST(Config, LoginLaneMaxWaitHasADefaultAndCanBeTurnedOff) {
+    EXPECT_EQ(parse({}).login_lane_max_wait, std::chrono::milliseconds(8'000));
+    EXPECT_EQ(parse({}, {{"MARQUEE_LOGIN_LANE_MAX_WAIT_MS", "3000"}}).login_lane_max_wait,
+              std::chrono::milliseconds(3'000));
+    EXPECT_EQ(parse({"--login-lane-max-wait-ms=0"}).login_lane_max_wait, std::chrono::milliseconds(0));
+    EXPECT_THROW((void)parse_config({"--login-lane-max-wait-ms=-1"}, env_of({})), ConfigError);
+    EXPECT_THROW((void)parse_config({"--login-lane-max-wait-ms=600001"}, env_of({})), ConfigError);
+}
+
 // ADR 0036: the queue's join line.
 TEST(Config, QueueJoinLineHasDefaultsAndCanBeTurnedOff) {
     EXPECT_EQ(parse({}).queue_join_concurrency, 0u);  // off: measured slower (ADR 0036)

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json/parse.hpp>
@@ -273,6 +275,54 @@ TEST(AuthRateLimits, AnAddressIsLimitedAcrossAccounts) {
         }
     }
     EXPECT_TRUE(limited);
+}
+
+// ADR 0056 (amended): a login that would wait, or has waited, in the logins' lane longer than
+// --login-lane-max-wait-ms is answered 503 problem+json with Retry-After, not left to the client's timeout. A
+// pool of 2 gives the lane one place, which each login holds through its Argon2 verification (tens of ms), so
+// of 8 logins sent at once some wait past a bound of 1 ms; without the bound every one of them would wait its
+// turn.
+TEST(AuthLoginLane, ALoginThatWaitsPastTheBoundIsAnswered503WithRetryAfter) {
+    MarqueeProcess process({"--service=auth", "--db-pool-size=2", "--login-lane-max-wait-ms=1"},
+                           {{"MARQUEE_LOGIN_ATTEMPTS_PER_IP", "100000"}});
+    const std::string email = unique_email();
+    ASSERT_EQ(post(process.port(), "/api/v1/auth/signup",
+                   {{"email", email}, {"password", kPassword}, {"displayName", "K"}})
+                  .status,
+              201);
+    std::optional<HttpReply> refused;
+    int logged_in = 0;
+    for (int round = 0; round < 5 && !refused; ++round) {
+        std::vector<HttpReply> replies(8);
+        std::vector<std::thread> fans;
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            fans.emplace_back([&, i] {
+                replies[i] =
+                    post(process.port(), "/api/v1/auth/login", {{"email", email}, {"password", kPassword}});
+            });
+        }
+        for (auto& fan : fans) fan.join();
+        for (const HttpReply& reply : replies) {
+            if (reply.status == 200) {
+                ++logged_in;
+            } else if (reply.status == 503) {
+                refused = reply;
+            } else {
+                ADD_FAILURE() << "a login answered " << reply.status << ": " << reply.body;
+            }
+        }
+    }
+    EXPECT_GT(logged_in, 0);
+    ASSERT_TRUE(refused.has_value()) << "no login was refused for waiting past 1 ms in a lane of one place";
+    expect_problem(*refused, 503, "dependency-unavailable");
+    ASSERT_TRUE(refused->headers.count("retry-after"));
+    EXPECT_EQ(refused->headers.at("retry-after"), "1");
+    const json::object problem = json_of(*refused);
+    EXPECT_EQ(problem.at("dependency").as_string(), "postgres");
+    EXPECT_NE(
+        std::string(problem.at("detail").as_string()).find("too many logins are waiting for the database"),
+        std::string::npos)
+        << refused->body;
 }
 
 std::string startup_failure(const std::vector<std::string>& args,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -32,8 +33,9 @@ struct Installed {
 /// Logins waiting for the login lane at most; one more is answered 503 + Retry-After at once.
 inline constexpr std::size_t kLoginLaneMaxWaiting = 16'384;
 
-/// ADR 0056: the logins' lane for a pool of `pool_size` connections: half of them (at least one) at once.
-std::shared_ptr<loop::Lane> make_login_lane(std::size_t pool_size);
+/// ADR 0056: the logins' lane for a pool of `pool_size` connections: half of them (at least one) at once; a
+/// login waits in it at most `max_wait` (0: no bound in time; config.login_lane_max_wait).
+std::shared_ptr<loop::Lane> make_login_lane(std::size_t pool_size, std::chrono::milliseconds max_wait);
 
 /// Adds the /api/v1/auth routes to `router`. Loads the signing key from config.jwt_private_key_file
 /// (jwt::KeyError naming the setting when it is missing or unusable). (Services may not include app/, so

@@ -62,7 +62,7 @@ asio::awaitable<TokenPair> Service::login(std::string email, std::string passwor
     co_await limits_.check_account(normalized);
     // The rest of a login in its own lane (ADR 0056): its two statements and the password check and Redis
     // counters between them. A burst of logins waits for a place here, so at most the lane's width of them
-    // queue for the pool's connections.
+    // queue for the pool's connections; a login waits here at most the lane's max_wait (503 past it).
     loop::Lane::Pass place;
     if (options_.login_lane) {
         place = co_await options_.login_lane->enter();
