@@ -228,6 +228,7 @@ TEST(LaneTest, EveryCallerEndsInsideOrRefusedOnManyThreads) {
     };
     for (int i = 0; i < kCallers; ++i) asio::co_spawn(io, caller(i), asio::detached);
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) threads.emplace_back([&io] { io.run(); });
     for (auto& thread : threads) thread.join();
 

@@ -295,6 +295,7 @@ TEST(AuthLoginLane, ALoginThatWaitsPastTheBoundIsAnswered503WithRetryAfter) {
     for (int round = 0; round < 5 && !refused; ++round) {
         std::vector<HttpReply> replies(8);
         std::vector<std::thread> fans;
+        fans.reserve(replies.size());
         for (std::size_t i = 0; i < replies.size(); ++i) {
             fans.emplace_back([&, i] {
                 replies[i] =
