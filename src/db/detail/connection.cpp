@@ -663,7 +663,7 @@ CancelStart Connection::cancel_in_background() noexcept {
 }
 
 std::string past_deadline_detail(std::chrono::milliseconds timeout, CancelStart start) {
-    const std::string late = "the statement took longer than " + std::to_string(timeout.count()) + " ms";
+    std::string late = "the statement took longer than " + std::to_string(timeout.count()) + " ms";
     const std::string left = ", so the server's statement_timeout stops it";
     switch (start) {
         case CancelStart::Sent:
