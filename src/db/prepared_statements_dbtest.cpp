@@ -4,10 +4,8 @@
 // transaction each still answer as an unprepared statement would.
 
 #include <chrono>
-#include <exception>
 #include <string>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
@@ -23,12 +21,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-void run(asio::io_context& io, asio::awaitable<void> task) {
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) { error = std::move(e); });
-    test::run_threads(io, 1);
-    if (error) std::rethrow_exception(error);
-}
+using test::run;
 
 PoolOptions one_connection(const std::string& name) {
     PoolOptions options;

@@ -43,6 +43,14 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> task, int threads =
     return std::move(*value);
 }
 
+/// The same for a task without a value.
+inline void run(boost::asio::io_context& io, boost::asio::awaitable<void> task, int threads = 1) {
+    std::exception_ptr error;
+    boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) { error = std::move(e); });
+    run_threads(io, threads);
+    if (error) std::rethrow_exception(error);
+}
+
 /// Runs `task` on `io` from this thread until `io` has no more work; returns its value or rethrows.
 template <class T>
 T run_here(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
