@@ -35,7 +35,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 using test::run;
-using test::run_threads;
 
 /// The HTTP status of the core::Problem `action` throws; fails the test if it throws nothing or else.
 int problem_status(const std::function<void()>& action) {
