@@ -468,7 +468,9 @@ TEST_F(PoolDbTest, AConnectStarvedByItsCallersQueueingDoesNotMakeThePoolBackOff)
             co_await until_waiting(pool, 1);
             std::this_thread::sleep_for(400ms);  // the only io thread, past the queued caller's deadline
         }  // dropped in a transaction: closed, and the slot goes to the queued caller
-        while (starved.empty()) co_await asio::post(executor, asio::use_awaitable);
+        while (starved.empty()) {
+            co_await asio::post(executor, asio::use_awaitable);
+        }
         try {
             const Result r = co_await pool.query("SELECT 42 AS answer");
             answer = r.get<int>(0, "answer");
