@@ -77,8 +77,9 @@ using TransactionValue = typename AwaitableValue<std::invoke_result_t<F&, Transa
 /// connection that is lost or reaches a node that cannot write (SQLSTATE 08xxx, 57P01-57P03, 25006) is
 /// dropped, never reused. When a connect fails, later connects back off (100 ms doubling to 2 s, jittered)
 /// and only one caller at a time tries; the rest get 503 + Retry-After at once rather than wait out their
-/// deadline. Nothing is retried after a statement was sent: a COMMIT whose answer was lost is in doubt, and
-/// it is the caller's idempotency key that settles it.
+/// deadline. A connect that only ran out of a deadline its caller had mostly (over half) spent queueing
+/// fails that caller alone and starts no back-off. Nothing is retried after a statement was sent: a COMMIT
+/// whose answer was lost is in doubt, and it is the caller's idempotency key that settles it.
 class Pool {
   public:
     struct Stats {

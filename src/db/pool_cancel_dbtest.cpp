@@ -98,9 +98,15 @@ TEST(PoolCancelDbTest, AStatementPastItsDeadlineInsideATransactionIsCancelledOnT
 
 TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyThreads) {
     // 24 callers on 4 threads (half of them on strands) update rows of one table in transactions over 3
-    // connections with a 100 ms deadline, while one more caller takes the whole table in ACCESS EXCLUSIVE
-    // mode for 150 ms at a time: the updates it blocks reach their deadline inside their transactions and are
+    // connections with a 200 ms deadline, while one more caller takes the whole table in ACCESS EXCLUSIVE
+    // mode for 300 ms at a time: the updates it blocks reach their deadline inside their transactions and are
     // cancelled from background threads while their connections close and new ones open.
+    //
+    // The deadline also bounds each connect (PoolOptions::timeout), and every cancel costs one: a connect
+    // took 40-100 ms at a load average of 10 on 2 cores (100 ms was the deadline until 2026-12-08), and
+    // a connect that misses it makes the pool back off and refuse every caller for up to 2 s. A fixed 3 s
+    // run could then end with nothing committed and nothing cancelled. So the run lasts at least 3 s and
+    // until both a commit and a cancel inside a transaction were seen, for at most 60 s.
     asio::io_context io;
     const std::string schema = test::unique_name("pool_cancels");
     Pool admin(io.get_executor(), pool_options(2, 10s, test::unique_name("pool_cancels_admin")));
@@ -110,7 +116,8 @@ TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyT
         co_await admin.query("INSERT INTO " + schema +
                              ".seats SELECT g, 'FREE' FROM generate_series(0, 7) g");
     }());
-    PoolOptions options = pool_options(3, 100ms, test::unique_name("pool_cancels_victim"));
+    constexpr auto kDeadline = 200ms;
+    PoolOptions options = pool_options(3, kDeadline, test::unique_name("pool_cancels_victim"));
     options.max_waiting = 24;
     Pool pool(io.get_executor(), options);
     io.restart();  // run_here left it stopped; run_workers runs it as it is
@@ -128,10 +135,10 @@ TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyT
                 Session holder = co_await admin.session();
                 co_await holder.execute("BEGIN; LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
                 ++locks;
-                co_await pause_for(150ms);
+                co_await pause_for(kDeadline * 3 / 2);
                 co_await holder.execute("ROLLBACK");
             }
-            co_await pause_for(100ms);
+            co_await pause_for(kDeadline);
         }
     };
     auto worker = [&](int id) -> asio::awaitable<void> {
@@ -167,8 +174,13 @@ TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyT
             }
         }
     };
-    test::run_workers(io, 25, 4, worker, [&stop] {
+    test::run_workers(io, 25, 4, worker, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        const auto seen = [&] { return committed > 0 && cancelled > 0; };
         std::this_thread::sleep_for(3s);
+        while (!seen() && std::chrono::steady_clock::now() - start < 60s) {
+            std::this_thread::sleep_for(50ms);
+        }
         stop = true;
     });
     test::run_here(
@@ -178,11 +190,16 @@ TEST(PoolCancelDbTest, EveryTransactionEndsWhileItsStatementsAreCancelledOnManyT
     RecordProperty("cancelled", cancelled.load());
     RecordProperty("unavailable", unavailable.load());
     RecordProperty("locks", locks.load());
+    const Pool::Stats stats = pool.stats();
+    RecordProperty("connects", static_cast<int>(stats.connects));
+    RecordProperty("connect_errors", static_cast<int>(stats.connect_errors));
+    RecordProperty("refused_unreachable", static_cast<int>(stats.refused_unreachable));
+    RecordProperty("acquire_timeouts", static_cast<int>(stats.acquire_timeouts));
+    RecordProperty("shed", static_cast<int>(stats.shed));
     EXPECT_EQ(other.load(), 0);
     EXPECT_GT(locks.load(), 0);
     EXPECT_GT(committed.load(), 0);
     EXPECT_GT(cancelled.load(), 0) << "no statement was cancelled inside its transaction";
-    const Pool::Stats stats = pool.stats();
     EXPECT_EQ(stats.in_use, 0u);
     EXPECT_EQ(stats.waiting, 0u);
     EXPECT_LE(stats.open, options.size);

@@ -436,6 +436,51 @@ TEST_F(PoolDbTest, QueryPastDeadlineIsUnavailableAndPoolStaysUsable) {
     EXPECT_LE(pool.stats().open, 1u);
 }
 
+TEST_F(PoolDbTest, AConnectStarvedByItsCallersQueueingDoesNotMakeThePoolBackOff) {
+    // One connection, held in an open transaction while a second caller queues for it. The io thread then
+    // runs late (blocked past the queued caller's deadline, as a loaded machine runs it), and the held
+    // session is dropped mid-transaction: its connection is closed and the queued caller is handed the free
+    // slot with no time left to connect in. Its connect fails at once. That says nothing about the server,
+    // so the next caller connects and is answered: it is not refused as "unreachable" by a back-off.
+    Pool pool(io_.get_executor(), options(1, 300ms));
+    std::string starved;
+    std::string next;
+    int answer = 0;
+    run(io_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        {
+            Session held = co_await pool.session();
+            co_await held.execute("BEGIN");
+            asio::co_spawn(
+                executor,
+                [&]() -> asio::awaitable<void> {
+                    try {
+                        co_await pool.query("SELECT 1");
+                    } catch (const core::Problem& problem) {
+                        starved = problem.detail();
+                    }
+                },
+                asio::detached);
+            co_await until_waiting(pool, 1);
+            std::this_thread::sleep_for(400ms);  // the only io thread, past the queued caller's deadline
+        }  // dropped in a transaction: closed, and the slot goes to the queued caller
+        while (starved.empty()) {
+            co_await asio::post(executor, asio::use_awaitable);
+        }
+        try {
+            const Result r = co_await pool.query("SELECT 42 AS answer");
+            answer = r.get<int>(0, "answer");
+        } catch (const core::Problem& problem) {
+            next = problem.detail();
+        }
+    }());
+    EXPECT_NE(starved.find("did not finish before the deadline"), std::string::npos) << starved;
+    EXPECT_EQ(answer, 42) << next;
+    EXPECT_EQ(pool.stats().connect_errors, 1u);
+    EXPECT_EQ(pool.stats().refused_unreachable, 0u);
+    EXPECT_FALSE(pool.stats().unreachable);
+}
+
 TEST_F(PoolDbTest, AWriteOnAReadOnlyNodeDropsTheConnection) {
     // What a connection to a demoted primary sees: 25006 on its first write. It must not go back to the pool,
     // or every later write through it would fail the same way; the next connect walks the host list.
