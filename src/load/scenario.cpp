@@ -204,7 +204,9 @@ asio::awaitable<Schedule> create_schedule(Run& run) {
     Recorder& rec = run.setup();
     Connection c = run.connection();
     // --schedule-id: another process made it (--setup-only); this one only reads its seats.
-    if (o.schedule_id != 0) co_return co_await read_schedule(run, c, o.schedule_id);
+    if (o.schedule_id != 0) {
+        co_return co_await read_schedule(run, c, o.schedule_id);
+    }
     const auto admin_deadline = Clock::now() + std::chrono::seconds(60);
     const std::string auth = co_await login(run, rec, c, o.admin_email, o.admin_password, admin_deadline);
     if (auth.empty()) {
