@@ -631,7 +631,8 @@ struct FlashState {
     unsigned held = 0;
     unsigned paid = 0;
     unsigned sold_out = 0;
-    unsigned failed = 0;     ///< refused: a final answer other than success
+    unsigned told_by_joining_again = 0;  ///< after a hold's 410 queue-token-expired, a join answered sold-out
+    unsigned failed = 0;                 ///< refused: a final answer other than success
     unsigned undecided = 0;  ///< a top-up or payment still in flight or PENDING when patience ran out
     std::uint64_t conflicts = 0;
     std::optional<Clock::time_point> first_hold;
@@ -730,6 +731,7 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
     unsigned lost = 0;
     std::string reservation;
     std::int64_t total = 0;
+    bool token_ended = false;  // the last hold was answered 410 (not sold-out): the queue token ended
     for (int attempt = 0; attempt < 500 && Clock::now() < st.deadline; ++attempt) {
         if (view.empty() || !fresh) {
             path = base + "/availability";
@@ -778,12 +780,28 @@ asio::awaitable<void> flash_sale_user(Run& run, FlashState& st, unsigned user) {
             st.notice.heard(SoldOutHeard::Told, Clock::now());
             co_return;
         }
+        token_ended = r.status == 410;
         if (r.status != 409) break;
         ++st.conflicts;
         // The view is stale after a few losses: read availability again.
         if (++lost % 2 == 0) fresh = false;
     }
     if (reservation.empty() || total <= 0) {
+        if (token_ended) {
+            // Its queue token ended (410 queue-token-expired: the sell-out's drain ends ACTIVE tokens too):
+            // the answer says to join the queue again, which a sold-out schedule answers 410 sold-out. The
+            // seat map below may be another replica's copy, a moment behind the sale.
+            path = base + "/queue";
+            Headers join{{"Authorization", auth}};
+            const Response again = co_await run.call_patiently(rec, c, "queue join again", "POST", path,
+                                                               kNoBody, join, st.deadline);
+            if (is_sold_out_answer(again)) {
+                ++st.sold_out;
+                ++st.told_by_joining_again;
+                st.notice.heard(SoldOutHeard::Told, Clock::now());
+                co_return;
+            }
+        }
         // A hold refused otherwise (the token ended with the sale, say): the fan looks at the seat map, as a
         // browser shows it; nothing free is the sale being over.
         path = base + "/availability";
@@ -1027,6 +1045,7 @@ Result run_scenario(const Options& o) {
         outcome["held"] = st.held;
         outcome["paid"] = st.paid;
         outcome["sold_out_users"] = st.sold_out;
+        outcome["told_by_joining_again"] = st.told_by_joining_again;
         outcome["failed_users"] = st.failed;
         outcome["undecided_users"] = st.undecided;
         outcome["hold_conflicts_409"] = st.conflicts;
