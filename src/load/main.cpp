@@ -67,6 +67,14 @@ options
   --sends-per-turn=N   at most N requests start between two polls of the sockets (default 32), so a burst's
                        answers are read while the rest of it is sent and each request's latency is its own
                        (ADR 0043); 0: no turns, every woken user sends before any answer is read
+  --schedule-id=N      flash-sale: play the sale of this existing schedule (made by --setup-only) instead of
+                       creating one; with several processes against several marquee replicas, each with its
+                       own --run-id (its own users), the sale is one: the invariant check of the seats is left
+                       to whoever merges the reports, and each report lists when each fan was told
+                       (told_unix_ms) and when this process saw its last sale (last_sale_unix_ms)
+  --sale-at-unix-ms=T  flash-sale: the sale opens at wall-clock time T (ms since the epoch) for every fan logged
+                       in by then (later ones join as their login ends), not when this process's logins end
+  --setup-only         create the schedule (--seats) as the admin, print `schedule N` and stop
   --json=PATH          write the results as JSON
 Exit status: 0 when the scenario made progress and every invariant held, 1 otherwise, 2 on bad usage.
 )";
@@ -161,6 +169,12 @@ int main(int argc, char** argv) {
                 o.source_addresses = value_of(arg);
             } else if (starts(arg, "--sends-per-turn=")) {
                 o.sends_per_turn = static_cast<unsigned>(number(arg));
+            } else if (starts(arg, "--schedule-id=")) {
+                o.schedule_id = static_cast<std::int64_t>(number(arg));
+            } else if (starts(arg, "--sale-at-unix-ms=")) {
+                o.sale_at_unix_ms = static_cast<std::int64_t>(number(arg));
+            } else if (arg == "--setup-only") {
+                o.setup_only = true;
             } else if (starts(arg, "--login-rate=")) {
                 o.login_rate = std::stod(value_of(arg));
             } else if (starts(arg, "--nats-url=")) {

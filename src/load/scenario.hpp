@@ -46,6 +46,12 @@ struct Options {
     unsigned connections = 1000;   ///< fans: keep-alive connections shared by every fan
     std::string source_addresses;  ///< fans: loopback addresses to connect from, comma list
     double login_rate = 2000;      ///< fans: logins per second before the sale
+    // One sale played by several load processes against several marquee replicas (issue 15, target 3):
+    /// flash-sale: join this existing schedule instead of creating one (0: create one)
+    std::int64_t schedule_id = 0;
+    /// flash-sale: the sale opens at this wall-clock time (unix ms) instead of when this process's logins end
+    std::int64_t sale_at_unix_ms = 0;
+    bool setup_only = false;  ///< create the schedule, report its id and stop (no users, no sale)
 };
 
 struct Result {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <boost/json/array.hpp>
+
 #include "load/histogram.hpp"
 #include "load/support.hpp"
 
@@ -72,6 +74,22 @@ void SoldOutNotice::report(boost::json::object& outcome, const Recorder& recorde
     outcome["told_after_last_sale_max_ms"] = ms(told.max());
     outcome["refused_join_after_last_sale_max_ms"] = ms(refused.max());
     outcome["responses_5xx"] = count_5xx(recorder);
+}
+
+void SoldOutNotice::unix_times(boost::json::object& outcome) const {
+    const auto now_unix = unix_ms();
+    const auto now = Clock::now();
+    const auto to_unix = [&](const std::vector<Clock::time_point>& times) {
+        boost::json::array out;
+        out.reserve(times.size());
+        for (const auto& at : times) {
+            out.emplace_back(now_unix -
+                             std::chrono::duration_cast<std::chrono::milliseconds>(now - at).count());
+        }
+        return out;
+    };
+    outcome["told_unix_ms"] = to_unix(told_);
+    outcome["refused_unix_ms"] = to_unix(refused_);
 }
 
 std::string SoldOutNotice::summary(const Recorder& recorder) const {

@@ -48,6 +48,9 @@ class SoldOutNotice {
     /// told_after_last_sale_{p50,p99,max}_ms (a fan told before the last sale counts 0),
     /// refused_join_after_last_sale_max_ms, responses_5xx (from `recorder`).
     void report(boost::json::object& outcome, const Recorder& recorder) const;
+    /// told_unix_ms and refused_unix_ms: when each fan heard it, wall clock (ms since the epoch), so the
+    /// reports of several processes on one machine merge against the last sale of any of them.
+    void unix_times(boost::json::object& outcome) const;
     /// One line for the text report: the notice against the 2 s target, told / never told, 5xx.
     std::string summary(const Recorder& recorder) const;
 

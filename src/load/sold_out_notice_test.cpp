@@ -49,6 +49,27 @@ TEST(SoldOutNotice, NoSaleReportsZeroes) {
     EXPECT_EQ(outcome.at("responses_5xx").as_uint64(), 0U);
 }
 
+TEST(SoldOutNotice, UnixTimesMergeAcrossProcessesOnTheWallClock) {
+    // Two load processes of one sale (--schedule-id): each lists when its fans were told on the wall clock,
+    // so a fan of one is measured from the last sale of the other.
+    SoldOutNotice notice;
+    const auto t0 = Clock::now();
+    const auto before =
+        std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    notice.heard(SoldOutHeard::Told, t0 - milliseconds(1500));
+    notice.heard(SoldOutHeard::Told, t0 + milliseconds(0));
+    notice.heard(SoldOutHeard::AtJoin, t0 - milliseconds(300));
+    boost::json::object outcome;
+    notice.unix_times(outcome);
+    const auto& told = outcome.at("told_unix_ms").as_array();
+    ASSERT_EQ(told.size(), 2U);
+    EXPECT_EQ(told[1].as_int64() - told[0].as_int64(), 1500);
+    EXPECT_NEAR(static_cast<double>(told[1].as_int64()), static_cast<double>(before), 1000.0);
+    const auto& refused = outcome.at("refused_unix_ms").as_array();
+    ASSERT_EQ(refused.size(), 1U);
+    EXPECT_EQ(told[1].as_int64() - refused[0].as_int64(), 300);
+}
+
 TEST(IsSoldOutAnswer, OnlyThe410SoldOutProblem) {
     Response gone;
     gone.status = 410;
