@@ -2,7 +2,7 @@
 # for shipping (ADR 0059): at MARQUEE_TEST_OPTIMIZE (-O1) instead of the build type's -O3, and with
 # MARQUEE_UNITY_TESTS several sources of one test executable in one translation unit, so Boost, Beast and
 # GoogleTest are parsed and instantiated once per batch instead of once per file. The code under test is the
-# libraries', compiled as shipped. Together they halve the CPU a cold build spends (most of it was test code).
+# libraries', compiled as shipped. Together they halve what test code costs a cold build (two thirds of it before).
 option(MARQUEE_UNITY_TESTS "Compile a test executable's sources in batches (CMake unity build)" ON)
 set(MARQUEE_TEST_OPTIMIZE "-O1" CACHE STRING "Optimization flag for test code in optimized builds (empty: the build type's)")
 
