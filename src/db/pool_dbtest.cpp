@@ -381,7 +381,7 @@ TEST_F(PoolDbTest, WaiterResumesOnItsOwnExecutor) {
 TEST_F(PoolDbTest, AcquireDeadlineIsUnavailableWhenAllConnectionsAreHeld) {
     Pool pool(io_.get_executor(), options(1, 200ms));
     // The connection first, so that the one wait below is for the held connection: on a loaded machine the
-    // connect itself can take longer than 200 ms and would fail the session instead (it failed once at load 17).
+    // connect itself can take longer than 200 ms and would fail the session instead (seen once at load 17).
     for (int attempt = 0; attempt < 50 && !run(io_, pool.ping()); ++attempt) {
     }
     const int status = problem_status([&] {
