@@ -13,6 +13,7 @@
 #include "core/log_context.hpp"
 #include "db/session.hpp"
 #include "services/booking/test_fixture.hpp"
+#include "support/explain.hpp"
 
 namespace marquee::booking::testing {
 namespace {
@@ -31,10 +32,7 @@ asio::awaitable<std::vector<std::int64_t>> hold_buffers(db::Pool& pool, std::int
             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM booking.hold(gen_random_uuid(), $1, "
             "gen_random_uuid(), $2::bigint[], 300, NULL)",
             db::params(schedule, "{" + std::to_string(seat) + "}"));
-        const auto plan = boost::json::parse(r.get<std::string>(0, 0)).as_array().at(0).as_object();
-        const auto& top = plan.at("Plan").as_object();
-        out.push_back(top.at("Shared Hit Blocks").to_number<std::int64_t>() +
-                      top.at("Shared Read Blocks").to_number<std::int64_t>());
+        out.push_back(test::plan_shared_buffers(r));
     }
     co_await session.execute("RESET plan_cache_mode");
     co_return out;

@@ -9,6 +9,7 @@
 
 #include "db/session.hpp"
 #include "services/booking/test_fixture.hpp"
+#include "support/explain.hpp"
 
 namespace marquee::booking::testing {
 namespace {
@@ -33,10 +34,7 @@ asio::awaitable<std::int64_t> hold_buffers(db::Pool& pool, std::string user, std
         "$3::bigint[], 300, NULL)",
         db::params(user, schedule, "{" + std::to_string(seat) + "}"));
     co_await session.execute("RESET plan_cache_mode");
-    const auto plan = boost::json::parse(r.get<std::string>(0, 0)).as_array().at(0).as_object();
-    const auto& top = plan.at("Plan").as_object();
-    co_return top.at("Shared Hit Blocks").to_number<std::int64_t>() +
-        top.at("Shared Read Blocks").to_number<std::int64_t>();
+    co_return test::plan_shared_buffers(r);
 }
 
 class LimitAndBestDbTest : public BookingDbTest {

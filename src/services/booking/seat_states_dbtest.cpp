@@ -5,10 +5,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/parse.hpp>
-
 #include "db/session.hpp"
 #include "services/booking/test_fixture.hpp"
+#include "support/explain.hpp"
 
 namespace marquee::booking::testing {
 namespace {
@@ -49,20 +48,9 @@ std::string reservations_sql(const std::string& seats, int per, const std::strin
            seat_state + "' FROM picked p JOIN g USING (grp)";
 }
 
-// Shared buffers one call of booking.seat_states(schedule) read on this session (EXPLAIN ANALYZE; the
-// second of two calls, so the first has brought the system catalogs in).
+// Shared buffers one call of booking.seat_states(schedule) reads on this session.
 asio::awaitable<std::int64_t> seat_states_buffers(db::Session& session, std::int64_t schedule) {
-    std::int64_t buffers = 0;
-    for (int i = 0; i < 2; ++i) {
-        const db::Result r = co_await session.query(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM booking.seat_states($1)",
-            db::params(schedule));
-        const auto plan = boost::json::parse(r.get<std::string>(0, 0)).as_array().at(0).as_object();
-        const auto& top = plan.at("Plan").as_object();
-        buffers = top.at("Shared Hit Blocks").to_number<std::int64_t>() +
-                  top.at("Shared Read Blocks").to_number<std::int64_t>();
-    }
-    co_return buffers;
+    return test::second_run_buffers(session, "SELECT * FROM booking.seat_states($1)", db::params(schedule));
 }
 
 class SeatStatesDbTest : public BookingDbTest {

@@ -5,11 +5,10 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/parse.hpp>
-
 #include "db/session.hpp"
 #include "dbtest_fixture.hpp"
 #include "services/catalog/store.hpp"
+#include "support/explain.hpp"
 
 namespace marquee::catalog::testing {
 namespace {
@@ -47,20 +46,10 @@ class ZoneSeatCountsDbTest : public CatalogDbTest {
     }
 };
 
-// Shared buffers one call of catalog.zone_seat_counts(schedule) reads on this session (EXPLAIN ANALYZE; the
-// second of two calls, so the first has brought the system catalogs in).
+// Shared buffers one call of catalog.zone_seat_counts(schedule) reads on this session.
 asio::awaitable<std::int64_t> door_buffers(db::Session& session, std::int64_t schedule) {
-    std::int64_t buffers = 0;
-    for (int i = 0; i < 2; ++i) {
-        const db::Result r = co_await session.query(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM catalog.zone_seat_counts($1)",
-            db::params(schedule));
-        const auto plan = boost::json::parse(r.get<std::string>(0, 0)).as_array().at(0).as_object();
-        const auto& top = plan.at("Plan").as_object();
-        buffers = top.at("Shared Hit Blocks").to_number<std::int64_t>() +
-                  top.at("Shared Read Blocks").to_number<std::int64_t>();
-    }
-    co_return buffers;
+    return test::second_run_buffers(session, "SELECT * FROM catalog.zone_seat_counts($1)",
+                                    db::params(schedule));
 }
 
 TEST_F(ZoneSeatCountsDbTest, CountsTheSeatsOfALayoutInsertedByTheAdmin) {
